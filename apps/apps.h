@@ -1,0 +1,18 @@
+/* apps.h - what the alexnet program's command files share. */
+#ifndef AN_APPS_H
+#define AN_APPS_H
+
+#include <stdint.h>
+
+#include "alexnet.h"
+
+enum { APP_EXIT_USAGE = 2 };
+
+/* Opens the device and the model (weights file, or seeded weights when
+ * weights is NULL); prints the reason and returns APP_EXIT_USAGE on failure. */
+int app_open_model(const char *device, const char *variant, const char *weights, uint64_t seed,
+                   an_device **dev, an_model **model);
+
+int cmd_classify(int argc, char **argv);
+
+#endif

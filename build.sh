@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# build.sh - install what is missing (Debian 12, as root), build, and run.
+#
+#   ./build.sh run    runtime packages, build, then the main job on the default device
+#   ./build.sh test   the same plus test-only packages, then the whole test suite
+#
+# Both are idempotent: packages already installed are not fetched again and
+# an existing build directory is reused.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+mode=${1:-run}
+build=${BUILD_DIR:-build}
+
+runtime_pkgs=(gcc pkg-config meson ninja-build python3 ocl-icd-libopencl1 ocl-icd-opencl-dev
+              opencl-headers pocl-opencl-icd libclblast-dev libpng-dev libjson-c-dev check)
+test_pkgs=(python3-torch python3-torchvision python3-numpy python3-pil python3-skimage oclgrind
+           clinfo)
+
+install_missing() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "build.sh: installing ${missing[*]}" >&2
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "build.sh: run as root to install packages (or install them yourself)" >&2
+        exit 2
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+configure() {
+    if [ ! -f "$build/build.ninja" ]; then
+        meson setup "$build" --buildtype=release
+    fi
+    ninja -C "$build"
+}
+
+case "$mode" in
+run)
+    install_missing "${runtime_pkgs[@]}"
+    configure
+    "$build/apps/alexnet" devices
+    "$build/apps/alexnet" summary --variant torchvision-224
+    "$build/apps/alexnet" summary --variant caffe-227
+    ;;
+test)
+    install_missing "${runtime_pkgs[@]}" "${test_pkgs[@]}"
+    configure
+    meson test -C "$build" --print-errorlogs --num-processes 1
+    ;;
+*)
+    echo "usage: ./build.sh run|test" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,325 @@
+/* alexnet.h - public API of alexnet-cl, an AlexNet inference runtime on OpenCL.
+ *
+ * One prefix (an_), opaque handles, status codes with names. A caller who only
+ * runs the network needs no OpenCL header. Tensors are float32 in NCHW order:
+ * an input batch is (N, 3, H, W), contiguous, channel planes in the order the
+ * variant's preprocessing produces; logits and probabilities are (N, 1000).
+ *
+ * A whole forward pass, in ten lines:
+ *
+ *     an_device *dev;  an_model *model;  an_plan *plan;
+ *     if (an_device_open(NULL, &dev) != AN_OK) {          // ALEXNET_DEVICE or the first GPU
+ *         fprintf(stderr, "%s\n", an_last_error()); return 1;
+ *     }
+ *     an_model_load(dev, "torchvision-224", "alexnet.safetensors", &model);
+ *     an_plan_create(model, 16, 224, 224, &plan);           // buffers and kernels, once
+ *     an_plan_forward(plan, images, probs, AN_OUTPUT_PROBS); // (16,3,224,224) -> (16,1000)
+ *     an_plan_free(plan);  an_model_free(model);  an_device_free(dev);
+ *
+ * Ownership: every handle is created by an _open/_load/_create call and freed by
+ * the matching _free call, which accepts NULL. A model keeps a reference to its
+ * device; free models before their device. A plan borrows its model.
+ *
+ * Threads: the device list, variants and an_status_* are read-only and safe to
+ * use from any thread. The last-error text is per thread. A device, a model or
+ * a plan may be used by one thread at a time; distinct handles may be used
+ * concurrently, including several models on one device.
+ */
+#ifndef ALEXNET_H
+#define ALEXNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(AN_BUILDING_LIBRARY)
+#define AN_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define AN_API __attribute__((visibility("default")))
+#else
+#define AN_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Status codes                                                             */
+
+/* OpenCL error codes (negative, -1 .. -72) pass through unchanged; the
+ * runtime's own codes live at -1000 and below, so one int carries both. */
+#define AN_STATUS_MAP(X)                                                      \
+    X(AN_OK, 0, "success")                                                    \
+    X(AN_ERR_INVALID_ARGUMENT, -1000, "invalid argument")                     \
+    X(AN_ERR_OUT_OF_MEMORY, -1001, "out of host memory")                      \
+    X(AN_ERR_NO_PLATFORM, -1002, "no OpenCL platform found")                  \
+    X(AN_ERR_NO_DEVICE, -1003, "no OpenCL device found")                      \
+    X(AN_ERR_DEVICE_NOT_FOUND, -1004, "no device matches the selector")       \
+    X(AN_ERR_UNKNOWN_VARIANT, -1005, "unknown network variant")               \
+    X(AN_ERR_BAD_SHAPE, -1006, "input shape not supported by the network")    \
+    X(AN_ERR_BUILD_FAILED, -1007, "OpenCL program build failed")              \
+    X(AN_ERR_KERNEL_SOURCE, -1008, "kernel source not found")                 \
+    X(AN_ERR_IO, -1009, "file input/output error")                            \
+    X(AN_ERR_BAD_WEIGHTS, -1010, "weights file rejected")                     \
+    X(AN_ERR_TOO_LARGE, -1011, "does not fit on the device")                  \
+    X(AN_ERR_CLBLAST, -1012, "CLBlast call failed")                           \
+    X(AN_ERR_BAD_FILE, -1013, "malformed input file")                         \
+    X(AN_ERR_BAD_IMAGE, -1014, "image could not be decoded")
+
+typedef enum {
+#define AN_STATUS_ENUM(name, value, text) name = value,
+    AN_STATUS_MAP(AN_STATUS_ENUM)
+#undef AN_STATUS_ENUM
+} an_status;
+
+/* Symbolic name of a status or OpenCL error code ("CL_OUT_OF_RESOURCES",
+ * "AN_ERR_BAD_WEIGHTS"); never NULL. */
+AN_API const char *an_status_name(int status);
+
+/* Short fixed description of a status code; never NULL. */
+AN_API const char *an_status_message(int status);
+
+/* Detailed text of the last error on this thread (what failed, where, why);
+ * "" when none. Valid until the next failing call on this thread. */
+AN_API const char *an_last_error(void);
+
+/* ------------------------------------------------------------------------ */
+/* Devices                                                                  */
+
+typedef struct an_device an_device;
+
+typedef enum {
+    AN_DEVICE_CPU = 1,
+    AN_DEVICE_GPU = 2,
+    AN_DEVICE_ACCELERATOR = 4,
+    AN_DEVICE_OTHER = 8
+} an_device_type;
+
+/* What `alexnet devices` shows of one device. */
+typedef struct {
+    int platform_index, device_index; /* the "P:D" selector */
+    char platform[128];
+    char name[128];
+    char version[64];   /* CL_DEVICE_VERSION */
+    char c_version[64]; /* CL_DEVICE_OPENCL_C_VERSION */
+    char driver[64];    /* CL_DRIVER_VERSION */
+    an_device_type type;
+    unsigned compute_units;
+    uint64_t global_mem, max_alloc, local_mem; /* bytes */
+    size_t max_work_group;
+    int fp16, fp64; /* 1 when the device reports the extension */
+} an_device_info;
+
+/* Enumerates every device of every platform into a new array that the caller
+ * frees with free(). Returns AN_ERR_NO_PLATFORM or AN_ERR_NO_DEVICE when there
+ * is nothing to list. */
+AN_API int an_device_list(an_device_info **out, int *count);
+
+/* Opens the device chosen by selector: "P:D" indices, a type ("gpu", "cpu",
+ * "accelerator"), or a case-insensitive substring of the device name. NULL or
+ * "" uses $ALEXNET_DEVICE, else the first GPU, else the first device. On a
+ * selector that matches nothing the error text lists the devices there are. */
+AN_API int an_device_open(const char *selector, an_device **out);
+
+/* Releases the device's context and queue. Accepts NULL. */
+AN_API void an_device_free(an_device *dev);
+
+/* Fills *info for an open device. */
+AN_API void an_device_get_info(const an_device *dev, an_device_info *info);
+
+/* "gpu", "cpu", "accelerator" or "other". */
+AN_API const char *an_device_type_name(an_device_type type);
+
+/* ------------------------------------------------------------------------ */
+/* Variants and shapes (no device needed)                                    */
+
+typedef enum {
+    AN_LAYER_CONV,
+    AN_LAYER_RELU,
+    AN_LAYER_MAXPOOL,
+    AN_LAYER_ADAPTIVE_AVGPOOL,
+    AN_LAYER_DROPOUT, /* identity at inference; flattens (C,H,W) to C*H*W */
+    AN_LAYER_LINEAR
+} an_layer_kind;
+
+/* One row of a variant's layer table with its inferred output shape. */
+typedef struct {
+    an_layer_kind kind;
+    const char *type_name; /* "Conv2d", "ReLU", "MaxPool2d", ... */
+    int index;             /* 1-based position, as in "Conv2d-1" */
+    int kernel, stride, pad, out_channels; /* 0 where not applicable */
+    int c, h, w;                 /* output shape; h = w = 1 from the first dropout on */
+    int64_t params;              /* weights + biases */
+    int exact;                   /* 0 when a size division was floored */
+    char arith[192];             /* "k=11,s=4,p=2 (224+4-11)/4+1=55.25" */
+} an_layer_info;
+
+#define AN_MAX_LAYERS 32
+
+/* Names of the built-in variants, NULL-terminated. */
+AN_API const char *const *an_variant_names(void);
+
+/* Native input size of a variant (224 or 227). */
+AN_API int an_variant_input_size(const char *variant, int *height, int *width);
+
+/* Infers every layer's output shape for an input of (channels, height, width)
+ * with PyTorch's floor semantics. Writes up to AN_MAX_LAYERS rows into layers
+ * and their count into *count. A wrong channel count, or a size too small for
+ * a layer, gives AN_ERR_BAD_SHAPE with the arithmetic in the error text. */
+AN_API int an_variant_infer(const char *variant, int channels, int height, int width,
+                            an_layer_info *layers, int *count);
+
+/* Total parameter count of a variant (independent of input size). */
+AN_API int64_t an_variant_params(const char *variant);
+
+/* ------------------------------------------------------------------------ */
+/* Models: a variant with its weights resident on a device                   */
+
+typedef struct an_model an_model;
+
+/* Loads a .safetensors file (F32 or F16 tensors, names as the README lists
+ * them) after validating every tensor against the variant, and uploads the
+ * weights to dev. A bad file gives AN_ERR_BAD_WEIGHTS naming the tensor. */
+AN_API int an_model_load(an_device *dev, const char *variant, const char *path, an_model **out);
+
+/* Creates a model with deterministic pseudo-random weights drawn from seed
+ * (He-uniform, so that logits have a spread). For tests and benchmarks only:
+ * its predictions mean nothing. */
+AN_API int an_model_seed(an_device *dev, const char *variant, uint64_t seed, an_model **out);
+
+/* Releases the model's device buffers. Accepts NULL. */
+AN_API void an_model_free(an_model *model);
+
+/* The model's variant name. */
+AN_API const char *an_model_variant(const an_model *model);
+
+/* ------------------------------------------------------------------------ */
+/* Plans: a model prepared for one batch size and input size                 */
+
+typedef struct an_plan an_plan;
+
+typedef enum { AN_OUTPUT_LOGITS = 0, AN_OUTPUT_PROBS = 1 } an_output;
+
+/* Builds a plan for batches of `batch` images of (3, height, width): every
+ * buffer is allocated and every kernel argument set here, once. When the plan
+ * does not fit on the device, returns AN_ERR_TOO_LARGE with the bytes needed,
+ * the bytes available and the largest batch that fits in the error text. */
+AN_API int an_plan_create(an_model *model, int batch, int height, int width, an_plan **out);
+
+/* Runs the network on input (batch, 3, H, W) and writes output (batch, 1000)
+ * as logits or softmax probabilities. Blocks until the output is on the host. */
+AN_API int an_plan_forward(an_plan *plan, const float *input, float *output, an_output what);
+
+/* Device bytes the plan holds for activations (weights excluded). */
+AN_API size_t an_plan_activation_bytes(const an_plan *plan);
+
+/* Releases the plan. Accepts NULL. */
+AN_API void an_plan_free(an_plan *plan);
+
+/* ------------------------------------------------------------------------ */
+/* Images: PNG decoding and the variants' preprocessing (host only)          */
+
+/* A decoded image: RGB8, row-major, 3 bytes per pixel, owned (an_image_free). */
+typedef struct {
+    int width, height;
+    unsigned char *rgb;
+} an_image;
+
+/* Larger images are refused from the PNG header, before any pixel is allocated. */
+#define AN_IMAGE_MAX_PIXELS 100000000
+
+typedef enum { AN_RESIZE_SHORTER = 0, AN_RESIZE_EXACT = 1 } an_resize_mode;
+
+/* How an image becomes a (3, crop, crop) input: resize (PIL's antialiased
+ * bilinear), centre crop (zero padding where the image is smaller), then
+ * out = (pixel * scale - mean[c]) / std[c]. */
+typedef struct {
+    an_resize_mode resize_mode;
+    int resize;            /* shorter side to `resize`, or both sides to it; 0: no resize */
+    int crop;              /* centre crop, crop x crop */
+    int bgr;               /* 1: output channels in B,G,R order */
+    float scale;           /* pixel value multiplier before mean/std: 1/255 or 1 */
+    float mean[3], std[3]; /* per output channel, after scaling */
+} an_preprocess;
+
+/* Fills *out with the preprocessing a variant was trained with:
+ * "torchvision-224": shorter side to 256, crop 224, RGB, x/255, ImageNet mean/std;
+ * "caffe-227": both sides to 256, crop 227, BGR, 0..255 minus (104, 117, 123).
+ * AN_ERR_UNKNOWN_VARIANT for any other name. */
+AN_API int an_preprocess_default(const char *variant, an_preprocess *out);
+
+/* Decodes a PNG file of any kind (gray 1..16 bit, palette, RGB, alpha, 16-bit,
+ * interlaced) to RGB8 exactly as PIL's Image.open(path).convert("RGB") does:
+ * alpha and tRNS are dropped (no compositing), 16-bit samples keep their high
+ * byte. AN_ERR_IO when the file cannot be read; AN_ERR_BAD_IMAGE, with the file
+ * name and the reason in the error text, when it is not a valid PNG or has
+ * more than AN_IMAGE_MAX_PIXELS pixels. *out is zeroed on failure. */
+AN_API int an_image_decode_png(const char *path, an_image *out);
+
+/* The same for a PNG held in memory; never reads outside data[0, size). */
+AN_API int an_image_decode_png_memory(const void *data, size_t size, an_image *out);
+
+/* Frees the pixels and zeroes *img. Accepts NULL and a zeroed image. */
+AN_API void an_image_free(an_image *img);
+
+/* Runs pp on img and writes (3, pp->crop, pp->crop) float32 to out, matching
+ * torchvision's Resize/CenterCrop/ToTensor/Normalize on a PIL image (to the
+ * rounding of PIL's 8-bit resampling). AN_ERR_INVALID_ARGUMENT on a bad pp. */
+AN_API int an_image_preprocess(const an_image *img, const an_preprocess *pp, float *out);
+
+/* ------------------------------------------------------------------------ */
+/* Classification: files in, top-k classes out, host and device overlapped   */
+
+/* Number of classes of every built-in variant. */
+#define AN_CLASSES 1000
+
+/* ImageNet-1k name of class index (0..999), e.g. "tabby"; NULL out of range. */
+AN_API const char *an_class_label(int index);
+
+typedef struct {
+    int index;  /* class, 0..999 */
+    float prob; /* softmax probability */
+} an_score;
+
+/* One image's outcome, passed to the callback in input order. Pointers are
+ * valid during the callback only. */
+typedef struct {
+    size_t index;        /* position in the input list */
+    const char *path;
+    int status;          /* AN_OK, or why this image failed (the others go on) */
+    const char *error;   /* the reason when status != AN_OK, else "" */
+    int k;               /* scores in top, most probable first */
+    const an_score *top;
+} an_result;
+
+/* Receives each result; return nonzero to stop the run early. */
+typedef int (*an_result_fn)(const an_result *result, void *user);
+
+typedef struct {
+    int batch;                      /* images per forward pass (default 16) */
+    int top_k;                      /* classes per result, 1..1000 (default 5) */
+    int threads;                    /* decoding threads (default: online CPUs) */
+    const an_preprocess *preprocess; /* NULL: the variant's own */
+} an_classify_options;
+
+typedef struct {
+    size_t images, failed, batches;
+    double wall_seconds;   /* first decode to last result */
+    double device_seconds; /* sum over batches of device time, from profiling events */
+} an_classify_stats;
+
+/* Classifies count PNG files with model. Images are decoded and preprocessed
+ * on `threads` host threads while the device computes the previous batch (two
+ * input slots, non-blocking transfers, no clFinish between batches). A file
+ * that cannot be decoded fails alone: its result carries the reason and the
+ * batch goes on. Returns AN_OK when the run completed (even if some images
+ * failed; see stats->failed), or the device or set-up error that stopped it.
+ * stats may be NULL. */
+AN_API int an_classify_files(an_model *model, const char *const *paths, size_t count,
+                             const an_classify_options *options, an_result_fn fn, void *user,
+                             an_classify_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ALEXNET_H */

@@ -1,0 +1,269 @@
+/* classify.c - the batched classification pipeline: PNG files decoded and
+ * preprocessed on host threads into one of two input slots while the device
+ * computes the batch in the other, results handed back in input order.
+ * Also the ImageNet class names embedded from data/imagenet_classes.txt. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* ------------------------------------------------------------------------ */
+/* Class names                                                              */
+
+static const char *labels[AN_CLASSES];
+static char *label_text;
+static pthread_once_t labels_once = PTHREAD_ONCE_INIT;
+
+static void split_labels(void)
+{
+    const struct an__embedded *e = &an__embedded_labels[0];
+    label_text = malloc(e->len + 1);
+    if (!label_text)
+        return;
+    memcpy(label_text, e->text, e->len + 1);
+    char *p = label_text;
+    for (int i = 0; i < AN_CLASSES && *p; i++) {
+        labels[i] = p;
+        char *nl = strchr(p, '\n');
+        if (!nl)
+            break;
+        *nl = '\0';
+        p = nl + 1;
+    }
+}
+
+const char *an_class_label(int index)
+{
+    if (index < 0 || index >= AN_CLASSES)
+        return NULL;
+    pthread_once(&labels_once, split_labels);
+    return labels[index];
+}
+
+/* ------------------------------------------------------------------------ */
+/* Decoding a batch on host threads                                         */
+
+typedef struct {
+    float *input;   /* (batch, 3, crop, crop) */
+    float *probs;   /* (batch, 1000) */
+    int *status;    /* per image */
+    char (*error)[512];
+    size_t first;   /* index of the slot's first image in the input list */
+    int count;      /* images in this batch (the rest of the slot is zeros) */
+    cl_event done, started;
+} slot;
+
+typedef struct {
+    const char *const *paths;
+    const an_preprocess *pp;
+    slot *s;
+    size_t image_floats;
+    atomic_int next;
+} decode_job;
+
+static void decode_one(decode_job *job, int i)
+{
+    slot *s = job->s;
+    float *dst = s->input + (size_t)i * job->image_floats;
+    an_image img = {0};
+    int status = an_image_decode_png(job->paths[s->first + (size_t)i], &img);
+    if (status == AN_OK)
+        status = an_image_preprocess(&img, job->pp, dst);
+    an_image_free(&img);
+    s->status[i] = status;
+    if (status != AN_OK) {
+        snprintf(s->error[i], sizeof s->error[i], "%s", an_last_error());
+        memset(dst, 0, job->image_floats * sizeof *dst); /* computed, then ignored */
+    } else {
+        s->error[i][0] = '\0';
+    }
+}
+
+static void *decode_worker(void *arg)
+{
+    decode_job *job = arg;
+    for (int i; (i = atomic_fetch_add(&job->next, 1)) < job->s->count;)
+        decode_one(job, i);
+    return NULL;
+}
+
+static void decode_batch(decode_job *job, int threads)
+{
+    pthread_t tid[64];
+    int started = 0;
+    atomic_store(&job->next, 0);
+    for (int t = 1; t < threads && t < 64; t++)
+        if (pthread_create(&tid[started], NULL, decode_worker, job) == 0)
+            started++;
+    decode_worker(job); /* this thread works too; fewer threads only slows it */
+    for (int t = 0; t < started; t++)
+        pthread_join(tid[t], NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The pipeline                                                             */
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void top_k(const float *probs, int k, an_score *out)
+{
+    for (int j = 0; j < k; j++)
+        out[j] = (an_score){-1, -1.0f};
+    for (int c = 0; c < AN_CLASSES; c++) {
+        if (probs[c] <= out[k - 1].prob)
+            continue;
+        int j = k - 1;
+        for (; j > 0 && out[j - 1].prob < probs[c]; j--)
+            out[j] = out[j - 1];
+        out[j] = (an_score){c, probs[c]};
+    }
+}
+
+/* Device seconds a batch took: from its input write starting to its read ending. */
+static double batch_device_seconds(slot *s)
+{
+    cl_ulong t0 = 0, t1 = 0;
+    if (clGetEventProfilingInfo(s->started, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) ||
+        clGetEventProfilingInfo(s->done, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) ||
+        t1 < t0)
+        return 0;
+    return (double)(t1 - t0) * 1e-9;
+}
+
+/* Waits for a slot's batch and hands its results to fn. Returns 1 when fn
+ * asked to stop, else 0; a device error gives its status. */
+static int finish_batch(slot *s, const char *const *paths, int k, an_result_fn fn, void *user,
+                        an_classify_stats *st)
+{
+    int status = AN_OK, stop = 0;
+    an_score top[AN_CLASSES];
+    AN_CL(clWaitForEvents(1, &s->done));
+    st->device_seconds += batch_device_seconds(s);
+    for (int i = 0; i < s->count && !stop; i++) {
+        an_result r = {s->first + (size_t)i, paths[s->first + (size_t)i], s->status[i],
+                       s->error[i], 0, top};
+        if (r.status == AN_OK) {
+            top_k(s->probs + (size_t)i * AN_CLASSES, k, top);
+            r.k = k;
+        } else {
+            st->failed++;
+        }
+        st->images++;
+        stop = fn(&r, user) != 0;
+    }
+fail:
+    clReleaseEvent(s->done);
+    clReleaseEvent(s->started);
+    s->done = s->started = NULL;
+    return status != AN_OK ? status : stop;
+}
+
+int an_classify_files(an_model *model, const char *const *paths, size_t count,
+                      const an_classify_options *options, an_result_fn fn, void *user,
+                      an_classify_stats *stats)
+{
+    int status = AN_OK;
+    an_plan *plan = NULL;
+    slot slots[2] = {0};
+    an_classify_stats st = {0};
+    an_preprocess pp;
+    if (!model || (!paths && count) || !fn)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_classify_files: NULL model, paths or callback");
+    an_classify_options o = options ? *options : (an_classify_options){0};
+    if (o.batch <= 0)
+        o.batch = 16;
+    if (o.top_k <= 0)
+        o.top_k = 5;
+    if (o.top_k > AN_CLASSES)
+        o.top_k = AN_CLASSES;
+    if (o.threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        o.threads = n > 0 ? (int)(n < 64 ? n : 64) : 1;
+    }
+    if (o.preprocess)
+        pp = *o.preprocess;
+    else
+        AN_TRY(an_preprocess_default(model->variant->name, &pp));
+    if ((size_t)o.batch > count && count > 0)
+        o.batch = (int)count;
+    double t0 = now();
+    if (count == 0)
+        goto done;
+    AN_TRY(an_plan_create(model, o.batch, pp.crop, pp.crop, &plan));
+
+    size_t image_floats = (size_t)model->variant->in_channels * pp.crop * pp.crop;
+    for (int i = 0; i < 2; i++) {
+        slot *s = &slots[i];
+        s->input = malloc((size_t)o.batch * image_floats * sizeof(float));
+        s->probs = malloc((size_t)o.batch * AN_CLASSES * sizeof(float));
+        s->status = calloc((size_t)o.batch, sizeof *s->status);
+        s->error = calloc((size_t)o.batch, sizeof *s->error);
+        if (!s->input || !s->probs || !s->status || !s->error) {
+            status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory for batch buffers");
+            goto fail;
+        }
+    }
+
+    /* Batch b decodes into slot b%2 while the device still computes b-1. */
+    size_t batches = (count + (size_t)o.batch - 1) / (size_t)o.batch;
+    slot *pending = NULL;
+    for (size_t b = 0; b < batches; b++) {
+        slot *s = &slots[b & 1];
+        s->first = b * (size_t)o.batch;
+        s->count = (int)(count - s->first < (size_t)o.batch ? count - s->first : (size_t)o.batch);
+        decode_job job = {paths, &pp, s, image_floats, 0};
+        decode_batch(&job, o.threads);
+        if (s->count < o.batch) /* the last, partial batch: zeros after it */
+            memset(s->input + (size_t)s->count * image_floats, 0,
+                   (size_t)(o.batch - s->count) * image_floats * sizeof(float));
+        AN_TRY(an__plan_enqueue(plan, (int)(b & 1), s->input, s->probs, AN_OUTPUT_PROBS,
+                                &s->done, &s->started));
+        st.batches++;
+        if (pending) {
+            status = finish_batch(pending, paths, o.top_k, fn, user, &st);
+            pending = NULL;
+            if (status != AN_OK)
+                goto fail;
+        }
+        pending = s;
+    }
+    if (pending) {
+        status = finish_batch(pending, paths, o.top_k, fn, user, &st);
+        if (status != AN_OK)
+            goto fail;
+    }
+done:
+    st.wall_seconds = now() - t0;
+    if (stats)
+        *stats = st;
+    status = AN_OK;
+fail:
+    if (status == 1) /* the callback stopped the run: not an error */
+        status = AN_OK;
+    for (int i = 0; i < 2; i++) {
+        if (slots[i].done) {
+            clWaitForEvents(1, &slots[i].done);
+            clReleaseEvent(slots[i].done);
+        }
+        if (slots[i].started)
+            clReleaseEvent(slots[i].started);
+        free(slots[i].input);
+        free(slots[i].probs);
+        free(slots[i].status);
+        free(slots[i].error);
+    }
+    an_plan_free(plan);
+    if (stats && status != AN_OK)
+        *stats = st;
+    return status;
+}

@@ -1,0 +1,271 @@
+/* device.c - enumerating OpenCL platforms and devices, choosing one from a
+ * selector, and opening a context with an in-order profiling queue.
+ * Kernel programs live in program.c; this file only knows devices. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define MAX_PLATFORMS 16
+#define MAX_DEVICES 64
+
+typedef struct {
+    cl_platform_id platform;
+    cl_device_id device;
+} device_ref;
+
+static void get_string(cl_device_id d, cl_device_info what, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (clGetDeviceInfo(d, what, size, buf, NULL) != CL_SUCCESS)
+        snprintf(buf, size, "?");
+    buf[size - 1] = '\0';
+}
+
+static void fill_info(cl_platform_id p, cl_device_id d, int pi, int di, an_device_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->platform_index = pi;
+    info->device_index = di;
+    if (clGetPlatformInfo(p, CL_PLATFORM_NAME, sizeof info->platform, info->platform, NULL))
+        snprintf(info->platform, sizeof info->platform, "?");
+    info->platform[sizeof info->platform - 1] = '\0';
+    get_string(d, CL_DEVICE_NAME, info->name, sizeof info->name);
+    get_string(d, CL_DEVICE_VERSION, info->version, sizeof info->version);
+    get_string(d, CL_DEVICE_OPENCL_C_VERSION, info->c_version, sizeof info->c_version);
+    get_string(d, CL_DRIVER_VERSION, info->driver, sizeof info->driver);
+
+    cl_device_type type = 0;
+    clGetDeviceInfo(d, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+    info->type = (type & CL_DEVICE_TYPE_GPU)           ? AN_DEVICE_GPU
+                 : (type & CL_DEVICE_TYPE_CPU)         ? AN_DEVICE_CPU
+                 : (type & CL_DEVICE_TYPE_ACCELERATOR) ? AN_DEVICE_ACCELERATOR
+                                                       : AN_DEVICE_OTHER;
+    cl_uint cu = 0;
+    cl_ulong gmem = 0, alloc = 0, lmem = 0;
+    size_t wg = 0;
+    clGetDeviceInfo(d, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu, NULL);
+    clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof gmem, &gmem, NULL);
+    clGetDeviceInfo(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof alloc, &alloc, NULL);
+    clGetDeviceInfo(d, CL_DEVICE_LOCAL_MEM_SIZE, sizeof lmem, &lmem, NULL);
+    clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
+    info->compute_units = cu;
+    info->global_mem = gmem;
+    info->max_alloc = alloc;
+    info->local_mem = lmem;
+    info->max_work_group = wg;
+
+    size_t len = 0;
+    if (clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, 0, NULL, &len) == CL_SUCCESS && len > 0) {
+        char *ext = malloc(len + 1);
+        if (ext && clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, len, ext, NULL) == CL_SUCCESS) {
+            ext[len] = '\0';
+            info->fp16 = strstr(ext, "cl_khr_fp16") != NULL;
+            info->fp64 = strstr(ext, "cl_khr_fp64") != NULL;
+        }
+        free(ext);
+    }
+}
+
+/* Collects every device of every platform; refs may be NULL. */
+static int enumerate(device_ref *refs, an_device_info *infos, int max, int *count)
+{
+    cl_platform_id platforms[MAX_PLATFORMS];
+    cl_uint np = 0;
+    *count = 0;
+    cl_int err = clGetPlatformIDs(MAX_PLATFORMS, platforms, &np);
+    if (err == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || (err == CL_SUCCESS && np == 0))
+        return an__fail(AN_ERR_NO_PLATFORM,
+                        "no OpenCL platform found: install a driver (on Debian, "
+                        "pocl-opencl-icd gives the CPU as a device) and check "
+                        "/etc/OpenCL/vendors or $OCL_ICD_VENDORS");
+    if (err != CL_SUCCESS)
+        return an__cl_fail(err, "clGetPlatformIDs", __FILE__, __LINE__);
+    if (np > MAX_PLATFORMS)
+        np = MAX_PLATFORMS;
+    for (cl_uint p = 0; p < np; p++) {
+        cl_device_id devs[MAX_DEVICES];
+        cl_uint nd = 0;
+        if (clGetDeviceIDs(platforms[p], CL_DEVICE_TYPE_ALL, MAX_DEVICES, devs, &nd) != CL_SUCCESS)
+            continue; /* a platform without devices is skipped, not fatal */
+        if (nd > MAX_DEVICES)
+            nd = MAX_DEVICES;
+        for (cl_uint d = 0; d < nd && *count < max; d++) {
+            if (refs)
+                refs[*count] = (device_ref){platforms[p], devs[d]};
+            fill_info(platforms[p], devs[d], (int)p, (int)d, &infos[*count]);
+            (*count)++;
+        }
+    }
+    if (*count == 0)
+        return an__fail(AN_ERR_NO_DEVICE, "OpenCL platforms were found but none has a device");
+    return AN_OK;
+}
+
+int an_device_list(an_device_info **out, int *count)
+{
+    if (!out || !count)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_device_list: NULL argument");
+    *out = NULL;
+    *count = 0;
+    an_device_info *infos = calloc(MAX_DEVICES, sizeof *infos);
+    if (!infos)
+        return an__fail(AN_ERR_OUT_OF_MEMORY, "an_device_list: out of memory");
+    int status = enumerate(NULL, infos, MAX_DEVICES, count);
+    if (status != AN_OK) {
+        free(infos);
+        return status;
+    }
+    *out = infos;
+    return AN_OK;
+}
+
+const char *an_device_type_name(an_device_type t)
+{
+    switch (t) {
+    case AN_DEVICE_GPU:
+        return "gpu";
+    case AN_DEVICE_CPU:
+        return "cpu";
+    case AN_DEVICE_ACCELERATOR:
+        return "accelerator";
+    default:
+        return "other";
+    }
+}
+
+static bool contains_nocase(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0)
+            return true;
+    return n == 0;
+}
+
+/* Index into infos of the device selector names, or -1. */
+static int match_selector(const char *sel, const an_device_info *infos, int count)
+{
+    int p, d, used = 0;
+    if (sscanf(sel, "%d:%d%n", &p, &d, &used) == 2 && sel[used] == '\0') {
+        for (int i = 0; i < count; i++)
+            if (infos[i].platform_index == p && infos[i].device_index == d)
+                return i;
+        return -1;
+    }
+    static const struct {
+        const char *word;
+        an_device_type type;
+    } types[] = {{"gpu", AN_DEVICE_GPU}, {"cpu", AN_DEVICE_CPU},
+                 {"accelerator", AN_DEVICE_ACCELERATOR}};
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        if (strcasecmp(sel, types[t].word) != 0)
+            continue;
+        for (int i = 0; i < count; i++)
+            if (infos[i].type == types[t].type)
+                return i;
+        return -1;
+    }
+    for (int i = 0; i < count; i++)
+        if (contains_nocase(infos[i].name, sel))
+            return i;
+    return -1;
+}
+
+int an__device_select(const char *sel, const an_device_info *infos, int count)
+{
+    if (sel && *sel)
+        return match_selector(sel, infos, count);
+    for (int i = 0; i < count; i++)
+        if (infos[i].type == AN_DEVICE_GPU)
+            return i;
+    return count > 0 ? 0 : -1;
+}
+
+static int fail_no_match(const char *sel, const char *from, const an_device_info *infos,
+                         int count)
+{
+    char list[3000] = "";
+    size_t used = 0;
+    for (int i = 0; i < count && used < sizeof list - 1; i++) {
+        int n = snprintf(list + used, sizeof list - used, "\n  %d:%d  %s  (%s, %s)",
+                         infos[i].platform_index, infos[i].device_index, infos[i].name,
+                         an_device_type_name(infos[i].type), infos[i].platform);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    return an__fail(AN_ERR_DEVICE_NOT_FOUND,
+                    "no OpenCL device matches '%s'%s; use P:D, gpu, cpu, accelerator or part of "
+                    "a name. Devices:%s",
+                    sel, from, list);
+}
+
+int an_device_open(const char *selector, an_device **out)
+{
+    int status = AN_OK;
+    an_device *dev = NULL;
+    device_ref *refs = NULL;
+    an_device_info *infos = NULL;
+    if (!out)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_device_open: NULL output");
+    *out = NULL;
+
+    const char *from = "";
+    if (!selector || !*selector) {
+        selector = getenv("ALEXNET_DEVICE");
+        from = " (from $ALEXNET_DEVICE)";
+    }
+    refs = calloc(MAX_DEVICES, sizeof *refs);
+    infos = calloc(MAX_DEVICES, sizeof *infos);
+    dev = calloc(1, sizeof *dev);
+    if (!refs || !infos || !dev) {
+        status = an__fail(AN_ERR_OUT_OF_MEMORY, "an_device_open: out of memory");
+        goto fail;
+    }
+    int count = 0;
+    AN_TRY(enumerate(refs, infos, MAX_DEVICES, &count));
+    int i = an__device_select(selector, infos, count);
+    if (i < 0) {
+        status = fail_no_match(selector, from, infos, count);
+        goto fail;
+    }
+    dev->platform = refs[i].platform;
+    dev->device = refs[i].device;
+    dev->info = infos[i];
+
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)dev->platform,
+                                     0};
+    AN_CL_OBJ(dev->context, clCreateContext(props, 1, &dev->device, NULL, NULL, &an__err));
+    AN_CL_OBJ(dev->queue, clCreateCommandQueue(dev->context, dev->device,
+                                               CL_QUEUE_PROFILING_ENABLE, &an__err));
+    free(refs);
+    free(infos);
+    *out = dev;
+    return AN_OK;
+
+fail:
+    an_device_free(dev);
+    free(refs);
+    free(infos);
+    return status;
+}
+
+void an_device_free(an_device *dev)
+{
+    if (!dev)
+        return;
+    if (dev->queue)
+        clReleaseCommandQueue(dev->queue);
+    if (dev->context)
+        clReleaseContext(dev->context);
+    free(dev);
+}
+
+void an_device_get_info(const an_device *dev, an_device_info *info)
+{
+    if (dev && info)
+        *info = dev->info;
+}

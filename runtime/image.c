@@ -1,0 +1,535 @@
+/* image.c - the classification front end on the host: PNG decoding (libpng) to
+ * RGB8, and the variants' preprocessing (resize, centre crop, normalise) into a
+ * (3, crop, crop) float32 input.
+ *
+ * Decoding reproduces PIL 9.4's Image.open(path).convert("RGB"), as checked on
+ * every PNG kind by tests/reference/preprocess_ref.py against Debian 12's PIL:
+ *   - alpha is DROPPED, not composited: RGBA, gray+alpha, palette+tRNS, gray+tRNS
+ *     and RGB+tRNS all give their colour samples unchanged (PIL's convert
+ *     discards the alpha band and the "transparency" info on the way to RGB);
+ *   - 1/2/4-bit gray is scaled to 0..255 (x255, x85, x17), palettes looked up;
+ *   - 16-bit samples keep their high byte (PIL's "RGB;16B", "LA;16B", ... unpackers).
+ *     Deliberate exception: PIL opens 16-bit gray as mode "I" and its convert
+ *     ("RGB") clips the values at 255, so photographs come out white (Pillow
+ *     issue #2574); we keep the high byte there too;
+ *   - gAMA, sBIT, iCCP and friends are ignored, as PIL ignores them.
+ * Files are refused (AN_ERR_BAD_IMAGE, with the file name and the reason) when
+ * they are empty, not PNG, truncated, corrupt (a CRC error in any chunk, as PIL
+ * refuses those too; zlib errors; a missing IEND) or larger than
+ * AN_IMAGE_MAX_PIXELS, the last from the IHDR before any pixel buffer exists.
+ * libpng's warnings are kept for the error text, never printed.
+ *
+ * Preprocessing reproduces torchvision's Resize/CenterCrop/ToTensor/Normalize on a
+ * PIL image. The resize is PIL's Resample.c for BILINEAR on 8-bit RGB: a triangle
+ * filter whose support grows with the downscale factor (antialiasing), double
+ * coefficients normalised per output sample then rounded to 22-bit fixed point,
+ * a horizontal pass first whose results are rounded and clamped to uint8, then a
+ * vertical pass over them. Every output sample depends only on its own
+ * coefficients, so only the samples inside the crop window are computed, with
+ * the same arithmetic: the result equals PIL's bit for bit. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <png.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define MAX_FILE_BYTES ((size_t)1 << 30) /* a 100 MP 16-bit RGBA PNG stored raw fits */
+#define MAX_SIDE 1000000                 /* png_set_user_limits, per side */
+
+/* ------------------------------------------------------------------------ */
+/* Decoding                                                                 */
+
+/* Everything the libpng callbacks and the error path share. It lives in the
+ * caller of the function that calls setjmp, so nothing that longjmp could leave
+ * indeterminate is a local there (C11 7.13.2.1p3): no volatile locals needed. */
+typedef struct {
+    const char *name;          /* for error texts: the path, or "PNG in memory" */
+    const unsigned char *data; /* the whole file */
+    size_t size, pos;          /* read cursor of read_cb */
+    char error[160];           /* libpng's error text */
+    char warning[160];         /* libpng's last warning */
+    png_structp png;
+    png_infop info;
+    unsigned char *rgb; /* output pixels, width * height * 3 */
+    png_bytep *rows;    /* row pointers into rgb */
+    int width, height;
+} png_reader;
+
+static void read_cb(png_structp png, png_bytep dst, size_t len)
+{
+    png_reader *r = png_get_io_ptr(png);
+    if (len > r->size - r->pos) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "truncated: needs %zu more bytes at offset %zu of %zu", len,
+                 r->pos, r->size);
+        png_error(png, msg); /* error_cb copies msg before the longjmp */
+    }
+    memcpy(dst, r->data + r->pos, len);
+    r->pos += len;
+}
+
+static void error_cb(png_structp png, png_const_charp msg)
+{
+    png_reader *r = png_get_error_ptr(png);
+    snprintf(r->error, sizeof r->error, "%s", msg);
+    png_longjmp(png, 1);
+}
+
+static void warning_cb(png_structp png, png_const_charp msg)
+{
+    png_reader *r = png_get_error_ptr(png);
+    snprintf(r->warning, sizeof r->warning, "%s", msg);
+}
+
+/* Runs libpng over r->data; fills r->rgb, r->width, r->height. On a libpng error
+ * control comes back to the setjmp with everything to free reachable from r. */
+static int png_decode(png_reader *r)
+{
+    if (setjmp(png_jmpbuf(r->png))) {
+        return an__fail(AN_ERR_BAD_IMAGE, "%s: not a valid PNG: %s%s%s%s", r->name, r->error,
+                        r->warning[0] ? " (" : "", r->warning, r->warning[0] ? ")" : "");
+    }
+    png_set_read_fn(r->png, r, read_cb);
+    png_set_user_limits(r->png, MAX_SIDE, MAX_SIDE);
+    /* A CRC error in any chunk is fatal, as in PIL (libpng only warns for ancillary ones). */
+    png_set_crc_action(r->png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
+    png_read_info(r->png, r->info);
+
+    png_uint_32 w, h;
+    int depth, color, interlace;
+    png_get_IHDR(r->png, r->info, &w, &h, &depth, &color, &interlace, NULL, NULL);
+    if ((uint64_t)w * h > AN_IMAGE_MAX_PIXELS) {
+        return an__fail(AN_ERR_BAD_IMAGE, "%s: %ux%u is %.1f megapixels, over the limit of %d",
+                        r->name, (unsigned)w, (unsigned)h, (double)w * h / 1e6,
+                        AN_IMAGE_MAX_PIXELS / 1000000);
+    }
+
+    /* Every kind to RGB8 the way PIL's convert("RGB") gets there. */
+    if (depth == 16)
+        png_set_strip_16(r->png); /* high byte */
+    if (color == PNG_COLOR_TYPE_PALETTE)
+        png_set_palette_to_rgb(r->png);
+    if (color == PNG_COLOR_TYPE_GRAY && depth < 8)
+        png_set_expand_gray_1_2_4_to_8(r->png); /* scaled to 0..255 */
+    if (!(color & PNG_COLOR_MASK_COLOR))
+        png_set_gray_to_rgb(r->png);
+    if (png_get_valid(r->png, r->info, PNG_INFO_tRNS))
+        png_set_tRNS_to_alpha(r->png); /* made an alpha channel, then stripped below */
+    png_set_strip_alpha(r->png);
+    (void)png_set_interlace_handling(r->png);
+    png_read_update_info(r->png, r->info);
+    if (png_get_channels(r->png, r->info) != 3 || png_get_bit_depth(r->png, r->info) != 8 ||
+        png_get_rowbytes(r->png, r->info) != (size_t)w * 3) {
+        return an__fail(AN_ERR_BAD_IMAGE, "%s: libpng gives %d channels of %d bits, not RGB8",
+                        r->name, png_get_channels(r->png, r->info),
+                        png_get_bit_depth(r->png, r->info));
+    }
+
+    r->rgb = malloc((size_t)w * h * 3);
+    r->rows = malloc((size_t)h * sizeof *r->rows);
+    if (!r->rgb || !r->rows)
+        return an__fail(AN_ERR_OUT_OF_MEMORY, "%s: no memory for %ux%u pixels", r->name,
+                        (unsigned)w, (unsigned)h);
+    for (png_uint_32 y = 0; y < h; y++)
+        r->rows[y] = r->rgb + (size_t)y * w * 3;
+    png_read_image(r->png, r->rows);
+    png_read_end(r->png, NULL); /* checks the remaining chunks' CRCs and the IEND */
+    r->width = (int)w;
+    r->height = (int)h;
+    return AN_OK;
+}
+
+/* The one decoding path; name is what error texts call the data. */
+static int decode_png(const void *data, size_t size, const char *name, an_image *out)
+{
+    png_reader r;
+    memset(&r, 0, sizeof r);
+    r.name = name;
+    r.data = data;
+    r.size = size;
+    int status = AN_OK;
+
+    if (!out)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_image_decode_png: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!data && size)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_image_decode_png_memory: data is NULL");
+    if (size == 0)
+        return an__fail(AN_ERR_BAD_IMAGE, "%s: empty (0 bytes), not a PNG", name);
+    if (size < 8 || png_sig_cmp(r.data, 0, 8) != 0) {
+        char head[3 * 8 + 1] = "";
+        for (size_t i = 0; i < size && i < 8; i++)
+            snprintf(head + 3 * i, sizeof head - 3 * i, "%02x ", r.data[i]);
+        head[strlen(head) - 1] = '\0';
+        return an__fail(AN_ERR_BAD_IMAGE,
+                        "%s: not a PNG file (%zu bytes, starts with %s; a PNG starts with "
+                        "89 50 4e 47 0d 0a 1a 0a)",
+                        name, size, head);
+    }
+
+    r.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r, error_cb, warning_cb);
+    if (!r.png) {
+        status = an__fail(AN_ERR_OUT_OF_MEMORY, "%s: png_create_read_struct failed", name);
+        goto fail;
+    }
+    r.info = png_create_info_struct(r.png);
+    if (!r.info) {
+        status = an__fail(AN_ERR_OUT_OF_MEMORY, "%s: png_create_info_struct failed", name);
+        goto fail;
+    }
+    AN_TRY(png_decode(&r));
+    out->width = r.width;
+    out->height = r.height;
+    out->rgb = r.rgb;
+    r.rgb = NULL;
+
+fail:
+    png_destroy_read_struct(&r.png, &r.info, NULL);
+    free(r.rows);
+    free(r.rgb);
+    return status;
+}
+
+int an_image_decode_png_memory(const void *data, size_t size, an_image *out)
+{
+    return decode_png(data, size, "PNG in memory", out);
+}
+
+int an_image_decode_png(const char *path, an_image *out)
+{
+    FILE *f = NULL;
+    unsigned char *buf = NULL;
+    size_t size = 0, cap = 0;
+    int status = AN_OK;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!path || !out)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_image_decode_png: path or out is NULL");
+    f = fopen(path, "rb");
+    if (!f)
+        return an__fail(AN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+
+    /* The whole file into memory, growing the buffer; works for pipes too. */
+    for (;;) {
+        if (size == cap) {
+            if (cap >= MAX_FILE_BYTES) {
+                status = an__fail(AN_ERR_BAD_IMAGE, "%s: larger than the %zu MiB limit", path,
+                                  MAX_FILE_BYTES >> 20);
+                goto fail;
+            }
+            size_t new_cap = cap ? 2 * cap : 1 << 16;
+            unsigned char *p = realloc(buf, new_cap);
+            if (!p) {
+                status =
+                    an__fail(AN_ERR_OUT_OF_MEMORY, "%s: no memory for %zu bytes", path, new_cap);
+                goto fail;
+            }
+            buf = p;
+            cap = new_cap;
+        }
+        size_t n = fread(buf + size, 1, cap - size, f);
+        size += n;
+        if (n == 0) {
+            if (ferror(f)) {
+                status = an__fail(AN_ERR_IO, "%s: read error: %s", path, strerror(errno));
+                goto fail;
+            }
+            break;
+        }
+    }
+    status = decode_png(buf, size, path, out);
+
+fail:
+    if (f)
+        fclose(f);
+    free(buf);
+    return status;
+}
+
+void an_image_free(an_image *img)
+{
+    if (!img)
+        return;
+    free(img->rgb);
+    memset(img, 0, sizeof *img);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Preprocessing                                                            */
+
+int an_preprocess_default(const char *variant, an_preprocess *out)
+{
+    if (!out)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_preprocess_default: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (variant && strcmp(variant, "torchvision-224") == 0) {
+        *out = (an_preprocess){
+            .resize_mode = AN_RESIZE_SHORTER,
+            .resize = 256,
+            .crop = 224,
+            .bgr = 0,
+            .scale = 1.0f / 255.0f,
+            .mean = {0.485f, 0.456f, 0.406f},
+            .std = {0.229f, 0.224f, 0.225f},
+        };
+        return AN_OK;
+    }
+    if (variant && strcmp(variant, "caffe-227") == 0) {
+        *out = (an_preprocess){
+            .resize_mode = AN_RESIZE_EXACT,
+            .resize = 256,
+            .crop = 227,
+            .bgr = 1,
+            .scale = 1.0f,
+            .mean = {104.0f, 117.0f, 123.0f}, /* B, G, R */
+            .std = {1.0f, 1.0f, 1.0f},
+        };
+        return AN_OK;
+    }
+    return an__fail(AN_ERR_UNKNOWN_VARIANT,
+                    "no preprocessing for variant '%s' (known: torchvision-224, caffe-227)",
+                    variant ? variant : "(null)");
+}
+
+#define PRECISION_BITS (32 - 8 - 2) /* PIL's fixed point: 22 fraction bits */
+
+/* Coefficients of one axis of PIL's resize, for output samples [first, first + count). */
+typedef struct {
+    int ksize;   /* coefficients per output sample */
+    int *bounds; /* per output sample: first input index, number of inputs */
+    int32_t *k;  /* ksize fixed-point coefficients per output sample */
+} resample_axis;
+
+static double bilinear_filter(double x)
+{
+    if (x < 0.0)
+        x = -x;
+    return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+/* PIL's precompute_coeffs() and normalize_coeffs_8bpc(), same operations in the
+ * same order (a box of the whole image: in0 = 0, in1 = in_size as floats). */
+static int axis_init(resample_axis *a, int in_size, int out_size, int first, int count)
+{
+    double *w = NULL;
+    int status = AN_OK;
+    double scale = (double)((float)in_size - 0.0f) / out_size;
+    double filterscale = scale < 1.0 ? 1.0 : scale;
+    double support = 1.0 * filterscale; /* the bilinear filter's support is 1 */
+
+    memset(a, 0, sizeof *a);
+    a->ksize = (int)ceil(support) * 2 + 1;
+    a->bounds = malloc((size_t)count * 2 * sizeof *a->bounds);
+    a->k = malloc((size_t)count * a->ksize * sizeof *a->k);
+    w = malloc((size_t)a->ksize * sizeof *w);
+    if (!a->bounds || !a->k || !w) {
+        status = an__fail(AN_ERR_OUT_OF_MEMORY, "resize: no memory for %d x %d coefficients", count,
+                          a->ksize);
+        goto fail;
+    }
+    for (int i = 0; i < count; i++) {
+        int xx = first + i;
+        double center = 0.0f + (xx + 0.5) * scale;
+        double ww = 0.0, ss = 1.0 / filterscale;
+        int xmin = (int)(center - support + 0.5);
+        if (xmin < 0)
+            xmin = 0;
+        int xmax = (int)(center + support + 0.5);
+        if (xmax > in_size)
+            xmax = in_size;
+        xmax -= xmin;
+        for (int x = 0; x < xmax; x++) {
+            w[x] = bilinear_filter((x + xmin - center + 0.5) * ss);
+            ww += w[x];
+        }
+        int32_t *k = a->k + (size_t)i * a->ksize;
+        for (int x = 0; x < a->ksize; x++) {
+            double v = x < xmax ? (ww != 0.0 ? w[x] / ww : w[x]) : 0.0;
+            k[x] = v < 0 ? (int32_t)(-0.5 + v * (1 << PRECISION_BITS))
+                         : (int32_t)(0.5 + v * (1 << PRECISION_BITS));
+        }
+        a->bounds[2 * i] = xmin;
+        a->bounds[2 * i + 1] = xmax;
+    }
+    free(w);
+    return AN_OK;
+
+fail:
+    free(w);
+    free(a->bounds);
+    free(a->k);
+    memset(a, 0, sizeof *a);
+    return status;
+}
+
+static void axis_free(resample_axis *a)
+{
+    free(a->bounds);
+    free(a->k);
+    memset(a, 0, sizeof *a);
+}
+
+/* PIL's clip8(): the fixed-point sum to uint8, rounded (the sums start at one
+ * half) and clamped. */
+static unsigned char clip8(int32_t v)
+{
+    if (v < 0)
+        return 0;
+    v >>= PRECISION_BITS;
+    return v > 255 ? 255 : (unsigned char)v;
+}
+
+/* Offset of a centre crop of `crop` in `n` samples: torchvision's
+ * int(round((n - crop) / 2.0)) (Python rounds halves to even), or minus the
+ * left/top zero padding (crop - n) // 2 when the image is smaller. */
+static int crop_offset(int n, int crop)
+{
+    if (crop > n)
+        return -((crop - n) / 2);
+    int d = n - crop, half = d / 2;
+    return (d % 2 == 0 || half % 2 == 0) ? half : half + 1;
+}
+
+int an_image_preprocess(const an_image *img, const an_preprocess *pp, float *out)
+{
+    resample_axis ax = {0}, ay = {0};
+    unsigned char *tmp = NULL, *px = NULL;
+    int status = AN_OK;
+
+    if (!img || !pp || !out || !img->rgb || img->width <= 0 || img->height <= 0)
+        return an__fail(AN_ERR_INVALID_ARGUMENT,
+                        "an_image_preprocess: NULL argument or an empty image (%dx%d)",
+                        img ? img->width : 0, img ? img->height : 0);
+    if (pp->crop <= 0 || pp->crop > 16384 || pp->resize < 0 || pp->resize > 16384 ||
+        (pp->resize_mode != AN_RESIZE_SHORTER && pp->resize_mode != AN_RESIZE_EXACT) ||
+        !(pp->scale > 0.0f) || !isfinite(pp->scale) || pp->std[0] == 0.0f || pp->std[1] == 0.0f ||
+        pp->std[2] == 0.0f)
+        return an__fail(AN_ERR_INVALID_ARGUMENT,
+                        "an_image_preprocess: bad parameters (mode %d, resize %d, crop %d, "
+                        "scale %g, std %g %g %g)",
+                        (int)pp->resize_mode, pp->resize, pp->crop, (double)pp->scale,
+                        (double)pp->std[0], (double)pp->std[1], (double)pp->std[2]);
+
+    /* Size after the resize: torchvision's _compute_resized_output_size, where the
+     * longer side is int(resize * long / short), truncated. */
+    const int w = img->width, h = img->height, crop = pp->crop;
+    int rw = w, rh = h;
+    if (pp->resize > 0 && pp->resize_mode == AN_RESIZE_EXACT) {
+        rw = rh = pp->resize;
+    } else if (pp->resize > 0) {
+        int shorter = w <= h ? w : h, longer = w <= h ? h : w;
+        double l = (double)((int64_t)pp->resize * longer) / shorter;
+        if (l > (double)INT_MAX / 4)
+            return an__fail(AN_ERR_INVALID_ARGUMENT,
+                            "an_image_preprocess: %dx%d resized to a shorter side of %d "
+                            "has a longer side of %.0f, too large",
+                            w, h, pp->resize, l);
+        rw = w <= h ? pp->resize : (int)l;
+        rh = w <= h ? (int)l : pp->resize;
+    }
+    const int need_h = rw != w, need_v = rh != h;
+
+    /* The crop window in the resized image: output (oy, ox) is resized
+     * (oy + top, ox + left); the resized rows [y0, y1) and columns [x0, x1) fall
+     * inside it, the rest of the window is zero padding. */
+    const int top = crop_offset(rh, crop), left = crop_offset(rw, crop);
+    const int y0 = top > 0 ? top : 0, y1 = top + crop < rh ? top + crop : rh;
+    const int x0 = left > 0 ? left : 0, x1 = left + crop < rw ? left + crop : rw;
+    const int ncols = x1 - x0;
+
+    if (need_h)
+        AN_TRY(axis_init(&ax, w, rw, x0, ncols));
+    if (need_v)
+        AN_TRY(axis_init(&ay, h, rh, y0, y1 - y0));
+
+    /* Source rows the vertical pass reads: [r0, r1). */
+    int r0 = y0, r1 = y1;
+    if (need_v) {
+        r0 = INT_MAX;
+        r1 = 0;
+        for (int i = 0; i < y1 - y0; i++) {
+            int lo = ay.bounds[2 * i], hi = lo + ay.bounds[2 * i + 1];
+            r0 = lo < r0 ? lo : r0;
+            r1 = hi > r1 ? hi : r1;
+        }
+    }
+
+    /* Horizontal pass (or a copy of the window's columns): source rows [r0, r1)
+     * to tmp, uint8 as in PIL's intermediate image. */
+    tmp = malloc((size_t)(r1 - r0) * ncols * 3);
+    px = calloc((size_t)crop * crop * 3, 1); /* the crop window; zero is the padding */
+    if (!tmp || !px) {
+        status = an__fail(AN_ERR_OUT_OF_MEMORY, "an_image_preprocess: no memory");
+        goto fail;
+    }
+    for (int y = r0; y < r1; y++) {
+        const unsigned char *src = img->rgb + (size_t)y * w * 3;
+        unsigned char *dst = tmp + (size_t)(y - r0) * ncols * 3;
+        if (!need_h) {
+            memcpy(dst, src + (size_t)x0 * 3, (size_t)ncols * 3);
+            continue;
+        }
+        for (int i = 0; i < ncols; i++) {
+            const int xmin = ax.bounds[2 * i], xmax = ax.bounds[2 * i + 1];
+            const int32_t *k = ax.k + (size_t)i * ax.ksize;
+            int32_t s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
+            for (int x = 0; x < xmax; x++) {
+                const unsigned char *p = src + (size_t)(xmin + x) * 3;
+                s0 += p[0] * k[x];
+                s1 += p[1] * k[x];
+                s2 += p[2] * k[x];
+            }
+            dst[3 * i + 0] = clip8(s0);
+            dst[3 * i + 1] = clip8(s1);
+            dst[3 * i + 2] = clip8(s2);
+        }
+    }
+
+    /* Vertical pass (or a copy) into the crop window. */
+    for (int y = y0; y < y1; y++) {
+        unsigned char *dst = px + ((size_t)(y - top) * crop + (x0 - left)) * 3;
+        if (!need_v) {
+            memcpy(dst, tmp + (size_t)(y - r0) * ncols * 3, (size_t)ncols * 3);
+            continue;
+        }
+        const int ymin = ay.bounds[2 * (y - y0)], ymax = ay.bounds[2 * (y - y0) + 1];
+        const int32_t *k = ay.k + (size_t)(y - y0) * ay.ksize;
+        for (int i = 0; i < ncols * 3; i++) {
+            int32_t s = 1 << (PRECISION_BITS - 1);
+            for (int j = 0; j < ymax; j++)
+                s += tmp[(size_t)(ymin - r0 + j) * ncols * 3 + i] * k[j];
+            dst[i] = clip8(s);
+        }
+    }
+
+    /* ToTensor + Normalize: (x * scale - mean) / std in float32, channel planes.
+     * ToTensor divides by 255, and x * (1/255.f) differs from x / 255.f in the last
+     * bit for some x; so when scale is the reciprocal of a whole number, divide by
+     * that number, which reproduces torchvision's results exactly. */
+    double inv = 1.0 / pp->scale;
+    float divisor =
+        inv >= 2.0 && fabs(inv - nearbyint(inv)) < 1e-4 * inv ? (float)nearbyint(inv) : 0.0f;
+    for (int c = 0; c < 3; c++) {
+        const int src_c = pp->bgr ? 2 - c : c;
+        const float mean = pp->mean[c], std = pp->std[c];
+        float *plane = out + (size_t)c * crop * crop;
+        for (size_t i = 0; i < (size_t)crop * crop; i++) {
+            float v = (float)px[3 * i + src_c];
+            v = divisor != 0.0f ? v / divisor : v * pp->scale;
+            plane[i] = (v - mean) / std;
+        }
+    }
+
+fail:
+    axis_free(&ax);
+    axis_free(&ay);
+    free(tmp);
+    free(px);
+    return status;
+}

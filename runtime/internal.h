@@ -1,0 +1,208 @@
+/* internal.h - what the runtime's files share and the public header hides:
+ * the error machinery, the device and variant structures, the program cache,
+ * weights on the host, and the embedded kernel sources. */
+#ifndef AN_INTERNAL_H
+#define AN_INTERNAL_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include "alexnet.h"
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+
+/* Records the detailed text for an_last_error() and returns status. */
+int an__fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Name of an OpenCL error code ("CL_INVALID_VALUE"), or NULL if unknown. */
+const char *an__cl_error_name(cl_int code);
+
+/* Runs an OpenCL call that returns cl_int; on failure records
+ * "clFoo(...) failed: CL_X (-n) at file:line", sets `status` and jumps to the
+ * function's `fail` label. The caller declares `int status`. */
+#define AN_CL(call)                                                                      \
+    do {                                                                                 \
+        cl_int an__e = (call);                                                           \
+        if (an__e != CL_SUCCESS) {                                                       \
+            status = an__cl_fail(an__e, #call, __FILE__, __LINE__);                      \
+            goto fail;                                                                   \
+        }                                                                                \
+    } while (0)
+
+/* For OpenCL calls that return an object and set an error through a pointer:
+ *   AN_CL_OBJ(buf, clCreateBuffer(ctx, flags, size, NULL, &an__err));        */
+#define AN_CL_OBJ(lhs, call)                                                             \
+    do {                                                                                 \
+        cl_int an__err = CL_SUCCESS;                                                     \
+        (lhs) = (call);                                                                  \
+        if (an__err != CL_SUCCESS || !(lhs)) {                                           \
+            status = an__cl_fail(an__err != CL_SUCCESS ? an__err : CL_OUT_OF_RESOURCES,  \
+                                 #call, __FILE__, __LINE__);                             \
+            goto fail;                                                                   \
+        }                                                                                \
+    } while (0)
+
+/* Jumps to fail when an internal call returned a non-zero status. */
+#define AN_TRY(call)                                                                     \
+    do {                                                                                 \
+        status = (call);                                                                 \
+        if (status != AN_OK)                                                             \
+            goto fail;                                                                   \
+    } while (0)
+
+int an__cl_fail(cl_int code, const char *call, const char *file, int line);
+
+/* ------------------------------------------------------------------------ */
+/* Devices                                                                  */
+
+struct an_device {
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context context;
+    cl_command_queue queue; /* in-order, with profiling enabled */
+    an_device_info info;
+};
+
+/* Index into infos of the device that selector picks (NULL or "": the first
+ * GPU, else the first device), or -1 when nothing matches. */
+int an__device_select(const char *selector, const an_device_info *infos, int count);
+
+/* ------------------------------------------------------------------------ */
+/* Embedded kernels and the program cache                                   */
+
+/* Files embedded at build time by tools/embed.py (NULL-name terminated). */
+struct an__embedded {
+    const char *name;
+    const char *text;
+    size_t len;
+};
+extern const struct an__embedded an__embedded_kernels[]; /* the .cl files */
+extern const struct an__embedded an__embedded_labels[];  /* data/imagenet_classes.txt */
+
+/* Source text of cl_kernels/<name> (e.g. "conv.cl"): from $ALEXNET_KERNEL_DIR
+ * when it is set, else the copy embedded at build time. *owned is set when the
+ * caller must free() the returned text. NULL with an error when not found. */
+const char *an__kernel_source(const char *name, size_t *len, bool *owned);
+
+/* Builds cl_kernels/<file> for dev with options, through the on-disk program
+ * cache ($XDG_CACHE_HOME/alexnet, else ~/.cache/alexnet; ALEXNET_NO_CACHE=1
+ * turns it off). A failed build's error text holds the compiler log. */
+int an__program_get(an_device *dev, const char *file, const char *options, cl_program *out);
+
+/* How the last an__program_get on this thread was served (for tests). */
+typedef enum { AN_CACHE_OFF, AN_CACHE_MISS, AN_CACHE_HIT, AN_CACHE_CORRUPT } an__cache_result;
+an__cache_result an__program_last_cache_result(void);
+
+/* Directory of the program cache (a static buffer), or NULL when off. */
+const char *an__cache_dir(void);
+
+/* 64-bit FNV-1a, chained through h (start with AN_FNV_SEED). */
+#define AN_FNV_SEED 0xcbf29ce484222325ull
+uint64_t an__fnv1a(uint64_t h, const void *data, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Variants                                                                 */
+
+typedef struct {
+    an_layer_kind kind;
+    int out_channels, kernel, stride, pad; /* conv, pool; out features for linear */
+    const char *weight_name, *bias_name;   /* safetensors keys; NULL if no params */
+} an__layer;
+
+typedef struct {
+    const char *name;
+    int in_channels, in_height, in_width; /* native input */
+    int n_layers;
+    an__layer layers[AN_MAX_LAYERS];
+} an__variant;
+
+/* The built-in variant called name, or NULL with AN_ERR_UNKNOWN_VARIANT set. */
+const an__variant *an__variant_find(const char *name);
+
+/* Shape of each parametric layer's tensors: weight (O, I, K, K) for conv,
+ * (O, I) for linear (dims[2] = dims[3] = 1), bias (O). */
+typedef struct {
+    int layer;    /* index into variant->layers */
+    int dims[4];  /* weight shape */
+    int ndim;     /* 4 for conv, 2 for linear */
+} an__param_shape;
+
+/* Fills the parameter shapes of a variant in layer order; returns the count. */
+int an__variant_param_shapes(const an__variant *v, an__param_shape *shapes, int max);
+
+/* ------------------------------------------------------------------------ */
+/* Weights on the host                                                      */
+
+typedef struct {
+    int count;                     /* number of parametric layers */
+    an__param_shape shape[AN_MAX_LAYERS];
+    float *weight[AN_MAX_LAYERS];  /* (O, I, K, K) or (O, I), owned */
+    float *bias[AN_MAX_LAYERS];    /* (O), owned */
+} an__weights;
+
+/* Reads and validates a safetensors file for variant v. */
+int an__weights_load(const an__variant *v, const char *path, an__weights *w);
+
+/* Deterministic He-uniform weights from seed. */
+int an__weights_seed(const an__variant *v, uint64_t seed, an__weights *w);
+
+void an__weights_free(an__weights *w);
+
+#endif /* AN_INTERNAL_H */
+
+/* ------------------------------------------------------------------------ */
+/* Models and plans                                                         */
+
+enum { AN_MAX_PROGRAMS = 16 };
+
+/* Kernel shape parameters, chosen per device (defaults in model.c). */
+typedef struct {
+    int conv_tx;          /* output pixels per work-item in the conv kernels */
+    int conv_local;       /* work-group size along a row (dimension 0) */
+    int gemv_lws;         /* work-group size of gemv_rows, a power of two */
+    int gemv_interleaved; /* 1: GPU-style interleaved reads; 0: contiguous chunks */
+    int pointwise_local;  /* work-group size of the 1-D kernels */
+} an__tuning;
+
+struct an_model {
+    an_device *dev;
+    const an__variant *variant;
+    an__tuning tuning;
+    int n_params;
+    an__param_shape shape[AN_MAX_LAYERS];
+    cl_mem weight[AN_MAX_LAYERS]; /* conv: (OC/8, C, K, K, 8); linear: (O, I) */
+    cl_mem bias[AN_MAX_LAYERS];   /* conv: OC padded to 8; linear: (O) */
+    size_t weight_bytes;
+    struct {
+        char file[32];
+        char options[256];
+        cl_program program;
+    } programs[AN_MAX_PROGRAMS];
+    int n_programs;
+};
+
+/* Index into model->shape of the parameters of table layer `layer`, or -1. */
+int an__model_param_index(const an_model *model, int layer);
+
+/* A kernel from cl_kernels/<file> built with options; programs are built once
+ * per model (through the disk cache) and shared by its plans. */
+int an__model_kernel(an_model *model, const char *file, const char *options, const char *name,
+                     cl_kernel *out);
+
+/* Rearranges conv weights (OC, C, K, K) into (ceil(OC/8), C, K, K, 8), zero-padded:
+ * the layout conv.cl and conv11s4.cl read. dst holds ceil(OC/8)*8*C*K*K floats. */
+void an__conv_weights_arrange(const float *src, float *dst, int oc, int c, int k);
+
+/* Enqueues a whole forward pass reading input slot `slot` (0 or 1) without
+ * waiting: the host input must stay untouched and the output unread until
+ * *done completes. *started (may be NULL) is the input write's event, for
+ * profiling; the caller releases both. With done NULL it blocks. */
+int an__plan_enqueue(an_plan *p, int slot, const float *input, float *output, an_output what,
+                     cl_event *done, cl_event *started);
+int an__plan_batch(const an_plan *p);
+an_model *an__plan_model(const an_plan *p);

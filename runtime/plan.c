@@ -1,0 +1,422 @@
+/* plan.c - a model prepared for one (batch, input size): the layer table
+ * turned into a list of steps with buffers allocated and kernel arguments set
+ * once, and the forward pass that enqueues them on one in-order queue with no
+ * host wait between layers. ReLU is fused into the layer before it, dropout
+ * and an identity adaptive pool cost nothing. */
+#include <clblast_c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef enum { STEP_KERNEL, STEP_GEMM } step_kind;
+
+typedef struct {
+    step_kind kind;
+    int layer; /* index into the variant's table */
+    cl_kernel kernel;
+    cl_uint dims;
+    size_t global[3], local[3];
+    int src_arg; /* STEP_KERNEL: the argument that takes the layer's input */
+    /* STEP_GEMM: y (m, n) = x (m, k) . w (n, k)^T, then `kernel` adds the bias */
+    cl_mem x, w, y;
+    size_t m, n, k;
+} step;
+
+struct an_plan {
+    an_model *model;
+    int batch, height, width;
+    an_layer_info layers[AN_MAX_LAYERS];
+    int n_layers;
+    cl_mem input[2]; /* two, so that a batch can be written while one computes */
+    cl_mem act[2], logits, probs;
+    size_t act_bytes;
+    step steps[AN_MAX_LAYERS];
+    int n_steps;
+    cl_kernel softmax;
+    size_t softmax_global, softmax_local;
+};
+
+static size_t round_up(size_t x, size_t m)
+{
+    return (x + m - 1) / m * m;
+}
+
+/* Clamps a wanted work-group size to what the kernel and device allow. */
+static int local_size(const an_model *m, cl_kernel k, size_t want, size_t *out)
+{
+    int status = AN_OK;
+    size_t kwg = 0;
+    AN_CL(clGetKernelWorkGroupInfo(k, m->dev->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg,
+                                   NULL));
+    if (want > kwg)
+        want = kwg;
+    if (want > m->dev->info.max_work_group)
+        want = m->dev->info.max_work_group;
+    *out = want > 0 ? want : 1;
+    return AN_OK;
+fail:
+    return status;
+}
+
+/* A 1-D step of n work-items. */
+static int step_1d(an_plan *p, step *s, size_t n)
+{
+    int status = AN_OK;
+    size_t local = 1;
+    AN_TRY(local_size(p->model, s->kernel, (size_t)p->model->tuning.pointwise_local, &local));
+    s->dims = 1;
+    s->local[0] = local;
+    s->global[0] = round_up(n, local);
+    return AN_OK;
+fail:
+    return status;
+}
+
+static int add_conv(an_plan *p, int layer, const an_layer_info *in, const an_layer_info *o,
+                    int relu, cl_mem src, cl_mem dst)
+{
+    int status = AN_OK;
+    an_model *m = p->model;
+    const an__layer *l = &m->variant->layers[layer];
+    step *s = &p->steps[p->n_steps];
+    int pi = an__model_param_index(m, layer);
+    bool first = l->kernel == 11 && l->stride == 4 && relu;
+    char opts[256];
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DK=%d -DS=%d -DP=%d -DTX=%d -DRELU=%d", l->kernel,
+             l->stride, l->pad, m->tuning.conv_tx, relu);
+    s->kind = STEP_KERNEL;
+    s->layer = layer;
+    s->src_arg = 0;
+    AN_TRY(an__model_kernel(m, first ? "conv11s4.cl" : "conv.cl", opts,
+                            first ? "conv11s4" : "conv2d", &s->kernel));
+    p->n_steps++;
+    int C = in->c, H = in->h, W = in->w, OC = o->c, OH = o->h, OW = o->w;
+    int nocb = p->batch * ((OC + 7) / 8);
+    cl_kernel k = s->kernel;
+    AN_CL(clSetKernelArg(k, 0, sizeof src, &src));
+    AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &m->weight[pi]));
+    AN_CL(clSetKernelArg(k, 2, sizeof(cl_mem), &m->bias[pi]));
+    AN_CL(clSetKernelArg(k, 3, sizeof dst, &dst));
+    const int ints[] = {C, H, W, OC, OH, OW, nocb};
+    for (int i = 0; i < 7; i++)
+        AN_CL(clSetKernelArg(k, (cl_uint)(4 + i), sizeof(int), &ints[i]));
+    size_t local = 1;
+    AN_TRY(local_size(m, k, (size_t)m->tuning.conv_local, &local));
+    s->dims = 3;
+    s->local[0] = local;
+    s->local[1] = s->local[2] = 1;
+    s->global[0] = round_up((size_t)(OW + m->tuning.conv_tx - 1) / m->tuning.conv_tx, local);
+    s->global[1] = (size_t)OH;
+    s->global[2] = (size_t)nocb;
+    return AN_OK;
+fail:
+    return status;
+}
+
+static int add_pool(an_plan *p, int layer, const an_layer_info *in, const an_layer_info *o,
+                    cl_mem src, cl_mem dst)
+{
+    int status = AN_OK;
+    an_model *m = p->model;
+    step *s = &p->steps[p->n_steps];
+    bool maxpool = o->kind == AN_LAYER_MAXPOOL;
+    s->kind = STEP_KERNEL;
+    s->layer = layer;
+    s->src_arg = 0;
+    AN_TRY(an__model_kernel(m, "pool.cl", "-cl-std=CL1.2",
+                            maxpool ? "maxpool2d" : "adaptive_avgpool2d", &s->kernel));
+    p->n_steps++;
+    cl_kernel k = s->kernel;
+    int nc = p->batch * in->c;
+    AN_CL(clSetKernelArg(k, 0, sizeof src, &src));
+    AN_CL(clSetKernelArg(k, 1, sizeof dst, &dst));
+    const int ints[] = {nc, in->h, in->w, o->h, o->w, o->kernel, o->stride};
+    for (int i = 0; i < (maxpool ? 7 : 5); i++)
+        AN_CL(clSetKernelArg(k, (cl_uint)(2 + i), sizeof(int), &ints[i]));
+    return step_1d(p, s, (size_t)nc * o->h * o->w);
+fail:
+    return status;
+}
+
+static int add_linear(an_plan *p, int layer, int in_features, const an_layer_info *o, int relu,
+                      cl_mem src, cl_mem dst)
+{
+    int status = AN_OK;
+    an_model *m = p->model;
+    step *s = &p->steps[p->n_steps];
+    int pi = an__model_param_index(m, layer);
+    int O = o->c, I = in_features, N = p->batch;
+    char opts[160];
+    s->layer = layer;
+    if (N == 1) {
+        /* batch 1: a matrix-vector product, bias and ReLU fused */
+        snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DLWS=%d -DINTERLEAVED=%d", relu,
+                 m->tuning.gemv_lws, m->tuning.gemv_interleaved);
+        s->kind = STEP_KERNEL;
+        s->src_arg = 1;
+        AN_TRY(an__model_kernel(m, "fc.cl", opts, "gemv_rows", &s->kernel));
+        p->n_steps++;
+        cl_kernel k = s->kernel;
+        AN_CL(clSetKernelArg(k, 0, sizeof(cl_mem), &m->weight[pi]));
+        AN_CL(clSetKernelArg(k, 1, sizeof src, &src));
+        AN_CL(clSetKernelArg(k, 2, sizeof(cl_mem), &m->bias[pi]));
+        AN_CL(clSetKernelArg(k, 3, sizeof dst, &dst));
+        AN_CL(clSetKernelArg(k, 4, sizeof(int), &O));
+        AN_CL(clSetKernelArg(k, 5, sizeof(int), &I));
+        size_t kwg = 0;
+        AN_CL(clGetKernelWorkGroupInfo(k, m->dev->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg,
+                                       &kwg, NULL));
+        if (kwg < (size_t)m->tuning.gemv_lws)
+            return an__fail(AN_ERR_TOO_LARGE, "gemv_rows needs work-groups of %d, device allows %zu",
+                            m->tuning.gemv_lws, kwg);
+        s->dims = 1;
+        s->local[0] = (size_t)m->tuning.gemv_lws;
+        s->global[0] = (size_t)O * s->local[0];
+        return AN_OK;
+    }
+    /* batch > 1: CLBlast SGEMM, then the bias + ReLU epilogue */
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d", relu);
+    s->kind = STEP_GEMM;
+    AN_TRY(an__model_kernel(m, "fc.cl", opts, "bias_act", &s->kernel));
+    p->n_steps++;
+    s->x = src;
+    s->w = m->weight[pi];
+    s->y = dst;
+    s->m = (size_t)N;
+    s->n = (size_t)O;
+    s->k = (size_t)I;
+    AN_CL(clSetKernelArg(s->kernel, 0, sizeof dst, &dst));
+    AN_CL(clSetKernelArg(s->kernel, 1, sizeof(cl_mem), &m->bias[pi]));
+    AN_CL(clSetKernelArg(s->kernel, 2, sizeof(int), &N));
+    AN_CL(clSetKernelArg(s->kernel, 3, sizeof(int), &O));
+    return step_1d(p, s, (size_t)N * O);
+fail:
+    return status;
+}
+
+static const char *human(double bytes, char *buf, size_t size)
+{
+    const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (bytes >= 1024 && u < 4) {
+        bytes /= 1024;
+        u++;
+    }
+    snprintf(buf, size, "%.1f %s", bytes, unit[u]);
+    return buf;
+}
+
+/* Compares what a batch needs with the device's limits before allocating. */
+static int check_fits(const an_plan *p, size_t per_image_act, size_t per_image_in)
+{
+    const an_device_info *d = &p->model->dev->info;
+    size_t per_image = 2 * per_image_in + 2 * per_image_act + 2 * AN_CLASSES * sizeof(float);
+    size_t need = per_image * (size_t)p->batch;
+    size_t largest_buffer = per_image_act * (size_t)p->batch;
+    uint64_t avail = d->global_mem > p->model->weight_bytes ? d->global_mem - p->model->weight_bytes : 0;
+    if (largest_buffer <= d->max_alloc && need <= avail)
+        return AN_OK;
+    uint64_t by_alloc = d->max_alloc / per_image_act;
+    uint64_t by_mem = avail / per_image;
+    uint64_t fits = by_alloc < by_mem ? by_alloc : by_mem;
+    char a[32], b[32], c[32], e[32], f[32];
+    return an__fail(AN_ERR_TOO_LARGE,
+                    "batch %d of %dx%d does not fit on %s: activations need %s (largest buffer %s), "
+                    "the device has %s of global memory beside %s of weights and allocates at most "
+                    "%s at once; the largest batch that fits is %llu",
+                    p->batch, p->height, p->width, d->name, human((double)need, a, sizeof a),
+                    human((double)largest_buffer, b, sizeof b), human((double)d->global_mem, c, sizeof c),
+                    human((double)p->model->weight_bytes, e, sizeof e),
+                    human((double)d->max_alloc, f, sizeof f), (unsigned long long)fits);
+}
+
+int an_plan_create(an_model *model, int batch, int height, int width, an_plan **out)
+{
+    int status = AN_OK;
+    an_plan *p = NULL;
+    if (!model || !out || batch < 1)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_plan_create: need a model, an output and a "
+                                                 "batch of at least 1 (got %d)", batch);
+    *out = NULL;
+    p = calloc(1, sizeof *p);
+    if (!p)
+        return an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory");
+    p->model = model;
+    p->batch = batch;
+    p->height = height;
+    p->width = width;
+    const an__variant *v = model->variant;
+    AN_TRY(an_variant_infer(v->name, v->in_channels, height, width, p->layers, &p->n_layers));
+
+    size_t per_image_act = 0;
+    for (int i = 0; i < p->n_layers; i++) {
+        size_t n = (size_t)p->layers[i].c * p->layers[i].h * p->layers[i].w * sizeof(float);
+        if (n > per_image_act)
+            per_image_act = n;
+    }
+    size_t per_image_in = (size_t)v->in_channels * height * width * sizeof(float);
+    AN_TRY(check_fits(p, per_image_act, per_image_in));
+
+    cl_context ctx = model->dev->context;
+    p->act_bytes = per_image_act * (size_t)batch;
+    size_t out_bytes = (size_t)batch * AN_CLASSES * sizeof(float);
+    for (int i = 0; i < 2; i++) {
+        AN_CL_OBJ(p->input[i],
+                  clCreateBuffer(ctx, CL_MEM_READ_ONLY, per_image_in * batch, NULL, &an__err));
+        AN_CL_OBJ(p->act[i], clCreateBuffer(ctx, CL_MEM_READ_WRITE, p->act_bytes, NULL, &an__err));
+    }
+    AN_CL_OBJ(p->logits, clCreateBuffer(ctx, CL_MEM_READ_WRITE, out_bytes, NULL, &an__err));
+    AN_CL_OBJ(p->probs, clCreateBuffer(ctx, CL_MEM_WRITE_ONLY, out_bytes, NULL, &an__err));
+
+    /* Walk the table: `cur` holds the current activation, outputs ping-pong. */
+    cl_mem cur = p->input[0];
+    int next = 0, last_linear = -1;
+    an_layer_info in_shape = {.c = v->in_channels, .h = height, .w = width};
+    for (int i = 0; i < p->n_layers; i++)
+        if (v->layers[i].kind == AN_LAYER_LINEAR)
+            last_linear = i;
+    for (int i = 0; i < p->n_layers; i++) {
+        const an_layer_info *o = &p->layers[i];
+        int relu = i + 1 < p->n_layers && v->layers[i + 1].kind == AN_LAYER_RELU;
+        cl_mem dst = i == last_linear ? p->logits : p->act[next];
+        switch (o->kind) {
+        case AN_LAYER_CONV:
+            AN_TRY(add_conv(p, i, &in_shape, o, relu, cur, dst));
+            break;
+        case AN_LAYER_MAXPOOL:
+            AN_TRY(add_pool(p, i, &in_shape, o, cur, dst));
+            break;
+        case AN_LAYER_ADAPTIVE_AVGPOOL:
+            if (in_shape.h == o->h && in_shape.w == o->w)
+                goto same_buffer; /* identity: the next layer reads cur */
+            AN_TRY(add_pool(p, i, &in_shape, o, cur, dst));
+            break;
+        case AN_LAYER_LINEAR:
+            AN_TRY(add_linear(p, i, in_shape.c * in_shape.h * in_shape.w, o, relu, cur, dst));
+            break;
+        case AN_LAYER_RELU:
+            if (i > 0 && (v->layers[i - 1].kind == AN_LAYER_CONV ||
+                          v->layers[i - 1].kind == AN_LAYER_LINEAR))
+                goto same_buffer; /* fused into the layer before */
+            status = an__fail(AN_ERR_INVALID_ARGUMENT, "ReLU-%d follows no conv or linear layer",
+                              i + 1);
+            goto fail;
+        case AN_LAYER_DROPOUT:
+            goto same_buffer; /* identity at inference */
+        }
+        cur = dst;
+        next ^= 1;
+    same_buffer:
+        in_shape = *o;
+    }
+    AN_TRY(an__model_kernel(model, "fc.cl", "-cl-std=CL1.2", "softmax_rows", &p->softmax));
+    AN_CL(clSetKernelArg(p->softmax, 0, sizeof(cl_mem), &p->logits));
+    AN_CL(clSetKernelArg(p->softmax, 1, sizeof(cl_mem), &p->probs));
+    AN_CL(clSetKernelArg(p->softmax, 2, sizeof(int), &batch));
+    int classes = AN_CLASSES;
+    AN_CL(clSetKernelArg(p->softmax, 3, sizeof(int), &classes));
+    AN_TRY(local_size(model, p->softmax, 1, &p->softmax_local));
+    p->softmax_global = (size_t)batch;
+    *out = p;
+    return AN_OK;
+fail:
+    an_plan_free(p);
+    return status;
+}
+
+/* Enqueues one step; the first step reads `input` instead of the buffer it was built with. */
+static int enqueue_step(an_plan *p, const step *s, cl_mem input)
+{
+    int status = AN_OK;
+    cl_command_queue q = p->model->dev->queue;
+    if (s->kind == STEP_GEMM) {
+        CLBlastStatusCode st = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo,
+                                            CLBlastTransposeYes, s->m, s->n, s->k, 1.0f,
+                                            input ? input : s->x, 0, s->k, s->w, 0, s->k, 0.0f,
+                                            s->y, 0, s->n, &q, NULL);
+        if (st != CLBlastSuccess) {
+            const char *name = an__cl_error_name((cl_int)st);
+            return an__fail(name ? (int)st : AN_ERR_CLBLAST,
+                            "CLBlastSgemm (layer %d, %zux%zux%zu) failed: %s (%d)", s->layer + 1,
+                            s->m, s->n, s->k, name ? name : "CLBlast error", (int)st);
+        }
+    } else if (input) {
+        AN_CL(clSetKernelArg(s->kernel, (cl_uint)s->src_arg, sizeof input, &input));
+    }
+    AN_CL(clEnqueueNDRangeKernel(q, s->kernel, s->dims, NULL, s->global, s->local, 0, NULL, NULL));
+    return AN_OK;
+fail:
+    return status;
+}
+
+int an__plan_enqueue(an_plan *p, int slot, const float *input, float *output, an_output what,
+                     cl_event *done, cl_event *started)
+{
+    int status = AN_OK;
+    cl_command_queue q = p->model->dev->queue;
+    cl_mem in = p->input[slot & 1];
+    size_t in_bytes = (size_t)p->batch * p->model->variant->in_channels * p->height * p->width *
+                      sizeof(float);
+    AN_CL(clEnqueueWriteBuffer(q, in, CL_FALSE, 0, in_bytes, input, 0, NULL, started));
+    for (int i = 0; i < p->n_steps; i++)
+        AN_TRY(enqueue_step(p, &p->steps[i], i == 0 ? in : NULL));
+    cl_mem result = p->logits;
+    if (what == AN_OUTPUT_PROBS) {
+        size_t g = round_up(p->softmax_global, p->softmax_local);
+        AN_CL(clEnqueueNDRangeKernel(q, p->softmax, 1, NULL, &g, &p->softmax_local, 0, NULL, NULL));
+        result = p->probs;
+    }
+    AN_CL(clEnqueueReadBuffer(q, result, done ? CL_FALSE : CL_TRUE, 0,
+                              (size_t)p->batch * AN_CLASSES * sizeof(float), output, 0, NULL,
+                              done));
+    if (done)
+        AN_CL(clFlush(q));
+    return AN_OK;
+fail:
+    clFinish(q); /* nothing may still use the caller's buffers once we return */
+    if (started && *started) {
+        clReleaseEvent(*started);
+        *started = NULL;
+    }
+    return status;
+}
+
+int an_plan_forward(an_plan *p, const float *input, float *output, an_output what)
+{
+    if (!p || !input || !output)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_plan_forward: NULL argument");
+    return an__plan_enqueue(p, 0, input, output, what, NULL, NULL);
+}
+
+int an__plan_batch(const an_plan *p)
+{
+    return p->batch;
+}
+
+an_model *an__plan_model(const an_plan *p)
+{
+    return p->model;
+}
+
+size_t an_plan_activation_bytes(const an_plan *p)
+{
+    return p ? 2 * p->act_bytes : 0;
+}
+
+void an_plan_free(an_plan *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < AN_MAX_LAYERS; i++)
+        if (p->steps[i].kernel)
+            clReleaseKernel(p->steps[i].kernel);
+    if (p->softmax)
+        clReleaseKernel(p->softmax);
+    cl_mem bufs[] = {p->input[0], p->input[1], p->act[0], p->act[1], p->logits, p->probs};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        if (bufs[i])
+            clReleaseMemObject(bufs[i]);
+    free(p);
+}

@@ -1,0 +1,319 @@
+/* program.c - kernel sources (embedded at build time, or read from
+ * $ALEXNET_KERNEL_DIR) and the on-disk cache of built program binaries.
+ *
+ * A cache entry is one file named by a 64-bit key over the source, the build
+ * options, the platform, the device, its driver version and this file's format.
+ * Layout: "ANPC0001", key, payload size, payload hash (u64 each), payload.
+ * Anything that does not check out is treated as a miss and rewritten. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static const char CACHE_MAGIC[8] = {'A', 'N', 'P', 'C', '0', '0', '0', '1'};
+enum { HEADER_BYTES = 32, MAX_ENTRY_BYTES = 256 << 20 };
+
+static _Thread_local an__cache_result last_cache_result = AN_CACHE_OFF;
+
+an__cache_result an__program_last_cache_result(void)
+{
+    return last_cache_result;
+}
+
+uint64_t an__fnv1a(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static char *read_file(const char *path, size_t *len, size_t max)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    if (fseek(f, 0, SEEK_END) != 0)
+        goto done;
+    long size = ftell(f);
+    if (size < 0 || (size_t)size > max || fseek(f, 0, SEEK_SET) != 0)
+        goto done;
+    buf = malloc((size_t)size + 1);
+    if (buf && fread(buf, 1, (size_t)size, f) != (size_t)size) {
+        free(buf);
+        buf = NULL;
+    }
+    if (buf) {
+        buf[size] = '\0';
+        *len = (size_t)size;
+    }
+done:
+    fclose(f);
+    return buf;
+}
+
+const char *an__kernel_source(const char *name, size_t *len, bool *owned)
+{
+    *owned = false;
+    const char *dir = getenv("ALEXNET_KERNEL_DIR");
+    if (dir && *dir) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        char *text = read_file(path, len, 16 << 20);
+        if (!text) {
+            an__fail(AN_ERR_KERNEL_SOURCE, "cannot read kernel source %s ($ALEXNET_KERNEL_DIR): %s",
+                     path, strerror(errno));
+            return NULL;
+        }
+        *owned = true;
+        return text;
+    }
+    for (const struct an__embedded *k = an__embedded_kernels; k->name; k++) {
+        if (strcmp(k->name, name) == 0) {
+            *len = k->len;
+            return k->text;
+        }
+    }
+    an__fail(AN_ERR_KERNEL_SOURCE, "no embedded kernel source named %s", name);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cache location and entries                                               */
+
+const char *an__cache_dir(void)
+{
+    static _Thread_local char dir[4096];
+    const char *off = getenv("ALEXNET_NO_CACHE");
+    if (off && *off && strcmp(off, "0") != 0)
+        return NULL;
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    if (xdg && *xdg)
+        snprintf(dir, sizeof dir, "%s/alexnet", xdg);
+    else if (home && *home)
+        snprintf(dir, sizeof dir, "%s/.cache/alexnet", home);
+    else
+        return NULL;
+    return dir;
+}
+
+/* mkdir -p for the cache directory; failures only disable the cache. */
+static bool make_dirs(const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return false;
+        *p = '/';
+    }
+    return mkdir(tmp, 0755) == 0 || errno == EEXIST;
+}
+
+static uint64_t cache_key(const an_device *dev, const char *src, size_t len, const char *opts)
+{
+    const an_device_info *i = &dev->info;
+    uint64_t h = an__fnv1a(AN_FNV_SEED, CACHE_MAGIC, sizeof CACHE_MAGIC);
+    const char *parts[] = {opts, i->platform, i->name, i->version, i->driver};
+    h = an__fnv1a(h, src, len);
+    for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++)
+        h = an__fnv1a(h, parts[k], strlen(parts[k]) + 1);
+    return h;
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* Returns the payload (malloc'ed) of a valid entry for key, or NULL. Sets
+ * *present when a file existed, valid or not. */
+static unsigned char *cache_read(const char *path, uint64_t key, size_t *size, bool *present)
+{
+    size_t len = 0;
+    unsigned char *buf = (unsigned char *)read_file(path, &len, MAX_ENTRY_BYTES);
+    *present = buf != NULL || access(path, F_OK) == 0;
+    if (!buf)
+        return NULL;
+    if (len < HEADER_BYTES || memcmp(buf, CACHE_MAGIC, 8) != 0 || get_u64(buf + 8) != key ||
+        get_u64(buf + 16) != len - HEADER_BYTES || len == HEADER_BYTES ||
+        get_u64(buf + 24) != an__fnv1a(AN_FNV_SEED, buf + HEADER_BYTES, len - HEADER_BYTES)) {
+        free(buf);
+        return NULL;
+    }
+    *size = len - HEADER_BYTES;
+    memmove(buf, buf + HEADER_BYTES, *size);
+    return buf;
+}
+
+/* Writes an entry atomically (temporary file, then rename). Best effort. */
+static void cache_write(const char *dir, const char *path, uint64_t key,
+                        const unsigned char *bin, size_t size)
+{
+    if (!make_dirs(dir))
+        return;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f)
+        return;
+    unsigned char head[HEADER_BYTES];
+    memcpy(head, CACHE_MAGIC, 8);
+    put_u64(head + 8, key);
+    put_u64(head + 16, size);
+    put_u64(head + 24, an__fnv1a(AN_FNV_SEED, bin, size));
+    bool ok = fwrite(head, 1, sizeof head, f) == sizeof head && fwrite(bin, 1, size, f) == size;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0)
+        remove(tmp);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Building                                                                 */
+
+/* Builds prog; on failure the error text carries the compiler's log. */
+static int build(an_device *dev, cl_program prog, const char *file, const char *opts)
+{
+    cl_int err = clBuildProgram(prog, 1, &dev->device, opts, NULL, NULL);
+    if (err == CL_SUCCESS)
+        return AN_OK;
+    size_t len = 0;
+    char *log = NULL;
+    if (clGetProgramBuildInfo(prog, dev->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) ==
+            CL_SUCCESS &&
+        (log = malloc(len + 1)) != NULL) {
+        if (clGetProgramBuildInfo(prog, dev->device, CL_PROGRAM_BUILD_LOG, len, log, NULL) !=
+            CL_SUCCESS)
+            len = 0;
+        log[len] = '\0';
+    }
+    int status = an__fail(err == CL_BUILD_PROGRAM_FAILURE ? AN_ERR_BUILD_FAILED : err,
+                          "building %s for %s failed (%s, options \"%s\"):\n%s", file,
+                          dev->info.name, an_status_name(err), opts, log ? log : "(no log)");
+    free(log);
+    return status;
+}
+
+static int build_from_binary(an_device *dev, const unsigned char *bin, size_t size,
+                             const char *file, const char *opts, cl_program *out)
+{
+    cl_int err = CL_SUCCESS, bin_status = CL_SUCCESS;
+    cl_program prog = clCreateProgramWithBinary(dev->context, 1, &dev->device, &size, &bin,
+                                                &bin_status, &err);
+    if (err != CL_SUCCESS || bin_status != CL_SUCCESS || !prog) {
+        if (prog)
+            clReleaseProgram(prog);
+        return AN_ERR_BUILD_FAILED;
+    }
+    if (build(dev, prog, file, opts) != AN_OK) {
+        clReleaseProgram(prog);
+        return AN_ERR_BUILD_FAILED;
+    }
+    *out = prog;
+    return AN_OK;
+}
+
+static unsigned char *program_binary(cl_program prog, size_t *size)
+{
+    size_t n = 0;
+    if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof n, &n, NULL) != CL_SUCCESS ||
+        n == 0 || n > MAX_ENTRY_BYTES)
+        return NULL;
+    unsigned char *bin = malloc(n);
+    if (bin && clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL) != CL_SUCCESS) {
+        free(bin);
+        return NULL;
+    }
+    *size = n;
+    return bin;
+}
+
+int an__program_get(an_device *dev, const char *file, const char *options, cl_program *out)
+{
+    int status = AN_OK;
+    bool owned = false;
+    char *src = NULL;
+    unsigned char *bin = NULL;
+    cl_program prog = NULL;
+    *out = NULL;
+    const char *opts = options ? options : "";
+
+    size_t len = 0;
+    const char *text = an__kernel_source(file, &len, &owned);
+    if (!text)
+        return AN_ERR_KERNEL_SOURCE;
+    /* A #line directive makes compiler messages name the .cl file and its lines. */
+    size_t cap = len + strlen(file) + 32;
+    src = malloc(cap);
+    if (!src) {
+        status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory for kernel source");
+        goto fail;
+    }
+    int head = snprintf(src, cap, "#line 1 \"%s\"\n", file);
+    memcpy(src + head, text, len + 1);
+    size_t src_len = (size_t)head + len;
+
+    const char *dir = an__cache_dir();
+    char path[4200] = "";
+    uint64_t key = cache_key(dev, src, src_len, opts);
+    last_cache_result = AN_CACHE_OFF;
+    if (dir) {
+        snprintf(path, sizeof path, "%s/%016llx.bin", dir, (unsigned long long)key);
+        size_t size = 0;
+        bool present = false;
+        bin = cache_read(path, key, &size, &present);
+        if (bin && build_from_binary(dev, bin, size, file, opts, &prog) == AN_OK) {
+            last_cache_result = AN_CACHE_HIT;
+            goto done;
+        }
+        last_cache_result = present ? AN_CACHE_CORRUPT : AN_CACHE_MISS;
+        free(bin);
+        bin = NULL;
+    }
+
+    const char *srcs[] = {src};
+    AN_CL_OBJ(prog, clCreateProgramWithSource(dev->context, 1, srcs, &src_len, &an__err));
+    AN_TRY(build(dev, prog, file, opts));
+    if (dir) {
+        size_t size = 0;
+        bin = program_binary(prog, &size);
+        if (bin)
+            cache_write(dir, path, key, bin, size);
+    }
+done:
+    free(bin);
+    free(src);
+    if (owned)
+        free((void *)text);
+    *out = prog;
+    return AN_OK;
+
+fail:
+    if (prog)
+        clReleaseProgram(prog);
+    free(bin);
+    free(src);
+    if (owned)
+        free((void *)text);
+    return status;
+}

@@ -1,0 +1,215 @@
+/* variant.c - the AlexNet variants as data (one table of layers each) and the
+ * generic shape inference over them, with PyTorch's floor semantics and the
+ * arithmetic behind every output size. No OpenCL here. */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define CONV(oc, k, s, p, w, b) {AN_LAYER_CONV, oc, k, s, p, w, b}
+#define RELU {AN_LAYER_RELU, 0, 0, 0, 0, NULL, NULL}
+#define MAXPOOL {AN_LAYER_MAXPOOL, 0, 3, 2, 0, NULL, NULL}
+#define AVGPOOL6 {AN_LAYER_ADAPTIVE_AVGPOOL, 0, 6, 0, 0, NULL, NULL}
+#define DROPOUT {AN_LAYER_DROPOUT, 0, 0, 0, 0, NULL, NULL}
+#define LINEAR(of, w, b) {AN_LAYER_LINEAR, of, 0, 0, 0, w, b}
+
+static const an__variant variants[] = {
+    {"torchvision-224", 3, 224, 224, 21,
+     {CONV(64, 11, 4, 2, "features.0.weight", "features.0.bias"), RELU, MAXPOOL,
+      CONV(192, 5, 1, 2, "features.3.weight", "features.3.bias"), RELU, MAXPOOL,
+      CONV(384, 3, 1, 1, "features.6.weight", "features.6.bias"), RELU,
+      CONV(256, 3, 1, 1, "features.8.weight", "features.8.bias"), RELU,
+      CONV(256, 3, 1, 1, "features.10.weight", "features.10.bias"), RELU, MAXPOOL, AVGPOOL6,
+      DROPOUT, LINEAR(4096, "classifier.1.weight", "classifier.1.bias"), RELU, DROPOUT,
+      LINEAR(4096, "classifier.4.weight", "classifier.4.bias"), RELU,
+      LINEAR(1000, "classifier.6.weight", "classifier.6.bias")}},
+    {"caffe-227", 3, 227, 227, 21,
+     {CONV(96, 11, 4, 0, "conv1.weight", "conv1.bias"), RELU, MAXPOOL,
+      CONV(256, 5, 1, 2, "conv2.weight", "conv2.bias"), RELU, MAXPOOL,
+      CONV(384, 3, 1, 1, "conv3.weight", "conv3.bias"), RELU,
+      CONV(256, 3, 1, 1, "conv4.weight", "conv4.bias"), RELU,
+      CONV(256, 3, 1, 1, "conv5.weight", "conv5.bias"), RELU, MAXPOOL, AVGPOOL6, DROPOUT,
+      LINEAR(4096, "fc6.weight", "fc6.bias"), RELU, DROPOUT, LINEAR(4096, "fc7.weight", "fc7.bias"),
+      RELU, LINEAR(1000, "fc8.weight", "fc8.bias")}},
+};
+enum { N_VARIANTS = sizeof variants / sizeof variants[0] };
+
+const char *const *an_variant_names(void)
+{
+    static const char *const names[] = {"torchvision-224", "caffe-227", NULL};
+    return names;
+}
+
+const an__variant *an__variant_find(const char *name)
+{
+    for (int i = 0; name && i < N_VARIANTS; i++)
+        if (strcmp(variants[i].name, name) == 0)
+            return &variants[i];
+    an__fail(AN_ERR_UNKNOWN_VARIANT, "unknown variant '%s': choose torchvision-224 or caffe-227",
+             name ? name : "(null)");
+    return NULL;
+}
+
+int an_variant_input_size(const char *variant, int *height, int *width)
+{
+    const an__variant *v = an__variant_find(variant);
+    if (!v)
+        return AN_ERR_UNKNOWN_VARIANT;
+    *height = v->in_height;
+    *width = v->in_width;
+    return AN_OK;
+}
+
+int an__variant_param_shapes(const an__variant *v, an__param_shape *shapes, int max)
+{
+    int n = 0, in_c = v->in_channels, pool = 1;
+    for (int i = 0; i < v->n_layers; i++) {
+        const an__layer *l = &v->layers[i];
+        if (l->kind == AN_LAYER_ADAPTIVE_AVGPOOL)
+            pool = l->kernel;
+        if (l->kind != AN_LAYER_CONV && l->kind != AN_LAYER_LINEAR)
+            continue;
+        if (n < max) {
+            an__param_shape *s = &shapes[n];
+            s->layer = i;
+            if (l->kind == AN_LAYER_CONV) {
+                *s = (an__param_shape){i, {l->out_channels, in_c, l->kernel, l->kernel}, 4};
+            } else {
+                /* the first linear layer sees the flattened (C, 6, 6) pool output */
+                int in = pool > 1 ? in_c * pool * pool : in_c;
+                *s = (an__param_shape){i, {l->out_channels, in, 1, 1}, 2};
+                pool = 1;
+            }
+        }
+        in_c = l->out_channels;
+        n++;
+    }
+    return n;
+}
+
+int64_t an_variant_params(const char *variant)
+{
+    const an__variant *v = an__variant_find(variant);
+    if (!v)
+        return -1;
+    an__param_shape s[AN_MAX_LAYERS];
+    int n = an__variant_param_shapes(v, s, AN_MAX_LAYERS);
+    int64_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += (int64_t)s[i].dims[0] * s[i].dims[1] * s[i].dims[2] * s[i].dims[3] + s[i].dims[0];
+    return total;
+}
+
+static const char *type_names[] = {
+    [AN_LAYER_CONV] = "Conv2d",   [AN_LAYER_RELU] = "ReLU",
+    [AN_LAYER_MAXPOOL] = "MaxPool2d", [AN_LAYER_ADAPTIVE_AVGPOOL] = "AdaptiveAvgPool2d",
+    [AN_LAYER_DROPOUT] = "Dropout", [AN_LAYER_LINEAR] = "Linear",
+};
+
+/* "(224+4-11)/4+1=55.25" for one dimension; returns the floored size. */
+static int window_arith(int in, int k, int s, int p, char *buf, size_t size)
+{
+    int num = in + 2 * p - k;
+    double exact = (double)num / s + 1.0;
+    int out = num >= 0 ? num / s + 1 : 0;
+    if (p > 0)
+        snprintf(buf, size, "(%d+%d-%d)/%d+1=%g", in, 2 * p, k, s, exact);
+    else
+        snprintf(buf, size, "(%d-%d)/%d+1=%g", in, k, s, exact);
+    return out;
+}
+
+int an_variant_infer(const char *variant, int channels, int height, int width,
+                     an_layer_info *layers, int *count)
+{
+    const an__variant *v = an__variant_find(variant);
+    if (!v)
+        return AN_ERR_UNKNOWN_VARIANT;
+    if (!layers || !count)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_variant_infer: NULL argument");
+    *count = 0;
+    if (channels != v->in_channels)
+        return an__fail(AN_ERR_BAD_SHAPE,
+                        "%s takes %d input channels, not %d: the input must be (N, %d, H, W)",
+                        v->name, v->in_channels, channels, v->in_channels);
+    if (height <= 0 || width <= 0 || height > 100000 || width > 100000)
+        return an__fail(AN_ERR_BAD_SHAPE, "input size %dx%d is not a usable image size", height,
+                        width);
+
+    an__param_shape shapes[AN_MAX_LAYERS];
+    an__variant_param_shapes(v, shapes, AN_MAX_LAYERS);
+    int c = channels, h = height, w = width, param = 0;
+    for (int i = 0; i < v->n_layers; i++) {
+        const an__layer *l = &v->layers[i];
+        an_layer_info *o = &layers[i];
+        memset(o, 0, sizeof *o);
+        o->kind = l->kind;
+        o->type_name = type_names[l->kind];
+        o->index = i + 1;
+        o->kernel = l->kernel;
+        o->stride = l->stride;
+        o->pad = l->pad;
+        o->out_channels = l->out_channels;
+        o->exact = 1;
+        char ah[72], aw[72];
+        switch (l->kind) {
+        case AN_LAYER_CONV:
+        case AN_LAYER_MAXPOOL: {
+            int oh = window_arith(h, l->kernel, l->stride, l->pad, ah, sizeof ah);
+            int ow = window_arith(w, l->kernel, l->stride, l->pad, aw, sizeof aw);
+            char kp[32];
+            if (l->pad > 0)
+                snprintf(kp, sizeof kp, "k=%d,s=%d,p=%d", l->kernel, l->stride, l->pad);
+            else
+                snprintf(kp, sizeof kp, "k=%d,s=%d", l->kernel, l->stride);
+            if (h == w)
+                snprintf(o->arith, sizeof o->arith, "%s %s", kp, ah);
+            else
+                snprintf(o->arith, sizeof o->arith, "%s H %s, W %s", kp, ah, aw);
+            if (oh < 1 || ow < 1)
+                return an__fail(AN_ERR_BAD_SHAPE,
+                                "input %dx%dx%d is too small for %s: %s-%d (%s) gets %dx%d and "
+                                "its output would be empty: H %s, W %s",
+                                channels, height, width, v->name, o->type_name, o->index, kp, h,
+                                w, ah, aw);
+            o->exact = (h + 2 * l->pad - l->kernel) % l->stride == 0 &&
+                       (w + 2 * l->pad - l->kernel) % l->stride == 0;
+            if (l->kind == AN_LAYER_CONV) {
+                c = l->out_channels;
+                const int *d = shapes[param++].dims;
+                o->params = (int64_t)d[0] * d[1] * d[2] * d[3] + d[0];
+            }
+            h = oh;
+            w = ow;
+            break;
+        }
+        case AN_LAYER_ADAPTIVE_AVGPOOL:
+            if (h == l->kernel && w == l->kernel)
+                snprintf(o->arith, sizeof o->arith, "out=%dx%d, identity", l->kernel, l->kernel);
+            else
+                snprintf(o->arith, sizeof o->arith, "out=%dx%d from %dx%d", l->kernel, l->kernel,
+                         h, w);
+            h = w = l->kernel;
+            break;
+        case AN_LAYER_DROPOUT:
+            c = c * h * w; /* flattens; identity at inference */
+            h = w = 1;
+            break;
+        case AN_LAYER_LINEAR: {
+            const int *d = shapes[param++].dims;
+            o->params = (int64_t)d[0] * d[1] + d[0];
+            snprintf(o->arith, sizeof o->arith, "%d->%d", c * h * w, l->out_channels);
+            c = l->out_channels;
+            h = w = 1;
+            break;
+        }
+        case AN_LAYER_RELU:
+            break;
+        }
+        o->c = c;
+        o->h = h;
+        o->w = w;
+    }
+    *count = v->n_layers;
+    return AN_OK;
+}

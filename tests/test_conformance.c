@@ -1,0 +1,197 @@
+/* test_conformance.c - the whole network against PyTorch: the logits of
+ * torchvision's AlexNet (and the equivalent caffe-227 module), computed in
+ * float64 by tests/reference/make_reference.py on seeded weights and random
+ * inputs, at batch 1, 3 and 8 and at a second input size; the library API and
+ * the `alexnet forward` command are both checked.
+ *
+ * Bound: ||out - ref|| / ||ref|| < 1e-5, and every logit within
+ * 1e-4 * |ref| + 1e-5 * max|ref|. The absolute term scales with the logits:
+ * PyTorch's own float32 forward misses a fixed 1e-5 absolute bound on some
+ * near-zero logits of these weights (their sums run over 9216 terms of size
+ * ~ max|ref|), so a fixed 1e-5 would reject float32 itself. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "internal.h"
+#include "npy.h"
+
+static an_device *dev;
+static char ref_dir[4096];
+
+static float *load(const char *name, int *dims, int *ndim)
+{
+    char path[4400];
+    snprintf(path, sizeof path, "%s/%.255s", ref_dir, name);
+    float *data = NULL;
+    int status = npy_read_f32(path, &data, dims, ndim, 4);
+    ck_assert_msg(status == AN_OK, "%s: %s", path, an_last_error());
+    return data;
+}
+
+static void compare(const char *what, const float *out, const float *ref, size_t n)
+{
+    double num = 0, den = 0, peak = 0, worst = 0;
+    for (size_t i = 0; i < n; i++)
+        peak = fmax(peak, fabs(ref[i]));
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)out[i] - ref[i];
+        ck_assert_msg(isfinite(out[i]), "%s: output %zu is %g", what, i, out[i]);
+        ck_assert_msg(fabs(d) <= 1e-4 * fabs(ref[i]) + 1e-5 * peak,
+                      "%s: logit %zu is %.8g, reference %.8g", what, i, out[i], ref[i]);
+        num += d * d;
+        den += (double)ref[i] * ref[i];
+        worst = fmax(worst, fabs(d));
+    }
+    double rel = sqrt(num / den);
+    fprintf(stderr, "# %s: relative L2 error %.3g, max abs error %.3g (max |ref| %.3g)\n", what,
+            rel, worst, peak);
+    ck_assert_msg(rel < 1e-5, "%s: relative L2 error %g", what, rel);
+}
+
+/* Runs the model on the first `batch` images of x_<tag>.npy and compares
+ * with ref_<tag>.npy, as logits and as probabilities. */
+static void check_batches(const char *variant, const char *tag, const int *batches, int nb)
+{
+    char name[256], weights[4400];
+    an_model *model = NULL;
+    snprintf(weights, sizeof weights, "%s/%s.safetensors", ref_dir, variant);
+    int status = an_model_load(dev, variant, weights, &model);
+    ck_assert_msg(status == AN_OK, "%s", an_last_error());
+
+    int xd[4], xn = 0, rd[4], rn = 0;
+    snprintf(name, sizeof name, "x_%s.npy", tag);
+    float *x = load(name, xd, &xn);
+    snprintf(name, sizeof name, "ref_%s.npy", tag);
+    float *ref = load(name, rd, &rn);
+    ck_assert_int_eq(xn, 4);
+    ck_assert_int_eq(rd[1], AN_CLASSES);
+
+    for (int b = 0; b < nb; b++) {
+        int batch = batches[b];
+        ck_assert_int_le(batch, xd[0]);
+        an_plan *plan = NULL;
+        status = an_plan_create(model, batch, xd[2], xd[3], &plan);
+        ck_assert_msg(status == AN_OK, "%s", an_last_error());
+        size_t n = (size_t)batch * AN_CLASSES;
+        float *out = malloc(n * sizeof *out);
+        for (size_t i = 0; i < n; i++)
+            out[i] = NAN;
+        status = an_plan_forward(plan, x, out, AN_OUTPUT_LOGITS);
+        ck_assert_msg(status == AN_OK, "%s", an_last_error());
+        char what[128];
+        snprintf(what, sizeof what, "%s %dx%d batch %d logits", variant, xd[2], xd[3], batch);
+        compare(what, out, ref, n);
+
+        /* probabilities: softmax of the reference, in double */
+        status = an_plan_forward(plan, x, out, AN_OUTPUT_PROBS);
+        ck_assert_msg(status == AN_OK, "%s", an_last_error());
+        for (int r = 0; r < batch; r++) {
+            const float *l = ref + (size_t)r * AN_CLASSES;
+            double m = -INFINITY, sum = 0, total = 0;
+            for (int i = 0; i < AN_CLASSES; i++)
+                m = fmax(m, l[i]);
+            for (int i = 0; i < AN_CLASSES; i++)
+                sum += exp(l[i] - m);
+            for (int i = 0; i < AN_CLASSES; i++) {
+                double p = exp(l[i] - m) / sum, got = out[(size_t)r * AN_CLASSES + i];
+                ck_assert_msg(fabs(got - p) <= 1e-4 * p + 1e-7, "%s probs row %d class %d: %g vs %g",
+                              variant, r, i, got, p);
+                total += got;
+            }
+            ck_assert_msg(fabs(total - 1.0) < 1e-4, "probabilities sum to %g", total);
+        }
+        free(out);
+        an_plan_free(plan);
+    }
+    free(x);
+    free(ref);
+    an_model_free(model);
+}
+
+START_TEST(test_torchvision_224)
+{
+    const int batches[] = {1, 3, 8};
+    check_batches("torchvision-224", "torchvision-224", batches, 3);
+}
+END_TEST
+
+START_TEST(test_torchvision_256)
+{
+    const int batches[] = {2};
+    check_batches("torchvision-224", "torchvision-224-256x256", batches, 1);
+}
+END_TEST
+
+START_TEST(test_caffe_227)
+{
+    const int batches[] = {1, 3, 8};
+    check_batches("caffe-227", "caffe-227", batches, 3);
+}
+END_TEST
+
+/* The command line end to end: .npy in, .npy out, exit status 0. */
+START_TEST(test_cli_forward)
+{
+    const char *build = getenv("AN_BUILD_ROOT");
+    ck_assert_ptr_nonnull(build);
+    char cmd[16384], out[4200];
+    snprintf(out, sizeof out, "%s/cli_caffe.npy", ref_dir);
+    remove(out);
+    snprintf(cmd, sizeof cmd,
+             "'%s/apps/alexnet' forward --variant caffe-227 --weights '%s/caffe-227.safetensors' "
+             "--input '%s/x_caffe-227.npy' --output '%s'",
+             build, ref_dir, ref_dir, out);
+    ck_assert_int_eq(system(cmd), 0);
+    int d[4], nd = 0, rd[4], rn = 0;
+    float *got = load("cli_caffe.npy", d, &nd);
+    float *ref = load("ref_caffe-227.npy", rd, &rn);
+    ck_assert_int_eq(nd, 2);
+    ck_assert_int_eq(d[0], rd[0]);
+    ck_assert_int_eq(d[1], AN_CLASSES);
+    compare("alexnet forward caffe-227 batch 8", got, ref, (size_t)d[0] * d[1]);
+    free(got);
+    free(ref);
+
+    /* a float64 input is refused with exit status 2 and nothing written */
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 -c \"import numpy; numpy.save('%s/f64.npy', numpy.zeros((1,3,227,227)))\" && "
+             "'%s/apps/alexnet' forward --variant caffe-227 --seed 1 --input '%s/f64.npy' --output '%s/f64_out.npy' 2>/dev/null",
+             ref_dir, build, ref_dir, ref_dir);
+    int rc = system(cmd);
+    ck_assert_int_eq(WEXITSTATUS(rc), 2);
+}
+END_TEST
+
+static void setup(void)
+{
+    const char *dir = getenv("AN_REF_DIR");
+    ck_assert_ptr_nonnull(dir);
+    snprintf(ref_dir, sizeof ref_dir, "%s", dir);
+    if (!dev) {
+        int status = an_device_open(NULL, &dev);
+        ck_assert_msg(status == AN_OK, "%s", an_last_error());
+    }
+}
+
+int main(void)
+{
+    Suite *s = suite_create("conformance");
+    TCase *tc = tcase_create("torchvision");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 1200);
+    tcase_add_test(tc, test_torchvision_224);
+    tcase_add_test(tc, test_torchvision_256);
+    tcase_add_test(tc, test_caffe_227);
+    tcase_add_test(tc, test_cli_forward);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    an_device_free(dev);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,408 @@
+/* test_kernels.c - every kernel in cl_kernels/ alone against a plain C
+ * reference (double accumulation) on random data at odd sizes, with the
+ * output poisoned with NaN first so that an element never written fails. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static an_device *dev;
+
+static uint64_t rng_state;
+static float frand(void) /* uniform in [-1, 1) */
+{
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((rng_state >> 40) * (2.0 / 16777216.0) - 1.0);
+}
+
+static float *random_floats(size_t n)
+{
+    float *p = malloc(n * sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = frand();
+    return p;
+}
+
+static cl_mem buffer(const float *data, size_t n)
+{
+    cl_int err = CL_SUCCESS;
+    cl_mem m = clCreateBuffer(dev->context, CL_MEM_READ_WRITE | (data ? CL_MEM_COPY_HOST_PTR : 0),
+                              n * sizeof(float), (void *)data, &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    return m;
+}
+
+/* An output buffer filled with NaN. */
+static cl_mem poisoned(size_t n)
+{
+    float *nan = malloc(n * sizeof *nan);
+    for (size_t i = 0; i < n; i++)
+        nan[i] = NAN;
+    cl_mem m = buffer(nan, n);
+    free(nan);
+    return m;
+}
+
+static float *read_back(cl_mem m, size_t n)
+{
+    float *out = malloc(n * sizeof *out);
+    ck_assert_int_eq(clEnqueueReadBuffer(dev->queue, m, CL_TRUE, 0, n * sizeof *out, out, 0, NULL,
+                                         NULL),
+                     CL_SUCCESS);
+    return out;
+}
+
+static cl_kernel kernel(const char *file, const char *opts, const char *name)
+{
+    cl_program prog = NULL;
+    int status = an__program_get(dev, file, opts, &prog);
+    ck_assert_msg(status == AN_OK, "%s", an_last_error());
+    cl_int err = CL_SUCCESS;
+    cl_kernel k = clCreateKernel(prog, name, &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    clReleaseProgram(prog); /* the kernel keeps it alive */
+    return k;
+}
+
+static void arg_mem(cl_kernel k, cl_uint i, cl_mem m)
+{
+    ck_assert_int_eq(clSetKernelArg(k, i, sizeof m, &m), CL_SUCCESS);
+}
+
+static void arg_int(cl_kernel k, cl_uint i, int v)
+{
+    ck_assert_int_eq(clSetKernelArg(k, i, sizeof v, &v), CL_SUCCESS);
+}
+
+static void run(cl_kernel k, cl_uint dims, const size_t *global, const size_t *local)
+{
+    cl_int err = clEnqueueNDRangeKernel(dev->queue, k, dims, NULL, global, local, 0, NULL, NULL);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    ck_assert_int_eq(clFinish(dev->queue), CL_SUCCESS);
+}
+
+/* |got - want| <= tol * scale + 1e-7, element by element; scale is the sum
+ * of the magnitudes that went into the element (a float32 error bound). */
+static void compare(const char *what, const float *got, const double *want, const double *scale,
+                    size_t n, double tol)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - want[i]);
+        ck_assert_msg(!isnan(got[i]), "%s: element %zu is NaN (never written?)", what, i);
+        ck_assert_msg(d <= tol * scale[i] + 1e-7, "%s: element %zu is %.9g, want %.9g (scale %g)",
+                      what, i, got[i], want[i], scale[i]);
+        if (d > worst)
+            worst = d;
+    }
+    fprintf(stderr, "# %s: %zu elements, max abs error %.3g\n", what, n, worst);
+}
+
+static void setup(void)
+{
+    if (!dev) {
+        int status = an_device_open(NULL, &dev);
+        ck_assert_msg(status == AN_OK, "%s", an_last_error());
+    }
+    rng_state = 42;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Convolutions                                                             */
+
+typedef struct {
+    int n, c, h, w, oc, k, s, p, tx, relu;
+    const char *file, *name;
+} conv_case;
+
+static void check_conv(const conv_case *t)
+{
+    int oh = (t->h + 2 * t->p - t->k) / t->s + 1, ow = (t->w + 2 * t->p - t->k) / t->s + 1;
+    int blocks = (t->oc + 7) / 8;
+    size_t nin = (size_t)t->n * t->c * t->h * t->w, nw = (size_t)t->oc * t->c * t->k * t->k;
+    size_t nout = (size_t)t->n * t->oc * oh * ow;
+    float *x = random_floats(nin), *w = random_floats(nw), *b = random_floats((size_t)blocks * 8);
+    float *arranged = malloc((size_t)blocks * 8 * t->c * t->k * t->k * sizeof(float));
+    an__conv_weights_arrange(w, arranged, t->oc, t->c, t->k);
+
+    double *want = malloc(nout * sizeof *want), *scale = malloc(nout * sizeof *scale);
+    for (int n = 0; n < t->n; n++)
+        for (int o = 0; o < t->oc; o++)
+            for (int y = 0; y < oh; y++)
+                for (int xx = 0; xx < ow; xx++) {
+                    double acc = b[o], mag = fabs(b[o]);
+                    for (int c = 0; c < t->c; c++)
+                        for (int ky = 0; ky < t->k; ky++)
+                            for (int kx = 0; kx < t->k; kx++) {
+                                int iy = y * t->s - t->p + ky, ix = xx * t->s - t->p + kx;
+                                if (iy < 0 || iy >= t->h || ix < 0 || ix >= t->w)
+                                    continue;
+                                double v = (double)x[((size_t)(n * t->c + c) * t->h + iy) * t->w + ix] *
+                                           w[((size_t)(o * t->c + c) * t->k + ky) * t->k + kx];
+                                acc += v;
+                                mag += fabs(v);
+                            }
+                    size_t i = ((size_t)(n * t->oc + o) * oh + y) * ow + xx;
+                    want[i] = t->relu && acc < 0 ? 0 : acc;
+                    scale[i] = mag;
+                }
+
+    char opts[200];
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DK=%d -DS=%d -DP=%d -DTX=%d -DRELU=%d", t->k, t->s,
+             t->p, t->tx, t->relu);
+    cl_kernel k = kernel(t->file, opts, t->name);
+    cl_mem bx = buffer(x, nin), bw = buffer(arranged, (size_t)blocks * 8 * t->c * t->k * t->k);
+    cl_mem bb = buffer(b, (size_t)blocks * 8), by = poisoned(nout);
+    arg_mem(k, 0, bx);
+    arg_mem(k, 1, bw);
+    arg_mem(k, 2, bb);
+    arg_mem(k, 3, by);
+    int ints[] = {t->c, t->h, t->w, t->oc, oh, ow, t->n * blocks};
+    for (int i = 0; i < 7; i++)
+        arg_int(k, (cl_uint)(4 + i), ints[i]);
+    size_t local[3] = {2, 1, 1}; /* a work-group larger than 1 with a guarded tail */
+    size_t global[3] = {((size_t)(ow + t->tx - 1) / t->tx + 1) / 2 * 2, (size_t)oh,
+                        (size_t)t->n * blocks};
+    run(k, 3, global, local);
+    float *got = read_back(by, nout);
+    char what[128];
+    snprintf(what, sizeof what, "%s N%d C%d %dx%d OC%d k%d s%d p%d tx%d relu%d", t->name, t->n,
+             t->c, t->h, t->w, t->oc, t->k, t->s, t->p, t->tx, t->relu);
+    compare(what, got, want, scale, nout, 1e-5);
+
+    clReleaseKernel(k);
+    clReleaseMemObject(bx);
+    clReleaseMemObject(bw);
+    clReleaseMemObject(bb);
+    clReleaseMemObject(by);
+    free(x), free(w), free(b), free(arranged), free(want), free(scale), free(got);
+}
+
+START_TEST(test_conv2d)
+{
+    const conv_case cases[] = {
+        {3, 7, 13, 17, 13, 3, 1, 1, 4, 1, "conv.cl", "conv2d"},
+        {3, 7, 13, 17, 13, 5, 1, 2, 4, 1, "conv.cl", "conv2d"},
+        {1, 5, 9, 11, 8, 3, 1, 1, 3, 0, "conv.cl", "conv2d"},
+        {2, 3, 15, 14, 19, 3, 2, 0, 2, 0, "conv.cl", "conv2d"},
+        {3, 7, 13, 17, 9, 1, 1, 0, 1, 1, "conv.cl", "conv2d"},
+        {1, 2, 23, 19, 6, 7, 3, 3, 4, 1, "conv.cl", "conv2d"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_conv(&cases[i]);
+}
+END_TEST
+
+START_TEST(test_conv11s4)
+{
+    const conv_case cases[] = {
+        {3, 3, 45, 51, 13, 11, 4, 2, 4, 1, "conv11s4.cl", "conv11s4"},
+        {3, 3, 47, 43, 13, 11, 4, 0, 4, 1, "conv11s4.cl", "conv11s4"},
+        {1, 3, 27, 31, 16, 11, 4, 2, 3, 1, "conv11s4.cl", "conv11s4"},
+        {2, 7, 19, 23, 5, 11, 4, 0, 1, 1, "conv11s4.cl", "conv11s4"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_conv(&cases[i]);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Pooling                                                                  */
+
+static void check_pool(bool max, int nc, int h, int w, int oh, int ow, int k, int s)
+{
+    size_t nin = (size_t)nc * h * w, nout = (size_t)nc * oh * ow;
+    float *x = random_floats(nin);
+    double *want = malloc(nout * sizeof *want), *scale = malloc(nout * sizeof *scale);
+    for (int c = 0; c < nc; c++)
+        for (int y = 0; y < oh; y++)
+            for (int xx = 0; xx < ow; xx++) {
+                int y0 = max ? y * s : y * h / oh, y1 = max ? y * s + k : ((y + 1) * h + oh - 1) / oh;
+                int x0 = max ? xx * s : xx * w / ow, x1 = max ? xx * s + k : ((xx + 1) * w + ow - 1) / ow;
+                double acc = max ? -INFINITY : 0, mag = 0;
+                for (int iy = y0; iy < y1 && iy < h; iy++)
+                    for (int ix = x0; ix < x1 && ix < w; ix++) {
+                        double v = x[((size_t)c * h + iy) * w + ix];
+                        acc = max ? fmax(acc, v) : acc + v;
+                        mag += fabs(v);
+                    }
+                size_t i = ((size_t)c * oh + y) * ow + xx;
+                want[i] = max ? acc : acc / ((y1 - y0) * (x1 - x0));
+                scale[i] = max ? 0 : mag;
+            }
+    cl_kernel kn = kernel("pool.cl", "-cl-std=CL1.2", max ? "maxpool2d" : "adaptive_avgpool2d");
+    cl_mem bx = buffer(x, nin), by = poisoned(nout);
+    arg_mem(kn, 0, bx);
+    arg_mem(kn, 1, by);
+    int ints[] = {nc, h, w, oh, ow, k, s};
+    for (int i = 0; i < (max ? 7 : 5); i++)
+        arg_int(kn, (cl_uint)(2 + i), ints[i]);
+    size_t local = 16, global = (nout + 15) / 16 * 16;
+    run(kn, 1, &global, &local);
+    float *got = read_back(by, nout);
+    char what[96];
+    snprintf(what, sizeof what, "%s NC%d %dx%d -> %dx%d", max ? "maxpool2d" : "adaptive_avgpool2d",
+             nc, h, w, oh, ow);
+    compare(what, got, want, scale, nout, 1e-6);
+    clReleaseKernel(kn);
+    clReleaseMemObject(bx);
+    clReleaseMemObject(by);
+    free(x), free(want), free(scale), free(got);
+}
+
+START_TEST(test_maxpool)
+{
+    check_pool(true, 21, 13, 17, 6, 8, 3, 2);
+    check_pool(true, 7, 14, 14, 6, 6, 3, 2);
+    check_pool(true, 3, 55, 55, 27, 27, 3, 2);
+}
+END_TEST
+
+START_TEST(test_adaptive_avgpool)
+{
+    check_pool(false, 21, 13, 17, 6, 6, 0, 0);
+    check_pool(false, 7, 5, 5, 6, 6, 0, 0); /* smaller than the output: bins overlap */
+    check_pool(false, 7, 6, 6, 6, 6, 0, 0);
+    check_pool(false, 3, 7, 9, 6, 6, 0, 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Fully connected pieces                                                   */
+
+static void check_gemv(int o, int in, int lws, int interleaved, int relu)
+{
+    float *w = random_floats((size_t)o * in), *x = random_floats((size_t)in);
+    float *b = random_floats((size_t)o);
+    double *want = malloc((size_t)o * sizeof *want), *scale = malloc((size_t)o * sizeof *scale);
+    for (int r = 0; r < o; r++) {
+        double acc = b[r], mag = fabs(b[r]);
+        for (int i = 0; i < in; i++) {
+            acc += (double)w[(size_t)r * in + i] * x[i];
+            mag += fabs((double)w[(size_t)r * in + i] * x[i]);
+        }
+        want[r] = relu && acc < 0 ? 0 : acc;
+        scale[r] = mag;
+    }
+    char opts[128];
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DLWS=%d -DINTERLEAVED=%d", relu, lws,
+             interleaved);
+    cl_kernel k = kernel("fc.cl", opts, "gemv_rows");
+    cl_mem bw = buffer(w, (size_t)o * in), bx = buffer(x, (size_t)in), bb = buffer(b, (size_t)o);
+    cl_mem by = poisoned((size_t)o);
+    arg_mem(k, 0, bw);
+    arg_mem(k, 1, bx);
+    arg_mem(k, 2, bb);
+    arg_mem(k, 3, by);
+    arg_int(k, 4, o);
+    arg_int(k, 5, in);
+    size_t local = (size_t)lws, global = (size_t)o * lws;
+    run(k, 1, &global, &local);
+    float *got = read_back(by, (size_t)o);
+    char what[96];
+    snprintf(what, sizeof what, "gemv_rows %dx%d lws%d interleaved%d relu%d", o, in, lws,
+             interleaved, relu);
+    compare(what, got, want, scale, (size_t)o, 1e-5);
+    clReleaseKernel(k);
+    clReleaseMemObject(bw), clReleaseMemObject(bx), clReleaseMemObject(bb), clReleaseMemObject(by);
+    free(w), free(x), free(b), free(want), free(scale), free(got);
+}
+
+START_TEST(test_gemv)
+{
+    check_gemv(37, 123, 64, 1, 1);
+    check_gemv(37, 123, 64, 0, 0);
+    check_gemv(5, 1001, 16, 0, 1);
+    check_gemv(13, 7, 32, 1, 0); /* fewer inputs than work-items */
+}
+END_TEST
+
+START_TEST(test_bias_act)
+{
+    for (int relu = 0; relu <= 1; relu++) {
+        int n = 3, o = 37;
+        float *y = random_floats((size_t)n * o), *b = random_floats((size_t)o);
+        double want[3 * 37], scale[3 * 37];
+        for (int i = 0; i < n * o; i++) {
+            double v = (double)y[i] + b[i % o];
+            want[i] = relu && v < 0 ? 0 : v;
+            scale[i] = fabs(y[i]) + fabs(b[i % o]);
+        }
+        char opts[64];
+        snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d", relu);
+        cl_kernel k = kernel("fc.cl", opts, "bias_act");
+        cl_mem by = buffer(y, (size_t)n * o), bb = buffer(b, (size_t)o);
+        arg_mem(k, 0, by);
+        arg_mem(k, 1, bb);
+        arg_int(k, 2, n);
+        arg_int(k, 3, o);
+        size_t local = 16, global = 112;
+        run(k, 1, &global, &local);
+        float *got = read_back(by, (size_t)n * o);
+        compare(relu ? "bias_act relu" : "bias_act", got, want, scale, (size_t)n * o, 1e-7);
+        clReleaseKernel(k);
+        clReleaseMemObject(by), clReleaseMemObject(bb);
+        free(y), free(b), free(got);
+    }
+}
+END_TEST
+
+START_TEST(test_softmax)
+{
+    int n = 3, o = 1000;
+    float *x = random_floats((size_t)n * o);
+    for (int i = 0; i < n * o; i++)
+        x[i] *= 60.0f; /* large logits: exp overflows without the max shift */
+    double *want = malloc((size_t)n * o * sizeof *want), *scale = malloc((size_t)n * o * sizeof *scale);
+    for (int r = 0; r < n; r++) {
+        double m = -INFINITY, sum = 0;
+        for (int i = 0; i < o; i++)
+            m = fmax(m, x[r * o + i]);
+        for (int i = 0; i < o; i++)
+            sum += exp(x[r * o + i] - m);
+        for (int i = 0; i < o; i++) {
+            want[r * o + i] = exp(x[r * o + i] - m) / sum;
+            scale[r * o + i] = want[r * o + i] * 10;
+        }
+    }
+    cl_kernel k = kernel("fc.cl", "-cl-std=CL1.2", "softmax_rows");
+    cl_mem bx = buffer(x, (size_t)n * o), by = poisoned((size_t)n * o);
+    arg_mem(k, 0, bx);
+    arg_mem(k, 1, by);
+    arg_int(k, 2, n);
+    arg_int(k, 3, o);
+    size_t local = 2, global = 4;
+    run(k, 1, &global, &local);
+    float *got = read_back(by, (size_t)n * o);
+    compare("softmax_rows", got, want, scale, (size_t)n * o, 1e-5);
+    clReleaseKernel(k);
+    clReleaseMemObject(bx), clReleaseMemObject(by);
+    free(x), free(want), free(scale), free(got);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("kernels");
+    TCase *tc = tcase_create("kernels");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_conv2d);
+    tcase_add_test(tc, test_conv11s4);
+    tcase_add_test(tc, test_maxpool);
+    tcase_add_test(tc, test_adaptive_avgpool);
+    tcase_add_test(tc, test_gemv);
+    tcase_add_test(tc, test_bias_act);
+    tcase_add_test(tc, test_softmax);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    an_device_free(dev);
+    return failed ? 1 : 0;
+}

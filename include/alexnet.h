@@ -46,25 +46,27 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 /* Status codes                                                             */
 
-/* OpenCL error codes (negative, -1 .. -72) pass through unchanged; the
- * runtime's own codes live at -1000 and below, so one int carries both. */
+/* OpenCL error codes (negative, -1 .. -72, and extensions' codes such as
+ * -1001) pass through unchanged; the runtime's own codes live at -4000 and
+ * below, clear of OpenCL's and CLBlast's (-1024 .. -2048), so one int carries
+ * all of them. */
 #define AN_STATUS_MAP(X)                                                      \
     X(AN_OK, 0, "success")                                                    \
-    X(AN_ERR_INVALID_ARGUMENT, -1000, "invalid argument")                     \
-    X(AN_ERR_OUT_OF_MEMORY, -1001, "out of host memory")                      \
-    X(AN_ERR_NO_PLATFORM, -1002, "no OpenCL platform found")                  \
-    X(AN_ERR_NO_DEVICE, -1003, "no OpenCL device found")                      \
-    X(AN_ERR_DEVICE_NOT_FOUND, -1004, "no device matches the selector")       \
-    X(AN_ERR_UNKNOWN_VARIANT, -1005, "unknown network variant")               \
-    X(AN_ERR_BAD_SHAPE, -1006, "input shape not supported by the network")    \
-    X(AN_ERR_BUILD_FAILED, -1007, "OpenCL program build failed")              \
-    X(AN_ERR_KERNEL_SOURCE, -1008, "kernel source not found")                 \
-    X(AN_ERR_IO, -1009, "file input/output error")                            \
-    X(AN_ERR_BAD_WEIGHTS, -1010, "weights file rejected")                     \
-    X(AN_ERR_TOO_LARGE, -1011, "does not fit on the device")                  \
-    X(AN_ERR_CLBLAST, -1012, "CLBlast call failed")                           \
-    X(AN_ERR_BAD_FILE, -1013, "malformed input file")                         \
-    X(AN_ERR_BAD_IMAGE, -1014, "image could not be decoded")
+    X(AN_ERR_INVALID_ARGUMENT, -4000, "invalid argument")                     \
+    X(AN_ERR_OUT_OF_MEMORY, -4001, "out of host memory")                      \
+    X(AN_ERR_NO_PLATFORM, -4002, "no OpenCL platform found")                  \
+    X(AN_ERR_NO_DEVICE, -4003, "no OpenCL device found")                      \
+    X(AN_ERR_DEVICE_NOT_FOUND, -4004, "no device matches the selector")       \
+    X(AN_ERR_UNKNOWN_VARIANT, -4005, "unknown network variant")               \
+    X(AN_ERR_BAD_SHAPE, -4006, "input shape not supported by the network")    \
+    X(AN_ERR_BUILD_FAILED, -4007, "OpenCL program build failed")              \
+    X(AN_ERR_KERNEL_SOURCE, -4008, "kernel source not found")                 \
+    X(AN_ERR_IO, -4009, "file input/output error")                            \
+    X(AN_ERR_BAD_WEIGHTS, -4010, "weights file rejected")                     \
+    X(AN_ERR_TOO_LARGE, -4011, "does not fit on the device")                  \
+    X(AN_ERR_CLBLAST, -4012, "CLBlast call failed")                           \
+    X(AN_ERR_BAD_FILE, -4013, "malformed input file")                         \
+    X(AN_ERR_BAD_IMAGE, -4014, "image could not be decoded")
 
 typedef enum {
 #define AN_STATUS_ENUM(name, value, text) name = value,

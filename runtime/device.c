@@ -16,12 +16,21 @@ typedef struct {
     cl_device_id device;
 } device_ref;
 
+/* Reads a string property whole, then keeps what fits in buf: a fixed-size
+ * read fails outright when the driver's string is longer than the buffer. */
 static void get_string(cl_device_id d, cl_device_info what, char *buf, size_t size)
 {
-    buf[0] = '\0';
-    if (clGetDeviceInfo(d, what, size, buf, NULL) != CL_SUCCESS)
-        snprintf(buf, size, "?");
-    buf[size - 1] = '\0';
+    size_t len = 0;
+    char *tmp = NULL;
+    snprintf(buf, size, "?");
+    if (clGetDeviceInfo(d, what, 0, NULL, &len) != CL_SUCCESS || len == 0 ||
+        !(tmp = malloc(len + 1)))
+        return;
+    if (clGetDeviceInfo(d, what, len, tmp, NULL) == CL_SUCCESS) {
+        tmp[len] = '\0';
+        snprintf(buf, size, "%s", tmp);
+    }
+    free(tmp);
 }
 
 static void fill_info(cl_platform_id p, cl_device_id d, int pi, int di, an_device_info *info)

@@ -205,4 +205,14 @@ void an__conv_weights_arrange(const float *src, float *dst, int oc, int c, int k
 int an__plan_enqueue(an_plan *p, int slot, const float *input, float *output, an_output what,
                      cl_event *done, cl_event *started);
 int an__plan_batch(const an_plan *p);
+
+/* One forward pass with an event per step, for the benchmark. times[i]
+ * (AN_MAX_LAYERS entries) gets each step's table layer and device time. */
+typedef struct {
+    int layer;   /* index into the variant's table (ReLU fused into it) */
+    double ms;   /* device time of the step's commands */
+    int clblast; /* 1 when the step is a CLBlast GEMM plus its epilogue */
+} an__step_time;
+int an__plan_profile(an_plan *p, const float *input, an__step_time *times, int *count);
+const an_layer_info *an__plan_layers(const an_plan *p, int *count);
 an_model *an__plan_model(const an_plan *p);

@@ -326,8 +326,9 @@ fail:
     return status;
 }
 
-/* Enqueues one step; the first step reads `input` instead of the buffer it was built with. */
-static int enqueue_step(an_plan *p, const step *s, cl_mem input)
+/* Enqueues one step; the first step reads `input` instead of the buffer it
+ * was built with. ev (may be NULL) receives events of the step's commands. */
+static int enqueue_step(an_plan *p, const step *s, cl_mem input, cl_event ev[2])
 {
     int status = AN_OK;
     cl_command_queue q = p->model->dev->queue;
@@ -335,7 +336,7 @@ static int enqueue_step(an_plan *p, const step *s, cl_mem input)
         CLBlastStatusCode st = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo,
                                             CLBlastTransposeYes, s->m, s->n, s->k, 1.0f,
                                             input ? input : s->x, 0, s->k, s->w, 0, s->k, 0.0f,
-                                            s->y, 0, s->n, &q, NULL);
+                                            s->y, 0, s->n, &q, ev ? &ev[1] : NULL);
         if (st != CLBlastSuccess) {
             const char *name = an__cl_error_name((cl_int)st);
             return an__fail(name ? (int)st : AN_ERR_CLBLAST,
@@ -345,7 +346,8 @@ static int enqueue_step(an_plan *p, const step *s, cl_mem input)
     } else if (input) {
         AN_CL(clSetKernelArg(s->kernel, (cl_uint)s->src_arg, sizeof input, &input));
     }
-    AN_CL(clEnqueueNDRangeKernel(q, s->kernel, s->dims, NULL, s->global, s->local, 0, NULL, NULL));
+    AN_CL(clEnqueueNDRangeKernel(q, s->kernel, s->dims, NULL, s->global, s->local, 0, NULL,
+                                 ev ? &ev[0] : NULL));
     return AN_OK;
 fail:
     return status;
@@ -361,7 +363,7 @@ int an__plan_enqueue(an_plan *p, int slot, const float *input, float *output, an
                       sizeof(float);
     AN_CL(clEnqueueWriteBuffer(q, in, CL_FALSE, 0, in_bytes, input, 0, NULL, started));
     for (int i = 0; i < p->n_steps; i++)
-        AN_TRY(enqueue_step(p, &p->steps[i], i == 0 ? in : NULL));
+        AN_TRY(enqueue_step(p, &p->steps[i], i == 0 ? in : NULL, NULL));
     cl_mem result = p->logits;
     if (what == AN_OUTPUT_PROBS) {
         size_t g = round_up(p->softmax_global, p->softmax_local);
@@ -398,6 +400,46 @@ int an__plan_batch(const an_plan *p)
 an_model *an__plan_model(const an_plan *p)
 {
     return p->model;
+}
+
+static double event_ms(cl_event e)
+{
+    cl_ulong t0 = 0, t1 = 0;
+    if (!e || clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) ||
+        clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) || t1 < t0)
+        return 0;
+    return (double)(t1 - t0) * 1e-6;
+}
+
+int an__plan_profile(an_plan *p, const float *input, an__step_time *times, int *count)
+{
+    int status = AN_OK;
+    cl_event ev[AN_MAX_LAYERS][2] = {{NULL}};
+    cl_command_queue q = p->model->dev->queue;
+    size_t in_bytes = (size_t)p->batch * p->model->variant->in_channels * p->height * p->width *
+                      sizeof(float);
+    AN_CL(clEnqueueWriteBuffer(q, p->input[0], CL_TRUE, 0, in_bytes, input, 0, NULL, NULL));
+    for (int i = 0; i < p->n_steps; i++)
+        AN_TRY(enqueue_step(p, &p->steps[i], i == 0 ? p->input[0] : NULL, ev[i]));
+    AN_CL(clFinish(q));
+    for (int i = 0; i < p->n_steps; i++) {
+        times[i].layer = p->steps[i].layer;
+        times[i].ms = event_ms(ev[i][0]) + event_ms(ev[i][1]);
+        times[i].clblast = p->steps[i].kind == STEP_GEMM;
+    }
+    *count = p->n_steps;
+fail:
+    for (int i = 0; i < p->n_steps; i++)
+        for (int j = 0; j < 2; j++)
+            if (ev[i][j])
+                clReleaseEvent(ev[i][j]);
+    return status;
+}
+
+const an_layer_info *an__plan_layers(const an_plan *p, int *count)
+{
+    *count = p->n_layers;
+    return p->layers;
 }
 
 size_t an_plan_activation_bytes(const an_plan *p)

@@ -1,5 +1,5 @@
 /* status.c - status codes, their names, and the per-thread last-error text.
- * OpenCL codes pass through as they are; the runtime's own sit at -1000 and below. */
+ * OpenCL codes pass through as they are; the runtime's own sit at -4000 and below. */
 #include <stdio.h>
 #include <string.h>
 

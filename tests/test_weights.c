@@ -741,6 +741,17 @@ START_TEST(test_seed)
     for (int j = 0; j < 4; j++)
         ck_assert_msg(bits_of(a.weight[0][j]) == pinned[j], "weight[0][%d] = %08x (%a)", j,
                       bits_of(a.weight[0][j]), a.weight[0][j]);
+    static const uint32_t first[8][2] = {
+        {0x3defff3c, 0x3d18757f}, {0xbd5097bb, 0xbd2a91d0}, {0xbcd2d694, 0x3d47c893},
+        {0x3cb6a80d, 0x3d41c9fe}, {0xbce45a93, 0x3be5075e}, {0xbca04f72, 0x3bf092fe},
+        {0x3cb23078, 0x3d2a8afd}, {0x3c7d029f, 0x3c88f797},
+    };
+    for (int i = 0; i < a.count; i++) {
+        ck_assert_msg(bits_of(a.weight[i][0]) == first[i][0], "weight[%d][0] = %08x", i,
+                      bits_of(a.weight[i][0]));
+        ck_assert_msg(bits_of(a.bias[i][0]) == first[i][1], "bias[%d][0] = %08x", i,
+                      bits_of(a.bias[i][0]));
+    }
 
     an__weights_free(&a);
     an__weights_free(&b);

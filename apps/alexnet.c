@@ -28,6 +28,8 @@ static void usage(FILE *f)
             "  classify [--variant NAME] [--weights FILE] [--device SEL] [--batch N] [--top K]\n"
             "           [--json] [--labels FILE] INPUT...\n"
             "                                  top-K classes of PNG files (see classify --help)\n"
+            "  bench [--variant NAME] [--batch 1,16,64] [--runs N] [--csv | --json]\n"
+            "                                  per-layer and end-to-end timings, device ceilings\n"
             "\n"
             "variants: torchvision-224, caffe-227\n"
             "devices:  --device or $ALEXNET_DEVICE: P:D, gpu, cpu, accelerator, or part of a name;\n"
@@ -269,6 +271,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "classify") == 0)
         return cmd_classify(argc, argv);
+    if (strcmp(cmd, "bench") == 0)
+        return cmd_bench(argc, argv);
     static const struct option opts[] = {
         {"variant", required_argument, NULL, 'v'}, {"input", required_argument, NULL, 'i'},
         {"output", required_argument, NULL, 'o'},  {"weights", required_argument, NULL, 'w'},

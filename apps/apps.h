@@ -14,5 +14,6 @@ int app_open_model(const char *device, const char *variant, const char *weights,
                    an_device **dev, an_model **model);
 
 int cmd_classify(int argc, char **argv);
+int cmd_bench(int argc, char **argv); /* bench/bench.c */
 
 #endif

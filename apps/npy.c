@@ -45,8 +45,8 @@ static bool accept(cursor *c, char ch)
 
 static int syntax_error(const cursor *c, const char *what)
 {
-    return an__fail(AN_ERR_BAD_FILE, "%s: malformed .npy header: %s near \"%.20s\"", c->path,
-                    what, c->p < c->end ? c->p : "");
+    return an__fail(AN_ERR_BAD_FILE, "%s: malformed .npy header: %s near \"%.20s\"", c->path, what,
+                    c->p < c->end ? c->p : "");
 }
 
 /* A quoted Python string without escapes, copied into buf. */
@@ -113,8 +113,8 @@ static int parse_shape(cursor *c, int *dims, int *ndim)
         return AN_OK;
     for (;;) {
         if (*ndim == NPY_MAX_DIMS)
-            return an__fail(AN_ERR_BAD_FILE, "%s: .npy shape has more than %d dimensions",
-                            c->path, NPY_MAX_DIMS);
+            return an__fail(AN_ERR_BAD_FILE, "%s: .npy shape has more than %d dimensions", c->path,
+                            NPY_MAX_DIMS);
         int status = parse_dim(c, &dims[(*ndim)++]);
         if (status != AN_OK)
             return status;
@@ -175,9 +175,11 @@ static int parse_header(cursor *c, int *dims, int *ndim)
         return syntax_error(c, "trailing characters after the dict");
     if (!have_descr || !have_order || !have_shape)
         return an__fail(AN_ERR_BAD_FILE, "%s: .npy header lacks '%s'", c->path,
-                        !have_descr ? "descr" : !have_order ? "fortran_order" : "shape");
+                        !have_descr   ? "descr"
+                        : !have_order ? "fortran_order"
+                                      : "shape");
     if (strcmp(descr, "<f4") != 0) {
-        const char *hint = strcmp(descr, ">f4") == 0 ? " (big-endian float32)"
+        const char *hint = strcmp(descr, ">f4") == 0   ? " (big-endian float32)"
                            : strcmp(descr, "<f8") == 0 ? " (float64)"
                                                        : "";
         return an__fail(AN_ERR_BAD_FILE,
@@ -299,23 +301,24 @@ int npy_read_f32(const char *path, float **data, int *dims, int *ndim, int max_d
     uint64_t count = 1, have = file_size - header_start - header_len;
     for (int i = 0; i < rank; i++) {
         if (shape[i] != 0 && count > UINT64_MAX / 4 / (uint64_t)shape[i]) {
-            status = an__fail(AN_ERR_BAD_FILE, "%s: .npy shape %s is absurdly large", path,
-                              shape_text);
+            status =
+                an__fail(AN_ERR_BAD_FILE, "%s: .npy shape %s is absurdly large", path, shape_text);
             goto fail;
         }
         count *= (uint64_t)shape[i];
     }
     uint64_t bytes = count * 4;
     if (have != bytes) {
-        status = an__fail(AN_ERR_BAD_FILE, "%s: .npy data is %llu bytes, shape %s of '<f4' needs "
-                                           "%llu (%s)",
+        status = an__fail(AN_ERR_BAD_FILE,
+                          "%s: .npy data is %llu bytes, shape %s of '<f4' needs "
+                          "%llu (%s)",
                           path, (unsigned long long)have, shape_text, (unsigned long long)bytes,
                           have < bytes ? "truncated" : "trailing bytes");
         goto fail;
     }
     if (bytes > SIZE_MAX) {
-        status = an__fail(AN_ERR_BAD_FILE, "%s: .npy shape %s does not fit in memory", path,
-                          shape_text);
+        status =
+            an__fail(AN_ERR_BAD_FILE, "%s: .npy shape %s does not fit in memory", path, shape_text);
         goto fail;
     }
     buf = malloc(bytes ? (size_t)bytes : 1);
@@ -332,8 +335,8 @@ int npy_read_f32(const char *path, float **data, int *dims, int *ndim, int max_d
     /* Little-endian bytes to host floats, in place. */
     for (size_t i = 0; i < (size_t)count; i++) {
         const unsigned char *b = buf + 4 * i;
-        uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                     (uint32_t)b[3] << 24;
+        uint32_t u =
+            (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
         memcpy(buf + 4 * i, &u, 4);
     }
 
@@ -383,7 +386,15 @@ int npy_write_f32(const char *path, const float *data, const int *dims, int ndim
     f = fopen(path, "wb");
     if (!f)
         return an__fail(AN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
+    unsigned char pre[10] = {0x93,
+                             'N',
+                             'U',
+                             'M',
+                             'P',
+                             'Y',
+                             1,
+                             0,
+                             (unsigned char)(hlen & 0xff),
                              (unsigned char)(hlen >> 8)};
     if (fwrite(pre, 1, sizeof pre, f) != sizeof pre || fwrite(header, 1, hlen, f) != hlen)
         goto fail;

@@ -333,10 +333,14 @@ static int enqueue_step(an_plan *p, const step *s, cl_mem input, cl_event ev[2])
     int status = AN_OK;
     cl_command_queue q = p->model->dev->queue;
     if (s->kind == STEP_GEMM) {
+        /* CLBlast may run several kernels and its event covers the last only:
+         * a marker before it lets the profiler time the whole step */
+        if (ev)
+            AN_CL(clEnqueueMarkerWithWaitList(q, 0, NULL, &ev[1]));
         CLBlastStatusCode st = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo,
                                             CLBlastTransposeYes, s->m, s->n, s->k, 1.0f,
                                             input ? input : s->x, 0, s->k, s->w, 0, s->k, 0.0f,
-                                            s->y, 0, s->n, &q, ev ? &ev[1] : NULL);
+                                            s->y, 0, s->n, &q, NULL);
         if (st != CLBlastSuccess) {
             const char *name = an__cl_error_name((cl_int)st);
             return an__fail(name ? (int)st : AN_ERR_CLBLAST,
@@ -402,10 +406,14 @@ an_model *an__plan_model(const an_plan *p)
     return p->model;
 }
 
-static double event_ms(cl_event e)
+/* Device time from the start (or, given a marker, the end of the marker)
+ * to the end of e, in ms. */
+static double event_ms(cl_event marker, cl_event e)
 {
     cl_ulong t0 = 0, t1 = 0;
-    if (!e || clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) ||
+    if (!e || clGetEventProfilingInfo(marker ? marker : e,
+                                      marker ? CL_PROFILING_COMMAND_END : CL_PROFILING_COMMAND_START,
+                                      sizeof t0, &t0, NULL) ||
         clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) || t1 < t0)
         return 0;
     return (double)(t1 - t0) * 1e-6;
@@ -424,7 +432,7 @@ int an__plan_profile(an_plan *p, const float *input, an__step_time *times, int *
     AN_CL(clFinish(q));
     for (int i = 0; i < p->n_steps; i++) {
         times[i].layer = p->steps[i].layer;
-        times[i].ms = event_ms(ev[i][0]) + event_ms(ev[i][1]);
+        times[i].ms = event_ms(ev[i][1], ev[i][0]);
         times[i].clblast = p->steps[i].kind == STEP_GEMM;
     }
     *count = p->n_steps;

@@ -75,11 +75,11 @@ static void decode_f16(float *dst, const unsigned char *src, size_t n)
 /* What the variant expects, and what the header says                       */
 
 typedef struct {
-    const char *name;          /* key in the file */
-    int dims[4], ndim;         /* expected shape */
-    uint64_t numel;            /* prod(dims) */
-    int elem_size;             /* 4 (F32) or 2 (F16), once seen */
-    uint64_t begin, end;       /* relative to the data region, once seen */
+    const char *name;    /* key in the file */
+    int dims[4], ndim;   /* expected shape */
+    uint64_t numel;      /* prod(dims) */
+    int elem_size;       /* 4 (F32) or 2 (F16), once seen */
+    uint64_t begin, end; /* relative to the data region, once seen */
     bool seen;
 } tensor_slot;
 
@@ -88,8 +88,7 @@ static void format_dims(char *buf, size_t n, const int64_t *dims, int ndim)
     size_t used = 0;
     used += (size_t)snprintf(buf, n, "(");
     for (int i = 0; i < ndim && used < n; i++)
-        used += (size_t)snprintf(buf + used, n - used, "%s%lld", i ? ", " : "",
-                                 (long long)dims[i]);
+        used += (size_t)snprintf(buf + used, n - used, "%s%lld", i ? ", " : "", (long long)dims[i]);
     if (used < n)
         snprintf(buf + used, n - used, ndim == 1 ? ",)" : ")");
 }
@@ -181,9 +180,8 @@ static int check_entry(const char *path, const char *variant, tensor_slot *s, js
         else
             snprintf(got, sizeof got, "(%zu dimensions)", ndim);
         format_slot_dims(want, sizeof want, s);
-        return an__fail(AN_ERR_BAD_WEIGHTS,
-                        "%s: tensor '%s' has shape %s, variant %s expects %s", path, name, got,
-                        variant, want);
+        return an__fail(AN_ERR_BAD_WEIGHTS, "%s: tensor '%s' has shape %s, variant %s expects %s",
+                        path, name, got, variant, want);
     }
 
     /* data_offsets */
@@ -248,8 +246,8 @@ static int check_header(const char *path, const an__variant *v, const char *hdr,
     json_object *root = NULL;
 
     if (memchr(hdr, '\0', hdr_len)) {
-        status = an__fail(AN_ERR_BAD_WEIGHTS, "%s: header contains a NUL byte at offset %zu",
-                          path, (size_t)((const char *)memchr(hdr, '\0', hdr_len) - hdr) + 8);
+        status = an__fail(AN_ERR_BAD_WEIGHTS, "%s: header contains a NUL byte at offset %zu", path,
+                          (size_t)((const char *)memchr(hdr, '\0', hdr_len) - hdr) + 8);
         goto fail;
     }
     tok = json_tokener_new();
@@ -257,7 +255,8 @@ static int check_header(const char *path, const an__variant *v, const char *hdr,
         status = an__fail(AN_ERR_OUT_OF_MEMORY, "%s: cannot allocate a JSON parser", path);
         goto fail;
     }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT); /* no trailing garbage, commas, ... */
+    /* strict: no trailing commas or leading zeros, nothing but spaces after the object */
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     root = json_tokener_parse_ex(tok, hdr, (int)hdr_len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t parse_end = json_tokener_get_parse_end(tok);
@@ -268,21 +267,14 @@ static int check_header(const char *path, const an__variant *v, const char *hdr,
         parse_end = hdr_len;
     }
     if (jerr == json_tokener_continue) {
-        status = an__fail(AN_ERR_BAD_WEIGHTS, "%s: header JSON ends early (%zu bytes)", path,
-                          hdr_len);
+        status =
+            an__fail(AN_ERR_BAD_WEIGHTS, "%s: header JSON ends early (%zu bytes)", path, hdr_len);
         goto fail;
     }
     if (jerr != json_tokener_success) {
-        status = an__fail(AN_ERR_BAD_WEIGHTS, "%s: header is not valid JSON: %s at byte %zu",
-                          path, json_tokener_error_desc(jerr), 8 + parse_end);
+        status = an__fail(AN_ERR_BAD_WEIGHTS, "%s: header is not valid JSON: %s at byte %zu", path,
+                          json_tokener_error_desc(jerr), 8 + parse_end);
         goto fail;
-    }
-    for (size_t i = parse_end; i < hdr_len; i++) {
-        if (!strchr(" \t\r\n", hdr[i])) {
-            status = an__fail(AN_ERR_BAD_WEIGHTS, "%s: header has trailing data at byte %zu",
-                              path, 8 + i);
-            goto fail;
-        }
     }
     if (!json_object_is_type(root, json_type_object)) { /* JSON null is root == NULL */
         status = an__fail(AN_ERR_BAD_WEIGHTS, "%s: header is a JSON %s, not an object", path,
@@ -322,12 +314,11 @@ static int check_header(const char *path, const an__variant *v, const char *hdr,
     qsort(order, (size_t)n_slots, sizeof order[0], compare_by_begin);
     for (int i = 1; i < n_slots; i++) {
         if (order[i]->begin < order[i - 1]->end) {
-            status = an__fail(AN_ERR_BAD_WEIGHTS,
-                              "%s: tensors '%s' [%llu, %llu] and '%s' [%llu, %llu] overlap", path,
-                              order[i - 1]->name, (unsigned long long)order[i - 1]->begin,
-                              (unsigned long long)order[i - 1]->end, order[i]->name,
-                              (unsigned long long)order[i]->begin,
-                              (unsigned long long)order[i]->end);
+            status = an__fail(
+                AN_ERR_BAD_WEIGHTS, "%s: tensors '%s' [%llu, %llu] and '%s' [%llu, %llu] overlap",
+                path, order[i - 1]->name, (unsigned long long)order[i - 1]->begin,
+                (unsigned long long)order[i - 1]->end, order[i]->name,
+                (unsigned long long)order[i]->begin, (unsigned long long)order[i]->end);
             goto fail;
         }
     }
@@ -438,8 +429,8 @@ int an__weights_load(const an__variant *v, const char *path, an__weights *w)
     map_len = (size_t)file_size;
     map = mmap(NULL, map_len, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED) {
-        status = an__fail(AN_ERR_IO, "%s: cannot mmap %zu bytes: %s", path, map_len,
-                          strerror(errno));
+        status =
+            an__fail(AN_ERR_IO, "%s: cannot mmap %zu bytes: %s", path, map_len, strerror(errno));
         goto fail;
     }
     const unsigned char *bytes = map;
@@ -448,8 +439,7 @@ int an__weights_load(const an__variant *v, const char *path, an__weights *w)
     if (hdr_len == 0 || hdr_len > MAX_HEADER_BYTES) {
         status = an__fail(AN_ERR_BAD_WEIGHTS,
                           "%s: header size %llu is %s (not a safetensors file?)", path,
-                          (unsigned long long)hdr_len,
-                          hdr_len ? "over the 100 MiB limit" : "zero");
+                          (unsigned long long)hdr_len, hdr_len ? "over the 100 MiB limit" : "zero");
         goto fail;
     }
     if (hdr_len > file_size - 8) {

@@ -76,8 +76,7 @@ static void set_offsets(tspec *t, uint64_t begin, uint64_t end)
 
 /* The valid layout of variant v: weights of elem_size bytes and biases of
  * bias_size bytes (4 = F32, 2 = F16); data in table order or reversed. */
-static void layout_init(layout *L, const an__variant *v, int elem_size, int bias_size,
-                        int reversed)
+static void layout_init(layout *L, const an__variant *v, int elem_size, int bias_size, int reversed)
 {
     an__param_shape ps[AN_MAX_LAYERS];
     int n = an__variant_param_shapes(v, ps, AN_MAX_LAYERS);
@@ -370,8 +369,8 @@ START_TEST(test_load_f16_exact)
             ck_assert_msg(isnan(w.bias[0][k]) && (got >> 31) == (f16_special_f32[k] >> 31),
                           "half %04x -> %08x", f16_special[k], got);
         else
-            ck_assert_msg(got == f16_special_f32[k], "half %04x -> %08x, want %08x",
-                          f16_special[k], got, f16_special_f32[k]);
+            ck_assert_msg(got == f16_special_f32[k], "half %04x -> %08x, want %08x", f16_special[k],
+                          got, f16_special_f32[k]);
     }
     ck_assert_float_eq(w.bias[0][0], 0x1p-24f);
     ck_assert(signbit(w.bias[0][6]) && w.bias[0][6] == 0.0f);
@@ -432,18 +431,18 @@ END_TEST
 /* Rejections: one header change each                                       */
 
 typedef enum {
-    M_DTYPE,       /* dtype := arg */
-    M_SHAPE,       /* shape := arg (JSON) */
-    M_OFFSETS,     /* data_offsets := arg (JSON) */
-    M_RAW,         /* whole entry := arg (JSON) */
-    M_ADD,         /* add tensor `tensor` with entry arg */
-    M_REMOVE,      /* drop tensor */
-    M_EXTRA,       /* add members arg */
-    M_REVERSE,     /* [end, begin] */
-    M_BEYOND,      /* moved past the end of the data region */
-    M_SHORT,       /* end - 4 */
-    M_SHIFT,       /* both offsets - 4 */
-    M_SAME_AS,     /* the offsets of tensor arg */
+    M_DTYPE,   /* dtype := arg */
+    M_SHAPE,   /* shape := arg (JSON) */
+    M_OFFSETS, /* data_offsets := arg (JSON) */
+    M_RAW,     /* whole entry := arg (JSON) */
+    M_ADD,     /* add tensor `tensor` with entry arg */
+    M_REMOVE,  /* drop tensor */
+    M_EXTRA,   /* add members arg */
+    M_REVERSE, /* [end, begin] */
+    M_BEYOND,  /* moved past the end of the data region */
+    M_SHORT,   /* end - 4 */
+    M_SHIFT,   /* both offsets - 4 */
+    M_SAME_AS, /* the offsets of tensor arg */
 } mutation;
 
 typedef struct {
@@ -459,19 +458,25 @@ static const reject_case reject_cases[] = {
     {"features.3.bias", M_DTYPE, "BF16", {"'features.3.bias'", "BF16"}},
     {"classifier.6.bias", M_DTYPE, "I32", {"'classifier.6.bias'", "I32"}},
     {"features.0.weight", M_DTYPE, "f32", {"'features.0.weight'", "f32"}},
-    {"features.0.weight", M_SHAPE, "[64, 3, 11, 10]",
+    {"features.0.weight",
+     M_SHAPE,
+     "[64, 3, 11, 10]",
      {"'features.0.weight'", "(64, 3, 11, 10)", "(64, 3, 11, 11)"}},
-    {"classifier.1.weight", M_SHAPE, "[4096, 256, 6, 6]",
+    {"classifier.1.weight",
+     M_SHAPE,
+     "[4096, 256, 6, 6]",
      {"'classifier.1.weight'", "(4096, 256, 6, 6)", "(4096, 9216)"}},
     {"classifier.6.bias", M_SHAPE, "[1000, 1]", {"'classifier.6.bias'", "(1000, 1)", "(1000,)"}},
     {"features.8.bias", M_SHAPE, "[]", {"'features.8.bias'", "()", "(256,)"}},
-    {"features.6.weight", M_SHAPE, "[-384, 192, 3, 3]", {"'features.6.weight'", "-384"}},
+    {"features.6.weight", M_SHAPE, "[-384, 192, 3, 3]", {"'features.6.weight'", "-384", "integer"}},
     {"features.8.weight", M_SHAPE, "[256, 384, 3.5, 3]", {"'features.8.weight'", "integer"}},
     {"features.8.weight", M_SHAPE, "[256, 384, \"3\", 3]", {"'features.8.weight'", "integer"}},
     {"features.8.weight", M_SHAPE, "[256, 384, 3, 3e0]", {"'features.8.weight'", "integer"}},
     {"features.10.weight", M_SHAPE, "\"256x256x3x3\"", {"'features.10.weight'", "shape"}},
-    {"features.10.weight", M_SHAPE, "[256, 256, 3, 3, 1, 1, 1, 1, 1, 1]",
-     {"'features.10.weight'", "(256, 256, 3, 3)"}},
+    {"features.10.weight",
+     M_SHAPE,
+     "[256, 256, 3, 3, 1, 1, 1, 1, 1, 1]",
+     {"'features.10.weight'", "(256, 256, 3, 3)", "10 dimensions"}},
     {"features.3.weight", M_REVERSE, NULL, {"'features.3.weight'", "out of order"}},
     {"classifier.4.weight", M_BEYOND, NULL, {"'classifier.4.weight'", "beyond the data"}},
     {"classifier.4.bias", M_OFFSETS, BIG_OFF, {"'classifier.4.bias'", "data_offsets"}},
@@ -480,23 +485,35 @@ static const reject_case reject_cases[] = {
     {"features.0.bias", M_OFFSETS, "[-4, 252]", {"'features.0.bias'", "data_offsets"}},
     {"features.0.bias", M_OFFSETS, "[0.0, 256.0]", {"'features.0.bias'", "data_offsets"}},
     {"features.0.bias", M_OFFSETS, "{\"begin\": 0}", {"'features.0.bias'", "data_offsets"}},
-    {"features.10.bias", M_SAME_AS, "features.8.bias",
+    {"features.10.bias",
+     M_SAME_AS,
+     "features.8.bias",
      {"'features.8.bias'", "'features.10.bias'", "overlap"}},
     {"classifier.6.bias", M_SHIFT, NULL, {"'classifier.6.bias'", "overlap"}},
-    {"extra.weight", M_ADD, "{\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}",
+    {"extra.weight",
+     M_ADD,
+     "{\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}",
      {"unknown tensor 'extra.weight'"}},
     {"conv1.weight", M_ADD, "{}", {"unknown tensor 'conv1.weight'"}},
     {"features.3.weight", M_REMOVE, NULL, {"missing tensor 'features.3.weight'"}},
     {"classifier.6.bias", M_REMOVE, NULL, {"missing tensor 'classifier.6.bias'"}},
     {"features.0.bias", M_RAW, "5", {"'features.0.bias'", "not an object"}},
     {"features.0.bias", M_RAW, "[\"F32\", [64], [0, 256]]", {"'features.0.bias'", "object"}},
-    {"features.0.bias", M_RAW, "{\"shape\": [64], \"data_offsets\": [0, 256]}",
+    {"features.0.bias",
+     M_RAW,
+     "{\"shape\": [64], \"data_offsets\": [0, 256]}",
      {"'features.0.bias'", "dtype"}},
-    {"features.0.bias", M_RAW, "{\"dtype\": \"F32\", \"data_offsets\": [0, 256]}",
+    {"features.0.bias",
+     M_RAW,
+     "{\"dtype\": \"F32\", \"data_offsets\": [0, 256]}",
      {"'features.0.bias'", "shape"}},
-    {"features.0.bias", M_RAW, "{\"dtype\": \"F32\", \"shape\": [64]}",
+    {"features.0.bias",
+     M_RAW,
+     "{\"dtype\": \"F32\", \"shape\": [64]}",
      {"'features.0.bias'", "data_offsets"}},
-    {"features.0.bias", M_RAW, "{\"dtype\": 32, \"shape\": [64], \"data_offsets\": [0, 256]}",
+    {"features.0.bias",
+     M_RAW,
+     "{\"dtype\": 32, \"shape\": [64], \"data_offsets\": [0, 256]}",
      {"'features.0.bias'", "dtype"}},
     {NULL, M_EXTRA, "\"__metadata__\": [\"pt\"]", {"__metadata__"}},
     {NULL, M_EXTRA, "\"__metadata__\": {\"format\": 1}", {"__metadata__", "format"}},
@@ -511,22 +528,42 @@ START_TEST(test_reject_entry)
     layout_init(&L, v, 4, 4, 0);
     tspec *t = rc->tensor && rc->op != M_ADD ? layout_find(&L, rc->tensor) : NULL;
     switch (rc->op) {
-    case M_DTYPE: snprintf(t->dtype, sizeof t->dtype, "%s", rc->arg); break;
-    case M_SHAPE: snprintf(t->shape, sizeof t->shape, "%s", rc->arg); break;
-    case M_OFFSETS: snprintf(t->offsets, sizeof t->offsets, "%s", rc->arg); break;
-    case M_RAW: snprintf(t->raw, sizeof t->raw, "%s", rc->arg); break;
+    case M_DTYPE:
+        snprintf(t->dtype, sizeof t->dtype, "%s", rc->arg);
+        break;
+    case M_SHAPE:
+        snprintf(t->shape, sizeof t->shape, "%s", rc->arg);
+        break;
+    case M_OFFSETS:
+        snprintf(t->offsets, sizeof t->offsets, "%s", rc->arg);
+        break;
+    case M_RAW:
+        snprintf(t->raw, sizeof t->raw, "%s", rc->arg);
+        break;
     case M_ADD:
         t = &L.t[L.n++];
         memset(t, 0, sizeof *t);
         snprintf(t->name, sizeof t->name, "%s", rc->tensor);
         snprintf(t->raw, sizeof t->raw, "%s", rc->arg);
         break;
-    case M_REMOVE: layout_remove(&L, rc->tensor); break;
-    case M_EXTRA: snprintf(L.extra, sizeof L.extra, "%s", rc->arg); break;
-    case M_REVERSE: set_offsets(t, t->end, t->begin); break;
-    case M_BEYOND: set_offsets(t, L.data_size - 4, L.data_size - 4 + (t->end - t->begin)); break;
-    case M_SHORT: set_offsets(t, t->begin, t->end - 4); break;
-    case M_SHIFT: set_offsets(t, t->begin - 4, t->end - 4); break;
+    case M_REMOVE:
+        layout_remove(&L, rc->tensor);
+        break;
+    case M_EXTRA:
+        snprintf(L.extra, sizeof L.extra, "%s", rc->arg);
+        break;
+    case M_REVERSE:
+        set_offsets(t, t->end, t->begin);
+        break;
+    case M_BEYOND:
+        set_offsets(t, L.data_size - 4, L.data_size - 4 + (t->end - t->begin));
+        break;
+    case M_SHORT:
+        set_offsets(t, t->begin, t->end - 4);
+        break;
+    case M_SHIFT:
+        set_offsets(t, t->begin - 4, t->end - 4);
+        break;
     case M_SAME_AS: {
         const tspec *o = layout_find(&L, rc->arg);
         set_offsets(t, o->begin, o->end);
@@ -598,8 +635,8 @@ START_TEST(test_reject_raw_header)
     int st = an__weights_load(variant("torchvision-224"), path, &w);
     const char *err = an_last_error();
     ck_assert_msg(st == AN_ERR_BAD_WEIGHTS, "case %d: status %d (%s)", _i, st, err);
-    ck_assert_msg(strstr(err, path) && strstr(err, rc->needle), "case %d: \"%s\" lacks \"%s\"",
-                  _i, err, rc->needle);
+    ck_assert_msg(strstr(err, path) && strstr(err, rc->needle), "case %d: \"%s\" lacks \"%s\"", _i,
+                  err, rc->needle);
     assert_zeroed(&w);
     unlink(path);
 }
@@ -702,8 +739,8 @@ START_TEST(test_seed)
         uint64_t same = 0;
         for (uint64_t j = 0; j < n; j++)
             same += a.weight[i][j] == c.weight[i][j];
-        ck_assert_msg(same * 100 < n, "layer %d: %llu of %llu equal", i,
-                      (unsigned long long)same, (unsigned long long)n);
+        ck_assert_msg(same * 100 < n, "layer %d: %llu of %llu equal", i, (unsigned long long)same,
+                      (unsigned long long)n);
         ck_assert_int_ne(memcmp(a.bias[i], c.bias[i], o * sizeof(float)), 0);
 
         /* He-uniform bounds, reached and centred */
@@ -903,7 +940,7 @@ typedef struct {
     const char *needle;
 } npy_case;
 
-#define NPY_HDR(descr, order, shape)                                                            \
+#define NPY_HDR(descr, order, shape)                                                               \
     "{'descr': '" descr "', 'fortran_order': " order ", 'shape': " shape ", }"
 static const npy_case npy_cases[] = {
     {"\x93NUMPX", 1, NPY_HDR("<f4", "False", "(2, 3)"), 24, 4, AN_ERR_BAD_FILE, "magic"},
@@ -927,14 +964,13 @@ static const npy_case npy_cases[] = {
      "5 dimensions"},
     {"\x93NUMPY", 1, NPY_HDR("<f4", "False", "(2147483647, 2147483647, 2147483647)"), 24, 4,
      AN_ERR_BAD_FILE, "absurd"},
-    {"\x93NUMPY", 1, NPY_HDR("<f4", "False", "(99999999999, 3)"), 24, 4, AN_ERR_BAD_FILE,
-     "absurd"},
+    {"\x93NUMPY", 1, NPY_HDR("<f4", "False", "(99999999999, 3)"), 24, 4, AN_ERR_BAD_FILE, "absurd"},
     {"\x93NUMPY", 1, "{'descr': '<f4', 'shape': (2, 3), }", 24, 4, AN_ERR_BAD_FILE,
      "fortran_order"},
     {"\x93NUMPY", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'x': 1}", 24, 4,
      AN_ERR_BAD_FILE, "unknown key 'x'"},
-    {"\x93NUMPY", 1, "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (6,)}",
-     24, 4, AN_ERR_BAD_FILE, "repeats"},
+    {"\x93NUMPY", 1, "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (6,)}", 24,
+     4, AN_ERR_BAD_FILE, "repeats"},
     {"\x93NUMPY", 1, NPY_HDR("<f4", "False", "(2, 3)") " x", 24, 4, AN_ERR_BAD_FILE, "trailing"},
     {"\x93NUMPY", 1, "['<f4', False, (2, 3)]", 24, 4, AN_ERR_BAD_FILE, "dict"},
     {"\x93NUMPY", 1, "{'descr': ['<f4'], 'fortran_order': False, 'shape': (6,)}", 24, 4,
@@ -954,8 +990,8 @@ START_TEST(test_npy_reject)
     int st = npy_read_f32(path, &y, dims, &ndim, nc->max_dims);
     const char *err = an_last_error();
     ck_assert_msg(st == nc->status, "case %d: status %d (%s)", _i, st, err);
-    ck_assert_msg(strstr(err, path) && strstr(err, nc->needle), "case %d: \"%s\" lacks \"%s\"",
-                  _i, err, nc->needle);
+    ck_assert_msg(strstr(err, path) && strstr(err, nc->needle), "case %d: \"%s\" lacks \"%s\"", _i,
+                  err, nc->needle);
     ck_assert_ptr_null(y);
     ck_assert_int_eq(ndim, 0);
     unlink(path);
@@ -984,6 +1020,15 @@ START_TEST(test_npy_truncated)
     fclose(f);
     ck_assert_int_eq(npy_read_f32(path, &y, dims, &ndim, 4), AN_ERR_BAD_FILE);
     ck_assert_ptr_nonnull(strstr(an_last_error(), "header"));
+
+    /* a NUL inside the header */
+    static const char nul[] = "\x93NUMPY\x01\x00\x06\x00{'a'\0}";
+    f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    fwrite(nul, 1, sizeof nul - 1, f);
+    fclose(f);
+    ck_assert_int_eq(npy_read_f32(path, &y, dims, &ndim, 4), AN_ERR_BAD_FILE);
+    ck_assert_ptr_nonnull(strstr(an_last_error(), "NUL"));
     unlink(path);
 
     ck_assert_int_eq(npy_read_f32(path, &y, dims, &ndim, 4), AN_ERR_IO);

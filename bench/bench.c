@@ -1,0 +1,342 @@
+/* bench.c - `alexnet bench`: measures, never asserts. The device's two
+ * ceilings (an FMA-chain kernel for GFLOP/s, a large float4 copy for GB/s) are
+ * measured here on the selected device; then, per batch size, the median
+ * device time of every layer from profiling events, its GFLOP/s, bytes and
+ * GB/s and its share of the ceilings, and the end-to-end wall-clock time per
+ * batch (upload and read-back included). Output: a table, --csv or --json. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apps.h"
+#include "internal.h"
+
+typedef enum { OUT_TABLE, OUT_CSV, OUT_JSON } out_format;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static double event_ms(cl_event e)
+{
+    cl_ulong t0 = 0, t1 = 0;
+    clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
+    clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
+    return t1 > t0 ? (double)(t1 - t0) * 1e-6 : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Ceilings                                                                 */
+
+/* Median ms of `runs` launches of k over global items. */
+static int time_kernel(an_device *dev, cl_kernel k, size_t global, size_t local, int runs,
+                       double *ms)
+{
+    int status = AN_OK;
+    double t[16];
+    for (int r = 0; r < runs + 1 && r < 16; r++) {
+        cl_event e = NULL;
+        AN_CL(clEnqueueNDRangeKernel(dev->queue, k, 1, NULL, &global, &local, 0, NULL, &e));
+        AN_CL(clWaitForEvents(1, &e));
+        if (r > 0) /* the first launch warms up */
+            t[r - 1] = event_ms(e);
+        clReleaseEvent(e);
+    }
+    *ms = median(t, runs < 15 ? runs : 15);
+    return AN_OK;
+fail:
+    return status;
+}
+
+static int measure_ceilings(an_device *dev, double *gflops, double *gbps)
+{
+    int status = AN_OK;
+    cl_program prog = NULL;
+    cl_kernel fma = NULL, copy = NULL;
+    cl_mem out = NULL, a = NULL, b = NULL;
+    AN_TRY(an__program_get(dev, "probe.cl", "-cl-std=CL1.2", &prog));
+    AN_CL_OBJ(fma, clCreateKernel(prog, "fma_chain", &an__err));
+    AN_CL_OBJ(copy, clCreateKernel(prog, "copy4", &an__err));
+
+    size_t local = 64 <= dev->info.max_work_group ? 64 : dev->info.max_work_group;
+    size_t items = (size_t)dev->info.compute_units * 2048;
+    items = (items + local - 1) / local * local;
+    int iters = 2048;
+    float alpha = 0.5f;
+    AN_CL_OBJ(out, clCreateBuffer(dev->context, CL_MEM_WRITE_ONLY, items * sizeof(float), NULL,
+                                  &an__err));
+    AN_CL(clSetKernelArg(fma, 0, sizeof out, &out));
+    AN_CL(clSetKernelArg(fma, 1, sizeof iters, &iters));
+    AN_CL(clSetKernelArg(fma, 2, sizeof alpha, &alpha));
+    double ms = 0;
+    AN_TRY(time_kernel(dev, fma, items, local, 5, &ms));
+    *gflops = (double)items * iters * 8 * 8 * 2 / (ms * 1e-3) * 1e-9;
+
+    size_t bytes = 64u << 20;
+    if (bytes > dev->info.max_alloc / 2)
+        bytes = (size_t)(dev->info.max_alloc / 2);
+    int n4 = (int)(bytes / 16);
+    AN_CL_OBJ(a, clCreateBuffer(dev->context, CL_MEM_READ_WRITE, bytes, NULL, &an__err));
+    AN_CL_OBJ(b, clCreateBuffer(dev->context, CL_MEM_READ_WRITE, bytes, NULL, &an__err));
+    float zero = 0.0f;
+    AN_CL(clEnqueueFillBuffer(dev->queue, a, &zero, sizeof zero, 0, bytes, 0, NULL, NULL));
+    AN_CL(clSetKernelArg(copy, 0, sizeof a, &a));
+    AN_CL(clSetKernelArg(copy, 1, sizeof b, &b));
+    AN_CL(clSetKernelArg(copy, 2, sizeof n4, &n4));
+    AN_TRY(time_kernel(dev, copy, ((size_t)n4 + local - 1) / local * local, local, 5, &ms));
+    *gbps = 2.0 * (double)bytes / (ms * 1e-3) * 1e-9;
+fail:
+    if (fma)
+        clReleaseKernel(fma);
+    if (copy)
+        clReleaseKernel(copy);
+    if (prog)
+        clReleaseProgram(prog);
+    cl_mem bufs[] = {out, a, b};
+    for (int i = 0; i < 3; i++)
+        if (bufs[i])
+            clReleaseMemObject(bufs[i]);
+    return status;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Work per layer                                                           */
+
+/* FLOPs and bytes moved of table layer i for a batch, from the shapes. */
+static void layer_work(const an_layer_info *l, int i, const an_layer_info *in, int batch,
+                       double *flop, double *bytes)
+{
+    double n = batch, in_elems = (double)in->c * in->h * in->w;
+    double out_elems = (double)l[i].c * l[i].h * l[i].w;
+    double wt = 0;
+    *flop = 0;
+    switch (l[i].kind) {
+    case AN_LAYER_CONV:
+        *flop = 2.0 * n * out_elems * in->c * l[i].kernel * l[i].kernel;
+        wt = (double)l[i].params;
+        break;
+    case AN_LAYER_LINEAR:
+        *flop = 2.0 * n * out_elems * in_elems;
+        wt = (double)l[i].params;
+        break;
+    case AN_LAYER_MAXPOOL:
+        *flop = n * out_elems * l[i].kernel * l[i].kernel;
+        break;
+    case AN_LAYER_ADAPTIVE_AVGPOOL:
+        *flop = n * in_elems;
+        break;
+    default:
+        break;
+    }
+    *bytes = 4.0 * (wt + n * in_elems + n * out_elems);
+}
+
+typedef struct {
+    const char *variant;
+    int batches[16], n_batches, runs;
+    out_format format;
+} bench_args;
+
+static int bench_batch(an_model *model, int batch, const bench_args *a, double gflops,
+                       double gbps, int *first_row)
+{
+    int status = AN_OK, rc = 1, hh = 0, ww = 0;
+    an_plan *plan = NULL;
+    an_variant_input_size(a->variant, &hh, &ww);
+    size_t n_in = (size_t)batch * 3 * hh * ww;
+    float *x = malloc(n_in * sizeof *x), *y = malloc((size_t)batch * AN_CLASSES * sizeof *y);
+    double (*ms)[64] = calloc(AN_MAX_LAYERS, sizeof *ms);
+    double wall[64];
+    if (!x || !y || !ms)
+        goto done;
+    uint64_t s = 1;
+    for (size_t i = 0; i < n_in; i++) {
+        s = s * 6364136223846793005ull + 1;
+        x[i] = (float)((s >> 40) * (1.0 / 16777216.0)) - 0.5f;
+    }
+    if ((status = an_plan_create(model, batch, hh, ww, &plan)) != AN_OK) {
+        fprintf(stderr, "alexnet bench: batch %d: %s\n", batch, an_last_error());
+        goto done;
+    }
+    /* warm up untimed: first launches compile (CLBlast, PoCL) */
+    if ((status = an_plan_forward(plan, x, y, AN_OUTPUT_LOGITS)) != AN_OK)
+        goto fail;
+    an__step_time t[AN_MAX_LAYERS];
+    int steps = 0, runs = a->runs < 64 ? a->runs : 64;
+    for (int r = 0; r < runs; r++) {
+        if ((status = an__plan_profile(plan, x, t, &steps)) != AN_OK)
+            goto fail;
+        for (int i = 0; i < steps; i++)
+            ms[i][r] = t[i].ms;
+    }
+    for (int r = 0; r < runs; r++) {
+        double t0 = now();
+        if ((status = an_plan_forward(plan, x, y, AN_OUTPUT_PROBS)) != AN_OK)
+            goto fail;
+        wall[r] = (now() - t0) * 1e3;
+    }
+
+    int n_layers = 0;
+    const an_layer_info *l = an__plan_layers(plan, &n_layers);
+    const an_device_info *d = &model->dev->info;
+    if (a->format == OUT_TABLE)
+        printf("\n%s, batch %d, %s, median of %d runs\n%-20s %10s %10s %10s %9s %7s %7s\n",
+               a->variant, batch, d->name, runs, "layer", "ms", "GFLOP/s", "MB", "GB/s",
+               "%flop", "%bw");
+    if (a->format == OUT_CSV && *first_row)
+        printf("variant,batch,layer,ms,gflops,mbytes,gbps,pct_flop_ceiling,pct_bw_ceiling\n");
+    double total = 0, conv_ms = 0, conv_flop = 0;
+    for (int i = 0; i < steps; i++) {
+        int li = t[i].layer;
+        an_layer_info in = li > 0 ? l[li - 1] : (an_layer_info){.c = 3, .h = hh, .w = ww};
+        if (li > 0 && l[li - 1].kind == AN_LAYER_DROPOUT && li > 1)
+            in = l[li - 1];
+        double flop, bytes, m = median(ms[i], runs);
+        layer_work(l, li, &in, batch, &flop, &bytes);
+        double gf = m > 0 ? flop / (m * 1e-3) * 1e-9 : 0, gb = m > 0 ? bytes / (m * 1e-3) * 1e-9 : 0;
+        char name[48];
+        snprintf(name, sizeof name, "%s-%d%s", l[li].type_name, l[li].index,
+                 t[i].clblast ? " (CLBlast)" : "");
+        total += m;
+        if (l[li].kind == AN_LAYER_CONV) {
+            conv_ms += m;
+            conv_flop += flop;
+        }
+        if (a->format == OUT_TABLE)
+            printf("%-20s %10.3f %10.1f %10.2f %9.2f %6.1f%% %6.1f%%\n", name, m, gf, bytes / 1e6,
+                   gb, 100 * gf / gflops, 100 * gb / gbps);
+        else if (a->format == OUT_CSV)
+            printf("%s,%d,%s,%.4f,%.2f,%.3f,%.3f,%.2f,%.2f\n", a->variant, batch, name, m, gf,
+                   bytes / 1e6, gb, 100 * gf / gflops, 100 * gb / gbps);
+        else
+            printf("%s{\"variant\":\"%s\",\"batch\":%d,\"layer\":\"%s\",\"ms\":%.4f,\"gflops\":%.2f,"
+                   "\"mbytes\":%.3f,\"gbps\":%.3f}",
+                   *first_row && i == 0 ? "" : ",\n", a->variant, batch, name, m, gf, bytes / 1e6,
+                   gb);
+    }
+    double wm = median(wall, runs), ips = batch / (wm * 1e-3);
+    double conv_gf = conv_ms > 0 ? conv_flop / (conv_ms * 1e-3) * 1e-9 : 0;
+    if (a->format == OUT_TABLE)
+        printf("%-20s %10.3f\nconv layers together: %.1f GFLOP/s, %.1f%% of the FMA ceiling\n"
+               "end to end: %.3f ms per batch of %d (wall clock, upload and read-back included), "
+               "%.1f images/s\n",
+               "layers total", total, conv_gf, 100 * conv_gf / gflops, wm, batch, ips);
+    else if (a->format == OUT_CSV)
+        printf("%s,%d,end_to_end,%.4f,,,,,\n%s,%d,images_per_second,%.3f,,,,,\n", a->variant, batch,
+               wm, a->variant, batch, ips);
+    else
+        printf(",\n{\"variant\":\"%s\",\"batch\":%d,\"layer\":\"end_to_end\",\"ms\":%.4f,"
+               "\"images_per_second\":%.3f,\"conv_gflops\":%.2f}",
+               a->variant, batch, wm, ips, conv_gf);
+    *first_row = 0;
+    rc = 0;
+    goto done;
+fail:
+    fprintf(stderr, "alexnet bench: %s (%s)\n", an_last_error(), an_status_name(status));
+done:
+    an_plan_free(plan);
+    free(x);
+    free(y);
+    free(ms);
+    return rc;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"variant", required_argument, NULL, 'v'}, {"batch", required_argument, NULL, 'b'},
+        {"runs", required_argument, NULL, 'r'},    {"device", required_argument, NULL, 'd'},
+        {"weights", required_argument, NULL, 'w'}, {"csv", no_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    bench_args a = {"torchvision-224", {1, 16, 64}, 3, 5, OUT_TABLE};
+    const char *device = NULL, *weights = NULL;
+    int c;
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'v': a.variant = optarg; break;
+        case 'd': device = optarg; break;
+        case 'w': weights = optarg; break;
+        case 'c': a.format = OUT_CSV; break;
+        case 'j': a.format = OUT_JSON; break;
+        case 'r':
+            a.runs = atoi(optarg);
+            if (a.runs < 1 || a.runs > 64) {
+                fprintf(stderr, "alexnet bench: --runs takes 1..64\n");
+                return APP_EXIT_USAGE;
+            }
+            break;
+        case 'b': {
+            a.n_batches = 0;
+            char *save = NULL, *copy = strdup(optarg);
+            for (char *t = strtok_r(copy, ",", &save); t && a.n_batches < 16;
+                 t = strtok_r(NULL, ",", &save)) {
+                int v = atoi(t);
+                if (v < 1) {
+                    fprintf(stderr, "alexnet bench: bad batch size '%s'\n", t);
+                    free(copy);
+                    return APP_EXIT_USAGE;
+                }
+                a.batches[a.n_batches++] = v;
+            }
+            free(copy);
+            break;
+        }
+        case 'h':
+            printf("usage: alexnet bench [--variant NAME] [--batch 1,16,64] [--runs N] "
+                   "[--device SEL] [--weights FILE] [--csv | --json]\n");
+            return 0;
+        default: return APP_EXIT_USAGE;
+        }
+    }
+    an_device *dev = NULL;
+    an_model *model = NULL;
+    int rc = app_open_model(device, a.variant, weights, 1, &dev, &model);
+    if (rc != 0)
+        return rc;
+    double gflops = 0, gbps = 0;
+    int status = measure_ceilings(dev, &gflops, &gbps);
+    if (status != AN_OK) {
+        fprintf(stderr, "alexnet bench: ceilings: %s\n", an_last_error());
+        rc = 1;
+        goto done;
+    }
+    if (a.format == OUT_TABLE)
+        printf("device: %s (%s, %s), %u compute units\nceilings measured here: %.1f GFLOP/s "
+               "(FMA chains), %.1f GB/s (float4 copy, read + write)\n",
+               dev->info.name, dev->info.platform, dev->info.driver, dev->info.compute_units,
+               gflops, gbps);
+    else if (a.format == OUT_CSV)
+        printf("# device,%s,ceiling_gflops,%.2f,ceiling_gbps,%.2f\n", dev->info.name, gflops, gbps);
+    else
+        printf("{\"device\":\"%s\",\"ceiling_gflops\":%.2f,\"ceiling_gbps\":%.2f,\"rows\":[\n",
+               dev->info.name, gflops, gbps);
+    int first = 1;
+    for (int i = 0; i < a.n_batches && rc == 0; i++)
+        rc = bench_batch(model, a.batches[i], &a, gflops, gbps, &first);
+    if (a.format == OUT_JSON)
+        printf("]}\n");
+done:
+    an_model_free(model);
+    an_device_free(dev);
+    return rc;
+}

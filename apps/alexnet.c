@@ -31,7 +31,7 @@ static void usage(FILE *f)
             "  bench [--variant NAME] [--batch 1,16,64] [--runs N] [--csv | --json]\n"
             "                                  per-layer and end-to-end timings, device ceilings\n"
             "\n"
-            "variants: torchvision-224, caffe-227\n"
+            "variants: torchvision-224, caffe-227, caffe-bvlc-227\n"
             "devices:  --device or $ALEXNET_DEVICE: P:D, gpu, cpu, accelerator, or part of a name;\n"
             "          default: the first GPU, else the first device\n");
 }
@@ -160,7 +160,10 @@ static int cmd_summary(const char *variant, const char *input)
         else
             snprintf(shape, sizeof shape, "[-1, %d, %d, %d]", l->c, l->h, l->w);
         commas(l->params, params, sizeof params);
-        printf("%22s %26s %15s    %s\n", name, shape, params, l->arith);
+        if (l->arith[0])
+            printf("%22s %26s %15s    %s\n", name, shape, params, l->arith);
+        else
+            printf("%22s %26s %15s\n", name, shape, params);
         total += l->params;
     }
     char t[32];

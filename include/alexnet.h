@@ -141,7 +141,8 @@ typedef enum {
     AN_LAYER_MAXPOOL,
     AN_LAYER_ADAPTIVE_AVGPOOL,
     AN_LAYER_DROPOUT, /* identity at inference; flattens (C,H,W) to C*H*W */
-    AN_LAYER_LINEAR
+    AN_LAYER_LINEAR,
+    AN_LAYER_LRN /* local response normalisation across channels (caffe-bvlc-227 only) */
 } an_layer_kind;
 
 /* One row of a variant's layer table with its inferred output shape. */
@@ -149,7 +150,8 @@ typedef struct {
     an_layer_kind kind;
     const char *type_name; /* "Conv2d", "ReLU", "MaxPool2d", ... */
     int index;             /* 1-based position, as in "Conv2d-1" */
-    int kernel, stride, pad, out_channels; /* 0 where not applicable */
+    int kernel, stride, pad, out_channels; /* 0 where not applicable; LRN: kernel = size */
+    int groups;                  /* convolution groups (1 but in caffe-bvlc-227) */
     int c, h, w;                 /* output shape; h = w = 1 from the first dropout on */
     int64_t params;              /* weights + biases */
     int exact;                   /* 0 when a size division was floored */

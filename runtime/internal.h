@@ -112,6 +112,8 @@ typedef struct {
     an_layer_kind kind;
     int out_channels, kernel, stride, pad; /* conv, pool; out features for linear */
     const char *weight_name, *bias_name;   /* safetensors keys; NULL if no params */
+    int groups;                            /* conv groups; 0 means 1 */
+    float lrn_alpha, lrn_beta, lrn_k;      /* LRN (kernel = size): Caffe's formula */
 } an__layer;
 
 typedef struct {
@@ -124,8 +126,8 @@ typedef struct {
 /* The built-in variant called name, or NULL with AN_ERR_UNKNOWN_VARIANT set. */
 const an__variant *an__variant_find(const char *name);
 
-/* Shape of each parametric layer's tensors: weight (O, I, K, K) for conv,
- * (O, I) for linear (dims[2] = dims[3] = 1), bias (O). */
+/* Shape of each parametric layer's tensors: weight (O, I/groups, K, K) for
+ * conv, (O, I) for linear (dims[2] = dims[3] = 1), bias (O). */
 typedef struct {
     int layer;    /* index into variant->layers */
     int dims[4];  /* weight shape */

@@ -82,6 +82,9 @@ static int add_conv(an_plan *p, int layer, const an_layer_info *in, const an_lay
     const an__layer *l = &m->variant->layers[layer];
     step *s = &p->steps[p->n_steps];
     int pi = an__model_param_index(m, layer);
+    if (l->groups > 1)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "%s: Conv2d-%d has %d groups; grouped "
+                        "convolution has no kernel yet", m->variant->name, layer + 1, l->groups);
     bool first = l->kernel == 11 && l->stride == 4 && relu;
     char opts[256];
     snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DK=%d -DS=%d -DP=%d -DTX=%d -DRELU=%d", l->kernel,
@@ -305,6 +308,10 @@ int an_plan_create(an_model *model, int batch, int height, int width, an_plan **
             goto fail;
         case AN_LAYER_DROPOUT:
             goto same_buffer; /* identity at inference */
+        case AN_LAYER_LRN:
+            status = an__fail(AN_ERR_INVALID_ARGUMENT, "%s: LocalResponseNorm-%d has no kernel yet",
+                              v->name, i + 1);
+            goto fail;
         }
         cur = dst;
         next ^= 1;

@@ -6,12 +6,15 @@
 
 #include "internal.h"
 
-#define CONV(oc, k, s, p, w, b) {AN_LAYER_CONV, oc, k, s, p, w, b}
-#define RELU {AN_LAYER_RELU, 0, 0, 0, 0, NULL, NULL}
-#define MAXPOOL {AN_LAYER_MAXPOOL, 0, 3, 2, 0, NULL, NULL}
-#define AVGPOOL6 {AN_LAYER_ADAPTIVE_AVGPOOL, 0, 6, 0, 0, NULL, NULL}
-#define DROPOUT {AN_LAYER_DROPOUT, 0, 0, 0, 0, NULL, NULL}
-#define LINEAR(of, w, b) {AN_LAYER_LINEAR, of, 0, 0, 0, w, b}
+#define CONV(oc, k, s, p, w, b) {AN_LAYER_CONV, oc, k, s, p, w, b, 1, 0, 0, 0}
+#define CONVG(oc, k, s, p, w, b, g) {AN_LAYER_CONV, oc, k, s, p, w, b, g, 0, 0, 0}
+#define RELU {AN_LAYER_RELU, 0, 0, 0, 0, NULL, NULL, 1, 0, 0, 0}
+#define MAXPOOL {AN_LAYER_MAXPOOL, 0, 3, 2, 0, NULL, NULL, 1, 0, 0, 0}
+#define AVGPOOL6 {AN_LAYER_ADAPTIVE_AVGPOOL, 0, 6, 0, 0, NULL, NULL, 1, 0, 0, 0}
+#define DROPOUT {AN_LAYER_DROPOUT, 0, 0, 0, 0, NULL, NULL, 1, 0, 0, 0}
+#define LINEAR(of, w, b) {AN_LAYER_LINEAR, of, 0, 0, 0, w, b, 1, 0, 0, 0}
+/* Caffe's across-channel LRN as BVLC AlexNet uses it: local_size 5, alpha 1e-4, beta 0.75, k 1 */
+#define LRN5 {AN_LAYER_LRN, 0, 5, 0, 0, NULL, NULL, 1, 1e-4f, 0.75f, 1.0f}
 
 static const an__variant variants[] = {
     {"torchvision-224", 3, 224, 224, 21,
@@ -31,12 +34,25 @@ static const an__variant variants[] = {
       CONV(256, 3, 1, 1, "conv5.weight", "conv5.bias"), RELU, MAXPOOL, AVGPOOL6, DROPOUT,
       LINEAR(4096, "fc6.weight", "fc6.bias"), RELU, DROPOUT, LINEAR(4096, "fc7.weight", "fc7.bias"),
       RELU, LINEAR(1000, "fc8.weight", "fc8.bias")}},
+    /* The original BVLC reference network (Caffe's bvlc_alexnet): LRN after
+     * conv1 and conv2, two groups in conv2, conv4 and conv5. Caffe has no
+     * adaptive pool: here it is the identity at 227 and gives other sizes the
+     * meaning torchvision gives them. Caffe pools in ceil mode; at 227 every
+     * pool division is exact, so floor and ceil agree. */
+    {"caffe-bvlc-227", 3, 227, 227, 23,
+     {CONV(96, 11, 4, 0, "conv1.weight", "conv1.bias"), RELU, LRN5, MAXPOOL,
+      CONVG(256, 5, 1, 2, "conv2.weight", "conv2.bias", 2), RELU, LRN5, MAXPOOL,
+      CONV(384, 3, 1, 1, "conv3.weight", "conv3.bias"), RELU,
+      CONVG(384, 3, 1, 1, "conv4.weight", "conv4.bias", 2), RELU,
+      CONVG(256, 3, 1, 1, "conv5.weight", "conv5.bias", 2), RELU, MAXPOOL, AVGPOOL6, DROPOUT,
+      LINEAR(4096, "fc6.weight", "fc6.bias"), RELU, DROPOUT, LINEAR(4096, "fc7.weight", "fc7.bias"),
+      RELU, LINEAR(1000, "fc8.weight", "fc8.bias")}},
 };
 enum { N_VARIANTS = sizeof variants / sizeof variants[0] };
 
 const char *const *an_variant_names(void)
 {
-    static const char *const names[] = {"torchvision-224", "caffe-227", NULL};
+    static const char *const names[] = {"torchvision-224", "caffe-227", "caffe-bvlc-227", NULL};
     return names;
 }
 
@@ -45,7 +61,8 @@ const an__variant *an__variant_find(const char *name)
     for (int i = 0; name && i < N_VARIANTS; i++)
         if (strcmp(variants[i].name, name) == 0)
             return &variants[i];
-    an__fail(AN_ERR_UNKNOWN_VARIANT, "unknown variant '%s': choose torchvision-224 or caffe-227",
+    an__fail(AN_ERR_UNKNOWN_VARIANT,
+             "unknown variant '%s': choose torchvision-224, caffe-227 or caffe-bvlc-227",
              name ? name : "(null)");
     return NULL;
 }
@@ -73,7 +90,8 @@ int an__variant_param_shapes(const an__variant *v, an__param_shape *shapes, int 
             an__param_shape *s = &shapes[n];
             s->layer = i;
             if (l->kind == AN_LAYER_CONV) {
-                *s = (an__param_shape){i, {l->out_channels, in_c, l->kernel, l->kernel}, 4};
+                int g = l->groups > 1 ? l->groups : 1;
+                *s = (an__param_shape){i, {l->out_channels, in_c / g, l->kernel, l->kernel}, 4};
             } else {
                 /* the first linear layer sees the flattened (C, 6, 6) pool output */
                 int in = pool > 1 ? in_c * pool * pool : in_c;
@@ -104,6 +122,7 @@ static const char *type_names[] = {
     [AN_LAYER_CONV] = "Conv2d",   [AN_LAYER_RELU] = "ReLU",
     [AN_LAYER_MAXPOOL] = "MaxPool2d", [AN_LAYER_ADAPTIVE_AVGPOOL] = "AdaptiveAvgPool2d",
     [AN_LAYER_DROPOUT] = "Dropout", [AN_LAYER_LINEAR] = "Linear",
+    [AN_LAYER_LRN] = "LocalResponseNorm",
 };
 
 /* "(224+4-11)/4+1=55.25" for one dimension; returns the floored size. */
@@ -150,6 +169,7 @@ int an_variant_infer(const char *variant, int channels, int height, int width,
         o->stride = l->stride;
         o->pad = l->pad;
         o->out_channels = l->out_channels;
+        o->groups = l->groups > 1 ? l->groups : 1;
         o->exact = 1;
         char ah[72], aw[72];
         switch (l->kind) {
@@ -157,11 +177,11 @@ int an_variant_infer(const char *variant, int channels, int height, int width,
         case AN_LAYER_MAXPOOL: {
             int oh = window_arith(h, l->kernel, l->stride, l->pad, ah, sizeof ah);
             int ow = window_arith(w, l->kernel, l->stride, l->pad, aw, sizeof aw);
-            char kp[32];
-            if (l->pad > 0)
-                snprintf(kp, sizeof kp, "k=%d,s=%d,p=%d", l->kernel, l->stride, l->pad);
-            else
-                snprintf(kp, sizeof kp, "k=%d,s=%d", l->kernel, l->stride);
+            char kp[40];
+            int n = l->pad > 0 ? snprintf(kp, sizeof kp, "k=%d,s=%d,p=%d", l->kernel, l->stride, l->pad)
+                               : snprintf(kp, sizeof kp, "k=%d,s=%d", l->kernel, l->stride);
+            if (o->groups > 1 && n > 0 && (size_t)n < sizeof kp)
+                snprintf(kp + n, sizeof kp - (size_t)n, ",g=%d", o->groups);
             if (h == w)
                 snprintf(o->arith, sizeof o->arith, "%s %s", kp, ah);
             else
@@ -203,6 +223,10 @@ int an_variant_infer(const char *variant, int channels, int height, int width,
             h = w = 1;
             break;
         }
+        case AN_LAYER_LRN:
+            snprintf(o->arith, sizeof o->arith, "size=%d,alpha=%g,beta=%g,k=%g", l->kernel,
+                     (double)l->lrn_alpha, (double)l->lrn_beta, (double)l->lrn_k);
+            break;
         case AN_LAYER_RELU:
             break;
         }

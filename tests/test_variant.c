@@ -324,17 +324,53 @@ START_TEST(test_variant_names)
     int n = 0;
     while (names[n])
         n++;
-    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(n, 3);
     ck_assert_str_eq(names[0], "torchvision-224");
     ck_assert_str_eq(names[1], "caffe-227");
+    ck_assert_str_eq(names[2], "caffe-bvlc-227");
     for (int i = 0; i < n; i++) {
         const an__variant *v = an__variant_find(names[i]);
         ck_assert_ptr_nonnull(v);
         ck_assert_str_eq(v->name, names[i]);
         ck_assert_int_eq(v->in_channels, 3);
-        ck_assert_int_eq(v->n_layers, 21);
+        ck_assert_int_eq(v->n_layers, i < 2 ? 21 : 23);
         ck_assert_int_gt(an_variant_params(names[i]), 60000000);
     }
+}
+END_TEST
+
+/* The BVLC reference network: LRN after conv1 and conv2, two groups in conv2,
+ * conv4 and conv5, 60,965,224 parameters. */
+START_TEST(test_bvlc_table)
+{
+    an_layer_info l[AN_MAX_LAYERS];
+    int count = 0;
+    ck_assert_int_eq(an_variant_infer("caffe-bvlc-227", 3, 227, 227, l, &count), AN_OK);
+    ck_assert_int_eq(count, 23);
+    ck_assert_int_eq(an_variant_params("caffe-bvlc-227"), 60965224);
+    static const struct {
+        int row, kind, c, hw, groups;
+        int64_t params;
+    } want[] = {{0, AN_LAYER_CONV, 96, 55, 1, 34944},    {2, AN_LAYER_LRN, 96, 55, 1, 0},
+                {4, AN_LAYER_CONV, 256, 27, 2, 307456},  {6, AN_LAYER_LRN, 256, 27, 1, 0},
+                {8, AN_LAYER_CONV, 384, 13, 1, 885120},  {10, AN_LAYER_CONV, 384, 13, 2, 663936},
+                {12, AN_LAYER_CONV, 256, 13, 2, 442624}, {14, AN_LAYER_MAXPOOL, 256, 6, 1, 0}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const an_layer_info *r = &l[want[i].row];
+        ck_assert_int_eq(r->kind, want[i].kind);
+        ck_assert_int_eq(r->c, want[i].c);
+        ck_assert_int_eq(r->h, want[i].hw);
+        ck_assert_int_eq(r->groups, want[i].groups);
+        ck_assert_int_eq(r->params, want[i].params);
+    }
+    ck_assert_str_eq(l[4].arith, "k=5,s=1,p=2,g=2 (27+4-5)/1+1=27");
+    ck_assert_str_eq(l[2].arith, "size=5,alpha=0.0001,beta=0.75,k=1");
+    an__param_shape s[AN_MAX_LAYERS];
+    const an__variant *v = an__variant_find("caffe-bvlc-227");
+    ck_assert_int_eq(an__variant_param_shapes(v, s, AN_MAX_LAYERS), 8);
+    ck_assert_int_eq(s[1].dims[1], 48); /* conv2: 96 inputs in two groups */
+    ck_assert_int_eq(s[3].dims[1], 192);
+    ck_assert_int_eq(s[4].dims[1], 192);
 }
 END_TEST
 
@@ -451,6 +487,7 @@ static Suite *variant_suite(void)
     tcase_add_test(tc, test_bad_inputs);
     tcase_add_test(tc, test_unknown_variant);
     tcase_add_test(tc, test_variant_names);
+    tcase_add_test(tc, test_bvlc_table);
     tcase_add_test(tc, test_param_shapes);
     suite_add_tcase(s, tc);
     TCase *st = tcase_create("status");

@@ -48,6 +48,7 @@ run)
     "$build/apps/alexnet" devices
     "$build/apps/alexnet" summary --variant torchvision-224
     "$build/apps/alexnet" summary --variant caffe-227
+    "$build/apps/alexnet" classify data/samples
     ;;
 test)
     install_missing "${runtime_pkgs[@]}" "${test_pkgs[@]}"

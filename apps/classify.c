@@ -320,7 +320,7 @@ int cmd_classify(int argc, char **argv)
     fprintf(stderr,
             "alexnet: %zu images, %zu failed, %zu batches of %d in %.2f s: %.1f images/s, "
             "device busy %.0f%% of the time\n",
-            st.images, st.failed, st.batches, o.batch, st.wall_seconds,
+            st.images, st.failed, st.batches, st.batch, st.wall_seconds,
             st.wall_seconds > 0 ? st.images / st.wall_seconds : 0.0, 100.0 * busy);
     rc = st.failed ? 1 : 0;
 done:

@@ -308,6 +308,7 @@ typedef struct {
 
 typedef struct {
     size_t images, failed, batches;
+    int batch;             /* images per forward pass, as run */
     double wall_seconds;   /* first decode to last result */
     double device_seconds; /* sum over batches of device time, from profiling events */
 } an_classify_stats;

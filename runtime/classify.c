@@ -196,6 +196,7 @@ int an_classify_files(an_model *model, const char *const *paths, size_t count,
         AN_TRY(an_preprocess_default(model->variant->name, &pp));
     if ((size_t)o.batch > count && count > 0)
         o.batch = (int)count;
+    st.batch = o.batch;
     double t0 = now();
     if (count == 0)
         goto done;

@@ -199,6 +199,36 @@ fail:
     return status;
 }
 
+/* Caffe's across-channel LRN (lrn.cl): one work-item per element. */
+static int add_lrn(an_plan *p, int layer, const an_layer_info *in, cl_mem src, cl_mem dst)
+{
+    int status = AN_OK;
+    an_model *m = p->model;
+    const an__layer *l = &m->variant->layers[layer];
+    step *s = &p->steps[p->n_steps];
+    if (l->kernel < 1 || l->lrn_beta < 0 || l->lrn_k <= 0)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "%s: LocalResponseNorm-%d has size %d, beta %g, "
+                        "k %g", m->variant->name, layer + 1, l->kernel, (double)l->lrn_beta,
+                        (double)l->lrn_k);
+    s->kind = STEP_KERNEL;
+    s->layer = layer;
+    s->src_arg = 0;
+    AN_TRY(an__model_kernel(m, "lrn.cl", "-cl-std=CL1.2", "lrn_across", &s->kernel));
+    p->n_steps++;
+    cl_kernel k = s->kernel;
+    const int ints[] = {p->batch, in->c, in->h * in->w, l->kernel};
+    const float floats[] = {l->lrn_alpha / (float)l->kernel, l->lrn_beta, l->lrn_k};
+    AN_CL(clSetKernelArg(k, 0, sizeof src, &src));
+    AN_CL(clSetKernelArg(k, 1, sizeof dst, &dst));
+    for (int i = 0; i < 4; i++)
+        AN_CL(clSetKernelArg(k, (cl_uint)(2 + i), sizeof(int), &ints[i]));
+    for (int i = 0; i < 3; i++)
+        AN_CL(clSetKernelArg(k, (cl_uint)(6 + i), sizeof(float), &floats[i]));
+    return step_1d(p, s, (size_t)p->batch * in->c * in->h * in->w);
+fail:
+    return status;
+}
+
 static const char *human(double bytes, char *buf, size_t size)
 {
     const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -309,9 +339,8 @@ int an_plan_create(an_model *model, int batch, int height, int width, an_plan **
         case AN_LAYER_DROPOUT:
             goto same_buffer; /* identity at inference */
         case AN_LAYER_LRN:
-            status = an__fail(AN_ERR_INVALID_ARGUMENT, "%s: LocalResponseNorm-%d has no kernel yet",
-                              v->name, i + 1);
-            goto fail;
+            AN_TRY(add_lrn(p, i, &in_shape, cur, dst));
+            break;
         }
         cur = dst;
         next ^= 1;

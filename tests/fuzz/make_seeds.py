@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Writes the fuzz targets' seed corpora into tests/fuzz/corpus/ (committed;
+rerun only to change them). Small valid inputs and near-misses each.
+usage: tests/fuzz/make_seeds.py"""
+import io
+import json
+import os
+import struct
+import zlib
+
+here = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus')
+
+
+def put(target, name, data):
+    d = os.path.join(here, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), 'wb') as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+# --- safetensors ---------------------------------------------------------
+def st(header, data=b'', raw_header=None):
+    h = raw_header if raw_header is not None else json.dumps(header, separators=(',', ':')).encode()
+    return struct.pack('<Q', len(h)) + h + data
+
+
+def tiny(dtype='F32', meta=True):
+    """A file that passes every check of fuzz_safetensors.c's tiny variant."""
+    es = 4 if dtype == 'F32' else 2
+    shapes = [('c.weight', [2, 1, 1, 1]), ('c.bias', [2]), ('f.weight', [3, 2]), ('f.bias', [3])]
+    hdr, off = {}, 0
+    if meta:
+        hdr['__metadata__'] = {'format': 'pt'}
+    for name, shape in shapes:
+        n = 1
+        for d in shape:
+            n *= d
+        hdr[name] = {'dtype': dtype, 'shape': shape, 'data_offsets': [off, off + n * es]}
+        off += n * es
+    if dtype == 'F32':
+        data = struct.pack('<%df' % (off // 4), *[0.5 * i - 1 for i in range(off // 4)])
+    else:  # halves: normal, subnormal, inf, NaN, zero, negative zero
+        vals = [0x3c00, 0x0001, 0x7c00, 0x7e01, 0x0000, 0x8000, 0xbc00, 0x03ff, 0xfc00, 0x5640,
+                0x1234]
+        data = struct.pack('<%dH' % (off // 2), *(vals * 2)[:off // 2])
+    return hdr, data
+
+
+h, d = tiny('F32')
+put('safetensors', 'tiny_f32.safetensors', st(h, d))
+h, d = tiny('F16', meta=False)
+put('safetensors', 'tiny_f16.safetensors', st(h, d))
+h, d = tiny('F32')
+h['c.bias']['data_offsets'] = [0, 8]  # overlaps c.weight
+put('safetensors', 'overlap.safetensors', st(h, d))
+h, d = tiny('F32')
+put('safetensors', 'truncated.safetensors', st(h, d[:-4]))
+h, d = tiny('F32')
+h['f.weight']['shape'] = [2, 3]
+put('safetensors', 'wrong_shape.safetensors', st(h, d))
+h, d = tiny('F32')
+h['f.bias']['dtype'] = 'BF16'
+put('safetensors', 'bad_dtype.safetensors', st(h, d))
+h, d = tiny('F32')
+h['c.weight']['data_offsets'] = [8, 0]
+put('safetensors', 'offsets_reversed.safetensors', st(h, d))
+# the real variant's names and shapes with no data: rejected at the first offset
+real = {'features.0.weight': {'dtype': 'F32', 'shape': [64, 3, 11, 11],
+                              'data_offsets': [0, 64 * 3 * 11 * 11 * 4]},
+        'features.0.bias': {'dtype': 'F16', 'shape': [64], 'data_offsets': [0, 128]}}
+put('safetensors', 'torchvision_head.safetensors', st(real, b'\0' * 64))
+put('safetensors', 'not_json.safetensors', st(None, b'', raw_header=b'{"a":[1,2,}'))
+put('safetensors', 'header_nul.safetensors', st(None, b'', raw_header=b'{"x":1}\0  '))
+put('safetensors', 'bare_number.safetensors', st(None, b'', raw_header=b'12'))
+put('safetensors', 'huge_header_size.safetensors', struct.pack('<Q', 1 << 62) + b'{}')
+put('safetensors', 'short.safetensors', b'\x02\0\0')
+
+# --- PNG -----------------------------------------------------------------
+def chunk(kind, body):
+    return (struct.pack('>I', len(body)) + kind + body +
+            struct.pack('>I', zlib.crc32(kind + body) & 0xffffffff))
+
+
+def png(w, h, depth, color, rows, interlace=0, extra=b'', plte=None, trns=None):
+    out = b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, depth, color, 0, 0,
+                                                            interlace))
+    if plte:
+        out += chunk(b'PLTE', plte)
+    if trns:
+        out += chunk(b'tRNS', trns)
+    out += extra + chunk(b'IDAT', zlib.compress(rows)) + chunk(b'IEND', b'')
+    return out
+
+
+def raw(w, h, bpp_bits, seed=1):
+    rb = (w * bpp_bits + 7) // 8
+    x, rows = seed, b''
+    for _ in range(h):
+        line = bytearray()
+        for _ in range(rb):
+            x = (x * 1103515245 + 12345) & 0x7fffffff
+            line.append(x >> 16 & 0xff)
+        rows += b'\0' + bytes(line)
+    return rows
+
+
+put('png', 'rgb8_5x3.png', png(5, 3, 8, 2, raw(5, 3, 24)))
+put('png', 'gray1_9x7.png', png(9, 7, 1, 0, raw(9, 7, 1)))
+put('png', 'gray16_4x4.png', png(4, 4, 16, 0, raw(4, 4, 16)))
+put('png', 'graya8_3x5.png', png(3, 5, 8, 4, raw(3, 5, 16)))
+put('png', 'rgba16_2x2.png', png(2, 2, 16, 6, raw(2, 2, 64)))
+put('png', 'palette4_trns_6x6.png', png(6, 6, 4, 3, raw(6, 6, 4), plte=bytes(range(48)),
+                                        trns=b'\x00\x80'))
+put('png', 'rgb_trns_3x3.png', png(3, 3, 8, 2, raw(3, 3, 24), trns=b'\0\1\0\2\0\3'))
+# Adam7 interlaced: 7 passes of an 8x8 image
+def adam7(w, h, bpp_bits):
+    passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+              (0, 1, 1, 2)]
+    rows = b''
+    for x0, y0, dx, dy in passes:
+        pw, ph = (w - x0 + dx - 1) // dx, (h - y0 + dy - 1) // dy
+        if pw > 0 and ph > 0:
+            rows += raw(pw, ph, bpp_bits, seed=x0 + y0 + 7)
+    return rows
+put('png', 'interlaced_rgb_8x8.png', png(8, 8, 8, 2, adam7(8, 8, 24), interlace=1))
+put('png', 'wide_300x2.png', png(300, 2, 8, 0, raw(300, 2, 8)))
+put('png', 'tall_1x260.png', png(1, 260, 8, 2, raw(1, 260, 24)))
+put('png', 'one_pixel.png', png(1, 1, 8, 2, b'\0\x10\x20\x30'))
+good = png(5, 3, 8, 2, raw(5, 3, 24))
+put('png', 'truncated.png', good[:-20])
+bad = bytearray(good)
+bad[30] ^= 0xff  # inside IHDR's CRC-covered bytes
+put('png', 'bad_crc.png', bytes(bad))
+put('png', 'no_iend.png', good[:-12])
+put('png', 'huge_header.png', png(200000, 200000, 8, 2, b'\0' * 10))
+put('png', 'gamma_text.png', png(2, 2, 8, 2, raw(2, 2, 24), extra=chunk(b'gAMA', b'\0\0\xb1\x8f') +
+                                 chunk(b'tEXt', b'Comment\0fuzz')))
+
+# --- @list -----------------------------------------------------------------
+put('list', 'plain.txt', 'a.png\nb/c.png\n/abs/d.PNG\n')
+put('list', 'comments_blank.txt', '# header\n\nimg1.png\n   \n#x.png\nimg2.png')
+put('list', 'crlf.txt', 'one.png\r\ntwo.png\r\n\r\n')
+put('list', 'no_newline.txt', 'last.png')
+put('list', 'empty.txt', '')
+put('list', 'long_line.txt', 'x' * 5000 + '.png\n')
+put('list', 'cr_only.txt', 'a.png\rb.png\r')
+
+# --- --device selectors (see fuzz_selector.c for the layout) -----------------
+def sel(count, types, text):
+    return bytes([count]) + bytes((types + [0] * 7)[:7]) + text.encode()
+
+put('selector', 'pd.bin', sel(4, [0, 1, 2, 3], '1:0'))
+put('selector', 'gpu.bin', sel(3, [0, 1, 1], 'gpu'))
+put('selector', 'cpu_upper.bin', sel(2, [1, 0], 'CPU'))
+put('selector', 'accelerator.bin', sel(2, [0, 0], 'accelerator'))
+put('selector', 'name.bin', sel(3, [0, 1, 0], 'pthread\nOclgrind Simulator\ncpu-haswell-pthread\nNVIDIA H100'))
+put('selector', 'empty.bin', sel(5, [0, 0, 1, 0, 1], ''))
+put('selector', 'pd_junk.bin', sel(2, [0, 0], '0:1x'))
+put('selector', 'pd_space.bin', sel(2, [0, 0], ' 0: 1'))
+put('selector', 'none.bin', sel(0, [], 'gpu'))

@@ -1,77 +1,109 @@
-// conv.cl - direct 2-D convolution, any channel count and image size, with the
-// bias and an optional ReLU fused into the store. OpenCL C 1.2.
+// conv.cl - direct 2-D convolution, any channel count, image size and group
+// count, with the bias and an optional ReLU fused into the store. OpenCL C 1.2.
 //
 // Compile-time: K (kernel size), S (stride), P (padding), TX (output pixels
-// per work-item along a row), RELU (0 or 1). Each work-item computes 8 output
-// channels x TX neighbouring output pixels of one row, so every weight vector
-// it loads is used TX times and every input value 8 times.
+// per work-item along a row), OCB (blocks of 8 output channels per
+// work-item), RELU (0 or 1). Each work-item computes OCB*8 output channels x
+// TX neighbouring output pixels of one row: per (input channel, kernel row)
+// it loads the input span those pixels need, S*(TX-1)+K values, once into
+// private memory (padding as zeros), then runs K taps x OCB float8 weight
+// loads x TX fused multiply-adds from registers. Every weight vector is used
+// TX times, every input value up to OCB*8*K times.
 //
-// Weights are pre-arranged at load time as (OC/8, C, K, K, 8): the 8 output
-// channels a work-item needs at one tap are one contiguous float8. OC is
-// padded to a multiple of 8 with zero filters; padded channels are not stored.
+// Groups G: input channels are split into G groups of C each, output channels
+// into G groups of OC/G. Weights are pre-arranged at load time (model.c,
+// an__conv_weights_arrange) as (G, BPG, C, K, K, 8) with BPG = ceil((OC/G)/8):
+// the 8 output channels of a block at one tap are one contiguous float8, and
+// each group's last block is zero-padded. The bias is arranged as (G, BPG, 8).
 //
-// in (N, C, H, W), out (N, OC, OH, OW), bias (OC padded to 8).
-// Global size: (ceil(OW / TX), OH, N * OC/8), guarded below.
+// in (N, G*C, H, W), out (N, OC, OH, OW).
+// Global size: (ceil(OW / TX), OH, N * G * ceil(BPG / OCB)) = NZ, guarded.
 
 #ifndef TX
 #define TX 4
 #endif
+#ifndef OCB
+#define OCB 1
+#endif
 #ifndef RELU
 #define RELU 1
 #endif
+#define SPAN (S * (TX - 1) + K)
 
 __kernel void conv2d(__global const float *restrict in, __global const float *restrict wt,
                      __global const float *restrict bias, __global float *restrict out,
                      const int C, const int H, const int W, const int OC, const int OH,
-                     const int OW, const int NOCB)
+                     const int OW, const int NZ, const int G)
 {
     const int tx = get_global_id(0), oy = get_global_id(1), z = get_global_id(2);
     const int ox0 = tx * TX;
-    if (ox0 >= OW || oy >= OH || z >= NOCB)
+    if (ox0 >= OW || oy >= OH || z >= NZ)
         return;
-    const int ocb_count = (OC + 7) / 8;
-    const int n = z / ocb_count, ocb = z % ocb_count;
+    const int ocg = OC / G;             // output channels per group
+    const int bpg = (ocg + 7) / 8;      // blocks of 8 per group
+    const int zpg = (bpg + OCB - 1) / OCB;
+    const int n = z / (G * zpg), r = z % (G * zpg);
+    const int g = r / zpg, b0 = (r % zpg) * OCB;
+    const size_t wstride = (size_t)C * K * K * 8;
 
-    float8 acc[TX];
-    for (int t = 0; t < TX; t++)
-        acc[t] = (float8)(0.0f);
+    float8 acc[OCB][TX];
+    size_t woff[OCB];
+    for (int i = 0; i < OCB; i++) {
+        // a block past the group's end reads a valid block and is not stored
+        woff[i] = (size_t)(g * bpg + min(b0 + i, bpg - 1)) * wstride;
+        for (int t = 0; t < TX; t++)
+            acc[i][t] = (float8)(0.0f);
+    }
 
     const int iy0 = oy * S - P, ix0 = ox0 * S - P;
-    __global const float *wb = wt + (size_t)ocb * C * K * K * 8;
+    const bool inside = ix0 >= 0 && ix0 + SPAN <= W;
+    __global const float *img = in + ((size_t)n * G * C + (size_t)g * C) * H * W;
+    float span[SPAN];
     for (int c = 0; c < C; c++) {
-        __global const float *plane = in + ((size_t)n * C + c) * H * W;
-        __global const float *wc = wb + (size_t)c * K * K * 8;
+        __global const float *plane = img + (size_t)c * H * W;
         for (int ky = 0; ky < K; ky++) {
             const int iy = iy0 + ky;
             if (iy < 0 || iy >= H)
                 continue;
             __global const float *row = plane + (size_t)iy * W;
+            if (inside) {
+                for (int i = 0; i < SPAN; i++)
+                    span[i] = row[ix0 + i];
+            } else {
+                for (int i = 0; i < SPAN; i++)
+                    span[i] = (ix0 + i >= 0 && ix0 + i < W) ? row[ix0 + i] : 0.0f;
+            }
+            const size_t tap = ((size_t)c * K + ky) * K * 8;
             for (int kx = 0; kx < K; kx++) {
-                const float8 w = vload8(ky * K + kx, wc);
-                for (int t = 0; t < TX; t++) {
-                    const int ix = ix0 + t * S + kx;
-                    const float v = (ix >= 0 && ix < W) ? row[ix] : 0.0f;
-                    acc[t] = fma((float8)(v), w, acc[t]);
+                for (int i = 0; i < OCB; i++) {
+                    const float8 w = vload8(0, wt + woff[i] + tap + kx * 8);
+                    for (int t = 0; t < TX; t++)
+                        acc[i][t] = fma((float8)(span[t * S + kx]), w, acc[i][t]);
                 }
             }
         }
     }
 
-    const float8 b = vload8(ocb, bias);
-    for (int t = 0; t < TX; t++) {
-        const int ox = ox0 + t;
-        if (ox >= OW)
+    for (int i = 0; i < OCB; i++) {
+        const int bl = b0 + i;
+        if (bl >= bpg)
             break;
-        float r[8];
-        float8 v = acc[t] + b;
+        const float8 b = vload8(g * bpg + bl, bias);
+        for (int t = 0; t < TX; t++) {
+            const int ox = ox0 + t;
+            if (ox >= OW)
+                break;
+            float res[8];
+            float8 v = acc[i][t] + b;
 #if RELU
-        v = fmax(v, (float8)(0.0f));
+            v = fmax(v, (float8)(0.0f));
 #endif
-        vstore8(v, 0, r);
-        for (int j = 0; j < 8; j++) {
-            const int oc = ocb * 8 + j;
-            if (oc < OC)
-                out[(((size_t)n * OC + oc) * OH + oy) * OW + ox] = r[j];
+            vstore8(v, 0, res);
+            for (int j = 0; j < 8; j++) {
+                const int oc = bl * 8 + j;
+                if (oc < ocg)
+                    out[(((size_t)n * OC + (size_t)g * ocg + oc) * OH + oy) * OW + ox] = res[j];
+            }
         }
     }
 }

@@ -1,41 +1,55 @@
 // conv11s4.cl - the first AlexNet convolution: 11x11 kernel, stride 4, over a
-// 3-channel image, with bias and ReLU fused. OpenCL C 1.2.
+// 3-channel image, with bias and an optional ReLU fused. OpenCL C 1.2.
 //
 // Written for this layer: with stride 4 and an 11-wide kernel, TX neighbouring
 // outputs of one row read an input span of 4*(TX-1)+11 pixels. A work-item
 // loads that span once per (channel, kernel row) into private memory, with the
-// padding as zeros, and then runs the 11 taps for its 8 output channels x TX
-// pixels from registers. P (0 for caffe-227, 2 for torchvision-224) and TX are
-// compile-time; C is 3 for AlexNet but any C works.
+// padding as zeros, and then runs the 11 taps for its OCB*8 output channels x
+// TX pixels from registers. The 11-tap row loop is fully unrolled (K and S are
+// constants here), and the weights of one kernel row for all OCB blocks are
+// read as 11 consecutive float8 per block. P (0 for caffe-227, 2 for
+// torchvision-224), TX, OCB and RELU are compile-time; any C works. No groups.
 //
-// Weights pre-arranged as (OC/8, C, 11, 11, 8), as in conv.cl.
-// in (N, C, H, W), out (N, OC, OH, OW); global (ceil(OW/TX), OH, N*OC/8), guarded.
+// Weights pre-arranged as (OC/8, C, 11, 11, 8), as in conv.cl with G = 1.
+// in (N, C, H, W), out (N, OC, OH, OW);
+// global (ceil(OW/TX), OH, N * ceil(ceil(OC/8) / OCB)) = NZ, guarded.
 
 #define K 11
 #define S 4
 #ifndef TX
 #define TX 4
 #endif
+#ifndef OCB
+#define OCB 1
+#endif
+#ifndef RELU
+#define RELU 1
+#endif
 #define SPAN (S * (TX - 1) + K)
 
 __kernel void conv11s4(__global const float *restrict in, __global const float *restrict wt,
                        __global const float *restrict bias, __global float *restrict out,
                        const int C, const int H, const int W, const int OC, const int OH,
-                       const int OW, const int NOCB)
+                       const int OW, const int NZ)
 {
     const int tx = get_global_id(0), oy = get_global_id(1), z = get_global_id(2);
     const int ox0 = tx * TX;
-    if (ox0 >= OW || oy >= OH || z >= NOCB)
+    if (ox0 >= OW || oy >= OH || z >= NZ)
         return;
-    const int ocb_count = (OC + 7) / 8;
-    const int n = z / ocb_count, ocb = z % ocb_count;
+    const int blocks = (OC + 7) / 8, zpi = (blocks + OCB - 1) / OCB;
+    const int n = z / zpi, b0 = (z % zpi) * OCB;
+    const size_t wstride = (size_t)C * K * K * 8;
 
-    float8 acc[TX];
-    for (int t = 0; t < TX; t++)
-        acc[t] = (float8)(0.0f);
+    float8 acc[OCB][TX];
+    size_t woff[OCB];
+    for (int i = 0; i < OCB; i++) {
+        woff[i] = (size_t)min(b0 + i, blocks - 1) * wstride;
+        for (int t = 0; t < TX; t++)
+            acc[i][t] = (float8)(0.0f);
+    }
 
     const int iy0 = oy * S - P, ix0 = ox0 * S - P;
-    __global const float *wb = wt + (size_t)ocb * C * K * K * 8;
+    const bool inside = ix0 >= 0 && ix0 + SPAN <= W;
     float span[SPAN];
     for (int c = 0; c < C; c++) {
         __global const float *plane = in + ((size_t)n * C + c) * H * W;
@@ -44,30 +58,45 @@ __kernel void conv11s4(__global const float *restrict in, __global const float *
             if (iy < 0 || iy >= H)
                 continue;
             __global const float *row = plane + (size_t)iy * W;
-            for (int i = 0; i < SPAN; i++) {
-                const int ix = ix0 + i;
-                span[i] = (ix >= 0 && ix < W) ? row[ix] : 0.0f;
+            if (inside) {
+                for (int i = 0; i < SPAN; i++)
+                    span[i] = row[ix0 + i];
+            } else {
+                for (int i = 0; i < SPAN; i++)
+                    span[i] = (ix0 + i >= 0 && ix0 + i < W) ? row[ix0 + i] : 0.0f;
             }
-            __global const float *wr = wb + ((size_t)c * K + ky) * K * 8;
+            const size_t tap = ((size_t)c * K + ky) * K * 8;
+#pragma unroll
             for (int kx = 0; kx < K; kx++) {
-                const float8 w = vload8(kx, wr);
-                for (int t = 0; t < TX; t++)
-                    acc[t] = fma((float8)(span[t * S + kx]), w, acc[t]);
+                for (int i = 0; i < OCB; i++) {
+                    const float8 w = vload8(0, wt + woff[i] + tap + kx * 8);
+                    for (int t = 0; t < TX; t++)
+                        acc[i][t] = fma((float8)(span[t * S + kx]), w, acc[i][t]);
+                }
             }
         }
     }
 
-    const float8 b = vload8(ocb, bias);
-    for (int t = 0; t < TX; t++) {
-        const int ox = ox0 + t;
-        if (ox >= OW)
+    for (int i = 0; i < OCB; i++) {
+        const int bl = b0 + i;
+        if (bl >= blocks)
             break;
-        float r[8];
-        vstore8(fmax(acc[t] + b, (float8)(0.0f)), 0, r);
-        for (int j = 0; j < 8; j++) {
-            const int oc = ocb * 8 + j;
-            if (oc < OC)
-                out[(((size_t)n * OC + oc) * OH + oy) * OW + ox] = r[j];
+        const float8 b = vload8(bl, bias);
+        for (int t = 0; t < TX; t++) {
+            const int ox = ox0 + t;
+            if (ox >= OW)
+                break;
+            float res[8];
+            float8 v = acc[i][t] + b;
+#if RELU
+            v = fmax(v, (float8)(0.0f));
+#endif
+            vstore8(v, 0, res);
+            for (int j = 0; j < 8; j++) {
+                const int oc = bl * 8 + j;
+                if (oc < OC)
+                    out[(((size_t)n * OC + oc) * OH + oy) * OW + ox] = res[j];
+            }
         }
     }
 }

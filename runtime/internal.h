@@ -162,23 +162,55 @@ void an__weights_free(an__weights *w);
 
 enum { AN_MAX_PROGRAMS = 16 };
 
-/* Kernel shape parameters, chosen per device (defaults in model.c). */
+/* Kernel shape parameters, chosen per device (defaults in model.c), then
+ * per layer shape and batch from the tuning file ($cache/tuning.txt, written
+ * by `alexnet tune`), or forced for everything by $ALEXNET_TUNING
+ * ("conv_tx=2,fc_blocked=0,..."; the file is then ignored). */
 typedef struct {
-    int conv_tx;          /* output pixels per work-item in the conv kernels */
+    int conv_tx;          /* output pixels per work-item in conv.cl (1..8) */
+    int conv_ocb;         /* blocks of 8 output channels per work-item in conv.cl (1..4) */
     int conv_local;       /* work-group size along a row (dimension 0) */
+    int conv1_tx;         /* the same two for conv11s4.cl */
+    int conv1_ocb;
+    int fc_blocked;       /* 1: fc_gemm/gemv_blocked on (O/8, I, 8) weights; 0: CLBlast SGEMM
+                             and gemv_rows on (O, I) (a model-wide choice: it fixes the layout) */
+    int fc_tm, fc_tnb;    /* fc_gemm tile: batch rows x blocks of 8 outputs per work-item */
+    int fc_local;         /* fc_gemm work-group size along dimension 0 */
     int gemv_lws;         /* work-group size of gemv_rows, a power of two */
     int gemv_interleaved; /* 1: GPU-style interleaved reads; 0: contiguous chunks */
     int pointwise_local;  /* work-group size of the 1-D kernels */
 } an__tuning;
 
+/* Parses "name=value,name=value" (commas or blanks) onto *t; unknown names
+ * and out-of-range values fail with AN_ERR_INVALID_ARGUMENT. */
+int an__tuning_parse(const char *text, an__tuning *t);
+/* Writes every parameter of t as "name=value,..." */
+void an__tuning_format(const an__tuning *t, char *buf, size_t size);
+an__tuning an__tuning_defaults(const an_device_info *info);
+/* "platform|device|driver|compute units": the device part of a tuning key. */
+void an__tuning_device_key(const an_device_info *info, char *buf, size_t size);
+/* Path of the tuning file (static buffer), or NULL when the cache is off. */
+const char *an__tuning_path(void);
+/* The model's tuning with the file's entry for layer key `key` applied. */
+an__tuning an__tuning_for(const an_model *m, const char *key);
+
+enum { AN_MAX_TUNED = 64 };
+
 struct an_model {
     an_device *dev;
     const an__variant *variant;
     an__tuning tuning;
+    struct {
+        char key[96];     /* "conv c=.. h=.. ..." or "fc i=.. o=.. n=.." */
+        char params[160]; /* "conv_tx=..,conv_ocb=.." */
+    } tuned[AN_MAX_TUNED]; /* this device's per-layer entries from the tuning file */
+    int n_tuned;
     int n_params;
     an__param_shape shape[AN_MAX_LAYERS];
-    cl_mem weight[AN_MAX_LAYERS]; /* conv: (OC/8, C, K, K, 8); linear: (O, I) */
-    cl_mem bias[AN_MAX_LAYERS];   /* conv: OC padded to 8; linear: (O) */
+    cl_mem weight[AN_MAX_LAYERS]; /* conv: (G, ceil(OC/G/8), C/G, K, K, 8); linear: (O, I),
+                                     or (ceil(O/8), I, 8) with tuning.fc_blocked */
+    cl_mem bias[AN_MAX_LAYERS];   /* conv: (G, ceil(OC/G/8), 8); linear: (O), padded to 8
+                                     when blocked */
     size_t weight_bytes;
     struct {
         char file[32];
@@ -196,9 +228,16 @@ int an__model_param_index(const an_model *model, int layer);
 int an__model_kernel(an_model *model, const char *file, const char *options, const char *name,
                      cl_kernel *out);
 
-/* Rearranges conv weights (OC, C, K, K) into (ceil(OC/8), C, K, K, 8), zero-padded:
- * the layout conv.cl and conv11s4.cl read. dst holds ceil(OC/8)*8*C*K*K floats. */
-void an__conv_weights_arrange(const float *src, float *dst, int oc, int c, int k);
+/* Rearranges conv weights (OC, C, K, K) of `groups` groups (C input channels
+ * per group) into (groups, ceil(OC/groups/8), C, K, K, 8), each group's last
+ * block zero-padded: the layout conv.cl and conv11s4.cl read. dst holds
+ * an__conv_arranged_oc(oc, groups)*C*K*K floats. With c = I, k = 1 and
+ * groups = 1 it gives the blocked linear layout (ceil(O/8), I, 8). */
+void an__conv_weights_arrange(const float *src, float *dst, int oc, int c, int k, int groups);
+/* Output channels after padding each group to a multiple of 8. */
+int an__conv_arranged_oc(int oc, int groups);
+/* The same arrangement for a bias: (groups, ceil(OC/groups/8), 8). */
+void an__conv_bias_arrange(const float *src, float *dst, int oc, int groups);
 
 /* Enqueues a whole forward pass reading input slot `slot` (0 or 1) without
  * waiting: the host input must stay untouched and the output unread until
@@ -218,3 +257,47 @@ typedef struct {
 int an__plan_profile(an_plan *p, const float *input, an__step_time *times, int *count);
 const an_layer_info *an__plan_layers(const an_plan *p, int *count);
 an_model *an__plan_model(const an_plan *p);
+
+/* ------------------------------------------------------------------------ */
+/* Converters: published weight files to safetensors (convert.c, pickle.c,  */
+/* caffe.c)                                                                 */
+
+#ifndef AN_CONVERT_DECLS
+#define AN_CONVERT_DECLS
+enum { AN__DT_F32 = 4, AN__DT_F16 = 2 }; /* element sizes */
+#define AN__MAX_CTENSORS 64
+#define AN__MAX_CDIMS 8
+
+/* One tensor read from a foreign file: little-endian raw elements, owned. */
+typedef struct {
+    char name[128];
+    int dtype; /* AN__DT_F32 or AN__DT_F16 */
+    int ndim;
+    int64_t dims[AN__MAX_CDIMS];
+    unsigned char *data; /* numel * dtype bytes */
+    size_t bytes;
+} an__ctensor;
+
+typedef struct {
+    int count;
+    an__ctensor t[AN__MAX_CTENSORS];
+    char format[64]; /* "PyTorch zip", "PyTorch legacy", "Caffe NetParameter (layer)", ... */
+} an__ctensors;
+
+/* Appends a tensor (copying name; taking data, which is freed on failure). */
+int an__ctensors_add(an__ctensors *ts, const char *path, const char *name, size_t name_len,
+                     int dtype, int ndim, const int64_t *dims, unsigned char *data, size_t bytes);
+void an__ctensors_free(an__ctensors *ts);
+
+/* Readers of whole files held in memory; every read is bounds-checked and a
+ * bad file gets AN_ERR_BAD_FILE naming the file, the offset and the reason. */
+int an__pth_read_zip(const char *path, const unsigned char *buf, size_t size, an__ctensors *out);
+int an__pth_read_legacy(const char *path, const unsigned char *buf, size_t size,
+                        an__ctensors *out);
+int an__caffe_read(const char *path, const unsigned char *buf, size_t size, an__ctensors *out);
+
+/* The variant whose tensor names and shapes match ts exactly, or NULL with an
+ * error naming the first tensor that fits none, its shape and the shapes the
+ * candidate variants expect. */
+const an__variant *an__convert_match(const char *path, const an__ctensors *ts);
+#endif

@@ -1,18 +1,29 @@
 /* model.c - a variant with its weights resident on a device: loading or
  * seeding the host weights, arranging them for the kernels, uploading them,
  * and the model's set of built programs. Plans (plan.c) run the model. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-static an__tuning default_tuning(const an_device_info *info)
+an__tuning an__tuning_defaults(const an_device_info *info)
 {
     an__tuning t;
     bool cpu = info->type == AN_DEVICE_CPU;
-    t.conv_tx = 4;
+    /* CPU (PoCL): one work-item per group, large register tiles, contiguous
+     * streams, our own FC kernels (CLBlast's untuned SGEMM is slow there).
+     * GPU: wider work-groups, interleaved reads, CLBlast for batched FC. */
+    t.conv_tx = cpu ? 4 : 4;
+    t.conv_ocb = cpu ? 2 : 1;
     t.conv_local = cpu ? 1 : 16;
+    t.conv1_tx = 4;
+    t.conv1_ocb = cpu ? 2 : 1;
+    t.fc_blocked = cpu ? 1 : 0;
+    t.fc_tm = 4;
+    t.fc_tnb = 2;
+    t.fc_local = 1;
     t.gemv_lws = 64;
     while (t.gemv_lws > 1 && (size_t)t.gemv_lws > info->max_work_group)
         t.gemv_lws /= 2;
@@ -21,15 +32,165 @@ static an__tuning default_tuning(const an_device_info *info)
     return t;
 }
 
-void an__conv_weights_arrange(const float *src, float *dst, int oc, int c, int k)
+/* name, offset, smallest and largest value */
+static const struct {
+    const char *name;
+    size_t offset;
+    int lo, hi;
+} params[] = {
+    {"conv_tx", offsetof(an__tuning, conv_tx), 1, 8},
+    {"conv_ocb", offsetof(an__tuning, conv_ocb), 1, 4},
+    {"conv_local", offsetof(an__tuning, conv_local), 1, 1024},
+    {"conv1_tx", offsetof(an__tuning, conv1_tx), 1, 8},
+    {"conv1_ocb", offsetof(an__tuning, conv1_ocb), 1, 4},
+    {"fc_blocked", offsetof(an__tuning, fc_blocked), 0, 1},
+    {"fc_tm", offsetof(an__tuning, fc_tm), 1, 8},
+    {"fc_tnb", offsetof(an__tuning, fc_tnb), 1, 4},
+    {"fc_local", offsetof(an__tuning, fc_local), 1, 1024},
+    {"gemv_lws", offsetof(an__tuning, gemv_lws), 1, 1024},
+    {"gemv_interleaved", offsetof(an__tuning, gemv_interleaved), 0, 1},
+    {"pointwise_local", offsetof(an__tuning, pointwise_local), 1, 1024},
+};
+
+int an__tuning_parse(const char *text, an__tuning *t)
 {
-    int blocks = (oc + 7) / 8, taps = c * k * k;
-    for (int b = 0; b < blocks; b++)
-        for (int t = 0; t < taps; t++)
-            for (int j = 0; j < 8; j++) {
-                int o = b * 8 + j;
-                dst[((size_t)b * taps + t) * 8 + j] = o < oc ? src[(size_t)o * taps + t] : 0.0f;
-            }
+    const char *p = text;
+    while (*p) {
+        while (*p == ',' || *p == ' ' || *p == '\t')
+            p++;
+        if (!*p || *p == '\n')
+            break;
+        size_t n = strcspn(p, "=, \t\n");
+        if (p[n] != '=')
+            return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning \"%s\": expected name=value at \"%s\"",
+                            text, p);
+        size_t i = 0;
+        while (i < sizeof params / sizeof params[0] &&
+               (strlen(params[i].name) != n || strncmp(params[i].name, p, n) != 0))
+            i++;
+        if (i == sizeof params / sizeof params[0])
+            return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning \"%s\": unknown parameter \"%.*s\"",
+                            text, (int)n, p);
+        char *end = NULL;
+        long v = strtol(p + n + 1, &end, 10);
+        if (end == p + n + 1 || (*end && !strchr(", \t\n", *end)) || v < params[i].lo ||
+            v > params[i].hi)
+            return an__fail(AN_ERR_INVALID_ARGUMENT,
+                            "tuning \"%s\": %s takes an integer from %d to %d", text,
+                            params[i].name, params[i].lo, params[i].hi);
+        if (strcmp(params[i].name, "gemv_lws") == 0 && (v & (v - 1)))
+            return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning: gemv_lws must be a power of two");
+        *(int *)((char *)t + params[i].offset) = (int)v;
+        p = end;
+    }
+    return AN_OK;
+}
+
+void an__tuning_format(const an__tuning *t, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < sizeof params / sizeof params[0] && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s=%d", i ? "," : "", params[i].name,
+                                 *(const int *)((const char *)t + params[i].offset));
+}
+
+void an__tuning_device_key(const an_device_info *info, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s|%s|%s|%u", info->platform, info->name, info->driver,
+             info->compute_units);
+    for (char *c = buf; *c; c++)
+        if (*c == '\n' || *c == '\t')
+            *c = ' ';
+}
+
+const char *an__tuning_path(void)
+{
+    static _Thread_local char path[4200];
+    const char *dir = an__cache_dir();
+    if (!dir)
+        return NULL;
+    snprintf(path, sizeof path, "%s/tuning.txt", dir);
+    return path;
+}
+
+an__tuning an__tuning_for(const an_model *m, const char *key)
+{
+    an__tuning t = m->tuning;
+    for (int i = 0; i < m->n_tuned; i++)
+        if (strcmp(m->tuned[i].key, key) == 0 && an__tuning_parse(m->tuned[i].params, &t) != AN_OK)
+            return m->tuning; /* a bad entry: the device's tuning */
+    return t;
+}
+
+/* Defaults, then the tuning file's lines for this device ("device" applies to
+ * the whole model, other keys to one layer shape and batch), or, when
+ * $ALEXNET_TUNING is set, the defaults with that forced on everything. */
+static int load_tuning(an_model *m)
+{
+    m->tuning = an__tuning_defaults(&m->dev->info);
+    const char *forced = getenv("ALEXNET_TUNING");
+    if (forced && *forced)
+        return an__tuning_parse(forced, &m->tuning);
+    const char *path = an__tuning_path();
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (!f)
+        return AN_OK;
+    char dkey[512], line[1024];
+    an__tuning_device_key(&m->dev->info, dkey, sizeof dkey);
+    size_t dlen = strlen(dkey);
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (line[0] == '#' || strncmp(line, dkey, dlen) != 0 || line[dlen] != '|')
+            continue;
+        char *key = line + dlen + 1, *bar = strchr(key, '|');
+        if (!bar)
+            continue;
+        *bar = 0;
+        if (strcmp(key, "device") == 0) {
+            an__tuning t = m->tuning;
+            if (an__tuning_parse(bar + 1, &t) == AN_OK)
+                m->tuning = t; /* a malformed line is ignored: defaults stay */
+        } else if (m->n_tuned < AN_MAX_TUNED) {
+            snprintf(m->tuned[m->n_tuned].key, sizeof m->tuned[0].key, "%s", key);
+            snprintf(m->tuned[m->n_tuned].params, sizeof m->tuned[0].params, "%s", bar + 1);
+            m->n_tuned++;
+        }
+    }
+    fclose(f);
+    return AN_OK;
+}
+
+int an__conv_arranged_oc(int oc, int groups)
+{
+    if (groups < 1)
+        groups = 1;
+    return groups * ((oc / groups + 7) / 8 * 8);
+}
+
+void an__conv_weights_arrange(const float *src, float *dst, int oc, int c, int k, int groups)
+{
+    if (groups < 1)
+        groups = 1;
+    int ocg = oc / groups, bpg = (ocg + 7) / 8, taps = c * k * k;
+    for (int g = 0; g < groups; g++)
+        for (int b = 0; b < bpg; b++)
+            for (int t = 0; t < taps; t++)
+                for (int j = 0; j < 8; j++) {
+                    int o = b * 8 + j;
+                    dst[(((size_t)g * bpg + b) * taps + t) * 8 + j] =
+                        o < ocg ? src[((size_t)g * ocg + o) * taps + t] : 0.0f;
+                }
+}
+
+void an__conv_bias_arrange(const float *src, float *dst, int oc, int groups)
+{
+    if (groups < 1)
+        groups = 1;
+    int ocg = oc / groups, bpg = (ocg + 7) / 8;
+    for (int g = 0; g < groups; g++)
+        for (int b = 0; b < bpg * 8; b++)
+            dst[(size_t)g * bpg * 8 + b] = b < ocg ? src[(size_t)g * ocg + b] : 0.0f;
 }
 
 int an__model_param_index(const an_model *model, int layer)
@@ -56,7 +217,8 @@ fail:
     return status;
 }
 
-/* Uploads host weights, arranging conv filters and padding their biases. */
+/* Uploads host weights, arranging conv filters (and, with fc_blocked, linear
+ * ones) into blocks of 8 output channels and padding their biases. */
 static int upload_weights(an_model *m, const an__weights *w)
 {
     int status = AN_OK;
@@ -65,18 +227,21 @@ static int upload_weights(an_model *m, const an__weights *w)
     for (int i = 0; i < w->count; i++) {
         m->shape[i] = w->shape[i];
         const int *d = w->shape[i].dims;
-        if (w->shape[i].ndim == 4) {
-            size_t padded = (size_t)(d[0] + 7) / 8 * 8;
+        bool conv = w->shape[i].ndim == 4;
+        if (conv || m->tuning.fc_blocked) {
+            int groups = conv ? m->variant->layers[w->shape[i].layer].groups : 1;
+            if (groups < 1)
+                groups = 1;
+            size_t padded = (size_t)an__conv_arranged_oc(d[0], groups);
             size_t n = padded * d[1] * d[2] * d[3];
             tmp = calloc(n, sizeof *tmp);
             if (!tmp) {
                 status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory arranging weights");
                 goto fail;
             }
-            an__conv_weights_arrange(w->weight[i], tmp, d[0], d[1], d[2]);
+            an__conv_weights_arrange(w->weight[i], tmp, d[0], d[1], d[2], groups);
             AN_TRY(upload(m, tmp, n * sizeof *tmp, &m->weight[i]));
-            memset(tmp, 0, padded * sizeof *tmp);
-            memcpy(tmp, w->bias[i], (size_t)d[0] * sizeof *tmp);
+            an__conv_bias_arrange(w->bias[i], tmp, d[0], groups);
             AN_TRY(upload(m, tmp, padded * sizeof *tmp, &m->bias[i]));
             free(tmp);
             tmp = NULL;
@@ -108,7 +273,7 @@ static int model_create(an_device *dev, const char *variant, const char *path, u
         return an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory");
     m->dev = dev;
     m->variant = v;
-    m->tuning = default_tuning(&dev->info);
+    AN_TRY(load_tuning(m));
     if (path)
         AN_TRY(an__weights_load(v, path, &w));
     else

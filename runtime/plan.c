@@ -22,6 +22,7 @@ typedef struct {
     /* STEP_GEMM: y (m, n) = x (m, k) . w (n, k)^T, then `kernel` adds the bias */
     cl_mem x, w, y;
     size_t m, n, k;
+    cl_mem temp; /* CLBlast's temporary buffer (NULL when it needs none) */
 } step;
 
 struct an_plan {
@@ -82,37 +83,44 @@ static int add_conv(an_plan *p, int layer, const an_layer_info *in, const an_lay
     const an__layer *l = &m->variant->layers[layer];
     step *s = &p->steps[p->n_steps];
     int pi = an__model_param_index(m, layer);
-    if (l->groups > 1)
-        return an__fail(AN_ERR_INVALID_ARGUMENT, "%s: Conv2d-%d has %d groups; grouped "
-                        "convolution has no kernel yet", m->variant->name, layer + 1, l->groups);
-    bool first = l->kernel == 11 && l->stride == 4 && relu;
+    int G = l->groups > 1 ? l->groups : 1;
+    int C = in->c, H = in->h, W = in->w, OC = o->c, OH = o->h, OW = o->w;
+    if (C % G || OC % G)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "%s: Conv2d-%d: %d groups do not divide %d input "
+                        "and %d output channels", m->variant->name, layer + 1, G, C, OC);
+    char key[96];
+    snprintf(key, sizeof key, "conv c=%d h=%d w=%d oc=%d k=%d s=%d p=%d g=%d n=%d", C, H, W, OC,
+             l->kernel, l->stride, l->pad, G, p->batch);
+    an__tuning t = an__tuning_for(m, key);
+    bool first = l->kernel == 11 && l->stride == 4 && G == 1;
+    int tx = first ? t.conv1_tx : t.conv_tx, ocb = first ? t.conv1_ocb : t.conv_ocb;
     char opts[256];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DK=%d -DS=%d -DP=%d -DTX=%d -DRELU=%d", l->kernel,
-             l->stride, l->pad, m->tuning.conv_tx, relu);
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DK=%d -DS=%d -DP=%d -DTX=%d -DOCB=%d -DRELU=%d",
+             l->kernel, l->stride, l->pad, tx, ocb, relu);
     s->kind = STEP_KERNEL;
     s->layer = layer;
     s->src_arg = 0;
     AN_TRY(an__model_kernel(m, first ? "conv11s4.cl" : "conv.cl", opts,
                             first ? "conv11s4" : "conv2d", &s->kernel));
     p->n_steps++;
-    int C = in->c, H = in->h, W = in->w, OC = o->c, OH = o->h, OW = o->w;
-    int nocb = p->batch * ((OC + 7) / 8);
+    int bpg = (OC / G + 7) / 8;
+    int nz = p->batch * G * ((bpg + ocb - 1) / ocb);
     cl_kernel k = s->kernel;
     AN_CL(clSetKernelArg(k, 0, sizeof src, &src));
     AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &m->weight[pi]));
     AN_CL(clSetKernelArg(k, 2, sizeof(cl_mem), &m->bias[pi]));
     AN_CL(clSetKernelArg(k, 3, sizeof dst, &dst));
-    const int ints[] = {C, H, W, OC, OH, OW, nocb};
-    for (int i = 0; i < 7; i++)
+    const int ints[] = {C / G, H, W, OC, OH, OW, nz, G};
+    for (int i = 0; i < (first ? 7 : 8); i++)
         AN_CL(clSetKernelArg(k, (cl_uint)(4 + i), sizeof(int), &ints[i]));
     size_t local = 1;
-    AN_TRY(local_size(m, k, (size_t)m->tuning.conv_local, &local));
+    AN_TRY(local_size(m, k, (size_t)t.conv_local, &local));
     s->dims = 3;
     s->local[0] = local;
     s->local[1] = s->local[2] = 1;
-    s->global[0] = round_up((size_t)(OW + m->tuning.conv_tx - 1) / m->tuning.conv_tx, local);
+    s->global[0] = round_up((size_t)(OW + tx - 1) / tx, local);
     s->global[1] = (size_t)OH;
-    s->global[2] = (size_t)nocb;
+    s->global[2] = (size_t)nz;
     return AN_OK;
 fail:
     return status;
@@ -153,6 +161,27 @@ static int add_linear(an_plan *p, int layer, int in_features, const an_layer_inf
     int O = o->c, I = in_features, N = p->batch;
     char opts[160];
     s->layer = layer;
+    if (N == 1 && m->tuning.fc_blocked) {
+        /* batch 1 on blocked weights: one contiguous slab per work-item */
+        snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d", relu);
+        s->kind = STEP_KERNEL;
+        s->src_arg = 1;
+        AN_TRY(an__model_kernel(m, "fc.cl", opts, "gemv_blocked", &s->kernel));
+        p->n_steps++;
+        cl_kernel k = s->kernel;
+        AN_CL(clSetKernelArg(k, 0, sizeof(cl_mem), &m->weight[pi]));
+        AN_CL(clSetKernelArg(k, 1, sizeof src, &src));
+        AN_CL(clSetKernelArg(k, 2, sizeof(cl_mem), &m->bias[pi]));
+        AN_CL(clSetKernelArg(k, 3, sizeof dst, &dst));
+        AN_CL(clSetKernelArg(k, 4, sizeof(int), &O));
+        AN_CL(clSetKernelArg(k, 5, sizeof(int), &I));
+        size_t local = 1;
+        AN_TRY(local_size(m, k, (size_t)m->tuning.fc_local, &local));
+        s->dims = 1;
+        s->local[0] = local;
+        s->global[0] = round_up((size_t)(O + 7) / 8, local);
+        return AN_OK;
+    }
     if (N == 1) {
         /* batch 1: a matrix-vector product, bias and ReLU fused */
         snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DLWS=%d -DINTERLEAVED=%d", relu,
@@ -179,6 +208,34 @@ static int add_linear(an_plan *p, int layer, int in_features, const an_layer_inf
         s->global[0] = (size_t)O * s->local[0];
         return AN_OK;
     }
+    if (m->tuning.fc_blocked) {
+        /* batch > 1 on blocked weights: fc_gemm, bias and ReLU fused */
+        char key[64];
+        snprintf(key, sizeof key, "fc i=%d o=%d n=%d", I, O, N);
+        an__tuning t = an__tuning_for(m, key);
+        snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d", relu, t.fc_tm,
+                 t.fc_tnb);
+        s->kind = STEP_KERNEL;
+        s->src_arg = 0;
+        AN_TRY(an__model_kernel(m, "fc.cl", opts, "fc_gemm", &s->kernel));
+        p->n_steps++;
+        cl_kernel k = s->kernel;
+        AN_CL(clSetKernelArg(k, 0, sizeof src, &src));
+        AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &m->weight[pi]));
+        AN_CL(clSetKernelArg(k, 2, sizeof(cl_mem), &m->bias[pi]));
+        AN_CL(clSetKernelArg(k, 3, sizeof dst, &dst));
+        AN_CL(clSetKernelArg(k, 4, sizeof(int), &N));
+        AN_CL(clSetKernelArg(k, 5, sizeof(int), &O));
+        AN_CL(clSetKernelArg(k, 6, sizeof(int), &I));
+        size_t local = 1;
+        AN_TRY(local_size(m, k, (size_t)t.fc_local, &local));
+        s->dims = 2;
+        s->local[0] = local;
+        s->local[1] = 1;
+        s->global[0] = round_up((size_t)(N + t.fc_tm - 1) / t.fc_tm, local);
+        s->global[1] = (size_t)(((O + 7) / 8 + t.fc_tnb - 1) / t.fc_tnb);
+        return AN_OK;
+    }
     /* batch > 1: CLBlast SGEMM, then the bias + ReLU epilogue */
     snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d", relu);
     s->kind = STEP_GEMM;
@@ -190,6 +247,17 @@ static int add_linear(an_plan *p, int layer, int in_features, const an_layer_inf
     s->m = (size_t)N;
     s->n = (size_t)O;
     s->k = (size_t)I;
+    /* CLBlast's temporary buffer, sized and allocated once per step */
+    size_t temp = 0;
+    cl_command_queue q = m->dev->queue;
+    CLBlastStatusCode st = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, CLBlastTransposeNo,
+                                                      CLBlastTransposeYes, s->m, s->n, s->k, 0,
+                                                      s->k, 0, s->k, 0, s->n, &q, &temp);
+    if (st != CLBlastSuccess)
+        return an__fail(AN_ERR_CLBLAST, "CLBlastSGemmTempBufferSize (layer %d) failed: %d",
+                        layer + 1, (int)st);
+    if (temp > 0)
+        AN_CL_OBJ(s->temp, clCreateBuffer(m->dev->context, CL_MEM_READ_WRITE, temp, NULL, &an__err));
     AN_CL(clSetKernelArg(s->kernel, 0, sizeof dst, &dst));
     AN_CL(clSetKernelArg(s->kernel, 1, sizeof(cl_mem), &m->bias[pi]));
     AN_CL(clSetKernelArg(s->kernel, 2, sizeof(int), &N));
@@ -373,10 +441,14 @@ static int enqueue_step(an_plan *p, const step *s, cl_mem input, cl_event ev[2])
          * a marker before it lets the profiler time the whole step */
         if (ev)
             AN_CL(clEnqueueMarkerWithWaitList(q, 0, NULL, &ev[1]));
-        CLBlastStatusCode st = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo,
-                                            CLBlastTransposeYes, s->m, s->n, s->k, 1.0f,
-                                            input ? input : s->x, 0, s->k, s->w, 0, s->k, 0.0f,
-                                            s->y, 0, s->n, &q, NULL);
+        CLBlastStatusCode st =
+            s->temp ? CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, CLBlastTransposeNo,
+                                                 CLBlastTransposeYes, s->m, s->n, s->k, 1.0f,
+                                                 input ? input : s->x, 0, s->k, s->w, 0, s->k,
+                                                 0.0f, s->y, 0, s->n, &q, NULL, s->temp)
+                    : CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeYes,
+                                   s->m, s->n, s->k, 1.0f, input ? input : s->x, 0, s->k, s->w, 0,
+                                   s->k, 0.0f, s->y, 0, s->n, &q, NULL);
         if (st != CLBlastSuccess) {
             const char *name = an__cl_error_name((cl_int)st);
             return an__fail(name ? (int)st : AN_ERR_CLBLAST,
@@ -495,9 +567,12 @@ void an_plan_free(an_plan *p)
 {
     if (!p)
         return;
-    for (int i = 0; i < AN_MAX_LAYERS; i++)
+    for (int i = 0; i < AN_MAX_LAYERS; i++) {
         if (p->steps[i].kernel)
             clReleaseKernel(p->steps[i].kernel);
+        if (p->steps[i].temp)
+            clReleaseMemObject(p->steps[i].temp);
+    }
     if (p->softmax)
         clReleaseKernel(p->softmax);
     cl_mem bufs[] = {p->input[0], p->input[1], p->act[0], p->act[1], p->logits, p->probs};

@@ -117,17 +117,37 @@ static void setup(void)
 typedef struct {
     int n, c, h, w, oc, k, s, p, tx, relu;
     const char *file, *name;
+    int groups, ocb; /* 0 means 1 */
 } conv_case;
 
 static void check_conv(const conv_case *t)
 {
     int oh = (t->h + 2 * t->p - t->k) / t->s + 1, ow = (t->w + 2 * t->p - t->k) / t->s + 1;
-    int blocks = (t->oc + 7) / 8;
-    size_t nin = (size_t)t->n * t->c * t->h * t->w, nw = (size_t)t->oc * t->c * t->k * t->k;
-    size_t nout = (size_t)t->n * t->oc * oh * ow;
-    float *x = random_floats(nin), *w = random_floats(nw), *b = random_floats((size_t)blocks * 8);
-    float *arranged = malloc((size_t)blocks * 8 * t->c * t->k * t->k * sizeof(float));
-    an__conv_weights_arrange(w, arranged, t->oc, t->c, t->k);
+    int g = t->groups > 0 ? t->groups : 1, ocb = t->ocb > 0 ? t->ocb : 1;
+    int cg = t->c / g, ocg = t->oc / g, bpg = (ocg + 7) / 8;
+    ck_assert_int_eq(cg * g, t->c);
+    ck_assert_int_eq(ocg * g, t->oc);
+    int padded = an__conv_arranged_oc(t->oc, g);
+    ck_assert_int_eq(padded, g * bpg * 8);
+    size_t nin = (size_t)t->n * t->c * t->h * t->w, nw = (size_t)t->oc * cg * t->k * t->k;
+    size_t nout = (size_t)t->n * t->oc * oh * ow, narr = (size_t)padded * cg * t->k * t->k;
+    float *x = random_floats(nin), *w = random_floats(nw), *b = random_floats((size_t)t->oc);
+    float *arranged = malloc(narr * sizeof(float)), *barr = malloc((size_t)padded * sizeof(float));
+    an__conv_weights_arrange(w, arranged, t->oc, cg, t->k, g);
+    an__conv_bias_arrange(b, barr, t->oc, g);
+    /* the arrangement itself: every weight once in place, zeros elsewhere */
+    for (int gi = 0; gi < g; gi++)
+        for (int bl = 0; bl < bpg; bl++)
+            for (int tap = 0; tap < cg * t->k * t->k; tap++)
+                for (int j = 0; j < 8; j++) {
+                    int o = bl * 8 + j;
+                    float got = arranged[(((size_t)gi * bpg + bl) * cg * t->k * t->k + tap) * 8 + j];
+                    float want = o < ocg ? w[((size_t)gi * ocg + o) * cg * t->k * t->k + tap] : 0.0f;
+                    ck_assert_msg(got == want, "arranged weight g%d b%d tap%d j%d", gi, bl, tap, j);
+                    if (tap == 0)
+                        ck_assert(barr[((size_t)gi * bpg + bl) * 8 + j] ==
+                                  (o < ocg ? b[gi * ocg + o] : 0.0f));
+                }
 
     double *want = malloc(nout * sizeof *want), *scale = malloc(nout * sizeof *scale);
     for (int n = 0; n < t->n; n++)
@@ -135,14 +155,16 @@ static void check_conv(const conv_case *t)
             for (int y = 0; y < oh; y++)
                 for (int xx = 0; xx < ow; xx++) {
                     double acc = b[o], mag = fabs(b[o]);
-                    for (int c = 0; c < t->c; c++)
+                    int gi = o / ocg;
+                    for (int c = 0; c < cg; c++)
                         for (int ky = 0; ky < t->k; ky++)
                             for (int kx = 0; kx < t->k; kx++) {
                                 int iy = y * t->s - t->p + ky, ix = xx * t->s - t->p + kx;
                                 if (iy < 0 || iy >= t->h || ix < 0 || ix >= t->w)
                                     continue;
-                                double v = (double)x[((size_t)(n * t->c + c) * t->h + iy) * t->w + ix] *
-                                           w[((size_t)(o * t->c + c) * t->k + ky) * t->k + kx];
+                                double v =
+                                    (double)x[((size_t)(n * t->c + gi * cg + c) * t->h + iy) * t->w + ix] *
+                                    w[((size_t)(o * cg + c) * t->k + ky) * t->k + kx];
                                 acc += v;
                                 mag += fabs(v);
                             }
@@ -151,27 +173,28 @@ static void check_conv(const conv_case *t)
                     scale[i] = mag;
                 }
 
+    bool first = strcmp(t->name, "conv11s4") == 0;
     char opts[200];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DK=%d -DS=%d -DP=%d -DTX=%d -DRELU=%d", t->k, t->s,
-             t->p, t->tx, t->relu);
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DK=%d -DS=%d -DP=%d -DTX=%d -DOCB=%d -DRELU=%d",
+             t->k, t->s, t->p, t->tx, ocb, t->relu);
     cl_kernel k = kernel(t->file, opts, t->name);
-    cl_mem bx = buffer(x, nin), bw = buffer(arranged, (size_t)blocks * 8 * t->c * t->k * t->k);
-    cl_mem bb = buffer(b, (size_t)blocks * 8), by = poisoned(nout);
+    cl_mem bx = buffer(x, nin), bw = buffer(arranged, narr);
+    cl_mem bb = buffer(barr, (size_t)padded), by = poisoned(nout);
     arg_mem(k, 0, bx);
     arg_mem(k, 1, bw);
     arg_mem(k, 2, bb);
     arg_mem(k, 3, by);
-    int ints[] = {t->c, t->h, t->w, t->oc, oh, ow, t->n * blocks};
-    for (int i = 0; i < 7; i++)
+    int nz = t->n * g * ((bpg + ocb - 1) / ocb);
+    int ints[] = {cg, t->h, t->w, t->oc, oh, ow, nz, g};
+    for (int i = 0; i < (first ? 7 : 8); i++)
         arg_int(k, (cl_uint)(4 + i), ints[i]);
     size_t local[3] = {2, 1, 1}; /* a work-group larger than 1 with a guarded tail */
-    size_t global[3] = {((size_t)(ow + t->tx - 1) / t->tx + 1) / 2 * 2, (size_t)oh,
-                        (size_t)t->n * blocks};
+    size_t global[3] = {((size_t)(ow + t->tx - 1) / t->tx + 1) / 2 * 2, (size_t)oh, (size_t)nz};
     run(k, 3, global, local);
     float *got = read_back(by, nout);
-    char what[128];
-    snprintf(what, sizeof what, "%s N%d C%d %dx%d OC%d k%d s%d p%d tx%d relu%d", t->name, t->n,
-             t->c, t->h, t->w, t->oc, t->k, t->s, t->p, t->tx, t->relu);
+    char what[160];
+    snprintf(what, sizeof what, "%s N%d C%d %dx%d OC%d k%d s%d p%d g%d tx%d ocb%d relu%d", t->name,
+             t->n, t->c, t->h, t->w, t->oc, t->k, t->s, t->p, g, t->tx, ocb, t->relu);
     compare(what, got, want, scale, nout, 1e-5);
 
     clReleaseKernel(k);
@@ -179,18 +202,38 @@ static void check_conv(const conv_case *t)
     clReleaseMemObject(bw);
     clReleaseMemObject(bb);
     clReleaseMemObject(by);
-    free(x), free(w), free(b), free(arranged), free(want), free(scale), free(got);
+    free(x), free(w), free(b), free(arranged), free(barr), free(want), free(scale), free(got);
 }
 
 START_TEST(test_conv2d)
 {
     const conv_case cases[] = {
-        {3, 7, 13, 17, 13, 3, 1, 1, 4, 1, "conv.cl", "conv2d"},
-        {3, 7, 13, 17, 13, 5, 1, 2, 4, 1, "conv.cl", "conv2d"},
-        {1, 5, 9, 11, 8, 3, 1, 1, 3, 0, "conv.cl", "conv2d"},
-        {2, 3, 15, 14, 19, 3, 2, 0, 2, 0, "conv.cl", "conv2d"},
-        {3, 7, 13, 17, 9, 1, 1, 0, 1, 1, "conv.cl", "conv2d"},
-        {1, 2, 23, 19, 6, 7, 3, 3, 4, 1, "conv.cl", "conv2d"},
+        {3, 7, 13, 17, 13, 3, 1, 1, 4, 1, "conv.cl", "conv2d", 1, 1},
+        {3, 7, 13, 17, 13, 5, 1, 2, 4, 1, "conv.cl", "conv2d", 1, 2},
+        {1, 5, 9, 11, 8, 3, 1, 1, 3, 0, "conv.cl", "conv2d", 1, 1},
+        {2, 3, 15, 14, 19, 3, 2, 0, 2, 0, "conv.cl", "conv2d", 1, 3},
+        {3, 7, 13, 17, 9, 1, 1, 0, 1, 1, "conv.cl", "conv2d", 1, 2},
+        {1, 2, 23, 19, 6, 7, 3, 3, 4, 1, "conv.cl", "conv2d", 1, 1},
+        {2, 9, 11, 13, 40, 3, 1, 1, 6, 1, "conv.cl", "conv2d", 1, 4},
+        {1, 5, 7, 9, 17, 3, 1, 1, 8, 0, "conv.cl", "conv2d", 1, 2}, /* TX > OW */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_conv(&cases[i]);
+}
+END_TEST
+
+/* Grouped convolution: each output channel sees only its group's inputs; odd
+ * sizes, groups whose channel count is and is not a multiple of 8, and OCB
+ * blocks that straddle a group's end. */
+START_TEST(test_conv2d_groups)
+{
+    const conv_case cases[] = {
+        {2, 6, 13, 11, 16, 3, 1, 1, 4, 1, "conv.cl", "conv2d", 2, 1},
+        {2, 6, 13, 11, 16, 3, 1, 1, 3, 0, "conv.cl", "conv2d", 2, 2},
+        {1, 6, 9, 15, 12, 5, 1, 2, 2, 1, "conv.cl", "conv2d", 2, 1}, /* 6 per group: padded */
+        {3, 9, 11, 7, 30, 3, 2, 1, 4, 1, "conv.cl", "conv2d", 3, 2}, /* 10 per group */
+        {1, 8, 7, 7, 48, 3, 1, 1, 5, 0, "conv.cl", "conv2d", 2, 2},  /* 3 blocks per group */
+        {1, 4, 10, 9, 4, 1, 1, 0, 4, 1, "conv.cl", "conv2d", 4, 1},  /* depthwise-like */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_conv(&cases[i]);
@@ -200,10 +243,11 @@ END_TEST
 START_TEST(test_conv11s4)
 {
     const conv_case cases[] = {
-        {3, 3, 45, 51, 13, 11, 4, 2, 4, 1, "conv11s4.cl", "conv11s4"},
-        {3, 3, 47, 43, 13, 11, 4, 0, 4, 1, "conv11s4.cl", "conv11s4"},
-        {1, 3, 27, 31, 16, 11, 4, 2, 3, 1, "conv11s4.cl", "conv11s4"},
-        {2, 7, 19, 23, 5, 11, 4, 0, 1, 1, "conv11s4.cl", "conv11s4"},
+        {3, 3, 45, 51, 13, 11, 4, 2, 4, 1, "conv11s4.cl", "conv11s4", 1, 1},
+        {3, 3, 47, 43, 13, 11, 4, 0, 4, 1, "conv11s4.cl", "conv11s4", 1, 2},
+        {1, 3, 27, 31, 16, 11, 4, 2, 3, 1, "conv11s4.cl", "conv11s4", 1, 2},
+        {2, 7, 19, 23, 5, 11, 4, 0, 1, 1, "conv11s4.cl", "conv11s4", 1, 1},
+        {2, 3, 51, 49, 35, 11, 4, 2, 6, 0, "conv11s4.cl", "conv11s4", 1, 3},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_conv(&cases[i]);
@@ -321,6 +365,86 @@ START_TEST(test_gemv)
 }
 END_TEST
 
+/* fc_gemm (batch > 1) and gemv_blocked (batch 1) on blocked weights. */
+static void check_fc_blocked(int n, int o, int in, int tm, int tnb, int relu)
+{
+    float *w = random_floats((size_t)o * in), *x = random_floats((size_t)n * in);
+    float *b = random_floats((size_t)o);
+    int padded = an__conv_arranged_oc(o, 1);
+    float *wp = malloc((size_t)padded * in * sizeof *wp), *bp = malloc((size_t)padded * sizeof *bp);
+    an__conv_weights_arrange(w, wp, o, in, 1, 1);
+    an__conv_bias_arrange(b, bp, o, 1);
+    size_t nout = (size_t)n * o;
+    double *want = malloc(nout * sizeof *want), *scale = malloc(nout * sizeof *scale);
+    for (int r = 0; r < n; r++)
+        for (int c = 0; c < o; c++) {
+            double acc = b[c], mag = fabs(b[c]);
+            for (int i = 0; i < in; i++) {
+                double v = (double)w[(size_t)c * in + i] * x[(size_t)r * in + i];
+                acc += v;
+                mag += fabs(v);
+            }
+            want[(size_t)r * o + c] = relu && acc < 0 ? 0 : acc;
+            scale[(size_t)r * o + c] = mag;
+        }
+    char opts[128];
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d", relu, tm, tnb);
+    bool gemv = n == 1 && tm == 0;
+    cl_kernel k = kernel("fc.cl", opts, gemv ? "gemv_blocked" : "fc_gemm");
+    cl_mem bw = buffer(wp, (size_t)padded * in), bx = buffer(x, (size_t)n * in);
+    cl_mem bb = buffer(bp, (size_t)padded), by = poisoned(nout);
+    char what[128];
+    if (gemv) {
+        arg_mem(k, 0, bw);
+        arg_mem(k, 1, bx);
+        arg_mem(k, 2, bb);
+        arg_mem(k, 3, by);
+        arg_int(k, 4, o);
+        arg_int(k, 5, in);
+        size_t local = 4, global = ((size_t)(o + 7) / 8 + 3) / 4 * 4;
+        run(k, 1, &global, &local);
+        snprintf(what, sizeof what, "gemv_blocked %dx%d relu%d", o, in, relu);
+    } else {
+        arg_mem(k, 0, bx);
+        arg_mem(k, 1, bw);
+        arg_mem(k, 2, bb);
+        arg_mem(k, 3, by);
+        arg_int(k, 4, n);
+        arg_int(k, 5, o);
+        arg_int(k, 6, in);
+        size_t local[2] = {2, 1};
+        size_t global[2] = {((size_t)(n + tm - 1) / tm + 1) / 2 * 2,
+                            (size_t)(((o + 7) / 8 + tnb - 1) / tnb)};
+        run(k, 2, global, local);
+        snprintf(what, sizeof what, "fc_gemm N%d %dx%d tm%d tnb%d relu%d", n, o, in, tm, tnb, relu);
+    }
+    float *got = read_back(by, nout);
+    compare(what, got, want, scale, nout, 1e-5);
+    clReleaseKernel(k);
+    clReleaseMemObject(bw), clReleaseMemObject(bx), clReleaseMemObject(bb), clReleaseMemObject(by);
+    free(w), free(x), free(b), free(wp), free(bp), free(want), free(scale), free(got);
+}
+
+START_TEST(test_fc_gemm)
+{
+    check_fc_blocked(7, 37, 123, 4, 2, 1);
+    check_fc_blocked(7, 37, 123, 3, 1, 0);
+    check_fc_blocked(16, 64, 77, 6, 2, 1);
+    check_fc_blocked(5, 13, 9, 8, 4, 0); /* tiles larger than the problem */
+    check_fc_blocked(2, 100, 301, 1, 3, 1);
+    check_fc_blocked(3, 1000, 64, 2, 2, 0);
+}
+END_TEST
+
+START_TEST(test_gemv_blocked)
+{
+    check_fc_blocked(1, 37, 123, 0, 0, 1);
+    check_fc_blocked(1, 5, 1001, 0, 0, 0);
+    check_fc_blocked(1, 13, 7, 0, 0, 1);
+    check_fc_blocked(1, 64, 3, 0, 0, 0); /* fewer inputs than one unrolled step */
+}
+END_TEST
+
 START_TEST(test_bias_act)
 {
     for (int relu = 0; relu <= 1; relu++) {
@@ -392,10 +516,13 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_conv2d);
+    tcase_add_test(tc, test_conv2d_groups);
     tcase_add_test(tc, test_conv11s4);
     tcase_add_test(tc, test_maxpool);
     tcase_add_test(tc, test_adaptive_avgpool);
     tcase_add_test(tc, test_gemv);
+    tcase_add_test(tc, test_fc_gemm);
+    tcase_add_test(tc, test_gemv_blocked);
     tcase_add_test(tc, test_bias_act);
     tcase_add_test(tc, test_softmax);
     suite_add_tcase(s, tc);

@@ -13,6 +13,8 @@
 
 enum { EXIT_USAGE = APP_EXIT_USAGE };
 
+int cmd_convert(int argc, char **argv); /* convert.c */
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -30,6 +32,8 @@ static void usage(FILE *f)
             "                                  top-K classes of PNG files (see classify --help)\n"
             "  bench [--variant NAME] [--batch 1,16,64] [--runs N] [--csv | --json]\n"
             "                                  per-layer and end-to-end timings, device ceilings\n"
+            "  convert IN.pth|IN.caffemodel OUT.safetensors\n"
+            "                                  published weights to this runtime's format\n"
             "\n"
             "variants: torchvision-224, caffe-227, caffe-bvlc-227\n"
             "devices:  --device or $ALEXNET_DEVICE: P:D, gpu, cpu, accelerator, or part of a name;\n"
@@ -276,6 +280,8 @@ int main(int argc, char **argv)
         return cmd_classify(argc, argv);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc, argv);
+    if (strcmp(cmd, "convert") == 0)
+        return cmd_convert(argc, argv);
     static const struct option opts[] = {
         {"variant", required_argument, NULL, 'v'}, {"input", required_argument, NULL, 'i'},
         {"output", required_argument, NULL, 'o'},  {"weights", required_argument, NULL, 'w'},

@@ -324,6 +324,27 @@ AN_API int an_classify_files(an_model *model, const char *const *paths, size_t c
                              const an_classify_options *options, an_result_fn fn, void *user,
                              an_classify_stats *stats);
 
+/* ------------------------------------------------------------------------ */
+/* Converting published weights (host only)                                  */
+
+/* Converts a published AlexNet weights file to a .safetensors file that
+ * an_model_load reads: a PyTorch .pth holding a state_dict (torch.save's zip
+ * format or its legacy one; float32 or float16 tensors, kept as they are) or
+ * a Caffe .caffemodel (NetParameter with `layer` or legacy V1 `layers`).
+ * The format is told by the file's first bytes, the variant by the tensors'
+ * names and shapes (torchvision's features.N/classifier.N names give
+ * torchvision-224; Caffe's conv1..fc8 give caffe-227, or caffe-bvlc-227 when
+ * conv2/4/5 have two groups' input channels). Nothing in the file is
+ * executed: a pickle opcode or global outside a state_dict's subset is
+ * refused. On success the variant's name is copied to variant_out (may be
+ * NULL; size bytes, truncated). Errors: AN_ERR_IO (cannot read or write),
+ * AN_ERR_BAD_FILE (malformed, truncated or tampered input: the error text says
+ * where and why), AN_ERR_BAD_WEIGHTS (the tensors fit no variant: the text
+ * names the tensor, its shape and the shapes expected). out is written
+ * through a temporary "OUT.partial", checked by loading it back, then
+ * renamed, so a failure leaves no output file behind. */
+AN_API int an_convert(const char *in, const char *out, char *variant_out, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,41 @@
+/* convert.c - `alexnet convert IN OUT.safetensors`: a published weights file
+ * (PyTorch .pth, Caffe .caffemodel) to this runtime's safetensors. */
+#include <stdio.h>
+#include <string.h>
+
+#include "alexnet.h"
+#include "apps.h"
+
+int cmd_convert(int argc, char **argv);
+
+static void convert_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: alexnet convert IN OUT.safetensors\n"
+            "\n"
+            "IN is a PyTorch .pth holding a state_dict (torch.save, zip or legacy format,\n"
+            "float32 or float16) or a Caffe .caffemodel (current or V1 layers). The variant\n"
+            "is chosen from the tensors' names and shapes and printed; nothing in IN is\n"
+            "executed. OUT loads with --weights OUT --variant VARIANT.\n");
+}
+
+int cmd_convert(int argc, char **argv)
+{
+    if (argc == 3 && (strcmp(argv[2], "-h") == 0 || strcmp(argv[2], "--help") == 0)) {
+        convert_usage(stdout);
+        return 0;
+    }
+    if (argc != 4 || argv[2][0] == '-' || argv[3][0] == '-') {
+        convert_usage(stderr);
+        return APP_EXIT_USAGE;
+    }
+    char variant[64];
+    int status = an_convert(argv[2], argv[3], variant, sizeof variant);
+    if (status != AN_OK) {
+        fprintf(stderr, "alexnet: convert: %s (%s)\n", an_last_error(), an_status_name(status));
+        return status == AN_ERR_IO ? APP_EXIT_USAGE : 1;
+    }
+    printf("%s: variant %s, %lld parameters -> %s\n", argv[2], variant,
+           (long long)an_variant_params(variant), argv[3]);
+    return 0;
+}

@@ -13,7 +13,8 @@ mode=${1:-run}
 build=${BUILD_DIR:-build}
 
 runtime_pkgs=(gcc pkg-config meson ninja-build python3 ocl-icd-libopencl1 ocl-icd-opencl-dev
-              opencl-headers pocl-opencl-icd libclblast-dev libpng-dev libjson-c-dev check)
+              opencl-headers pocl-opencl-icd libclblast-dev libpng-dev libjson-c-dev libzip-dev
+              check)
 test_pkgs=(python3-torch python3-torchvision python3-numpy python3-pil python3-skimage oclgrind
            clinfo)
 

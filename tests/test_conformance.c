@@ -134,6 +134,15 @@ START_TEST(test_caffe_227)
 }
 END_TEST
 
+/* The original BVLC network: LRN (Caffe's formula) and grouped convolutions,
+ * against torch's Conv2d(groups=2) and LocalResponseNorm(5, 1e-4, 0.75, 1). */
+START_TEST(test_caffe_bvlc_227)
+{
+    const int batches[] = {1, 3};
+    check_batches("caffe-bvlc-227", "caffe-bvlc-227", batches, 2);
+}
+END_TEST
+
 /* The command line end to end: .npy in, .npy out, exit status 0. */
 START_TEST(test_cli_forward)
 {
@@ -191,6 +200,7 @@ int main(void)
     tcase_add_test(tc, test_torchvision_224);
     tcase_add_test(tc, test_torchvision_256);
     tcase_add_test(tc, test_caffe_227);
+    tcase_add_test(tc, test_caffe_bvlc_227);
     tcase_add_test(tc, test_cli_forward);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -34,6 +34,37 @@ def caffe227():
     return m
 
 
+class BVLC(nn.Module):
+    """caffe-bvlc-227: BVLC's reference AlexNet (LRN after conv1 and conv2, two
+    groups in conv2, conv4 and conv5). Caffe's across-channel LRN is
+    nn.LocalResponseNorm for odd sizes: both use alpha/size and a window of
+    (size-1)/2 channels on each side, clipped at the edges."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 96, kernel_size=11, stride=4), nn.ReLU(inplace=True),
+            nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0), nn.MaxPool2d(3, 2),
+            nn.Conv2d(96, 256, kernel_size=5, padding=2, groups=2), nn.ReLU(inplace=True),
+            nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0), nn.MaxPool2d(3, 2),
+            nn.Conv2d(256, 384, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(384, 384, kernel_size=3, padding=1, groups=2), nn.ReLU(inplace=True),
+            nn.Conv2d(384, 256, kernel_size=3, padding=1, groups=2), nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2))
+        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
+        self.classifier = nn.Sequential(
+            nn.Dropout(), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(inplace=True), nn.Dropout(),
+            nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Linear(4096, 1000))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+BVLC_NAMES = {"features.0": "conv1", "features.4": "conv2", "features.8": "conv3",
+              "features.10": "conv4", "features.12": "conv5", "classifier.1": "fc6",
+              "classifier.4": "fc7", "classifier.6": "fc8"}
+
+
 def seed_weights(model, seed):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -99,6 +130,12 @@ def main():
     seed_weights(cf, 2)
     make("caffe-227", cf, CAFFE_NAMES, "F16",
          {"caffe-227": rng.standard_normal((8, 3, 227, 227), dtype=np.float32)}, out)
+    # caffe-bvlc-227, F32: inputs on Caffe's scale (0..255 minus the mean), where LRN
+    # changes conv1's outputs by tens of percent instead of being the identity
+    bv = BVLC()
+    seed_weights(bv, 3)
+    make("caffe-bvlc-227", bv, BVLC_NAMES, "F32",
+         {"caffe-bvlc-227": (rng.standard_normal((3, 3, 227, 227)) * 60).astype(np.float32)}, out)
     with open(os.path.join(out, "stamp"), "w") as f:
         f.write("ok\n")
 

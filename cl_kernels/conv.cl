@@ -48,9 +48,11 @@ __kernel void conv2d(__global const float *restrict in, __global const float *re
 
     float8 acc[OCB][TX];
     size_t woff[OCB];
+#pragma unroll
     for (int i = 0; i < OCB; i++) {
         // a block past the group's end reads a valid block and is not stored
         woff[i] = (size_t)(g * bpg + min(b0 + i, bpg - 1)) * wstride;
+#pragma unroll
         for (int t = 0; t < TX; t++)
             acc[i][t] = (float8)(0.0f);
     }
@@ -61,22 +63,28 @@ __kernel void conv2d(__global const float *restrict in, __global const float *re
     float span[SPAN];
     for (int c = 0; c < C; c++) {
         __global const float *plane = img + (size_t)c * H * W;
+#pragma unroll
         for (int ky = 0; ky < K; ky++) {
             const int iy = iy0 + ky;
             if (iy < 0 || iy >= H)
                 continue;
             __global const float *row = plane + (size_t)iy * W;
             if (inside) {
+#pragma unroll
                 for (int i = 0; i < SPAN; i++)
                     span[i] = row[ix0 + i];
             } else {
+#pragma unroll
                 for (int i = 0; i < SPAN; i++)
                     span[i] = (ix0 + i >= 0 && ix0 + i < W) ? row[ix0 + i] : 0.0f;
             }
             const size_t tap = ((size_t)c * K + ky) * K * 8;
+#pragma unroll
             for (int kx = 0; kx < K; kx++) {
+#pragma unroll
                 for (int i = 0; i < OCB; i++) {
                     const float8 w = vload8(0, wt + woff[i] + tap + kx * 8);
+#pragma unroll
                     for (int t = 0; t < TX; t++)
                         acc[i][t] = fma((float8)(span[t * S + kx]), w, acc[i][t]);
                 }
@@ -84,11 +92,13 @@ __kernel void conv2d(__global const float *restrict in, __global const float *re
         }
     }
 
+#pragma unroll
     for (int i = 0; i < OCB; i++) {
         const int bl = b0 + i;
         if (bl >= bpg)
             break;
         const float8 b = vload8(g * bpg + bl, bias);
+#pragma unroll
         for (int t = 0; t < TX; t++) {
             const int ox = ox0 + t;
             if (ox >= OW)
@@ -99,6 +109,7 @@ __kernel void conv2d(__global const float *restrict in, __global const float *re
             v = fmax(v, (float8)(0.0f));
 #endif
             vstore8(v, 0, res);
+#pragma unroll
             for (int j = 0; j < 8; j++) {
                 const int oc = bl * 8 + j;
                 if (oc < ocg)

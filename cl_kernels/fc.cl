@@ -97,29 +97,38 @@ __kernel void fc_gemm(__global const float *restrict x, __global const float *re
     if (m0 >= N || b0 >= blocks)
         return;
     size_t xoff[TM], woff[TNB];
+#pragma unroll
     for (int i = 0; i < TM; i++)
         xoff[i] = (size_t)min(m0 + i, N - 1) * I; // rows past N repeat the last, unstored
+#pragma unroll
     for (int j = 0; j < TNB; j++)
         woff[j] = (size_t)min(b0 + j, blocks - 1) * I * 8;
     float8 acc[TM][TNB];
+#pragma unroll
     for (int i = 0; i < TM; i++)
+#pragma unroll
         for (int j = 0; j < TNB; j++)
             acc[i][j] = (float8)(0.0f);
     for (int k = 0; k < I; k++) {
         float8 w[TNB];
+#pragma unroll
         for (int j = 0; j < TNB; j++)
             w[j] = vload8(0, wp + woff[j] + (size_t)k * 8);
+#pragma unroll
         for (int i = 0; i < TM; i++) {
             const float8 xv = (float8)(x[xoff[i] + k]);
+#pragma unroll
             for (int j = 0; j < TNB; j++)
                 acc[i][j] = fma(xv, w[j], acc[i][j]);
         }
     }
+#pragma unroll
     for (int j = 0; j < TNB; j++) {
         const int b = b0 + j;
         if (b >= blocks)
             break;
         const float8 bv = vload8(b, bias);
+#pragma unroll
         for (int i = 0; i < TM; i++) {
             const int m = m0 + i;
             if (m >= N)
@@ -130,6 +139,7 @@ __kernel void fc_gemm(__global const float *restrict x, __global const float *re
             v = fmax(v, (float8)(0.0f));
 #endif
             vstore8(v, 0, res);
+#pragma unroll
             for (int e = 0; e < 8; e++)
                 if (b * 8 + e < O)
                     y[(size_t)m * O + b * 8 + e] = res[e];
@@ -165,6 +175,7 @@ __kernel void gemv_blocked(__global const float *restrict wp, __global const flo
 #endif
     float res[8];
     vstore8(v, 0, res);
+#pragma unroll
     for (int e = 0; e < 8; e++)
         if (b * 8 + e < O)
             y[b * 8 + e] = res[e];

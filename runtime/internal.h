@@ -191,6 +191,10 @@ an__tuning an__tuning_defaults(const an_device_info *info);
 void an__tuning_device_key(const an_device_info *info, char *buf, size_t size);
 /* Path of the tuning file (static buffer), or NULL when the cache is off. */
 const char *an__tuning_path(void);
+/* Tuning keys of one layer shape and batch, as plan.c looks them up. */
+void an__tuning_conv_key(char *buf, size_t size, int c, int h, int w, int oc, int k, int s, int p,
+                         int groups, int batch);
+void an__tuning_fc_key(char *buf, size_t size, int in, int out, int batch);
 /* The model's tuning with the file's entry for layer key `key` applied. */
 an__tuning an__tuning_for(const an_model *m, const char *key);
 

@@ -114,6 +114,18 @@ const char *an__tuning_path(void)
     return path;
 }
 
+void an__tuning_conv_key(char *buf, size_t size, int c, int h, int w, int oc, int k, int s, int p,
+                         int groups, int batch)
+{
+    snprintf(buf, size, "conv c=%d h=%d w=%d oc=%d k=%d s=%d p=%d g=%d n=%d", c, h, w, oc, k, s, p,
+             groups, batch);
+}
+
+void an__tuning_fc_key(char *buf, size_t size, int in, int out, int batch)
+{
+    snprintf(buf, size, "fc i=%d o=%d n=%d", in, out, batch);
+}
+
 an__tuning an__tuning_for(const an_model *m, const char *key)
 {
     an__tuning t = m->tuning;

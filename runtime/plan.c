@@ -89,8 +89,7 @@ static int add_conv(an_plan *p, int layer, const an_layer_info *in, const an_lay
         return an__fail(AN_ERR_INVALID_ARGUMENT, "%s: Conv2d-%d: %d groups do not divide %d input "
                         "and %d output channels", m->variant->name, layer + 1, G, C, OC);
     char key[96];
-    snprintf(key, sizeof key, "conv c=%d h=%d w=%d oc=%d k=%d s=%d p=%d g=%d n=%d", C, H, W, OC,
-             l->kernel, l->stride, l->pad, G, p->batch);
+    an__tuning_conv_key(key, sizeof key, C, H, W, OC, l->kernel, l->stride, l->pad, G, p->batch);
     an__tuning t = an__tuning_for(m, key);
     bool first = l->kernel == 11 && l->stride == 4 && G == 1;
     int tx = first ? t.conv1_tx : t.conv_tx, ocb = first ? t.conv1_ocb : t.conv_ocb;
@@ -210,8 +209,8 @@ static int add_linear(an_plan *p, int layer, int in_features, const an_layer_inf
     }
     if (m->tuning.fc_blocked) {
         /* batch > 1 on blocked weights: fc_gemm, bias and ReLU fused */
-        char key[64];
-        snprintf(key, sizeof key, "fc i=%d o=%d n=%d", I, O, N);
+        char key[96];
+        an__tuning_fc_key(key, sizeof key, I, O, N);
         an__tuning t = an__tuning_for(m, key);
         snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d", relu, t.fc_tm,
                  t.fc_tnb);

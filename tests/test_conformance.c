@@ -143,6 +143,57 @@ START_TEST(test_caffe_bvlc_227)
 }
 END_TEST
 
+/* The same network under other kernel parameter sets, forced through
+ * $ALEXNET_TUNING (read by an_model_load): every set must meet the same bound.
+ * Set 1 takes the other FC path (CLBlast SGEMM and gemv_rows on (O, I)
+ * weights) with small conv tiles; set 2 large conv tiles, odd FC tiles and
+ * work-groups above 1. Batches 1 (GEMV) and 3 (GEMM) keep the runtime modest. */
+static const char *const tuning_sets[] = {
+    "fc_blocked=0,conv_tx=2,conv_ocb=1,conv1_tx=3,conv1_ocb=1,gemv_lws=16,gemv_interleaved=1",
+    "fc_blocked=1,conv_tx=7,conv_ocb=3,conv1_tx=6,conv1_ocb=4,fc_tm=3,fc_tnb=3,fc_local=2,"
+    "conv_local=2,pointwise_local=8",
+};
+
+static void check_tuned(const char *variant, const char *tag)
+{
+    const int batches[] = {1, 3};
+    for (size_t i = 0; i < sizeof tuning_sets / sizeof tuning_sets[0]; i++) {
+        fprintf(stderr, "# ALEXNET_TUNING=%s\n", tuning_sets[i]);
+        setenv("ALEXNET_TUNING", tuning_sets[i], 1);
+        check_batches(variant, tag, batches, 2);
+        unsetenv("ALEXNET_TUNING");
+    }
+}
+
+START_TEST(test_tuning_sets_torchvision)
+{
+    check_tuned("torchvision-224", "torchvision-224");
+}
+END_TEST
+
+START_TEST(test_tuning_sets_caffe_bvlc)
+{
+    check_tuned("caffe-bvlc-227", "caffe-bvlc-227");
+}
+END_TEST
+
+/* A malformed forced set is refused by the model loader, naming the parameter. */
+START_TEST(test_tuning_bad)
+{
+    an_model *model = NULL;
+    setenv("ALEXNET_TUNING", "conv_tx=2,conv_wobble=3", 1);
+    int status = an_model_seed(dev, "torchvision-224", 1, &model);
+    unsetenv("ALEXNET_TUNING");
+    ck_assert_int_eq(status, AN_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(model);
+    ck_assert_ptr_nonnull(strstr(an_last_error(), "conv_wobble"));
+    setenv("ALEXNET_TUNING", "conv_tx=99", 1);
+    status = an_model_seed(dev, "torchvision-224", 1, &model);
+    unsetenv("ALEXNET_TUNING");
+    ck_assert_int_eq(status, AN_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
 /* The command line end to end: .npy in, .npy out, exit status 0. */
 START_TEST(test_cli_forward)
 {
@@ -201,6 +252,9 @@ int main(void)
     tcase_add_test(tc, test_torchvision_256);
     tcase_add_test(tc, test_caffe_227);
     tcase_add_test(tc, test_caffe_bvlc_227);
+    tcase_add_test(tc, test_tuning_sets_torchvision);
+    tcase_add_test(tc, test_tuning_sets_caffe_bvlc);
+    tcase_add_test(tc, test_tuning_bad);
     tcase_add_test(tc, test_cli_forward);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

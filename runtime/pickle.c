@@ -842,8 +842,9 @@ int an__pth_read_zip(const char *path, const unsigned char *buf, size_t size, an
     }
     z.zip = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &err);
     if (!z.zip) {
-        status = an__fail(AN_ERR_BAD_FILE, "%s: not a readable zip archive (a PyTorch .pth): %s",
-                          path, zip_error_strerror(&err));
+        status = an__fail(AN_ERR_BAD_FILE,
+                          "%s: not a readable zip archive (a PyTorch .pth; truncated?): %s", path,
+                          zip_error_strerror(&err));
         goto fail;
     }
     src = NULL; /* the archive owns it now */

@@ -1,0 +1,257 @@
+#!/usr/bin/python3
+"""Writes weight files in the published formats for tests/test_convert.c:
+
+  tv_zip.pth, tv_legacy.pth   torchvision's AlexNet, seeded He-normal weights,
+                              torch.save(state_dict) in the zip and the legacy
+                              serialization; tv_f16.pth: the same in float16
+  bvlc.caffemodel             caffe-bvlc-227 as a Caffe NetParameter with
+                              `layer` (LayerParameter, BlobShape, packed data)
+  bvlc_v1.caffemodel          the same with legacy V1 `layers` (enum types,
+                              num/channels/height/width, biases unpacked)
+  *_expected.safetensors      the same tensors under this runtime's names
+  bad_*                       small refusals: a forbidden global, a forbidden
+                              opcode, a wrong shape, a non-contiguous tensor,
+                              float64, unknown names, not a zip, bad varints
+  tiny_*                      small valid containers, cut and flipped by the test
+  x_photos_*.npy, ref_photos_*.npy, probs_photos_*.npy
+                              data/samples/*.png preprocessed as each variant
+                              wants, torch's float64 logits and its float32
+                              probabilities for them
+
+usage: make_published.py SOURCE_ROOT OUTDIR [STAMP]
+Protobuf is encoded by hand from caffe.proto's field numbers: no Caffe here.
+"""
+import io
+import os
+import pickle
+import struct
+import sys
+import zipfile
+
+import numpy as np
+import torch
+import torchvision
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_reference import BVLC, BVLC_NAMES, save_safetensors, seed_weights  # noqa: E402
+
+
+# ---------------------------------------------------------------- protobuf
+def varint(n):
+    n &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def key(field, wire):
+    return varint(field << 3 | wire)
+
+
+def ld(field, payload):
+    return key(field, 2) + varint(len(payload)) + payload
+
+
+def vi(field, value):
+    return key(field, 0) + varint(value)
+
+
+def packed_floats(field, arr):
+    return ld(field, np.ascontiguousarray(arr, dtype="<f4").tobytes())
+
+
+def unpacked_floats(field, arr):
+    rec = np.zeros(arr.size, dtype=[("k", "u1"), ("v", "<f4")])
+    rec["k"] = field << 3 | 5
+    rec["v"] = arr.reshape(-1)
+    return rec.tobytes()
+
+
+def blob_new(arr):
+    shape = ld(7, ld(1, b"".join(varint(d) for d in arr.shape)))  # BlobShape.dim, packed
+    return shape + packed_floats(5, arr)
+
+
+def blob_v1(arr, unpacked):
+    dims = [1] * (4 - arr.ndim) + list(arr.shape)  # fc (1,1,out,in), bias (1,1,1,out)
+    head = b"".join(vi(i + 1, d) for i, d in enumerate(dims))
+    return head + (unpacked_floats(5, arr) if unpacked else packed_floats(5, arr))
+
+
+# BVLC's deploy.prototxt, as (name, type, V1 enum, bottom, top)
+BVLC_LAYERS = [("conv1", "Convolution", 4, "data", "conv1"), ("relu1", "ReLU", 18, "conv1", "conv1"),
+               ("norm1", "LRN", 15, "conv1", "norm1"), ("pool1", "Pooling", 17, "norm1", "pool1"),
+               ("conv2", "Convolution", 4, "pool1", "conv2"), ("relu2", "ReLU", 18, "conv2", "conv2"),
+               ("norm2", "LRN", 15, "conv2", "norm2"), ("pool2", "Pooling", 17, "norm2", "pool2"),
+               ("conv3", "Convolution", 4, "pool2", "conv3"), ("relu3", "ReLU", 18, "conv3", "conv3"),
+               ("conv4", "Convolution", 4, "conv3", "conv4"), ("relu4", "ReLU", 18, "conv4", "conv4"),
+               ("conv5", "Convolution", 4, "conv4", "conv5"), ("relu5", "ReLU", 18, "conv5", "conv5"),
+               ("pool5", "Pooling", 17, "conv5", "pool5"), ("fc6", "InnerProduct", 14, "pool5", "fc6"),
+               ("relu6", "ReLU", 18, "fc6", "fc6"), ("drop6", "Dropout", 6, "fc6", "fc6"),
+               ("fc7", "InnerProduct", 14, "fc6", "fc7"), ("relu7", "ReLU", 18, "fc7", "fc7"),
+               ("drop7", "Dropout", 6, "fc7", "fc7"), ("fc8", "InnerProduct", 14, "fc7", "fc8"),
+               ("prob", "Softmax", 20, "fc8", "prob")]
+
+
+def caffemodel(tensors, v1):
+    """tensors: {"conv1.weight": array, ...}. Returns NetParameter bytes."""
+    net = ld(1, b"AlexNet") + ld(3, b"data") + b"".join(vi(4, d) for d in (10, 3, 227, 227))
+    for name, typ, enum, bottom, top in BVLC_LAYERS:
+        blobs = []
+        if name + ".weight" in tensors:
+            blobs = [tensors[name + ".weight"], tensors[name + ".bias"]]
+        if v1:
+            msg = ld(2, bottom.encode()) + ld(3, top.encode()) + ld(4, name.encode()) + vi(5, enum)
+            msg += b"".join(ld(6, blob_v1(b, unpacked=(i == 1))) for i, b in enumerate(blobs))
+            if blobs:  # blobs_lr (7), weight_decay (8): floats to skip
+                msg += key(7, 5) + struct.pack("<f", 1.0) + key(7, 5) + struct.pack("<f", 2.0)
+                msg += ld(8, struct.pack("<2f", 1.0, 0.0))
+            net += ld(2, msg)
+        else:
+            msg = ld(1, name.encode()) + ld(2, typ.encode()) + ld(3, bottom.encode()) + ld(4, top.encode())
+            if typ == "Convolution" and blobs:  # convolution_param (106): num_output 1, group 5
+                msg += ld(106, vi(1, blobs[0].shape[0]) + vi(5, 2 if name in ("conv2", "conv4", "conv5") else 1))
+            if typ == "LRN":  # lrn_param (118): local_size 1, alpha 2 (float), beta 3 (float)
+                msg += ld(118, vi(1, 5) + key(2, 5) + struct.pack("<f", 1e-4) + key(3, 5) + struct.pack("<f", 0.75))
+            msg += b"".join(ld(7, blob_new(b)) for b in blobs)
+            net += ld(100, msg)
+    return net
+
+
+# ---------------------------------------------------------------- pth files
+def zip_pth(path, pkl, extra=None):
+    """A .pth zip holding data.pkl as given (for tampered pickles)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", pkl)
+        for name, data in (extra or {}).items():
+            z.writestr("archive/" + name, data)
+        z.writestr("archive/version", "3\n")
+
+
+class Evil:
+    """Unpickling this runs os.system: the reader must refuse it, not run it."""
+
+    def __init__(self, cmd):
+        self.cmd = cmd
+
+    def __reduce__(self):
+        return (os.system, (self.cmd,))
+
+
+def main():
+    src, out = sys.argv[1], sys.argv[2]
+    os.makedirs(out, exist_ok=True)
+    j = lambda name: os.path.join(out, name)  # noqa: E731
+
+    # torchvision-224 in both serializations, float32, and float16 (zip)
+    tv = torchvision.models.alexnet()
+    seed_weights(tv, 11)
+    tv.eval()
+    sd = tv.state_dict()
+    torch.save(sd, j("tv_zip.pth"))
+    torch.save(sd, j("tv_legacy.pth"), _use_new_zipfile_serialization=False)
+    save_safetensors(j("tv_expected.safetensors"), [(k, v.numpy()) for k, v in sd.items()], "F32")
+    sd16 = {k: v.half() for k, v in sd.items()}
+    torch.save(sd16, j("tv_f16.pth"))
+    save_safetensors(j("tv_f16_expected.safetensors"),
+                     [(k, v.float().numpy()) for k, v in sd16.items()], "F16")
+
+    # caffe-bvlc-227 as .caffemodel, current and V1
+    bv = BVLC()
+    seed_weights(bv, 12)
+    with torch.no_grad():  # logits of tens on Caffe-scale photographs, as trained weights give
+        bv.classifier[6].weight.mul_(0.1)
+        bv.classifier[6].bias.mul_(0.1)
+    bv.eval()
+    caffe = {BVLC_NAMES[k.rsplit(".", 1)[0]] + "." + k.rsplit(".", 1)[1]: v.numpy()
+             for k, v in bv.state_dict().items()}
+    with open(j("bvlc.caffemodel"), "wb") as f:
+        f.write(caffemodel(caffe, v1=False))
+    with open(j("bvlc_v1.caffemodel"), "wb") as f:
+        f.write(caffemodel(caffe, v1=True))
+    save_safetensors(j("bvlc_expected.safetensors"), list(caffe.items()), "F32")
+
+    # photographs, preprocessed the way each variant wants, and torch's logits
+    try:
+        from PIL import Image
+        import torchvision.transforms as T
+        photos = sorted(p for p in os.listdir(os.path.join(src, "data", "samples")) if p.endswith(".png"))
+        tv_tf = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(),
+                           T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+        xs, xb = [], []
+        for p in photos:
+            img = Image.open(os.path.join(src, "data", "samples", p)).convert("RGB")
+            xs.append(tv_tf(img).numpy())
+            # Caffe: both sides to 256, centre crop 227, BGR, 0..255 minus (104, 117, 123)
+            c = np.asarray(img.resize((256, 256), Image.BILINEAR), dtype=np.float32)
+            o = (256 - 227) // 2
+            c = c[o:o + 227, o:o + 227, ::-1] - np.array([104, 117, 123], dtype=np.float32)
+            xb.append(np.ascontiguousarray(c.transpose(2, 0, 1)))
+        xs, xb = np.stack(xs).astype(np.float32), np.stack(xb).astype(np.float32)
+        np.save(j("x_photos_tv.npy"), xs)
+        np.save(j("x_photos_bvlc.npy"), xb)
+        with torch.no_grad():  # torch's own float32 probabilities, before .double()
+            np.save(j("probs_photos_tv.npy"), torch.softmax(tv(torch.from_numpy(xs)), 1).numpy())
+            np.save(j("probs_photos_bvlc.npy"), torch.softmax(bv(torch.from_numpy(xb)), 1).numpy())
+            np.save(j("ref_photos_tv.npy"), tv.double()(torch.from_numpy(xs).double()).numpy().astype(np.float32))
+            np.save(j("ref_photos_bvlc.npy"), bv.double()(torch.from_numpy(xb).double()).numpy().astype(np.float32))
+        with open(j("photos.txt"), "w") as f:
+            f.write("\n".join(photos) + "\n")
+    except ImportError as e:  # python3-pil missing: the test skips the photographs
+        print("no photographs:", e)
+
+    # small valid containers, for truncation and byte flips
+    tiny = {"features.0.weight": torch.randn(2, 3, 3, 3, generator=torch.Generator().manual_seed(5)),
+            "features.0.bias": torch.tensor([0.5, -0.25]).half()}
+    torch.save(tiny, j("tiny_zip.pth"))
+    torch.save(tiny, j("tiny_legacy.pth"), _use_new_zipfile_serialization=False)
+    with open(j("tiny.caffemodel"), "wb") as f:
+        f.write(caffemodel({"conv1.weight": np.ones((2, 3, 3, 3), np.float32),
+                            "conv1.bias": np.zeros(2, np.float32)}, v1=False))
+    with open(j("tiny_v1.caffemodel"), "wb") as f:
+        net = caffemodel({"fc8.weight": np.ones((3, 2), np.float32), "fc8.bias": np.zeros(3, np.float32)},
+                         v1=True)
+        f.write(net)
+
+    # refusals
+    marker = j("pwned")
+    zip_pth(j("bad_global.pth"), pickle.dumps(Evil("touch '%s'" % marker), protocol=2))
+    with open(j("tiny_legacy.pth"), "rb") as f:
+        legacy = f.read()
+    assert legacy.count(b"ccollections\nOrderedDict\n") == 1
+    with open(j("bad_global_legacy.pth"), "wb") as f:
+        f.write(legacy.replace(b"ccollections\nOrderedDict\n", b"cos\nsystem\n"))
+    # BINFLOAT (G) in a state_dict: outside the subset
+    zip_pth(j("bad_opcode.pth"), b"\x80\x02}q\x00(X\x01\x00\x00\x00aG@\x09\x21\xfb\x54\x44\x2d\x18u.")
+    torch.save({"classifier.6.weight": torch.zeros(10, 4096), "classifier.6.bias": torch.zeros(10)},
+               j("bad_shape.pth"))
+    torch.save({"conv2.weight": torch.zeros(256, 64, 5, 5)}, j("bad_shape_caffe.pth"))
+    torch.save({"features.0.weight": torch.zeros(3, 11, 11, 64).permute(3, 0, 1, 2)},
+               j("bad_strided.pth"))
+    torch.save({"features.0.bias": torch.zeros(64, dtype=torch.float64)}, j("bad_double.pth"))
+    torch.save({"model.fc.weight": torch.zeros(3, 3)}, j("bad_name.pth"))
+    torch.save({"state_dict": {"features.0.bias": torch.zeros(64)}}, j("bad_checkpoint.pth"))
+    with open(j("bad_notzip.pth"), "wb") as f:
+        f.write(b"PK\x03\x04" + bytes(range(256)) * 4)
+    with open(j("bad_varint.caffemodel"), "wb") as f:
+        f.write(b"\x0a\x07AlexNet" + b"\xa2\x06" + b"\xff" * 11)
+    with open(j("bad_length.caffemodel"), "wb") as f:
+        f.write(b"\x0a\x07AlexNet" + b"\xa2\x06" + varint(1 << 40) + b"\x0a\x05conv1")
+    with open(j("bad_layer.caffemodel"), "wb") as f:
+        f.write(ld(100, ld(1, b"conv9") + ld(7, blob_new(np.zeros(3, np.float32)))
+                + ld(7, blob_new(np.zeros(3, np.float32)))))
+    with open(j("bad_blob.caffemodel"), "wb") as f:  # shape says 6 values, data has 5
+        f.write(ld(100, ld(1, b"fc8") + ld(7, ld(7, ld(1, varint(2) + varint(3))) + packed_floats(5, np.zeros(5)))
+                + ld(7, blob_new(np.zeros(2, np.float32)))))
+    with open(sys.argv[3] if len(sys.argv) > 3 else j("stamp"), "w") as f:
+        f.write("ok\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,641 @@
+/* test_convert.c - an_convert end to end on files in the published formats
+ * that tests/reference/make_published.py writes with torch and a hand-made
+ * protobuf encoder: .pth in both serializations (float32 and float16) and
+ * .caffemodel in both forms convert to tensors bit-identical to the
+ * originals, under the right variant; truncated, flipped and tampered files
+ * are refused with a clear error, never a crash, and leave no output; the
+ * converted weights classify the sample photographs as torch does. */
+#include <check.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "npy.h"
+
+static char pub[4096], tmp[4096];
+
+static void path_of(char *buf, size_t size, const char *dir, const char *name)
+{
+    int n = snprintf(buf, size, "%s/%s", dir, name);
+    ck_assert(n > 0 && (size_t)n < size);
+}
+
+static bool exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+static unsigned char *slurp(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    ck_assert(n >= 0);
+    rewind(f);
+    unsigned char *buf = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *size = (size_t)n;
+    return buf;
+}
+
+static void spit(const char *path, const unsigned char *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert_uint_eq(fwrite(data, 1, size, f), size);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Converts pub/name, checks the variant, and compares every tensor with
+ * pub/expected bit for bit (both read through the safetensors loader). */
+static void check_conversion(const char *name, const char *expected, const char *variant,
+                             const char *dtype)
+{
+    char in[4400], out[4400], exp_path[4400], partial[4500], got_variant[32];
+    path_of(in, sizeof in, pub, name);
+    path_of(exp_path, sizeof exp_path, pub, expected);
+    snprintf(out, sizeof out, "%s/%s.safetensors", tmp, name);
+    snprintf(partial, sizeof partial, "%s.partial", out);
+    remove(out);
+    int status = an_convert(in, out, got_variant, sizeof got_variant);
+    ck_assert_msg(status == AN_OK, "%s: %s", name, an_last_error());
+    ck_assert_str_eq(got_variant, variant);
+    ck_assert(!exists(partial));
+
+    /* the dtype is kept: look at the header */
+    size_t size = 0;
+    unsigned char *bytes = slurp(out, &size);
+    ck_assert_uint_gt(size, 8);
+    char needle[32];
+    snprintf(needle, sizeof needle, "\"dtype\":\"%s\"", dtype);
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--)
+        hl = hl << 8 | bytes[i];
+    ck_assert_uint_lt(hl, size);
+    bytes[8 + hl] = '\0';
+    ck_assert_msg(strstr((char *)bytes + 8, needle) != NULL, "%s: header lacks %s", name, needle);
+    free(bytes);
+
+    const an__variant *v = an__variant_find(variant);
+    ck_assert_ptr_nonnull(v);
+    an__weights got, want;
+    status = an__weights_load(v, out, &got);
+    ck_assert_msg(status == AN_OK, "%s", an_last_error());
+    status = an__weights_load(v, exp_path, &want);
+    ck_assert_msg(status == AN_OK, "%s", an_last_error());
+    ck_assert_int_eq(got.count, want.count);
+    int64_t params = 0;
+    for (int i = 0; i < got.count; i++) {
+        const int *d = got.shape[i].dims;
+        size_t n = (size_t)d[0] * d[1] * d[2] * d[3];
+        ck_assert_msg(memcmp(got.weight[i], want.weight[i], n * sizeof(float)) == 0,
+                      "%s: weight %d differs from the original", name, i);
+        ck_assert_msg(memcmp(got.bias[i], want.bias[i], (size_t)d[0] * sizeof(float)) == 0,
+                      "%s: bias %d differs from the original", name, i);
+        params += (int64_t)n + d[0];
+    }
+    /* the variant's parameter total, from the converted file's shapes */
+    ck_assert_int_eq(params, an_variant_params(variant));
+    fprintf(stderr, "# %s: %s, %d tensors bit-identical, %lld parameters\n", name, variant,
+            2 * got.count, (long long)params);
+    an__weights_free(&got);
+    an__weights_free(&want);
+    remove(out); /* 240 MB each: keep the build directory small */
+}
+
+START_TEST(test_pth_zip)
+{
+    check_conversion("tv_zip.pth", "tv_expected.safetensors", "torchvision-224", "F32");
+}
+END_TEST
+
+START_TEST(test_pth_legacy)
+{
+    check_conversion("tv_legacy.pth", "tv_expected.safetensors", "torchvision-224", "F32");
+}
+END_TEST
+
+START_TEST(test_pth_f16)
+{
+    check_conversion("tv_f16.pth", "tv_f16_expected.safetensors", "torchvision-224", "F16");
+}
+END_TEST
+
+START_TEST(test_caffe_layer)
+{
+    check_conversion("bvlc.caffemodel", "bvlc_expected.safetensors", "caffe-bvlc-227", "F32");
+    ck_assert_int_eq(an_variant_params("caffe-bvlc-227"), 60965224);
+}
+END_TEST
+
+START_TEST(test_caffe_v1)
+{
+    check_conversion("bvlc_v1.caffemodel", "bvlc_expected.safetensors", "caffe-bvlc-227", "F32");
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Refusals                                                                 */
+
+typedef struct {
+    const char *file;
+    int status;
+    const char *says[3]; /* substrings of the error text */
+} refusal;
+
+static void expect_refusal(const char *in, int want, const char *const *says, int n_says)
+{
+    char out[4400];
+    snprintf(out, sizeof out, "%s/refused.safetensors", tmp);
+    remove(out);
+    int status = an_convert(in, out, NULL, 0);
+    const char *err = an_last_error();
+    ck_assert_msg(status == want, "%s: status %s, want %s (%s)", in, an_status_name(status),
+                  an_status_name(want), err);
+    for (int i = 0; i < n_says; i++)
+        if (says[i])
+            ck_assert_msg(strstr(err, says[i]) != NULL, "%s: error '%s' does not say '%s'", in,
+                          err, says[i]);
+    ck_assert_msg(!exists(out), "%s: an output was left behind", in);
+}
+
+START_TEST(test_refusals)
+{
+    const refusal cases[] = {
+        {"bad_global.pth", AN_ERR_BAD_FILE, {"global 'posix.system' is not allowed", "offset 2"}},
+        {"bad_global_legacy.pth", AN_ERR_BAD_FILE, {"global 'os.system' is not allowed",
+                                                    "state_dict pickle"}},
+        {"bad_opcode.pth", AN_ERR_BAD_FILE, {"opcode 0x47 'G' (BINFLOAT)", "offset 12"}},
+        {"bad_shape.pth", AN_ERR_BAD_WEIGHTS,
+         {"tensor 'classifier.6.weight' has shape (10, 4096)", "torchvision-224 expects (1000, 4096)"}},
+        {"bad_shape_caffe.pth", AN_ERR_BAD_WEIGHTS,
+         {"'conv2.weight' has shape (256, 64, 5, 5)", "caffe-227 expects (256, 96, 5, 5)",
+          "caffe-bvlc-227 expects (256, 48, 5, 5)"}},
+        {"bad_strided.pth", AN_ERR_BAD_FILE, {"not contiguous"}},
+        {"bad_double.pth", AN_ERR_BAD_FILE, {"DoubleStorage", "float32"}},
+        {"bad_name.pth", AN_ERR_BAD_WEIGHTS, {"'model.fc.weight' is not a tensor of any variant"}},
+        {"bad_checkpoint.pth", AN_ERR_BAD_FILE, {"'state_dict' is a dict", "checkpoint"}},
+        {"bad_notzip.pth", AN_ERR_BAD_FILE, {"not a readable zip archive"}},
+        {"bad_varint.caffemodel", AN_ERR_BAD_FILE, {"not a valid Caffe NetParameter", "varint"}},
+        {"bad_length.caffemodel", AN_ERR_BAD_FILE, {"runs past the end"}},
+        {"bad_layer.caffemodel", AN_ERR_BAD_FILE, {"layer 'conv9' has weights"}},
+        {"bad_blob.caffemodel", AN_ERR_BAD_FILE, {"shape holds 6 values but its data 5"}},
+        {"tiny_zip.pth", AN_ERR_BAD_WEIGHTS,
+         {"'features.0.weight' has shape (2, 3, 3, 3)", "expects (64, 3, 11, 11)"}},
+        {"tiny_legacy.pth", AN_ERR_BAD_WEIGHTS, {"'features.0.weight' has shape (2, 3, 3, 3)"}},
+        {"tiny.caffemodel", AN_ERR_BAD_WEIGHTS, {"'conv1.weight' has shape (2, 3, 3, 3)"}},
+        {"tiny_v1.caffemodel", AN_ERR_BAD_WEIGHTS, {"'fc8.weight' has shape (3, 2)"}},
+    };
+    char in[4400], marker[4400];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        path_of(in, sizeof in, pub, cases[i].file);
+        expect_refusal(in, cases[i].status, cases[i].says, 3);
+    }
+    /* unpickling bad_global.pth in Python would have created this file */
+    path_of(marker, sizeof marker, pub, "pwned");
+    ck_assert(!exists(marker));
+    /* a missing input and an unwritable output are I/O errors */
+    path_of(in, sizeof in, pub, "no-such-file.pth");
+    const char *says[] = {"cannot open"};
+    expect_refusal(in, AN_ERR_IO, says, 1);
+    char out[4400];
+    path_of(in, sizeof in, pub, "bvlc_v1.caffemodel");
+    path_of(out, sizeof out, pub, "no-such-dir/out.safetensors");
+    ck_assert_int_eq(an_convert(in, out, NULL, 0), AN_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(an_last_error(), "cannot create"));
+}
+END_TEST
+
+/* Every prefix of the small files: a .pth prefix is always a format error; a
+ * .caffemodel cut at a field boundary is a valid shorter message (protobuf
+ * cannot tell), so it only has to fail. The whole small files parse (their
+ * error is the shape). */
+START_TEST(test_truncated_small)
+{
+    const char *files[] = {"tiny_zip.pth", "tiny_legacy.pth", "tiny.caffemodel",
+                           "tiny_v1.caffemodel"};
+    char in[4400], cut[4400], out[4400];
+    snprintf(cut, sizeof cut, "%s/cut.bin", tmp);
+    snprintf(out, sizeof out, "%s/cut.safetensors", tmp);
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        path_of(in, sizeof in, pub, files[f]);
+        size_t size = 0;
+        unsigned char *data = slurp(in, &size);
+        bool pth = strstr(files[f], ".pth") != NULL;
+        int bad_file = 0;
+        for (size_t n = 0; n < size; n++) {
+            spit(cut, data, n);
+            int status = an_convert(cut, out, NULL, 0);
+            ck_assert_msg(status != AN_OK, "%s cut to %zu bytes was accepted", files[f], n);
+            ck_assert_msg(an_last_error()[0] != '\0', "%s cut to %zu: no error text", files[f], n);
+            if (pth)
+                ck_assert_msg(status == AN_ERR_BAD_FILE, "%s cut to %zu bytes: %s (%s)", files[f],
+                              n, an_status_name(status), an_last_error());
+            bad_file += status == AN_ERR_BAD_FILE;
+            ck_assert(!exists(out));
+        }
+        ck_assert_int_gt(bad_file, (int)size / 2);
+        fprintf(stderr, "# %s: %zu cut points refused (%d as malformed)\n", files[f], size, bad_file);
+        free(data);
+    }
+}
+END_TEST
+
+/* A few cuts of the full-size files: within the pickle, within the storages,
+ * one byte short; the zip's central directory gone. */
+START_TEST(test_truncated_large)
+{
+    const struct {
+        const char *file;
+        double at[3];
+    } cases[] = {
+        {"tv_legacy.pth", {0.000004, 0.5, -1}},
+        {"tv_zip.pth", {0.5, -1, 0}},
+        {"bvlc.caffemodel", {0.3, -1, 0}},
+    };
+    char in[4400], cut[4400], out[4400];
+    snprintf(cut, sizeof cut, "%s/cut_large.bin", tmp);
+    snprintf(out, sizeof out, "%s/cut_large.safetensors", tmp);
+    for (size_t f = 0; f < sizeof cases / sizeof cases[0]; f++) {
+        path_of(in, sizeof in, pub, cases[f].file);
+        size_t size = 0;
+        unsigned char *data = slurp(in, &size);
+        for (int i = 0; i < 3 && cases[f].at[i] != 0; i++) {
+            size_t n = cases[f].at[i] < 0 ? size - 1 : (size_t)(cases[f].at[i] * (double)size);
+            spit(cut, data, n);
+            int status = an_convert(cut, out, NULL, 0);
+            ck_assert_msg(status == AN_ERR_BAD_FILE, "%s cut to %zu bytes: %s (%s)",
+                          cases[f].file, n, an_status_name(status), an_last_error());
+            fprintf(stderr, "# %s cut to %zu: %s\n", cases[f].file, n, an_last_error());
+            ck_assert(!exists(out));
+        }
+        free(data);
+    }
+    remove(cut);
+}
+END_TEST
+
+/* Random bytes overwritten in the small files: refused, never a crash. */
+START_TEST(test_flipped_bytes)
+{
+    const char *files[] = {"tiny_zip.pth", "tiny_legacy.pth", "tiny.caffemodel",
+                           "tiny_v1.caffemodel"};
+    char in[4400], bad[4400], out[4400];
+    snprintf(bad, sizeof bad, "%s/flipped.bin", tmp);
+    snprintf(out, sizeof out, "%s/flipped.safetensors", tmp);
+    uint64_t rng = 99;
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        path_of(in, sizeof in, pub, files[f]);
+        size_t size = 0;
+        unsigned char *data = slurp(in, &size);
+        unsigned char *copy = malloc(size);
+        for (int iter = 0; iter < 400; iter++) {
+            memcpy(copy, data, size);
+            for (int k = 0; k < 1 + iter % 3; k++) {
+                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                copy[(rng >> 33) % size] = (unsigned char)(rng >> 20);
+            }
+            spit(bad, copy, size);
+            int status = an_convert(bad, out, NULL, 0);
+            /* the tensors are too small for any variant, whatever else changed */
+            ck_assert_msg(status != AN_OK, "%s: a damaged copy was accepted", files[f]);
+            ck_assert(an_last_error()[0] != '\0');
+        }
+        free(copy);
+        free(data);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* The command line, and the photographs                                    */
+
+static int run_cmd(const char *cmd)
+{
+    int rc = system(cmd);
+    ck_assert_msg(rc != -1 && WIFEXITED(rc), "%s did not exit normally", cmd);
+    return WEXITSTATUS(rc);
+}
+
+START_TEST(test_cli)
+{
+    const char *build = getenv("AN_BUILD_ROOT");
+    ck_assert_ptr_nonnull(build);
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "'%s/apps/alexnet' convert '%s/bvlc_v1.caffemodel' '%s/cli.safetensors' "
+             "| grep -q 'variant caffe-bvlc-227, 60965224 parameters'", build, pub, tmp);
+    ck_assert_int_eq(run_cmd(cmd), 0);
+    snprintf(cmd, sizeof cmd, "'%s/apps/alexnet' convert '%s/bad_global.pth' '%s/cli2.safetensors' "
+             "2>&1 | grep -q 'posix.system' && ! test -e '%s/cli2.safetensors'", build, pub, tmp, tmp);
+    ck_assert_int_eq(run_cmd(cmd), 0);
+    snprintf(cmd, sizeof cmd, "'%s/apps/alexnet' convert '%s/bad_global.pth' '%s/cli2.safetensors' "
+             "2>/dev/null", build, pub, tmp);
+    ck_assert_int_eq(run_cmd(cmd), 1);
+    snprintf(cmd, sizeof cmd, "'%s/apps/alexnet' convert onlyone 2>/dev/null", build);
+    ck_assert_int_eq(run_cmd(cmd), 2);
+    snprintf(cmd, sizeof cmd, "%s/cli.safetensors", tmp);
+    ck_assert_int_eq(remove(cmd), 0);
+}
+END_TEST
+
+/* Top-5 from the runtime against torch on the same photographs: the classes
+ * of torch's float64 logits in the same order; probabilities within 1e-5 of
+ * torch's float32 forward (what a torch user gets) and within 2e-5 of the
+ * float64 ones (torch's float32 itself misses those by up to 1.0e-5 here). */
+static void compare_top5(const char *what, int image, const int *idx, const float *prob,
+                         const float *logits, const float *probs32)
+{
+    double m = -INFINITY, sum = 0, p[AN_CLASSES];
+    int order[AN_CLASSES];
+    for (int i = 0; i < AN_CLASSES; i++)
+        m = fmax(m, logits[i]);
+    for (int i = 0; i < AN_CLASSES; i++)
+        sum += p[i] = exp((double)logits[i] - m);
+    for (int i = 0; i < AN_CLASSES; i++) {
+        p[i] /= sum;
+        order[i] = i;
+    }
+    for (int k = 0; k < 5; k++) /* partial selection sort */
+        for (int i = k + 1; i < AN_CLASSES; i++)
+            if (p[order[i]] > p[order[k]]) {
+                int t = order[i];
+                order[i] = order[k];
+                order[k] = t;
+            }
+    for (int k = 0; k < 5; k++) {
+        ck_assert_msg(idx[k] == order[k], "%s image %d: class %d is %d, torch says %d (p %g vs %g)",
+                      what, image, k, idx[k], order[k], (double)prob[k], p[order[k]]);
+        ck_assert_msg(fabs(prob[k] - p[order[k]]) <= 2e-5,
+                      "%s image %d class %d: p %.8f, torch float64 %.8f", what, image, idx[k],
+                      (double)prob[k], p[order[k]]);
+        ck_assert_msg(fabs(prob[k] - probs32[idx[k]]) <= 1e-5,
+                      "%s image %d class %d: p %.8f, torch float32 %.8f", what, image, idx[k],
+                      (double)prob[k], (double)probs32[idx[k]]);
+    }
+    fprintf(stderr, "# %s image %d: top-5 %d %d %d %d %d as torch (p0 %.7f, torch float32 %.7f, "
+                    "float64 %.7f)\n", what, image, idx[0], idx[1], idx[2], idx[3], idx[4],
+            (double)prob[0], (double)probs32[idx[0]], p[order[0]]);
+}
+
+static float *load_npy(const char *name, int rows)
+{
+    char path[4400];
+    int d[4], nd = 0;
+    float *data = NULL;
+    path_of(path, sizeof path, pub, name);
+    ck_assert_msg(npy_read_f32(path, &data, d, &nd, 4) == AN_OK, "%s", an_last_error());
+    ck_assert_int_eq(nd, 2);
+    ck_assert_int_eq(d[0], rows);
+    ck_assert_int_eq(d[1], AN_CLASSES);
+    return data;
+}
+
+/* The converted weights on exactly torch's preprocessed input x_photos_<tag>.npy:
+ * top-5 classes identical, probabilities within 1e-5. */
+static void same_input(const char *variant, const char *weights, const char *tag)
+{
+    char path[4400];
+    int xd[4], xn = 0, rd[4], rn = 0;
+    float *x = NULL, *ref = NULL;
+    snprintf(path, sizeof path, "%s/x_photos_%s.npy", pub, tag);
+    ck_assert_msg(npy_read_f32(path, &x, xd, &xn, 4) == AN_OK, "%s", an_last_error());
+    snprintf(path, sizeof path, "%s/ref_photos_%s.npy", pub, tag);
+    ck_assert_msg(npy_read_f32(path, &ref, rd, &rn, 4) == AN_OK, "%s", an_last_error());
+    ck_assert_int_eq(xn, 4);
+    ck_assert_int_eq(rd[0], xd[0]);
+    snprintf(path, sizeof path, "probs_photos_%s.npy", tag);
+    float *p32 = load_npy(path, xd[0]);
+    an_device *dev = NULL;
+    an_model *model = NULL;
+    an_plan *plan = NULL;
+    ck_assert_msg(an_device_open(NULL, &dev) == AN_OK, "%s", an_last_error());
+    ck_assert_msg(an_model_load(dev, variant, weights, &model) == AN_OK, "%s", an_last_error());
+    ck_assert_msg(an_plan_create(model, xd[0], xd[2], xd[3], &plan) == AN_OK, "%s",
+                  an_last_error());
+    float *probs = malloc((size_t)xd[0] * AN_CLASSES * sizeof *probs);
+    ck_assert_ptr_nonnull(probs);
+    ck_assert_msg(an_plan_forward(plan, x, probs, AN_OUTPUT_PROBS) == AN_OK, "%s", an_last_error());
+    for (int i = 0; i < xd[0]; i++) {
+        const float *row = probs + (size_t)i * AN_CLASSES;
+        int idx[5];
+        float prob[5];
+        for (int k = 0; k < 5; k++) {
+            int best = -1;
+            for (int c = 0; c < AN_CLASSES; c++) {
+                bool taken = false;
+                for (int j = 0; j < k; j++)
+                    taken |= idx[j] == c;
+                if (!taken && (best < 0 || row[c] > row[best]))
+                    best = c;
+            }
+            idx[k] = best;
+            prob[k] = row[best];
+        }
+        char what[96];
+        snprintf(what, sizeof what, "%s on torch's input", variant);
+        compare_top5(what, i, idx, prob, ref + (size_t)i * AN_CLASSES,
+                     p32 + (size_t)i * AN_CLASSES);
+    }
+    free(p32);
+    free(probs);
+    an_plan_free(plan);
+    an_model_free(model);
+    an_device_free(dev);
+    free(x);
+    free(ref);
+}
+
+static int photo_names(char names[][256], int max)
+{
+    char list[4400];
+    path_of(list, sizeof list, pub, "photos.txt");
+    FILE *f = fopen(list, "r");
+    if (!f)
+        return 0;
+    int n = 0;
+    while (n < max && fgets(names[n], 256, f)) {
+        names[n][strcspn(names[n], "\n")] = '\0';
+        if (names[n][0])
+            n++;
+    }
+    fclose(f);
+    return n;
+}
+
+/* `alexnet classify --json` on the PNGs with weights converted from tv_zip.pth. */
+START_TEST(test_classify_torchvision)
+{
+    const char *build = getenv("AN_BUILD_ROOT"), *src = getenv("AN_SOURCE_ROOT");
+    ck_assert_ptr_nonnull(build);
+    ck_assert_ptr_nonnull(src);
+    char names[16][256];
+    int n = photo_names(names, 16);
+    ck_assert_msg(n > 0, "no photographs listed (python3-pil missing?)");
+    char in[4400], weights[4400];
+    path_of(in, sizeof in, pub, "tv_zip.pth");
+    snprintf(weights, sizeof weights, "%s/photos_tv.safetensors", tmp);
+    ck_assert_msg(an_convert(in, weights, NULL, 0) == AN_OK, "%s", an_last_error());
+    int rd[4], rn = 0;
+    float *ref = NULL;
+    path_of(in, sizeof in, pub, "ref_photos_tv.npy");
+    ck_assert_msg(npy_read_f32(in, &ref, rd, &rn, 4) == AN_OK, "%s", an_last_error());
+    ck_assert_int_eq(rd[0], n);
+    float *p32 = load_npy("probs_photos_tv.npy", n);
+
+    char cmd[16384];
+    size_t used = (size_t)snprintf(cmd, sizeof cmd,
+                                   "'%s/apps/alexnet' classify --variant torchvision-224 --weights "
+                                   "'%s' --json --top 5",
+                                   build, weights);
+    for (int i = 0; i < n; i++)
+        used += (size_t)snprintf(cmd + used, sizeof cmd - used, " '%s/data/samples/%s'", src,
+                                 names[i]);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char line[8192];
+    int seen = 0;
+    while (fgets(line, sizeof line, p)) {
+        json_object *o = json_tokener_parse(line), *top = NULL, *path = NULL;
+        ck_assert_msg(o != NULL, "not JSON: %s", line);
+        ck_assert(json_object_object_get_ex(o, "path", &path));
+        ck_assert(json_object_object_get_ex(o, "top", &top));
+        ck_assert_int_eq((int)json_object_array_length(top), 5);
+        int img = -1;
+        for (int i = 0; i < n; i++)
+            if (strstr(json_object_get_string(path), names[i]))
+                img = i;
+        ck_assert_int_ge(img, 0);
+        int idx[5];
+        float prob[5];
+        for (int k = 0; k < 5; k++) {
+            json_object *e = json_object_array_get_idx(top, (size_t)k), *v = NULL;
+            ck_assert(json_object_object_get_ex(e, "index", &v));
+            idx[k] = json_object_get_int(v);
+            ck_assert(json_object_object_get_ex(e, "probability", &v));
+            prob[k] = (float)json_object_get_double(v);
+        }
+        compare_top5("alexnet classify torchvision-224", img, idx, prob,
+                     ref + (size_t)img * AN_CLASSES, p32 + (size_t)img * AN_CLASSES);
+        json_object_put(o);
+        seen++;
+    }
+    ck_assert_int_eq(pclose(p), 0);
+    ck_assert_int_eq(seen, n);
+    free(p32);
+    free(ref);
+    same_input("torchvision-224", weights, "tv");
+    remove(weights);
+}
+END_TEST
+
+typedef struct {
+    int n;
+    int idx[16][5];
+    float prob[16][5];
+} collected;
+
+static int collect_result(const an_result *r, void *user)
+{
+    collected *c = user;
+    ck_assert_msg(r->status == AN_OK, "%s: %s", r->path, r->error);
+    ck_assert(r->index < 16 && r->k == 5);
+    for (int k = 0; k < 5; k++) {
+        c->idx[r->index][k] = r->top[k].index;
+        c->prob[r->index][k] = r->top[k].prob;
+    }
+    c->n++;
+    return 0;
+}
+
+/* The library's classification on weights converted from bvlc.caffemodel,
+ * with Caffe's preprocessing (both sides to 256, crop 227, BGR, mean). */
+START_TEST(test_classify_bvlc)
+{
+    const char *src = getenv("AN_SOURCE_ROOT");
+    ck_assert_ptr_nonnull(src);
+    char names[16][256], paths[16][4400];
+    const char *list[16];
+    int n = photo_names(names, 16);
+    ck_assert_msg(n > 0, "no photographs listed (python3-pil missing?)");
+    for (int i = 0; i < n; i++) {
+        snprintf(paths[i], sizeof paths[i], "%s/data/samples/%s", src, names[i]);
+        list[i] = paths[i];
+    }
+    char in[4400], weights[4400];
+    path_of(in, sizeof in, pub, "bvlc.caffemodel");
+    snprintf(weights, sizeof weights, "%s/photos_bvlc.safetensors", tmp);
+    ck_assert_msg(an_convert(in, weights, NULL, 0) == AN_OK, "%s", an_last_error());
+    int rd[4], rn = 0;
+    float *ref = NULL;
+    path_of(in, sizeof in, pub, "ref_photos_bvlc.npy");
+    ck_assert_msg(npy_read_f32(in, &ref, rd, &rn, 4) == AN_OK, "%s", an_last_error());
+    float *p32 = load_npy("probs_photos_bvlc.npy", n);
+
+    an_device *dev = NULL;
+    an_model *model = NULL;
+    ck_assert_msg(an_device_open(NULL, &dev) == AN_OK, "%s", an_last_error());
+    ck_assert_msg(an_model_load(dev, "caffe-bvlc-227", weights, &model) == AN_OK, "%s",
+                  an_last_error());
+    an_preprocess pp;
+    ck_assert_int_eq(an_preprocess_default("caffe-227", &pp), AN_OK);
+    an_classify_options opt = {.batch = 2, .top_k = 5, .threads = 2, .preprocess = &pp};
+    collected c = {0};
+    int status = an_classify_files(model, list, (size_t)n, &opt, collect_result, &c, NULL);
+    ck_assert_msg(status == AN_OK, "%s", an_last_error());
+    ck_assert_int_eq(c.n, n);
+    for (int i = 0; i < n; i++)
+        compare_top5("an_classify_files caffe-bvlc-227", i, c.idx[i], c.prob[i],
+                     ref + (size_t)i * AN_CLASSES, p32 + (size_t)i * AN_CLASSES);
+    an_model_free(model);
+    an_device_free(dev);
+    free(p32);
+    free(ref);
+    same_input("caffe-bvlc-227", weights, "bvlc");
+    remove(weights);
+}
+END_TEST
+
+static void setup(void)
+{
+    const char *dir = getenv("AN_PUB_DIR");
+    ck_assert_ptr_nonnull(dir);
+    snprintf(pub, sizeof pub, "%s", dir);
+    snprintf(tmp, sizeof tmp, "%s/out", dir);
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", tmp);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+int main(void)
+{
+    Suite *s = suite_create("convert");
+    TCase *tc = tcase_create("convert");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_pth_zip);
+    tcase_add_test(tc, test_pth_legacy);
+    tcase_add_test(tc, test_pth_f16);
+    tcase_add_test(tc, test_caffe_layer);
+    tcase_add_test(tc, test_caffe_v1);
+    tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_truncated_small);
+    tcase_add_test(tc, test_truncated_large);
+    tcase_add_test(tc, test_flipped_bytes);
+    tcase_add_test(tc, test_cli);
+    tcase_add_test(tc, test_classify_torchvision);
+    tcase_add_test(tc, test_classify_bvlc);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

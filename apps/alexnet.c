@@ -32,6 +32,9 @@ static void usage(FILE *f)
             "                                  top-K classes of PNG files (see classify --help)\n"
             "  bench [--variant NAME] [--batch 1,16,64] [--runs N] [--csv | --json]\n"
             "                                  per-layer and end-to-end timings, device ceilings\n"
+            "  tune [--variant NAME[,NAME]] [--batch 1,16,64] [--runs N] [--dry-run]\n"
+            "                                  search kernel parameters for the device, checked\n"
+            "                                  against a host reference; stored in tuning.txt\n"
             "  convert IN.pth|IN.caffemodel OUT.safetensors\n"
             "                                  published weights to this runtime's format\n"
             "\n"
@@ -280,6 +283,8 @@ int main(int argc, char **argv)
         return cmd_classify(argc, argv);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc, argv);
+    if (strcmp(cmd, "tune") == 0)
+        return cmd_tune(argc, argv);
     if (strcmp(cmd, "convert") == 0)
         return cmd_convert(argc, argv);
     static const struct option opts[] = {

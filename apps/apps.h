@@ -15,5 +15,6 @@ int app_open_model(const char *device, const char *variant, const char *weights,
 
 int cmd_classify(int argc, char **argv);
 int cmd_bench(int argc, char **argv); /* bench/bench.c */
+int cmd_tune(int argc, char **argv);  /* bench/tune.c */
 
 #endif

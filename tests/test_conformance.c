@@ -55,13 +55,52 @@ static void compare(const char *what, const float *out, const float *ref, size_t
 
 /* Runs the model on the first `batch` images of x_<tag>.npy and compares
  * with ref_<tag>.npy, as logits and as probabilities. */
+/* A tuning file for the test device, written into a fresh cache directory
+ * while the model loads (then XDG_CACHE_HOME is restored): NULL for none. */
+static const char *tuning_file_lines;
+
 static void check_batches(const char *variant, const char *tag, const int *batches, int nb)
 {
-    char name[256], weights[4400];
+    char name[256], weights[4400], saved_xdg[4096] = "";
     an_model *model = NULL;
     snprintf(weights, sizeof weights, "%s/%s.safetensors", ref_dir, variant);
+    if (tuning_file_lines) {
+        char dir[4400], path[4500], dkey[512];
+        snprintf(saved_xdg, sizeof saved_xdg, "%s", getenv("XDG_CACHE_HOME") ? getenv("XDG_CACHE_HOME") : "");
+        snprintf(dir, sizeof dir, "%s/tuning-cache", ref_dir);
+        setenv("XDG_CACHE_HOME", dir, 1);
+        snprintf(path, sizeof path, "mkdir -p '%s/alexnet'", dir);
+        ck_assert_int_eq(system(path), 0);
+        snprintf(path, sizeof path, "%s/alexnet/tuning.txt", dir);
+        FILE *f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        an__tuning_device_key(&dev->info, dkey, sizeof dkey);
+        fprintf(f, "# test\nOther platform|other device|1.0|4|device|fc_blocked=1\n");
+        for (const char *l = tuning_file_lines; *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != 0))
+            fprintf(f, "%s|%.*s\n", dkey, (int)strcspn(l, "\n"), l);
+        fclose(f);
+    }
     int status = an_model_load(dev, variant, weights, &model);
+    if (tuning_file_lines) {
+        if (saved_xdg[0])
+            setenv("XDG_CACHE_HOME", saved_xdg, 1);
+        else
+            unsetenv("XDG_CACHE_HOME");
+    }
     ck_assert_msg(status == AN_OK, "%s", an_last_error());
+    if (tuning_file_lines) {
+        /* the file's device line and per-layer entries were read */
+        ck_assert_int_eq(model->tuning.fc_blocked, 0);
+        ck_assert_int_eq(model->n_tuned, 2);
+        char key[96];
+        an__tuning_conv_key(key, sizeof key, 64, 27, 27, 192, 5, 1, 2, 1, 3);
+        an__tuning t = an__tuning_for(model, key);
+        ck_assert_int_eq(t.conv_tx, 3);
+        ck_assert_int_eq(t.conv_ocb, 1);
+        an__tuning_conv_key(key, sizeof key, 64, 27, 27, 192, 5, 1, 2, 1, 1);
+        t = an__tuning_for(model, key);
+        ck_assert_int_eq(t.conv_tx, model->tuning.conv_tx);
+    }
 
     int xd[4], xn = 0, rd[4], rn = 0;
     snprintf(name, sizeof name, "x_%s.npy", tag);
@@ -177,6 +216,20 @@ START_TEST(test_tuning_sets_caffe_bvlc)
 }
 END_TEST
 
+/* The tuning file beside the program cache is loaded by an_model_load: a
+ * device line (CLBlast path) and per-layer entries, one of them for conv2 at
+ * batch 3 only; the results must still conform. */
+START_TEST(test_tuning_file)
+{
+    const int batches[] = {3};
+    tuning_file_lines = "device|fc_blocked=0\n"
+                        "conv c=64 h=27 w=27 oc=192 k=5 s=1 p=2 g=1 n=3|conv_tx=3,conv_ocb=1\n"
+                        "conv c=192 h=13 w=13 oc=384 k=3 s=1 p=1 g=1 n=3|conv_tx=5,conv_ocb=4";
+    check_batches("torchvision-224", "torchvision-224", batches, 1);
+    tuning_file_lines = NULL;
+}
+END_TEST
+
 /* A malformed forced set is refused by the model loader, naming the parameter. */
 START_TEST(test_tuning_bad)
 {
@@ -255,6 +308,7 @@ int main(void)
     tcase_add_test(tc, test_tuning_sets_torchvision);
     tcase_add_test(tc, test_tuning_sets_caffe_bvlc);
     tcase_add_test(tc, test_tuning_bad);
+    tcase_add_test(tc, test_tuning_file);
     tcase_add_test(tc, test_cli_forward);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -1,30 +1,56 @@
 #!/usr/bin/env bash
-# tests/sanitize.sh - builds the library, apps and tests with AddressSanitizer
-# and UndefinedBehaviorSanitizer in a second build directory and runs the test
-# suites there, leak checking included. Leaks inside the OpenCL implementation
-# (PoCL, its LLVM), the ICD loader and CLBlast are suppressed by
-# tests/lsan.supp; none in our code is.
+# tests/sanitize.sh - the test suites under the sanitizers, in build
+# directories of their own.
 #
-#   tests/sanitize.sh              suites unit, opencl, image, classify, robustness
-#   SAN_SUITES="unit image" tests/sanitize.sh
-#   SAN_BUILD=build-asan           the build directory (default)
+#   tests/sanitize.sh [asan]   AddressSanitizer + UndefinedBehaviorSanitizer
+#                              (gcc; build-asan/): the library, apps and tests,
+#                              running suites unit, opencl, image, classify,
+#                              robustness, leak checking included
+#   tests/sanitize.sh tsan     ThreadSanitizer (clang; build-tsan/): the threads
+#                              test (two models, two threads, one device) and
+#                              the classify test (decoding threads)
+#   SAN_SUITES="unit image" tests/sanitize.sh      other suites (asan)
+#   SAN_BUILD=dir                                  another build directory
+#
+# Leaks inside the OpenCL implementation (PoCL and its LLVM), the ICD loader
+# and CLBlast are suppressed by tests/lsan.supp, races inside them by
+# tests/tsan.supp; none in our code is. Any report fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=${SAN_BUILD:-build-asan}
-suites=${SAN_SUITES:-unit opencl image classify robustness}
+mode=${1:-asan}
+root=$PWD
 
-if [ ! -f "$build/build.ninja" ]; then
-    # b_lundef=false: the sanitizer runtimes resolve some symbols at load time.
-    meson setup "$build" --buildtype=debugoptimized -Db_sanitize=address,undefined \
-        -Db_lundef=false >/dev/null
-fi
-ninja -C "$build"
-
-supp=$PWD/tests/lsan.supp
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0:${ASAN_OPTIONS:-}"
-export LSAN_OPTIONS="suppressions=$supp:print_suppressions=0:${LSAN_OPTIONS:-}"
-export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
-
-args=()
-for s in $suites; do args+=(--suite "$s"); done
-meson test -C "$build" --print-errorlogs --num-processes 1 "${args[@]}"
+case "$mode" in
+asan)
+    build=${SAN_BUILD:-build-asan}
+    suites=${SAN_SUITES:-unit opencl image classify robustness}
+    if [ ! -f "$build/build.ninja" ]; then
+        # b_lundef=false: the sanitizer runtimes resolve some symbols at load time.
+        meson setup "$build" --buildtype=debugoptimized -Db_sanitize=address,undefined \
+            -Db_lundef=false >/dev/null
+    fi
+    ninja -C "$build"
+    export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0:${ASAN_OPTIONS:-}"
+    export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0:${LSAN_OPTIONS:-}"
+    export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
+    args=()
+    for s in $suites; do args+=(--suite "$s"); done
+    meson test -C "$build" --print-errorlogs --num-processes 1 "${args[@]}"
+    ;;
+tsan)
+    build=${SAN_BUILD:-build-tsan}
+    command -v clang >/dev/null || { echo "sanitize: tsan needs clang" >&2; exit 77; }
+    if [ ! -f "$build/build.ninja" ]; then
+        CC=clang meson setup "$build" --buildtype=debugoptimized -Db_sanitize=thread \
+            -Db_lundef=false >/dev/null
+    fi
+    ninja -C "$build" tests/test_threads tests/test_classify apps/alexnet
+    # exitcode=66 on any report, even when the test itself passes
+    export TSAN_OPTIONS="suppressions=$root/tests/tsan.supp:halt_on_error=0:exitcode=66:${TSAN_OPTIONS:-}"
+    meson test -C "$build" --print-errorlogs --num-processes 1 --no-rebuild threads classify
+    ;;
+*)
+    echo "usage: tests/sanitize.sh [asan|tsan]" >&2
+    exit 2
+    ;;
+esac

@@ -30,6 +30,7 @@ static void preprocess(const an_image *img, const char *variant, int no_resize)
             abort();
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     an_image img;

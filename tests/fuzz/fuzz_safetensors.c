@@ -59,6 +59,7 @@ static void check(const an__variant *v, int status, an__weights *w)
     (void)v;
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (fd < 0) {

@@ -13,6 +13,7 @@
 static const an_device_type types[4] = {AN_DEVICE_CPU, AN_DEVICE_GPU, AN_DEVICE_ACCELERATOR,
                                         AN_DEVICE_OTHER};
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 8)

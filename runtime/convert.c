@@ -379,6 +379,13 @@ int an_convert(const char *in, const char *out, char *variant_out, size_t size)
     free(buf);
     buf = NULL;
 
+    /* nn.DataParallel's state_dict: every name under "module." */
+    bool wrapped = ts->count > 0;
+    for (int i = 0; i < ts->count && wrapped; i++)
+        wrapped = strncmp(ts->t[i].name, "module.", 7) == 0 && ts->t[i].name[7];
+    for (int i = 0; wrapped && i < ts->count; i++)
+        memmove(ts->t[i].name, ts->t[i].name + 7, strlen(ts->t[i].name + 7) + 1);
+
     const an__variant *v = an__convert_match(in, ts);
     if (!v) {
         status = AN_ERR_BAD_WEIGHTS;

@@ -123,6 +123,15 @@ START_TEST(test_pth_legacy)
 }
 END_TEST
 
+/* classifier.6's weight and bias views of one storage (an offset), under
+ * nn.DataParallel's "module." prefix */
+START_TEST(test_pth_shared_storage)
+{
+    check_conversion("tv_shared.pth", "tv_expected.safetensors", "torchvision-224", "F32");
+    check_conversion("tv_shared_legacy.pth", "tv_expected.safetensors", "torchvision-224", "F32");
+}
+END_TEST
+
 START_TEST(test_pth_f16)
 {
     check_conversion("tv_f16.pth", "tv_f16_expected.safetensors", "torchvision-224", "F16");
@@ -622,6 +631,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_pth_zip);
     tcase_add_test(tc, test_pth_legacy);
+    tcase_add_test(tc, test_pth_shared_storage);
     tcase_add_test(tc, test_pth_f16);
     tcase_add_test(tc, test_caffe_layer);
     tcase_add_test(tc, test_caffe_v1);

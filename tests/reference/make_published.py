@@ -157,6 +157,15 @@ def main():
     torch.save(sd, j("tv_zip.pth"))
     torch.save(sd, j("tv_legacy.pth"), _use_new_zipfile_serialization=False)
     save_safetensors(j("tv_expected.safetensors"), [(k, v.numpy()) for k, v in sd.items()], "F32")
+    # one storage for classifier.6's weight and bias (a view at an offset), and
+    # nn.DataParallel's "module." prefix
+    flat = torch.cat([sd["classifier.6.weight"].reshape(-1), sd["classifier.6.bias"]])
+    shared = {("module." + k): v for k, v in sd.items()}
+    shared["module.classifier.6.weight"] = flat[:1000 * 4096].view(1000, 4096)
+    shared["module.classifier.6.bias"] = flat[1000 * 4096:]
+    assert shared["module.classifier.6.bias"].storage_offset() == 1000 * 4096
+    torch.save(shared, j("tv_shared.pth"))
+    torch.save(shared, j("tv_shared_legacy.pth"), _use_new_zipfile_serialization=False)
     sd16 = {k: v.half() for k, v in sd.items()}
     torch.save(sd16, j("tv_f16.pth"))
     save_safetensors(j("tv_f16_expected.safetensors"),

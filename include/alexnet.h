@@ -334,7 +334,8 @@ AN_API int an_classify_files(an_model *model, const char *const *paths, size_t c
  * The format is told by the file's first bytes, the variant by the tensors'
  * names and shapes (torchvision's features.N/classifier.N names give
  * torchvision-224; Caffe's conv1..fc8 give caffe-227, or caffe-bvlc-227 when
- * conv2/4/5 have two groups' input channels). Nothing in the file is
+ * conv2/4/5 have two groups' input channels; nn.DataParallel's "module."
+ * prefix is dropped). Nothing in the file is
  * executed: a pickle opcode or global outside a state_dict's subset is
  * refused. On success the variant's name is copied to variant_out (may be
  * NULL; size bytes, truncated). Errors: AN_ERR_IO (cannot read or write),

@@ -130,7 +130,9 @@ static void layer_work(const an_layer_info *l, int i, const an_layer_info *in, i
     *flop = 0;
     switch (l[i].kind) {
     case AN_LAYER_CONV:
-        *flop = 2.0 * n * out_elems * in->c * l[i].kernel * l[i].kernel;
+        /* each output sees C/groups input channels */
+        *flop = 2.0 * n * out_elems * in->c / (l[i].groups > 1 ? l[i].groups : 1) * l[i].kernel *
+                l[i].kernel;
         wt = (double)l[i].params;
         break;
     case AN_LAYER_LINEAR:
@@ -320,11 +322,17 @@ int cmd_bench(int argc, char **argv)
         rc = 1;
         goto done;
     }
+    char tuning[512];
+    an__tuning_format(&model->tuning, tuning, sizeof tuning);
     if (a.format == OUT_TABLE)
         printf("device: %s (%s, %s), %u compute units\nceilings measured here: %.1f GFLOP/s "
-               "(FMA chains), %.1f GB/s (float4 copy, read + write)\n",
+               "(FMA chains), %.1f GB/s (float4 copy, read + write)\n"
+               "tuning: %s%s\n",
                dev->info.name, dev->info.platform, dev->info.driver, dev->info.compute_units,
-               gflops, gbps);
+               gflops, gbps, tuning,
+               getenv("ALEXNET_TUNING") && *getenv("ALEXNET_TUNING")
+                   ? " (forced by $ALEXNET_TUNING)"
+                   : model->n_tuned ? " (and per-layer entries from the tuning file)" : "");
     else if (a.format == OUT_CSV)
         printf("# device,%s,ceiling_gflops,%.2f,ceiling_gbps,%.2f\n", dev->info.name, gflops, gbps);
     else

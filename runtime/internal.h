@@ -160,7 +160,7 @@ void an__weights_free(an__weights *w);
 /* ------------------------------------------------------------------------ */
 /* Models and plans                                                         */
 
-enum { AN_MAX_PROGRAMS = 16 };
+enum { AN_MAX_PROGRAMS = 96 }; /* `alexnet tune` holds many candidates' programs */
 
 /* Kernel shape parameters, chosen per device (defaults in model.c), then
  * per layer shape and batch from the tuning file ($cache/tuning.txt, written
@@ -174,7 +174,7 @@ typedef struct {
     int conv1_ocb;
     int fc_blocked;       /* 1: fc_gemm/gemv_blocked on (O/8, I, 8) weights; 0: CLBlast SGEMM
                              and gemv_rows on (O, I) (a model-wide choice: it fixes the layout) */
-    int fc_tm, fc_tnb;    /* fc_gemm tile: batch rows x blocks of 8 outputs per work-item */
+    int fc_tm, fc_tnb;    /* fc_gemm tile: batch rows (1..16) x blocks of 8 outputs (1..4) */
     int fc_local;         /* fc_gemm work-group size along dimension 0 */
     int gemv_lws;         /* work-group size of gemv_rows, a power of two */
     int gemv_interleaved; /* 1: GPU-style interleaved reads; 0: contiguous chunks */

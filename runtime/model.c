@@ -44,7 +44,7 @@ static const struct {
     {"conv1_tx", offsetof(an__tuning, conv1_tx), 1, 8},
     {"conv1_ocb", offsetof(an__tuning, conv1_ocb), 1, 4},
     {"fc_blocked", offsetof(an__tuning, fc_blocked), 0, 1},
-    {"fc_tm", offsetof(an__tuning, fc_tm), 1, 8},
+    {"fc_tm", offsetof(an__tuning, fc_tm), 1, 16},
     {"fc_tnb", offsetof(an__tuning, fc_tnb), 1, 4},
     {"fc_local", offsetof(an__tuning, fc_local), 1, 1024},
     {"gemv_lws", offsetof(an__tuning, gemv_lws), 1, 1024},

@@ -212,6 +212,8 @@ static int add_linear(an_plan *p, int layer, int in_features, const an_layer_inf
         char key[96];
         an__tuning_fc_key(key, sizeof key, I, O, N);
         an__tuning t = an__tuning_for(m, key);
+        if (t.fc_tm > N)
+            t.fc_tm = N; /* no tile rows past the batch */
         snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d", relu, t.fc_tm,
                  t.fc_tnb);
         s->kind = STEP_KERNEL;

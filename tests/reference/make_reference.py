@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes the conformance data: seeded weights as safetensors, random inputs,
-and the logits PyTorch computes for them (in float64), for both variants.
+and the logits PyTorch computes for them (in float64), for every variant.
 
 usage: make_reference.py OUTDIR
 
@@ -9,6 +9,8 @@ module with conv1 96 k11 s4 p0 and conv2 256 (no LRN, no groups). Weights are
 He-normal (torchvision's default init gives near-zero logits, which would prove
 little). torchvision-224 is stored as F32, caffe-227 as F16 (the reference then
 uses the F16-rounded values), so both dtypes of the loader are exercised.
+caffe-bvlc-227 is BVLC (below): LRN and grouped convolutions, F32, on inputs
+of Caffe's scale.
 Runs with Debian's python3-torch / python3-torchvision / python3-numpy.
 """
 import json

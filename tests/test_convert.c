@@ -356,9 +356,11 @@ START_TEST(test_cli)
 END_TEST
 
 /* Top-5 from the runtime against torch on the same photographs: the classes
- * of torch's float64 logits in the same order; probabilities within 1e-5 of
- * torch's float32 forward (what a torch user gets) and within 2e-5 of the
- * float64 ones (torch's float32 itself misses those by up to 1.0e-5 here). */
+ * of torch's float64 logits in the same order; probabilities within 2e-5 of
+ * torch's float32 forward (what a torch user gets) and of its float64 one.
+ * Seen: at most 1.0e-5 from float64 (PoCL and an H200 alike) and 5.8e-6 to
+ * 9.7e-6 from torch's float32, whose own gap to float64 reaches 1.0e-5 on
+ * these weights; 2e-5 leaves room for other CPUs' torch builds. */
 static void compare_top5(const char *what, int image, const int *idx, const float *prob,
                          const float *logits, const float *probs32)
 {
@@ -385,7 +387,7 @@ static void compare_top5(const char *what, int image, const int *idx, const floa
         ck_assert_msg(fabs(prob[k] - p[order[k]]) <= 2e-5,
                       "%s image %d class %d: p %.8f, torch float64 %.8f", what, image, idx[k],
                       (double)prob[k], p[order[k]]);
-        ck_assert_msg(fabs(prob[k] - probs32[idx[k]]) <= 1e-5,
+        ck_assert_msg(fabs(prob[k] - probs32[idx[k]]) <= 2e-5,
                       "%s image %d class %d: p %.8f, torch float32 %.8f", what, image, idx[k],
                       (double)prob[k], (double)probs32[idx[k]]);
     }

@@ -22,8 +22,8 @@ exe=$build/apps/alexnet
 [ -x "$exe" ] || { echo "soak: $exe not built" >&2; exit 2; }
 
 work=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 pid=
+trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 python3 bench/soak_images.py "$work/img" "$n"
 
 "$exe" classify --json --batch "$batch" "@$work/img/list.txt" >"$work/out.jsonl" 2>"$work/err" &

@@ -14,7 +14,7 @@
 const char *const fault_kind_names[FAULT_KINDS] = {"mem", "kernel", "program", "event", "queue",
                                                    "context"};
 
-static atomic_long calls, target, live[FAULT_KINDS];
+static atomic_long calls, clblast_calls, target, live[FAULT_KINDS];
 static const char *failed_name;
 static cl_int failed_code;
 static bool failed_clblast;
@@ -25,6 +25,7 @@ static const char *logged[MAX_LOGGED]; /* name of call n (1-based), as counted *
 void fault_reset(long n)
 {
     atomic_store(&calls, 0);
+    atomic_store(&clblast_calls, 0);
     atomic_store(&target, n);
     failed_name = NULL;
     failed_code = CL_SUCCESS;
@@ -32,6 +33,13 @@ void fault_reset(long n)
 }
 
 long fault_calls(void) { return atomic_load(&calls); }
+long fault_clblast_calls(void) { return atomic_load(&clblast_calls); }
+
+static bool from_clblast(const void *caller)
+{
+    Dl_info info;
+    return dladdr(caller, &info) && info.dli_fname && strstr(info.dli_fname, "clblast");
+}
 
 const char *fault_call_name(long n)
 {
@@ -68,14 +76,16 @@ static bool inject(const char *name, cl_int code, const void *caller)
     if (!listed(name))
         return false;
     long n = atomic_fetch_add(&calls, 1) + 1;
+    bool clblast = from_clblast(caller);
+    if (clblast)
+        atomic_fetch_add(&clblast_calls, 1);
     if (n <= MAX_LOGGED)
         logged[n - 1] = name;
     if (n != atomic_load(&target))
         return false;
-    Dl_info info;
     failed_name = name;
     failed_code = code;
-    failed_clblast = dladdr(caller, &info) && info.dli_fname && strstr(info.dli_fname, "clblast");
+    failed_clblast = clblast;
     return true;
 }
 

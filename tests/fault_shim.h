@@ -21,6 +21,7 @@
  * (0: none). Counting continues after the failure; only one call fails. */
 void fault_reset(long n);
 long fault_calls(void);
+long fault_clblast_calls(void); /* of those, calls made by CLBlast */
 
 /* Name of call n (1-based) of the last run, or NULL. */
 const char *fault_call_name(long n);

@@ -5,7 +5,7 @@
 #   tests/sanitize.sh [asan]   AddressSanitizer + UndefinedBehaviorSanitizer
 #                              (gcc; build-asan/): the library, apps and tests,
 #                              running suites unit, opencl, image, classify,
-#                              robustness, leak checking included
+#                              robustness and fuzz, leak checking included
 #   tests/sanitize.sh tsan     ThreadSanitizer (clang; build-tsan/): the threads
 #                              test (two models, two threads, one device) and
 #                              the classify test (decoding threads)
@@ -23,7 +23,7 @@ root=$PWD
 case "$mode" in
 asan)
     build=${SAN_BUILD:-build-asan}
-    suites=${SAN_SUITES:-unit opencl image classify robustness}
+    suites=${SAN_SUITES:-unit opencl image classify robustness fuzz}
     if [ ! -f "$build/build.ninja" ]; then
         # b_lundef=false: the sanitizer runtimes resolve some symbols at load time.
         meson setup "$build" --buildtype=debugoptimized -Db_sanitize=address,undefined \

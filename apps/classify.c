@@ -275,9 +275,9 @@ int cmd_classify(int argc, char **argv)
             break;
         }
         case 'h':
-            printf("usage: alexnet classify [--variant torchvision-224|caffe-227] [--weights FILE]\n"
-                   "         [--device SEL] [--batch N] [--top K] [--json] [--labels FILE]\n"
-                   "         [--threads N] INPUT...\n"
+            printf("usage: alexnet classify [--variant torchvision-224|caffe-227|caffe-bvlc-227]\n"
+                   "         [--weights FILE] [--device SEL] [--batch N] [--top K] [--json]\n"
+                   "         [--labels FILE] [--threads N] INPUT...\n"
                    "INPUT: a PNG file, a directory (walked, sorted, PNGs only), or @list.txt\n"
                    "       (one path a line; - or @- reads the list from standard input)\n");
             return 0;

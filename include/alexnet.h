@@ -248,7 +248,8 @@ typedef struct {
 
 /* Fills *out with the preprocessing a variant was trained with:
  * "torchvision-224": shorter side to 256, crop 224, RGB, x/255, ImageNet mean/std;
- * "caffe-227": both sides to 256, crop 227, BGR, 0..255 minus (104, 117, 123).
+ * "caffe-227" and "caffe-bvlc-227": both sides to 256, crop 227, BGR, 0..255 minus
+ * (104, 117, 123).
  * AN_ERR_UNKNOWN_VARIANT for any other name. */
 AN_API int an_preprocess_default(const char *variant, an_preprocess *out);
 

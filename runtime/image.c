@@ -280,7 +280,8 @@ int an_preprocess_default(const char *variant, an_preprocess *out)
         };
         return AN_OK;
     }
-    if (variant && strcmp(variant, "caffe-227") == 0) {
+    /* both Caffe variants were trained on the same BVLC data pipeline */
+    if (variant && (strcmp(variant, "caffe-227") == 0 || strcmp(variant, "caffe-bvlc-227") == 0)) {
         *out = (an_preprocess){
             .resize_mode = AN_RESIZE_EXACT,
             .resize = 256,
@@ -293,7 +294,8 @@ int an_preprocess_default(const char *variant, an_preprocess *out)
         return AN_OK;
     }
     return an__fail(AN_ERR_UNKNOWN_VARIANT,
-                    "no preprocessing for variant '%s' (known: torchvision-224, caffe-227)",
+                    "no preprocessing for variant '%s' (known: torchvision-224, caffe-227, "
+                    "caffe-bvlc-227)",
                     variant ? variant : "(null)");
 }
 

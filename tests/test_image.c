@@ -253,6 +253,9 @@ START_TEST(test_preprocess_defaults)
     ck_assert_float_eq(pp.scale, 1.0f);
     ck_assert_float_eq(pp.mean[0], 104.0f);
     ck_assert_float_eq(pp.mean[2], 123.0f);
+    an_preprocess bvlc;
+    ck_assert_int_eq(an_preprocess_default("caffe-bvlc-227", &bvlc), AN_OK);
+    ck_assert_int_eq(memcmp(&bvlc, &pp, sizeof pp), 0); /* the same BVLC pipeline */
     ck_assert_int_eq(an_preprocess_default("resnet", &pp), AN_ERR_UNKNOWN_VARIANT);
     ck_assert_msg(strstr(an_last_error(), "resnet") != NULL, "%s", an_last_error());
     ck_assert_int_eq(an_preprocess_default(NULL, &pp), AN_ERR_UNKNOWN_VARIANT);

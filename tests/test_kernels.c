@@ -216,6 +216,7 @@ START_TEST(test_conv2d)
         {1, 2, 23, 19, 6, 7, 3, 3, 4, 1, "conv.cl", "conv2d", 1, 1},
         {2, 9, 11, 13, 40, 3, 1, 1, 6, 1, "conv.cl", "conv2d", 1, 4},
         {1, 5, 7, 9, 17, 3, 1, 1, 8, 0, "conv.cl", "conv2d", 1, 2}, /* TX > OW */
+        {2, 11, 13, 13, 52, 3, 1, 1, 4, 1, "conv.cl", "conv2d", 1, 3}, /* the CPU default */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_conv(&cases[i]);
@@ -231,6 +232,7 @@ START_TEST(test_conv2d_groups)
         {2, 6, 13, 11, 16, 3, 1, 1, 4, 1, "conv.cl", "conv2d", 2, 1},
         {2, 6, 13, 11, 16, 3, 1, 1, 3, 0, "conv.cl", "conv2d", 2, 2},
         {1, 6, 9, 15, 12, 5, 1, 2, 2, 1, "conv.cl", "conv2d", 2, 1}, /* 6 per group: padded */
+        {2, 10, 9, 11, 80, 5, 1, 2, 4, 1, "conv.cl", "conv2d", 2, 3}, /* 5 blocks per group */
         {3, 9, 11, 7, 30, 3, 2, 1, 4, 1, "conv.cl", "conv2d", 3, 2}, /* 10 per group */
         {1, 8, 7, 7, 48, 3, 1, 1, 5, 0, "conv.cl", "conv2d", 2, 2},  /* 3 blocks per group */
         {1, 4, 10, 9, 4, 1, 1, 0, 4, 1, "conv.cl", "conv2d", 4, 1},  /* depthwise-like */
@@ -433,6 +435,8 @@ START_TEST(test_fc_gemm)
     check_fc_blocked(5, 13, 9, 8, 4, 0); /* tiles larger than the problem */
     check_fc_blocked(2, 100, 301, 1, 3, 1);
     check_fc_blocked(3, 1000, 64, 2, 2, 0);
+    check_fc_blocked(9, 45, 130, 2, 4, 1);  /* the CPU default tile */
+    check_fc_blocked(21, 19, 67, 16, 1, 1); /* the largest TM */
 }
 END_TEST
 

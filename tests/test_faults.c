@@ -1,8 +1,10 @@
 /* test_faults.c - injected OpenCL failures (tests/fault_shim.c). For each
- * scenario - opening the device, creating a seeded model, plan creation plus a
- * forward pass (batch 1: gemv; batch 2: CLBlast), and a small an_classify_files
- * run - a clean run first counts the OpenCL calls it makes; then the scenario
- * runs once per call n with call n failing. Every run must either
+ * scenario - opening the device, creating a seeded model, plan creation plus
+ * forward passes at batch 1 and 2 (the device's default FC kernels, and again
+ * with CLBlast's SGEMM for batch 2), program builds on a fresh model, and a
+ * small an_classify_files run - a clean run first counts the OpenCL calls it
+ * makes; then the scenario runs once per call n with call n failing. Every
+ * run must either
  *   - fail with an error whose an_last_error() text names the failed function
  *     and its code's symbolic name (CLBlast's calls: "CLBlast" and the name), or
  *   - succeed with the same output as the clean run (a best-effort call such

@@ -27,12 +27,6 @@ int an_classify_files(an_model *model, const char *const *paths, size_t count,
     abort();
 }
 
-void an_model_free(an_model *model)
-{
-    (void)model;
-    abort();
-}
-
 const char *an_class_label(int index)
 {
     (void)index;

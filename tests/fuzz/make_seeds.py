@@ -158,3 +158,16 @@ put('selector', 'empty.bin', sel(5, [0, 0, 1, 0, 1], ''))
 put('selector', 'pd_junk.bin', sel(2, [0, 0], '0:1x'))
 put('selector', 'pd_space.bin', sel(2, [0, 0], ' 0: 1'))
 put('selector', 'none.bin', sel(0, [], 'gpu'))
+
+# --- kernel tuning (ALEXNET_TUNING, tuning file lines) ------------------------
+put('tuning', 'one.txt', 'fc_blocked=0')
+put('tuning', 'several.txt', 'conv_tx=4,conv_ocb=2, conv_local=16\tgemv_lws=64')
+put('tuning', 'all.txt', 'conv_tx=4,conv_ocb=2,conv_local=1,conv1_tx=4,conv1_ocb=1,fc_blocked=1,'
+    'fc_tm=4,fc_tnb=2,fc_local=64,gemv_lws=64,gemv_interleaved=0,pointwise_local=64')
+put('tuning', 'out_of_range.txt', 'conv_tx=9')
+put('tuning', 'not_pow2.txt', 'gemv_lws=48')
+put('tuning', 'unknown.txt', 'warp=32')
+put('tuning', 'no_value.txt', 'conv_tx=')
+put('tuning', 'huge.txt', 'fc_local=99999999999999999999999')
+put('tuning', 'trailing.txt', 'fc_tm=3x,')
+put('tuning', 'newline.txt', 'conv_tx=2\nconv_ocb=3')

@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 out=${FUZZ_BUILD:-$root/build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-safetensors png list selector}
+targets=${FUZZ_TARGETS:-safetensors png list selector tuning}
 CC=${CC_FUZZ:-clang}
 
 if ! command -v "$CC" >/dev/null; then
@@ -36,7 +36,10 @@ libs=($(pkg-config --libs OpenCL clblast libpng json-c) -lm -lpthread)
 # The parts of the runtime the targets reach, instrumented for coverage and the
 # sanitizers (fuzz_list.c stubs the few pipeline functions classify.c names).
 objs=()
-for src in runtime/status.c runtime/variant.c runtime/weights.c runtime/image.c runtime/device.c; do
+# model.c (the tuning parser) needs program.c, and that the embedded kernels.
+python3 tools/embed.py "$out/obj/embedded_kernels.c" an__embedded_kernels cl_kernels/*.cl
+for src in runtime/status.c runtime/variant.c runtime/weights.c runtime/image.c runtime/device.c \
+    runtime/model.c runtime/program.c "$out/obj/embedded_kernels.c"; do
     o="$out/obj/$(basename "${src%.c}").o"
     if [ ! -f "$o" ] || [ "$src" -nt "$o" ] || [ "$0" -nt "$o" ]; then
         "$CC" "${cflags[@]}" "${san[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$o"

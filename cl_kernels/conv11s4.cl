@@ -14,8 +14,15 @@
 // in (N, C, H, W), out (N, OC, OH, OW);
 // global (ceil(OW/TX), OH, N * ceil(ceil(OC/8) / OCB)) = NZ, guarded.
 
+#ifndef K
 #define K 11
+#endif
+#ifndef S
 #define S 4
+#endif
+#if K != 11 || S != 4
+#error "conv11s4.cl is for 11x11 kernels of stride 4 only"
+#endif
 #ifndef TX
 #define TX 4
 #endif

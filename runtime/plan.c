@@ -282,7 +282,9 @@ static int add_lrn(an_plan *p, int layer, const an_layer_info *in, cl_mem src, c
     s->kind = STEP_KERNEL;
     s->layer = layer;
     s->src_arg = 0;
-    AN_TRY(an__model_kernel(m, "lrn.cl", "-cl-std=CL1.2", "lrn_across", &s->kernel));
+    AN_TRY(an__model_kernel(m, "lrn.cl",
+                            l->lrn_beta == 0.75f ? "-cl-std=CL1.2 -DBETA_075=1" : "-cl-std=CL1.2",
+                            "lrn_across", &s->kernel));
     p->n_steps++;
     cl_kernel k = s->kernel;
     const int ints[] = {p->batch, in->c, in->h * in->w, l->kernel};
@@ -293,7 +295,7 @@ static int add_lrn(an_plan *p, int layer, const an_layer_info *in, cl_mem src, c
         AN_CL(clSetKernelArg(k, (cl_uint)(2 + i), sizeof(int), &ints[i]));
     for (int i = 0; i < 3; i++)
         AN_CL(clSetKernelArg(k, (cl_uint)(6 + i), sizeof(float), &floats[i]));
-    return step_1d(p, s, (size_t)p->batch * in->c * in->h * in->w);
+    return step_1d(p, s, (size_t)p->batch * in->h * in->w); /* one item per (image, pixel) */
 fail:
     return status;
 }

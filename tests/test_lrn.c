@@ -28,10 +28,12 @@ static cl_mem buffer(const float *data, size_t n)
     return m;
 }
 
-static cl_kernel lrn_kernel(void)
+/* The general kernel, or the one specialised for beta = 0.75 (BETA_075). */
+static cl_kernel lrn_kernel(int beta075)
 {
     cl_program prog = NULL;
-    int status = an__program_get(dev, "lrn.cl", "-cl-std=CL1.2", &prog);
+    int status = an__program_get(dev, "lrn.cl",
+                                 beta075 ? "-cl-std=CL1.2 -DBETA_075=1" : "-cl-std=CL1.2", &prog);
     ck_assert_msg(status == AN_OK, "%s", an_last_error());
     cl_int err = CL_SUCCESS;
     cl_kernel k = clCreateKernel(prog, "lrn_across", &err);
@@ -64,7 +66,7 @@ static void reference(const lrn_case *t, const float *x, double *want)
             }
 }
 
-static void check_lrn(const lrn_case *t)
+static void check_lrn(const lrn_case *t, int beta075)
 {
     size_t n = (size_t)t->n * t->c * t->h * t->w;
     float *x = malloc(n * sizeof *x), *got = malloc(n * sizeof *got);
@@ -76,7 +78,7 @@ static void check_lrn(const lrn_case *t)
     }
     reference(t, x, want);
 
-    cl_kernel k = lrn_kernel();
+    cl_kernel k = lrn_kernel(beta075);
     cl_mem bx = buffer(x, n), by = buffer(got, n); /* output poisoned with NaN */
     int hw = t->h * t->w;
     float aos = (float)(t->alpha / t->size), beta = (float)t->beta, kk = (float)t->k;
@@ -89,7 +91,8 @@ static void check_lrn(const lrn_case *t)
     ck_assert_int_eq(clSetKernelArg(k, 6, sizeof(float), &aos), CL_SUCCESS);
     ck_assert_int_eq(clSetKernelArg(k, 7, sizeof(float), &beta), CL_SUCCESS);
     ck_assert_int_eq(clSetKernelArg(k, 8, sizeof(float), &kk), CL_SUCCESS);
-    size_t local = 4, global = (n + 3) / 4 * 4 + 4; /* a guarded tail */
+    size_t items = (size_t)t->n * hw; /* one work-item per (image, pixel) */
+    size_t local = 4, global = (items + 3) / 4 * 4 + 4; /* a guarded tail */
     ck_assert_int_eq(clEnqueueNDRangeKernel(dev->queue, k, 1, NULL, &global, &local, 0, NULL, NULL),
                      CL_SUCCESS);
     ck_assert_int_eq(clEnqueueReadBuffer(dev->queue, by, CL_TRUE, 0, n * sizeof *got, got, 0, NULL,
@@ -108,9 +111,10 @@ static void check_lrn(const lrn_case *t)
     }
     /* the case must normalise noticeably, or it proves nothing about the sum */
     ck_assert_msg(effect > 0.01, "case changes values by at most %g", effect);
-    fprintf(stderr, "# lrn N%d C%d %dx%d size %d alpha %g beta %g k %g: max rel error %.3g, "
+    fprintf(stderr, "# lrn%s N%d C%d %dx%d size %d alpha %g beta %g k %g: max rel error %.3g, "
                     "max change %.3g\n",
-            t->n, t->c, t->h, t->w, t->size, t->alpha, t->beta, t->k, worst, effect);
+            beta075 ? " (beta 0.75 path)" : "", t->n, t->c, t->h, t->w, t->size, t->alpha,
+            t->beta, t->k, worst, effect);
     clReleaseKernel(k);
     clReleaseMemObject(bx);
     clReleaseMemObject(by);
@@ -128,8 +132,11 @@ START_TEST(test_lrn_kernel)
         {1, 17, 2, 3, 7, 0.2, 1.0, 1.0, 2.0},
         {1, 96, 5, 5, 5, 1e-4, 0.75, 1.0, 150.0},  /* conv1's channel count */
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        check_lrn(&cases[i]);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        check_lrn(&cases[i], 0);
+        if (cases[i].beta == 0.75)
+            check_lrn(&cases[i], 1);
+    }
 }
 END_TEST
 

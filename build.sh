@@ -16,7 +16,7 @@ runtime_pkgs=(gcc pkg-config meson ninja-build python3 ocl-icd-libopencl1 ocl-ic
               opencl-headers pocl-opencl-icd libclblast-dev libpng-dev libjson-c-dev libzip-dev
               check)
 test_pkgs=(python3-torch python3-torchvision python3-numpy python3-pil python3-skimage oclgrind
-           clinfo)
+           clinfo clang libclang-rt-14-dev)
 
 install_missing() {
     local missing=()
@@ -55,6 +55,7 @@ test)
     install_missing "${runtime_pkgs[@]}" "${test_pkgs[@]}"
     configure
     meson test -C "$build" --print-errorlogs --num-processes 1
+    BUILD_DIR="$build" tests/robustness.sh # fuzzing, sanitizers, soak: docs/ROBUSTNESS.md
     ;;
 *)
     echo "usage: ./build.sh run|test" >&2

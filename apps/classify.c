@@ -1,6 +1,7 @@
 /* classify.c - `alexnet classify`: gathers the input paths (files, sorted
  * directory walks, @lists), runs the library's pipeline and prints each
  * result in input order, as text or JSON lines. */
+#include <ctype.h>
 #include <dirent.h>
 #include <getopt.h>
 #include <json-c/json.h>
@@ -89,7 +90,8 @@ static int walk(path_list *l, const char *dir)
     return rc;
 }
 
-/* One path a line; blank lines and lines starting with # are skipped. */
+/* One path a line, trailing white space dropped; blank lines and lines
+ * starting with # are skipped. */
 static int read_list(path_list *l, const char *name)
 {
     FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "r");
@@ -102,9 +104,11 @@ static int read_list(path_list *l, const char *name)
     ssize_t n;
     int rc = 0;
     while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n = (ssize_t)strlen(line); /* a NUL byte ends the line: no path holds one */
+        while (n > 0 && isspace((unsigned char)line[n - 1]))
             line[--n] = '\0';
-        if (n > 0 && line[0] != '#')
+        size_t lead = strspn(line, " \t");
+        if (line[lead] != '\0' && line[lead] != '#') /* blank and comment lines skipped */
             rc = push(l, line);
     }
     free(line);

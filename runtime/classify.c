@@ -251,6 +251,10 @@ done:
 fail:
     if (status == 1) /* the callback stopped the run: not an error */
         status = AN_OK;
+    /* a failed wait leaves a non-blocking read that may still write into the
+     * slots: nothing is freed before the queue has drained */
+    if (plan)
+        clFinish(model->dev->queue);
     for (int i = 0; i < 2; i++) {
         if (slots[i].done) {
             clWaitForEvents(1, &slots[i].done);

@@ -325,15 +325,20 @@ static int check_fits(const an_plan *p, size_t per_image_act, size_t per_image_i
     uint64_t by_alloc = d->max_alloc / per_image_act;
     uint64_t by_mem = avail / per_image;
     uint64_t fits = by_alloc < by_mem ? by_alloc : by_mem;
-    char a[32], b[32], c[32], e[32], f[32];
+    char a[32], b[32], c[32], e[32], f[32], verdict[64];
+    if (fits)
+        snprintf(verdict, sizeof verdict, "the largest batch that fits is %llu",
+                 (unsigned long long)fits);
+    else
+        snprintf(verdict, sizeof verdict, "not even one image fits at this input size");
     return an__fail(AN_ERR_TOO_LARGE,
                     "batch %d of %dx%d does not fit on %s: activations need %s (largest buffer %s), "
                     "the device has %s of global memory beside %s of weights and allocates at most "
-                    "%s at once; the largest batch that fits is %llu",
+                    "%s at once; %s",
                     p->batch, p->height, p->width, d->name, human((double)need, a, sizeof a),
                     human((double)largest_buffer, b, sizeof b), human((double)d->global_mem, c, sizeof c),
                     human((double)p->model->weight_bytes, e, sizeof e),
-                    human((double)d->max_alloc, f, sizeof f), (unsigned long long)fits);
+                    human((double)d->max_alloc, f, sizeof f), verdict);
 }
 
 int an_plan_create(an_model *model, int batch, int height, int width, an_plan **out)

@@ -55,12 +55,11 @@ static void check_live(const char *what, long n, const long base[FAULT_KINDS], b
 /* Failures that crash or leak today, reported and waiting for a fix in the
  * runtime: "scenario:function". Their calls are skipped (and listed in the
  * TAP output) so that the rest of the walk still runs; remove an entry once
- * its fix is in, and the walk covers it again.
- *  - classify:clWaitForEvents - finish_batch (runtime/classify.c) returns on a
- *    failed wait and an_classify_files frees the slots' host buffers while the
- *    batch's non-blocking clEnqueueReadBuffer may still write into them
- *    (ASan: heap-use-after-free, WRITE of 8000 bytes by a PoCL thread). */
-static const char *const known_bugs[] = {"classify:clWaitForEvents", NULL};
+ * its fix is in, and the walk covers it again. Fixed so far:
+ *  - classify:clWaitForEvents - a failed wait freed the slots' host buffers
+ *    while a non-blocking read could still write into them (ASan:
+ *    heap-use-after-free); an_classify_files now drains the queue first. */
+static const char *const known_bugs[] = {NULL};
 
 static bool is_known_bug(const char *scenario_name, const char *fn)
 {

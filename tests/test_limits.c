@@ -28,9 +28,12 @@ static void setup(void)
     }
 }
 
-/* "... the largest batch that fits is K" -> K, or -1 when the text lacks it. */
+/* "... the largest batch that fits is K" -> K; "not even one image fits" -> 0;
+ * -1 when the text says neither. */
 static long long largest_batch(const char *text)
 {
+    if (strstr(text, "not even one image fits"))
+        return 0;
     const char *key = "largest batch that fits is ";
     const char *p = strstr(text, key);
     return p ? strtoll(p + strlen(key), NULL, 10) : -1;

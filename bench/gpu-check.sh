@@ -32,11 +32,11 @@ ref=/tmp/an-ref
 python=${AN_PYTHON:-python3}
 "$python" tests/reference/make_reference.py "$ref" 2>&1 | tee "$out/reference.txt"
 AN_SOURCE_ROOT=$PWD "$root/tests/test_kernels" 2>&1 | tee "$out/kernels.txt" || status=1
+AN_SOURCE_ROOT=$PWD "$root/tests/test_lrn" 2>&1 | tee "$out/lrn.txt" || status=1
 AN_REF_DIR=$ref AN_BUILD_ROOT=$root AN_PYTHON=$python "$root/tests/test_conformance" 2>&1 |
     tee "$out/conformance.txt" || status=1
-for v in torchvision-224 caffe-227; do
+for v in torchvision-224 caffe-227 caffe-bvlc-227; do
     "$alexnet" bench --variant "$v" --batch 1,16,64 --runs 10 | tee "$out/bench-$v.txt" || status=1
-    "$alexnet" bench --variant "$v" --batch 1,16,64 --runs 10 --csv >"$out/bench-$v.csv" || status=1
 done
 echo "gpu-check: exit status $status"
 exit $status

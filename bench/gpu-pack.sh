@@ -8,11 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 out=.device
-ninja -C "$build" apps/alexnet tests/test_kernels tests/reference/test_conformance >/dev/null
+ninja -C "$build" apps/alexnet tests/test_kernels tests/test_lrn tests/reference/test_conformance >/dev/null
 rm -rf "$out"
 mkdir -p "$out/apps" "$out/tests" "$out/lib"
 cp "$build/apps/alexnet" "$out/apps/"
-cp "$build/tests/test_kernels" "$build/tests/reference/test_conformance" "$out/tests/"
+cp "$build/tests/test_kernels" "$build/tests/test_lrn" "$build/tests/reference/test_conformance" \
+    "$out/tests/"
 # every library they load except glibc's own and the C++ runtime (newer there)
 for bin in "$out"/apps/* "$out"/tests/*; do
     ldd "$bin" | awk '/=> \//{print $3}'

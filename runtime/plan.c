@@ -160,34 +160,20 @@ static int add_linear(an_plan *p, int layer, int in_features, const an_layer_inf
     int O = o->c, I = in_features, N = p->batch;
     char opts[160];
     s->layer = layer;
-    if (N == 1 && m->tuning.fc_blocked) {
-        /* batch 1 on blocked weights: one contiguous slab per work-item */
-        snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d", relu);
-        s->kind = STEP_KERNEL;
-        s->src_arg = 1;
-        AN_TRY(an__model_kernel(m, "fc.cl", opts, "gemv_blocked", &s->kernel));
-        p->n_steps++;
-        cl_kernel k = s->kernel;
-        AN_CL(clSetKernelArg(k, 0, sizeof(cl_mem), &m->weight[pi]));
-        AN_CL(clSetKernelArg(k, 1, sizeof src, &src));
-        AN_CL(clSetKernelArg(k, 2, sizeof(cl_mem), &m->bias[pi]));
-        AN_CL(clSetKernelArg(k, 3, sizeof dst, &dst));
-        AN_CL(clSetKernelArg(k, 4, sizeof(int), &O));
-        AN_CL(clSetKernelArg(k, 5, sizeof(int), &I));
-        size_t local = 1;
-        AN_TRY(local_size(m, k, (size_t)m->tuning.fc_local, &local));
-        s->dims = 1;
-        s->local[0] = local;
-        s->global[0] = round_up((size_t)(O + 7) / 8, local);
-        return AN_OK;
-    }
     if (N == 1) {
-        /* batch 1: a matrix-vector product, bias and ReLU fused */
-        snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DLWS=%d -DINTERLEAVED=%d", relu,
-                 m->tuning.gemv_lws, m->tuning.gemv_interleaved);
+        /* batch 1: a matrix-vector product, bias and ReLU fused. On blocked
+         * weights each work-item streams one contiguous slab (gemv_blocked);
+         * else a work-group per output row (gemv_rows) */
+        bool blocked = m->tuning.fc_blocked;
+        if (blocked)
+            snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d", relu);
+        else
+            snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DLWS=%d -DINTERLEAVED=%d", relu,
+                     m->tuning.gemv_lws, m->tuning.gemv_interleaved);
         s->kind = STEP_KERNEL;
         s->src_arg = 1;
-        AN_TRY(an__model_kernel(m, "fc.cl", opts, "gemv_rows", &s->kernel));
+        AN_TRY(an__model_kernel(m, "fc.cl", opts, blocked ? "gemv_blocked" : "gemv_rows",
+                                &s->kernel));
         p->n_steps++;
         cl_kernel k = s->kernel;
         AN_CL(clSetKernelArg(k, 0, sizeof(cl_mem), &m->weight[pi]));
@@ -196,13 +182,20 @@ static int add_linear(an_plan *p, int layer, int in_features, const an_layer_inf
         AN_CL(clSetKernelArg(k, 3, sizeof dst, &dst));
         AN_CL(clSetKernelArg(k, 4, sizeof(int), &O));
         AN_CL(clSetKernelArg(k, 5, sizeof(int), &I));
+        s->dims = 1;
+        if (blocked) {
+            size_t local = 1;
+            AN_TRY(local_size(m, k, (size_t)m->tuning.fc_local, &local));
+            s->local[0] = local;
+            s->global[0] = round_up((size_t)(O + 7) / 8, local);
+            return AN_OK;
+        }
         size_t kwg = 0;
         AN_CL(clGetKernelWorkGroupInfo(k, m->dev->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg,
                                        &kwg, NULL));
         if (kwg < (size_t)m->tuning.gemv_lws)
             return an__fail(AN_ERR_TOO_LARGE, "gemv_rows needs work-groups of %d, device allows %zu",
                             m->tuning.gemv_lws, kwg);
-        s->dims = 1;
         s->local[0] = (size_t)m->tuning.gemv_lws;
         s->global[0] = (size_t)O * s->local[0];
         return AN_OK;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alexnet.h"
 #include "apps.h"
@@ -47,6 +48,13 @@ static int fail_setup(const char *what, int status)
 {
     fprintf(stderr, "alexnet: %s: %s (%s)\n", what, an_last_error(), an_status_name(status));
     return EXIT_USAGE;
+}
+
+double app_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -13,6 +13,9 @@ enum { APP_EXIT_USAGE = 2 };
 int app_open_model(const char *device, const char *variant, const char *weights, uint64_t seed,
                    an_device **dev, an_model **model);
 
+/* Seconds on a monotonic clock, for the commands' own timings. */
+double app_now(void);
+
 int cmd_classify(int argc, char **argv);
 int cmd_bench(int argc, char **argv); /* bench/bench.c */
 int cmd_tune(int argc, char **argv);  /* bench/tune.c */

@@ -148,13 +148,6 @@ typedef struct {
     int progress;
 } printer;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static const char *label(const printer *p, int index)
 {
     return p->labels ? p->labels[index] : an_class_label(index);
@@ -162,7 +155,7 @@ static const char *label(const printer *p, int index)
 
 static void draw_progress(printer *p, int final)
 {
-    double t = now(), elapsed = t - p->start;
+    double t = app_now(), elapsed = t - p->start;
     if (!p->progress || (!final && (elapsed < 1.0 || t - p->last_draw < 0.1)))
         return;
     if (final && p->last_draw == 0)
@@ -308,7 +301,7 @@ int cmd_classify(int argc, char **argv)
                         "predictions are meaningless (see the README to bring real weights)\n");
 
     pr.total = paths.count;
-    pr.start = now();
+    pr.start = app_now();
     pr.progress = isatty(STDERR_FILENO);
     an_classify_stats st = {0};
     int status = an_classify_files(model, (const char *const *)paths.items, paths.count, &o,

@@ -17,13 +17,6 @@
 
 typedef enum { OUT_TABLE, OUT_CSV, OUT_JSON } out_format;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -216,10 +209,10 @@ static int bench_batch(an_model *model, int batch, const bench_args *a, double g
             ms[i][r] = t[i].ms;
     }
     for (int r = 0; r < runs; r++) {
-        double t0 = now();
+        double t0 = app_now();
         if ((status = an_plan_forward(plan, x, y, AN_OUTPUT_PROBS)) != AN_OK)
             goto fail;
-        wall[r] = (now() - t0) * 1e3;
+        wall[r] = (app_now() - t0) * 1e3;
     }
 
     int n_layers = 0;

@@ -33,6 +33,11 @@ const char *an_class_label(int index)
     abort();
 }
 
+double app_now(void)
+{
+    abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,7 +1,7 @@
 /* bench.c - `alexnet bench`: measures, never asserts. The device's two
- * ceilings (an FMA-chain kernel for GFLOP/s, a large float4 copy for GB/s) are
- * measured here on the selected device (the best over work-group sizes 1, 64
- * and 256); then, per batch size, the median
+ * ceilings (FMA-chain kernels in float8 and float16 for GFLOP/s, a large
+ * float4 copy for GB/s) are measured here on the selected device (the best
+ * over vector widths and work-group sizes 1, 64 and 256); then, per batch size, the median
  * device time of every layer from profiling events, its GFLOP/s, bytes and
  * GB/s and its share of the ceilings, and the end-to-end wall-clock time per
  * batch (upload and read-back included). Output: a table, --csv or --json. */
@@ -64,19 +64,19 @@ static int measure_ceilings(an_device *dev, double *gflops, double *gbps)
 {
     int status = AN_OK;
     cl_program prog = NULL;
-    cl_kernel fma = NULL, copy = NULL;
+    cl_kernel fma[2] = {NULL, NULL}, copy = NULL;
     cl_mem out = NULL, a = NULL, b = NULL;
     AN_TRY(an__program_get(dev, "probe.cl", "-cl-std=CL1.2", &prog));
-    AN_CL_OBJ(fma, clCreateKernel(prog, "fma_chain", &an__err));
+    AN_CL_OBJ(fma[0], clCreateKernel(prog, "fma_chain", &an__err));
+    AN_CL_OBJ(fma[1], clCreateKernel(prog, "fma_chain16", &an__err));
     AN_CL_OBJ(copy, clCreateKernel(prog, "copy4", &an__err));
 
-    /* Work-group sizes 1, 64 and 256 (within the kernel's and device's
-     * limits), the best of each: PoCL runs FMA chains far slower at 64 than
-     * at 1 or 256, GPUs at 1, and a burst of load elsewhere during one
+    /* float8 and float16 chains, each at work-group sizes 1, 64 and 256
+     * (within the kernel's and device's limits), the best of all: PoCL runs
+     * FMA chains far slower at 64 than at 1 or 256, an AVX-512 CPU reaches
+     * its peak only with float16, and a burst of load elsewhere during one
      * measurement should not set the ceiling. */
-    size_t kwg_fma = 0, kwg_copy = 0;
-    AN_CL(clGetKernelWorkGroupInfo(fma, dev->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg_fma,
-                                   &kwg_fma, NULL));
+    size_t kwg_copy = 0;
     AN_CL(clGetKernelWorkGroupInfo(copy, dev->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg_copy,
                                    &kwg_copy, NULL));
     const size_t wanted[] = {1, 64, 256};
@@ -86,19 +86,25 @@ static int measure_ceilings(an_device *dev, double *gflops, double *gbps)
     float alpha = 0.5f;
     AN_CL_OBJ(out, clCreateBuffer(dev->context, CL_MEM_WRITE_ONLY, items * sizeof(float), NULL,
                                   &an__err));
-    AN_CL(clSetKernelArg(fma, 0, sizeof out, &out));
-    AN_CL(clSetKernelArg(fma, 1, sizeof iters, &iters));
-    AN_CL(clSetKernelArg(fma, 2, sizeof alpha, &alpha));
     double ms = 0;
     *gflops = 0;
-    for (int w = 0; w < 3; w++) {
-        size_t l = wanted[w];
-        if (l > kwg_fma || l > dev->info.max_work_group || items % l)
-            continue;
-        AN_TRY(time_kernel(dev, fma, items, l, 5, &ms));
-        double g = (double)items * iters * 8 * 8 * 2 / (ms * 1e-3) * 1e-9;
-        if (g > *gflops)
-            *gflops = g;
+    for (int v = 0; v < 2; v++) {
+        int lanes = v ? 16 : 8;
+        size_t kwg_fma = 0;
+        AN_CL(clGetKernelWorkGroupInfo(fma[v], dev->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                       sizeof kwg_fma, &kwg_fma, NULL));
+        AN_CL(clSetKernelArg(fma[v], 0, sizeof out, &out));
+        AN_CL(clSetKernelArg(fma[v], 1, sizeof iters, &iters));
+        AN_CL(clSetKernelArg(fma[v], 2, sizeof alpha, &alpha));
+        for (int w = 0; w < 3; w++) {
+            size_t l = wanted[w];
+            if (l > kwg_fma || l > dev->info.max_work_group || items % l)
+                continue;
+            AN_TRY(time_kernel(dev, fma[v], items, l, 5, &ms));
+            double g = (double)items * iters * lanes * 8 * 2 / (ms * 1e-3) * 1e-9;
+            if (g > *gflops)
+                *gflops = g;
+        }
     }
 
     size_t bytes = 64u << 20;
@@ -114,7 +120,8 @@ static int measure_ceilings(an_device *dev, double *gflops, double *gbps)
     AN_CL(clSetKernelArg(copy, 2, sizeof n4, &n4));
     *gbps = 0;
     for (int w = 1; w < 3; w++) { /* 64 and 256: one item per group would time the scheduler */
-        size_t l = wanted[w] <= kwg_copy && wanted[w] <= dev->info.max_work_group ? wanted[w] : local;
+        size_t l =
+            wanted[w] <= kwg_copy && wanted[w] <= dev->info.max_work_group ? wanted[w] : local;
         if (l > kwg_copy)
             l = kwg_copy;
         AN_TRY(time_kernel(dev, copy, ((size_t)n4 + l - 1) / l * l, l, 5, &ms));
@@ -123,8 +130,9 @@ static int measure_ceilings(an_device *dev, double *gflops, double *gbps)
             *gbps = g;
     }
 fail:
-    if (fma)
-        clReleaseKernel(fma);
+    for (int v = 0; v < 2; v++)
+        if (fma[v])
+            clReleaseKernel(fma[v]);
     if (copy)
         clReleaseKernel(copy);
     if (prog)
@@ -176,15 +184,15 @@ typedef struct {
     out_format format;
 } bench_args;
 
-static int bench_batch(an_model *model, int batch, const bench_args *a, double gflops,
-                       double gbps, int *first_row)
+static int bench_batch(an_model *model, int batch, const bench_args *a, double gflops, double gbps,
+                       int *first_row)
 {
     int status = AN_OK, rc = 1, hh = 0, ww = 0;
     an_plan *plan = NULL;
     an_variant_input_size(a->variant, &hh, &ww);
     size_t n_in = (size_t)batch * 3 * hh * ww;
     float *x = malloc(n_in * sizeof *x), *y = malloc((size_t)batch * AN_CLASSES * sizeof *y);
-    double (*ms)[64] = calloc(AN_MAX_LAYERS, sizeof *ms);
+    double(*ms)[64] = calloc(AN_MAX_LAYERS, sizeof *ms);
     double wall[64];
     if (!x || !y || !ms)
         goto done;
@@ -220,8 +228,8 @@ static int bench_batch(an_model *model, int batch, const bench_args *a, double g
     const an_device_info *d = &model->dev->info;
     if (a->format == OUT_TABLE)
         printf("\n%s, batch %d, %s, median of %d runs\n%-20s %10s %10s %10s %9s %7s %7s\n",
-               a->variant, batch, d->name, runs, "layer", "ms", "GFLOP/s", "MB", "GB/s",
-               "%flop", "%bw");
+               a->variant, batch, d->name, runs, "layer", "ms", "GFLOP/s", "MB", "GB/s", "%flop",
+               "%bw");
     if (a->format == OUT_CSV && *first_row)
         printf("variant,batch,layer,ms,gflops,mbytes,gbps,pct_flop_ceiling,pct_bw_ceiling\n");
     double total = 0, conv_ms = 0, conv_flop = 0;
@@ -232,7 +240,8 @@ static int bench_batch(an_model *model, int batch, const bench_args *a, double g
             in = l[li - 1];
         double flop, bytes, m = median(ms[i], runs);
         layer_work(l, li, &in, batch, &flop, &bytes);
-        double gf = m > 0 ? flop / (m * 1e-3) * 1e-9 : 0, gb = m > 0 ? bytes / (m * 1e-3) * 1e-9 : 0;
+        double gf = m > 0 ? flop / (m * 1e-3) * 1e-9 : 0,
+               gb = m > 0 ? bytes / (m * 1e-3) * 1e-9 : 0;
         char name[48];
         snprintf(name, sizeof name, "%s-%d%s", l[li].type_name, l[li].index,
                  t[i].clblast ? " (CLBlast)" : "");
@@ -248,10 +257,10 @@ static int bench_batch(an_model *model, int batch, const bench_args *a, double g
             printf("%s,%d,%s,%.4f,%.2f,%.3f,%.3f,%.2f,%.2f\n", a->variant, batch, name, m, gf,
                    bytes / 1e6, gb, 100 * gf / gflops, 100 * gb / gbps);
         else
-            printf("%s{\"variant\":\"%s\",\"batch\":%d,\"layer\":\"%s\",\"ms\":%.4f,\"gflops\":%.2f,"
-                   "\"mbytes\":%.3f,\"gbps\":%.3f}",
-                   *first_row && i == 0 ? "" : ",\n", a->variant, batch, name, m, gf, bytes / 1e6,
-                   gb);
+            printf(
+                "%s{\"variant\":\"%s\",\"batch\":%d,\"layer\":\"%s\",\"ms\":%.4f,\"gflops\":%.2f,"
+                "\"mbytes\":%.3f,\"gbps\":%.3f}",
+                *first_row && i == 0 ? "" : ",\n", a->variant, batch, name, m, gf, bytes / 1e6, gb);
     }
     double wm = median(wall, runs), ips = batch / (wm * 1e-3);
     double conv_gf = conv_ms > 0 ? conv_flop / (conv_ms * 1e-3) * 1e-9 : 0;
@@ -282,23 +291,36 @@ done:
 
 int cmd_bench(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"variant", required_argument, NULL, 'v'}, {"batch", required_argument, NULL, 'b'},
-        {"runs", required_argument, NULL, 'r'},    {"device", required_argument, NULL, 'd'},
-        {"weights", required_argument, NULL, 'w'}, {"csv", no_argument, NULL, 'c'},
-        {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"variant", required_argument, NULL, 'v'},
+                                         {"batch", required_argument, NULL, 'b'},
+                                         {"runs", required_argument, NULL, 'r'},
+                                         {"device", required_argument, NULL, 'd'},
+                                         {"weights", required_argument, NULL, 'w'},
+                                         {"csv", no_argument, NULL, 'c'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     bench_args a = {"torchvision-224", {1, 16, 64}, 3, 5, OUT_TABLE};
     const char *device = NULL, *weights = NULL;
     int c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'v': a.variant = optarg; break;
-        case 'd': device = optarg; break;
-        case 'w': weights = optarg; break;
-        case 'c': a.format = OUT_CSV; break;
-        case 'j': a.format = OUT_JSON; break;
+        case 'v':
+            a.variant = optarg;
+            break;
+        case 'd':
+            device = optarg;
+            break;
+        case 'w':
+            weights = optarg;
+            break;
+        case 'c':
+            a.format = OUT_CSV;
+            break;
+        case 'j':
+            a.format = OUT_JSON;
+            break;
         case 'r':
             a.runs = atoi(optarg);
             if (a.runs < 1 || a.runs > 64) {
@@ -326,7 +348,8 @@ int cmd_bench(int argc, char **argv)
             printf("usage: alexnet bench [--variant NAME] [--batch 1,16,64] [--runs N] "
                    "[--device SEL] [--weights FILE] [--csv | --json]\n");
             return 0;
-        default: return APP_EXIT_USAGE;
+        default:
+            return APP_EXIT_USAGE;
         }
     }
     an_device *dev = NULL;
@@ -351,7 +374,8 @@ int cmd_bench(int argc, char **argv)
                gflops, gbps, tuning,
                getenv("ALEXNET_TUNING") && *getenv("ALEXNET_TUNING")
                    ? " (forced by $ALEXNET_TUNING)"
-                   : model->n_tuned ? " (and per-layer entries from the tuning file)" : "");
+               : model->n_tuned ? " (and per-layer entries from the tuning file)"
+                                : "");
     else if (a.format == OUT_CSV)
         printf("# device,%s,ceiling_gflops,%.2f,ceiling_gbps,%.2f\n", dev->info.name, gflops, gbps);
     else

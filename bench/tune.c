@@ -5,13 +5,15 @@
  * For each variant and batch, every candidate parameter set runs the whole
  * network on seeded weights with profiling events, so one run times every
  * layer under that set; candidates are timed round-robin over N rounds and
- * each layer keeps its fastest round (shared machines are noisy). Before its times count, a candidate's logits for the
- * first image must match a plain C forward pass in double on the host (the
- * reference) within 1e-4 relative L2 and 1e-3*|ref| + 1e-4*max|ref| per
- * logit: a fast wrong kernel never wins. Each conv and FC layer then takes
- * the fastest correct candidate's parameters; the FC weight layout
- * (fc_blocked: our fc_gemm/gemv_blocked, or CLBlast SGEMM/gemv_rows) is a
- * device-wide choice by the total FC time over everything tuned.
+ * each layer keeps its fastest round (shared machines are noisy). Before its times count, a
+ * candidate's logits for the first image must match a plain C forward pass in double on the host
+ * (the reference) within 1e-4 relative L2 and 1e-3*|ref| + 1e-4*max|ref| per logit: a fast wrong
+ * kernel never wins. Each conv and FC layer then takes the fastest correct candidate's parameters;
+ * the FC weight layout (fc_blocked: our fc_gemm/gemv_blocked, or CLBlast SGEMM/gemv_rows) is a
+ * device-wide choice by the total FC time over everything tuned. The vector
+ * widths (conv_vec, fc_vec: they fix the weight layouts) stay the device's
+ * defaults and are stored on the device line with fc_blocked, so per-layer
+ * tiles are only ever used with the widths they were tuned for.
  * CLBlast's own kernel parameters are not tuned here. */
 #include <getopt.h>
 #include <math.h>
@@ -26,9 +28,10 @@
 static const struct {
     int conv_tx, conv_ocb, conv1_tx, conv1_ocb, fc_tm, fc_tnb, conv_local, fc_local;
 } cands[] = {
-    {4, 2, 4, 2, 8, 1, 0, 0}, {2, 4, 2, 4, 4, 2, 0, 0}, {6, 2, 6, 2, 6, 2, 0, 0},
-    {8, 1, 8, 1, 8, 2, 0, 0}, {3, 3, 3, 3, 2, 4, 0, 0}, {4, 3, 5, 2, 4, 3, 0, 0},
+    {4, 2, 4, 2, 8, 1, 0, 0}, {2, 4, 2, 4, 4, 2, 0, 0},  {6, 2, 6, 2, 6, 2, 0, 0},
+    {8, 1, 8, 1, 8, 2, 0, 0}, {3, 3, 3, 3, 2, 4, 0, 0},  {4, 3, 5, 2, 4, 3, 0, 0},
     {7, 2, 4, 1, 1, 4, 0, 0}, {4, 1, 4, 4, 8, 1, 16, 4}, {4, 2, 4, 2, 8, 1, 64, 16},
+    {3, 4, 3, 4, 4, 4, 0, 0},
 };
 enum { N_CANDS = sizeof cands / sizeof cands[0] };
 
@@ -113,7 +116,8 @@ static double *ref_forward(const an__variant *v, const an__weights *w, const flo
                                 double a = x[((size_t)ci * h + iy) * wd + ix];
                                 acc = mx ? fmax(acc, a) : acc + a;
                             }
-                        y[((size_t)ci * oh + yy) * ow + xx] = mx ? acc : acc / ((y1 - y0) * (x1 - x0));
+                        y[((size_t)ci * oh + yy) * ow + xx] =
+                            mx ? acc : acc / ((y1 - y0) * (x1 - x0));
                     }
             break;
         }
@@ -215,7 +219,8 @@ static void record(results *r, const char *key, const char *params, double ms)
 }
 
 /* Rewrites the file: other devices' lines and this device's other keys stay. */
-static int write_results(const an_device_info *info, const results *r, int fc_blocked)
+static int write_results(const an_device_info *info, const results *r, int fc_blocked,
+                         const an__tuning *def)
 {
     const char *path = an__tuning_path();
     if (!path) {
@@ -253,7 +258,8 @@ static int write_results(const an_device_info *info, const results *r, int fc_bl
     }
     if (in)
         fclose(in);
-    fprintf(out, "%s|device|fc_blocked=%d\n", dkey, fc_blocked);
+    fprintf(out, "%s|device|fc_blocked=%d,conv_vec=%d,fc_vec=%d\n", dkey, fc_blocked, def->conv_vec,
+            def->fc_vec);
     for (int i = 0; i < r->n; i++)
         fprintf(out, "%s|%s|%s\n", dkey, r->e[i].key, r->e[i].params);
     if (fclose(out) != 0 || rename(tmp, path) != 0) {
@@ -353,7 +359,8 @@ static void report(const cand_run *c, int batch, int hh, int ww, results *r, boo
         double mm = c->best[s];
         total += mm;
         int li = c->layer[s];
-        an_layer_info in = li > 0 ? l[li - 1] : (an_layer_info){.c = v->in_channels, .h = hh, .w = ww};
+        an_layer_info in =
+            li > 0 ? l[li - 1] : (an_layer_info){.c = v->in_channels, .h = hh, .w = ww};
         const an__layer *vl = &v->layers[li];
         char key[96], params[160];
         if (l[li].kind == AN_LAYER_CONV && !fc_only) {
@@ -473,19 +480,27 @@ done:
 
 int cmd_tune(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"variant", required_argument, NULL, 'v'}, {"batch", required_argument, NULL, 'b'},
-        {"runs", required_argument, NULL, 'r'},    {"device", required_argument, NULL, 'd'},
-        {"dry-run", no_argument, NULL, 'n'},       {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"variant", required_argument, NULL, 'v'},
+                                         {"batch", required_argument, NULL, 'b'},
+                                         {"runs", required_argument, NULL, 'r'},
+                                         {"device", required_argument, NULL, 'd'},
+                                         {"dry-run", no_argument, NULL, 'n'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *variants = "torchvision-224,caffe-227", *device = NULL;
     int batches[16] = {1, 16, 64}, nb = 3, runs = 5, dry = 0, c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'v': variants = optarg; break;
-        case 'd': device = optarg; break;
-        case 'n': dry = 1; break;
+        case 'v':
+            variants = optarg;
+            break;
+        case 'd':
+            device = optarg;
+            break;
+        case 'n':
+            dry = 1;
+            break;
         case 'r':
             runs = atoi(optarg);
             if (runs < 1 || runs > 16) {
@@ -496,7 +511,8 @@ int cmd_tune(int argc, char **argv)
         case 'b': {
             nb = 0;
             char *save = NULL, *copy = strdup(optarg);
-            for (char *t = strtok_r(copy, ",", &save); t && nb < 16; t = strtok_r(NULL, ",", &save)) {
+            for (char *t = strtok_r(copy, ",", &save); t && nb < 16;
+                 t = strtok_r(NULL, ",", &save)) {
                 int v = atoi(t);
                 if (v < 1) {
                     fprintf(stderr, "alexnet tune: bad batch size '%s'\n", t);
@@ -515,7 +531,8 @@ int cmd_tune(int argc, char **argv)
                    "every\ncandidate against a host reference, stores the winners in the tuning "
                    "file\n($XDG_CACHE_HOME/alexnet/tuning.txt), which models then load.\n");
             return 0;
-        default: return APP_EXIT_USAGE;
+        default:
+            return APP_EXIT_USAGE;
         }
     }
     if (getenv("ALEXNET_TUNING"))
@@ -542,8 +559,10 @@ int cmd_tune(int argc, char **argv)
                fc_total[1], fc_total[0], fc_blocked);
         for (int i = 0; i < r->n; i++)
             printf("%-60s %-48s %9.3f ms\n", r->e[i].key, r->e[i].params, r->e[i].ms);
-        if (!dry)
-            rc = write_results(&dev->info, r, fc_blocked);
+        if (!dry) {
+            an__tuning def = an__tuning_defaults(&dev->info);
+            rc = write_results(&dev->info, r, fc_blocked, &def);
+        }
     }
     free(r);
     an_device_free(dev);

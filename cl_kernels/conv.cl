@@ -2,19 +2,21 @@
 // count, with the bias and an optional ReLU fused into the store. OpenCL C 1.2.
 //
 // Compile-time: K (kernel size), S (stride), P (padding), TX (output pixels
-// per work-item along a row), OCB (blocks of 8 output channels per
-// work-item), RELU (0 or 1). Each work-item computes OCB*8 output channels x
+// per work-item along a row), VW (output channels per vector: 4, 8 or 16, the
+// device's float vector width on CPUs), OCB (blocks of VW output channels per
+// work-item), RELU (0 or 1). Each work-item computes OCB*VW output channels x
 // TX neighbouring output pixels of one row: per (input channel, kernel row)
 // it loads the input span those pixels need, S*(TX-1)+K values, once into
-// private memory (padding as zeros), then runs K taps x OCB float8 weight
+// private memory (padding as zeros), then runs K taps x OCB vector weight
 // loads x TX fused multiply-adds from registers. Every weight vector is used
-// TX times, every input value up to OCB*8*K times.
+// TX times, every input value up to OCB*VW*K times.
 //
 // Groups G: input channels are split into G groups of C each, output channels
 // into G groups of OC/G. Weights are pre-arranged at load time (model.c,
-// an__conv_weights_arrange) as (G, BPG, C, K, K, 8) with BPG = ceil((OC/G)/8):
-// the 8 output channels of a block at one tap are one contiguous float8, and
-// each group's last block is zero-padded. The bias is arranged as (G, BPG, 8).
+// an__conv_weights_arrange) as (G, BPG, C, K, K, VW) with BPG =
+// ceil((OC/G)/VW): the VW output channels of a block at one tap are one
+// contiguous vector, and each group's last block is zero-padded. The bias is
+// arranged as (G, BPG, VW).
 //
 // in (N, G*C, H, W), out (N, OC, OH, OW).
 // Global size: (ceil(OW / TX), OH, N * G * ceil(BPG / OCB)) = NZ, guarded.
@@ -29,6 +31,24 @@
 #define RELU 1
 #endif
 #define SPAN (S * (TX - 1) + K)
+#ifndef VW
+#define VW 8
+#endif
+#if VW == 16
+#define floatv float16
+#define VLOAD vload16
+#define VSTORE vstore16
+#elif VW == 8
+#define floatv float8
+#define VLOAD vload8
+#define VSTORE vstore8
+#elif VW == 4
+#define floatv float4
+#define VLOAD vload4
+#define VSTORE vstore4
+#else
+#error "VW (output channels per vector) must be 4, 8 or 16"
+#endif
 
 __kernel void conv2d(__global const float *restrict in, __global const float *restrict wt,
                      __global const float *restrict bias, __global float *restrict out,
@@ -40,13 +60,13 @@ __kernel void conv2d(__global const float *restrict in, __global const float *re
     if (ox0 >= OW || oy >= OH || z >= NZ)
         return;
     const int ocg = OC / G;             // output channels per group
-    const int bpg = (ocg + 7) / 8;      // blocks of 8 per group
+    const int bpg = (ocg + VW - 1) / VW;      // blocks of VW per group
     const int zpg = (bpg + OCB - 1) / OCB;
     const int n = z / (G * zpg), r = z % (G * zpg);
     const int g = r / zpg, b0 = (r % zpg) * OCB;
-    const size_t wstride = (size_t)C * K * K * 8;
+    const size_t wstride = (size_t)C * K * K * VW;
 
-    float8 acc[OCB][TX];
+    floatv acc[OCB][TX];
     size_t woff[OCB];
 #pragma unroll
     for (int i = 0; i < OCB; i++) {
@@ -54,7 +74,7 @@ __kernel void conv2d(__global const float *restrict in, __global const float *re
         woff[i] = (size_t)(g * bpg + min(b0 + i, bpg - 1)) * wstride;
 #pragma unroll
         for (int t = 0; t < TX; t++)
-            acc[i][t] = (float8)(0.0f);
+            acc[i][t] = (floatv)(0.0f);
     }
 
     const int iy0 = oy * S - P, ix0 = ox0 * S - P;
@@ -78,15 +98,15 @@ __kernel void conv2d(__global const float *restrict in, __global const float *re
                 for (int i = 0; i < SPAN; i++)
                     span[i] = (ix0 + i >= 0 && ix0 + i < W) ? row[ix0 + i] : 0.0f;
             }
-            const size_t tap = ((size_t)c * K + ky) * K * 8;
+            const size_t tap = ((size_t)c * K + ky) * K * VW;
 #pragma unroll
             for (int kx = 0; kx < K; kx++) {
 #pragma unroll
                 for (int i = 0; i < OCB; i++) {
-                    const float8 w = vload8(0, wt + woff[i] + tap + kx * 8);
+                    const floatv w = VLOAD(0, wt + woff[i] + tap + kx * VW);
 #pragma unroll
                     for (int t = 0; t < TX; t++)
-                        acc[i][t] = fma((float8)(span[t * S + kx]), w, acc[i][t]);
+                        acc[i][t] = fma((floatv)(span[t * S + kx]), w, acc[i][t]);
                 }
             }
         }
@@ -97,21 +117,21 @@ __kernel void conv2d(__global const float *restrict in, __global const float *re
         const int bl = b0 + i;
         if (bl >= bpg)
             break;
-        const float8 b = vload8(g * bpg + bl, bias);
+        const floatv b = VLOAD(g * bpg + bl, bias);
 #pragma unroll
         for (int t = 0; t < TX; t++) {
             const int ox = ox0 + t;
             if (ox >= OW)
                 break;
-            float res[8];
-            float8 v = acc[i][t] + b;
+            float res[VW];
+            floatv v = acc[i][t] + b;
 #if RELU
-            v = fmax(v, (float8)(0.0f));
+            v = fmax(v, (floatv)(0.0f));
 #endif
-            vstore8(v, 0, res);
+            VSTORE(v, 0, res);
 #pragma unroll
-            for (int j = 0; j < 8; j++) {
-                const int oc = bl * 8 + j;
+            for (int j = 0; j < VW; j++) {
+                const int oc = bl * VW + j;
                 if (oc < ocg)
                     out[(((size_t)n * OC + (size_t)g * ocg + oc) * OH + oy) * OW + ox] = res[j];
             }

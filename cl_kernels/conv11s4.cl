@@ -4,15 +4,15 @@
 // Written for this layer: with stride 4 and an 11-wide kernel, TX neighbouring
 // outputs of one row read an input span of 4*(TX-1)+11 pixels. A work-item
 // loads that span once per (channel, kernel row) into private memory, with the
-// padding as zeros, and then runs the 11 taps for its OCB*8 output channels x
+// padding as zeros, and then runs the 11 taps for its OCB*VW output channels x
 // TX pixels from registers. The 11-tap row loop is fully unrolled (K and S are
 // constants here), and the weights of one kernel row for all OCB blocks are
-// read as 11 consecutive float8 per block. P (0 for caffe-227, 2 for
-// torchvision-224), TX, OCB and RELU are compile-time; any C works. No groups.
+// read as 11 consecutive vectors per block. P (0 for caffe-227, 2 for
+// torchvision-224), TX, VW, OCB and RELU are compile-time; any C works. No groups.
 //
-// Weights pre-arranged as (OC/8, C, 11, 11, 8), as in conv.cl with G = 1.
+// Weights pre-arranged as (ceil(OC/VW), C, 11, 11, VW), as in conv.cl with G = 1.
 // in (N, C, H, W), out (N, OC, OH, OW);
-// global (ceil(OW/TX), OH, N * ceil(ceil(OC/8) / OCB)) = NZ, guarded.
+// global (ceil(OW/TX), OH, N * ceil(ceil(OC/VW) / OCB)) = NZ, guarded.
 
 #ifndef K
 #define K 11
@@ -33,6 +33,24 @@
 #define RELU 1
 #endif
 #define SPAN (S * (TX - 1) + K)
+#ifndef VW
+#define VW 8
+#endif
+#if VW == 16
+#define floatv float16
+#define VLOAD vload16
+#define VSTORE vstore16
+#elif VW == 8
+#define floatv float8
+#define VLOAD vload8
+#define VSTORE vstore8
+#elif VW == 4
+#define floatv float4
+#define VLOAD vload4
+#define VSTORE vstore4
+#else
+#error "VW (output channels per vector) must be 4, 8 or 16"
+#endif
 
 __kernel void conv11s4(__global const float *restrict in, __global const float *restrict wt,
                        __global const float *restrict bias, __global float *restrict out,
@@ -43,18 +61,18 @@ __kernel void conv11s4(__global const float *restrict in, __global const float *
     const int ox0 = tx * TX;
     if (ox0 >= OW || oy >= OH || z >= NZ)
         return;
-    const int blocks = (OC + 7) / 8, zpi = (blocks + OCB - 1) / OCB;
+    const int blocks = (OC + VW - 1) / VW, zpi = (blocks + OCB - 1) / OCB;
     const int n = z / zpi, b0 = (z % zpi) * OCB;
-    const size_t wstride = (size_t)C * K * K * 8;
+    const size_t wstride = (size_t)C * K * K * VW;
 
-    float8 acc[OCB][TX];
+    floatv acc[OCB][TX];
     size_t woff[OCB];
 #pragma unroll
     for (int i = 0; i < OCB; i++) {
         woff[i] = (size_t)min(b0 + i, blocks - 1) * wstride;
 #pragma unroll
         for (int t = 0; t < TX; t++)
-            acc[i][t] = (float8)(0.0f);
+            acc[i][t] = (floatv)(0.0f);
     }
 
     const int iy0 = oy * S - P, ix0 = ox0 * S - P;
@@ -77,15 +95,15 @@ __kernel void conv11s4(__global const float *restrict in, __global const float *
                 for (int i = 0; i < SPAN; i++)
                     span[i] = (ix0 + i >= 0 && ix0 + i < W) ? row[ix0 + i] : 0.0f;
             }
-            const size_t tap = ((size_t)c * K + ky) * K * 8;
+            const size_t tap = ((size_t)c * K + ky) * K * VW;
 #pragma unroll
             for (int kx = 0; kx < K; kx++) {
 #pragma unroll
                 for (int i = 0; i < OCB; i++) {
-                    const float8 w = vload8(0, wt + woff[i] + tap + kx * 8);
+                    const floatv w = VLOAD(0, wt + woff[i] + tap + kx * VW);
 #pragma unroll
                     for (int t = 0; t < TX; t++)
-                        acc[i][t] = fma((float8)(span[t * S + kx]), w, acc[i][t]);
+                        acc[i][t] = fma((floatv)(span[t * S + kx]), w, acc[i][t]);
                 }
             }
         }
@@ -96,21 +114,21 @@ __kernel void conv11s4(__global const float *restrict in, __global const float *
         const int bl = b0 + i;
         if (bl >= blocks)
             break;
-        const float8 b = vload8(bl, bias);
+        const floatv b = VLOAD(bl, bias);
 #pragma unroll
         for (int t = 0; t < TX; t++) {
             const int ox = ox0 + t;
             if (ox >= OW)
                 break;
-            float res[8];
-            float8 v = acc[i][t] + b;
+            float res[VW];
+            floatv v = acc[i][t] + b;
 #if RELU
-            v = fmax(v, (float8)(0.0f));
+            v = fmax(v, (floatv)(0.0f));
 #endif
-            vstore8(v, 0, res);
+            VSTORE(v, 0, res);
 #pragma unroll
-            for (int j = 0; j < 8; j++) {
-                const int oc = bl * 8 + j;
+            for (int j = 0; j < VW; j++) {
+                const int oc = bl * VW + j;
                 if (oc < OC)
                     out[(((size_t)n * OC + oc) * OH + oy) * OW + ox] = res[j];
             }

@@ -2,14 +2,29 @@
 // by the tuning parameter fc_blocked (model.c):
 //  - (O, I) row-major: CLBlast's SGEMM for batches above 1, followed by the
 //    bias + ReLU epilogue bias_act; gemv_rows for batch 1 (GPUs' default);
-//  - blocked (ceil(O/8), I, 8), zero-padded, bias padded to a multiple of 8:
-//    fc_gemm, a register-blocked GEMM with the bias and ReLU fused, for
-//    batches above 1, and gemv_blocked for batch 1 (CPUs' default: every
-//    work-item streams one contiguous slab of weights).
+//  - blocked (ceil(O/VW), I, VW), zero-padded, bias padded to a multiple of
+//    VW (the tuning parameter fc_vec: 8, or 16 on AVX-512 CPUs): fc_gemm, a
+//    register-blocked GEMM with the bias and ReLU fused, for batches above
+//    1, and gemv_blocked for batch 1 (CPUs' default: every work-item streams
+//    one contiguous slab of weights).
 // Also the softmax. OpenCL C 1.2. RELU is a compile-time 0/1.
 
 #ifndef RELU
 #define RELU 1
+#endif
+#ifndef VW
+#define VW 8
+#endif
+#if VW == 16
+#define floatv float16
+#define VLOAD vload16
+#define VSTORE vstore16
+#elif VW == 8
+#define floatv float8
+#define VLOAD vload8
+#define VSTORE vstore8
+#else
+#error "VW (outputs per vector of the blocked layout) must be 8 or 16"
 #endif
 
 // y (N, O) += bias (O), then ReLU. Global N*O, guarded.
@@ -74,13 +89,13 @@ gemv_rows(__global const float *restrict wt, __global const float *restrict x,
     }
 }
 
-// y (N, O) = act(x (N, I) . W^T + bias), W blocked as (ceil(O/8), I, 8).
-// Each work-item computes TM rows of the batch x TNB blocks of 8 outputs, in
-// TM*TNB float8 accumulators: per input index k it loads TNB weight vectors
+// y (N, O) = act(x (N, I) . W^T + bias), W blocked as (ceil(O/VW), I, VW).
+// Each work-item computes TM rows of the batch x TNB blocks of VW outputs, in
+// TM*TNB vector accumulators: per input index k it loads TNB weight vectors
 // and TM scalars of x (broadcast), for TM*TNB fused multiply-adds.
 // Dimension 0 runs over row tiles so that neighbouring work-items (and
 // work-groups) share the same weight slab while it is in cache.
-// Global (ceil(N/TM), ceil(ceil(O/8)/TNB)), guarded; any local size.
+// Global (ceil(N/TM), ceil(ceil(O/VW)/TNB)), guarded; any local size.
 #ifndef TM
 #define TM 4
 #endif
@@ -93,7 +108,7 @@ __kernel void fc_gemm(__global const float *restrict x, __global const float *re
                       const int N, const int O, const int I)
 {
     const int m0 = get_global_id(0) * TM, b0 = get_global_id(1) * TNB;
-    const int blocks = (O + 7) / 8;
+    const int blocks = (O + VW - 1) / VW;
     if (m0 >= N || b0 >= blocks)
         return;
     size_t xoff[TM], woff[TNB];
@@ -102,21 +117,21 @@ __kernel void fc_gemm(__global const float *restrict x, __global const float *re
         xoff[i] = (size_t)min(m0 + i, N - 1) * I; // rows past N repeat the last, unstored
 #pragma unroll
     for (int j = 0; j < TNB; j++)
-        woff[j] = (size_t)min(b0 + j, blocks - 1) * I * 8;
-    float8 acc[TM][TNB];
+        woff[j] = (size_t)min(b0 + j, blocks - 1) * I * VW;
+    floatv acc[TM][TNB];
 #pragma unroll
     for (int i = 0; i < TM; i++)
 #pragma unroll
         for (int j = 0; j < TNB; j++)
-            acc[i][j] = (float8)(0.0f);
+            acc[i][j] = (floatv)(0.0f);
     for (int k = 0; k < I; k++) {
-        float8 w[TNB];
+        floatv w[TNB];
 #pragma unroll
         for (int j = 0; j < TNB; j++)
-            w[j] = vload8(0, wp + woff[j] + (size_t)k * 8);
+            w[j] = VLOAD(0, wp + woff[j] + (size_t)k * VW);
 #pragma unroll
         for (int i = 0; i < TM; i++) {
-            const float8 xv = (float8)(x[xoff[i] + k]);
+            const floatv xv = (floatv)(x[xoff[i] + k]);
 #pragma unroll
             for (int j = 0; j < TNB; j++)
                 acc[i][j] = fma(xv, w[j], acc[i][j]);
@@ -127,58 +142,58 @@ __kernel void fc_gemm(__global const float *restrict x, __global const float *re
         const int b = b0 + j;
         if (b >= blocks)
             break;
-        const float8 bv = vload8(b, bias);
+        const floatv bv = VLOAD(b, bias);
 #pragma unroll
         for (int i = 0; i < TM; i++) {
             const int m = m0 + i;
             if (m >= N)
                 break;
-            float res[8];
-            float8 v = acc[i][j] + bv;
+            float res[VW];
+            floatv v = acc[i][j] + bv;
 #if RELU
-            v = fmax(v, (float8)(0.0f));
+            v = fmax(v, (floatv)(0.0f));
 #endif
-            vstore8(v, 0, res);
+            VSTORE(v, 0, res);
 #pragma unroll
-            for (int e = 0; e < 8; e++)
-                if (b * 8 + e < O)
-                    y[(size_t)m * O + b * 8 + e] = res[e];
+            for (int e = 0; e < VW; e++)
+                if (b * VW + e < O)
+                    y[(size_t)m * O + b * VW + e] = res[e];
         }
     }
 }
 
-// y (O) = act(W . x + bias) for one image, W blocked as (ceil(O/8), I, 8):
-// work-item b streams block b's I*8 weights contiguously into four float8
-// partial sums (independent FMA chains). Global ceil(O/8), guarded.
+// y (O) = act(W . x + bias) for one image, W blocked as (ceil(O/VW), I, VW):
+// work-item b streams block b's I*VW weights contiguously into four vector
+// partial sums (independent FMA chains). Global ceil(O/VW), guarded.
 __kernel void gemv_blocked(__global const float *restrict wp, __global const float *restrict x,
                            __global const float *restrict bias, __global float *restrict y,
                            const int O, const int I)
 {
     const int b = get_global_id(0);
-    if (b >= (O + 7) / 8)
+    if (b >= (O + VW - 1) / VW)
         return;
-    __global const float *w = wp + (size_t)b * I * 8;
-    float8 a0 = (float8)(0.0f), a1 = a0, a2 = a0, a3 = a0;
+    __global const float *w = wp + (size_t)b * I * VW;
+    floatv a0 = (floatv)(0.0f), a1 = a0, a2 = a0, a3 = a0;
     int k = 0;
     for (; k + 4 <= I; k += 4) {
         const float4 xv = vload4(0, x + k);
-        a0 = fma((float8)(xv.s0), vload8(k, w), a0);
-        a1 = fma((float8)(xv.s1), vload8(k + 1, w), a1);
-        a2 = fma((float8)(xv.s2), vload8(k + 2, w), a2);
-        a3 = fma((float8)(xv.s3), vload8(k + 3, w), a3);
+        a0 = fma((floatv)(xv.s0), VLOAD(k, w), a0);
+        a1 = fma((floatv)(xv.s1), VLOAD(k + 1, w), a1);
+        a2 = fma((floatv)(xv.s2), VLOAD(k + 2, w), a2);
+        a3 = fma((floatv)(xv.s3), VLOAD(k + 3, w), a3);
     }
     for (; k < I; k++)
-        a0 = fma((float8)(x[k]), vload8(k, w), a0);
-    float8 v = (a0 + a1) + (a2 + a3) + vload8(b, bias);
+        a0 = fma((floatv)(x[k]), VLOAD(k, w), a0);
+    floatv v = (a0 + a1) + (a2 + a3) + VLOAD(b, bias);
 #if RELU
-    v = fmax(v, (float8)(0.0f));
+    v = fmax(v, (floatv)(0.0f));
 #endif
-    float res[8];
-    vstore8(v, 0, res);
+    float res[VW];
+    VSTORE(v, 0, res);
 #pragma unroll
-    for (int e = 0; e < 8; e++)
-        if (b * 8 + e < O)
-            y[b * 8 + e] = res[e];
+    for (int e = 0; e < VW; e++)
+        if (b * VW + e < O)
+            y[b * VW + e] = res[e];
 }
 
 // probs (N, O) = softmax(logits) per row, max-subtracted. One item per row.

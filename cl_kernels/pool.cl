@@ -1,23 +1,61 @@
 // pool.cl - max pooling (no padding, floor mode, as AlexNet uses it) and
 // adaptive average pooling with PyTorch's bin edges. OpenCL C 1.2.
-// One work-item per output element; global sizes rounded up and guarded.
+// Global sizes rounded up and guarded.
 
-// in (NC, H, W) -> out (NC, OH, OW); window k, stride s.
+// Max pooling, in (NC, H, W) -> out (NC, OH, OW). Compile-time: K (window),
+// S (stride), PX (outputs per work-item along a row). A work-item computes PX
+// neighbouring outputs of one row, reading the S*(PX-1)+K inputs of each
+// window row once: contiguous streams on a CPU (PX 8 or more), one output per
+// work-item on a GPU (PX 1). Work-items: NC * OH * ceil(OW / PX).
+#ifndef K
+#define K 3 /* defaults for builds of this file for adaptive_avgpool2d alone */
+#endif
+#ifndef S
+#define S 2
+#endif
+#ifndef PX
+#define PX 1
+#endif
+#define PSPAN (S * (PX - 1) + K)
 __kernel void maxpool2d(__global const float *restrict in, __global float *restrict out,
-                        const int NC, const int H, const int W, const int OH, const int OW,
-                        const int k, const int s)
+                        const int NC, const int H, const int W, const int OH, const int OW)
 {
-    const int i = get_global_id(0);
-    if (i >= NC * OH * OW)
+    const int i = get_global_id(0), tiles = (OW + PX - 1) / PX;
+    if (i >= NC * OH * tiles)
         return;
-    const int ox = i % OW, oy = (i / OW) % OH, nc = i / (OW * OH);
+    const int ox0 = (i % tiles) * PX, oy = (i / tiles) % OH, nc = i / (tiles * OH);
     __global const float *plane = in + (size_t)nc * H * W;
-    const int y0 = oy * s, x0 = ox * s;
-    float m = -INFINITY;
-    for (int y = y0; y < min(y0 + k, H); y++)
-        for (int x = x0; x < min(x0 + k, W); x++)
-            m = fmax(m, plane[y * W + x]);
-    out[i] = m;
+    const int y0 = oy * S, x0 = ox0 * S;
+    float m[PX];
+#pragma unroll
+    for (int t = 0; t < PX; t++)
+        m[t] = -INFINITY;
+    if (x0 + PSPAN <= W && y0 + K <= H) {
+#pragma unroll
+        for (int ky = 0; ky < K; ky++) {
+            __global const float *row = plane + (size_t)(y0 + ky) * W + x0;
+            float span[PSPAN];
+#pragma unroll
+            for (int j = 0; j < PSPAN; j++)
+                span[j] = row[j];
+#pragma unroll
+            for (int t = 0; t < PX; t++)
+#pragma unroll
+                for (int kx = 0; kx < K; kx++)
+                    m[t] = fmax(m[t], span[t * S + kx]);
+        }
+    } else { /* the row's ragged end: windows clipped to the plane */
+        for (int y = y0; y < min(y0 + K, H); y++)
+#pragma unroll
+            for (int t = 0; t < PX; t++)
+                for (int x = x0 + t * S; x < min(x0 + t * S + K, W); x++)
+                    m[t] = fmax(m[t], plane[(size_t)y * W + x]);
+    }
+    __global float *o = out + ((size_t)nc * OH + oy) * OW + ox0;
+#pragma unroll
+    for (int t = 0; t < PX; t++)
+        if (ox0 + t < OW)
+            o[t] = m[t];
 }
 
 // PyTorch: bin i of n over length L spans [floor(i*L/n), ceil((i+1)*L/n)).

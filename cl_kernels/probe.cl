@@ -1,5 +1,7 @@
-// probe.cl - kernels that measure the device, not the network: an FMA-chain
-// kernel for the arithmetic ceiling and a float4 copy for the memory ceiling.
+// probe.cl - kernels that measure the device, not the network: FMA-chain
+// kernels for the arithmetic ceiling (float8 and float16: a CPU with AVX-512
+// reaches its peak only with the wider one) and a float4 copy for the memory
+// ceiling.
 // Also the smallest program the tests build to exercise the program cache.
 // OpenCL C 1.2.
 
@@ -15,6 +17,22 @@ __kernel void fma_chain(__global float *restrict out, const int iters, const flo
         x4 = fma(x4, b, a); x5 = fma(x5, b, a); x6 = fma(x6, b, a); x7 = fma(x7, b, a);
     }
     const float8 s = x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7;
+    out[i] = s.s0 + s.s1 + s.s2 + s.s3 + s.s4 + s.s5 + s.s6 + s.s7;
+}
+
+// The same with float16 chains: 2 * 16 * 8 * iters FLOP.
+__kernel void fma_chain16(__global float *restrict out, const int iters, const float a)
+{
+    const int i = get_global_id(0);
+    float16 x0 = (float16)(i), x1 = x0 + 1.0f, x2 = x0 + 2.0f, x3 = x0 + 3.0f;
+    float16 x4 = x0 + 4.0f, x5 = x0 + 5.0f, x6 = x0 + 6.0f, x7 = x0 + 7.0f;
+    const float16 b = (float16)(0.999f);
+    for (int k = 0; k < iters; k++) {
+        x0 = fma(x0, b, a); x1 = fma(x1, b, a); x2 = fma(x2, b, a); x3 = fma(x3, b, a);
+        x4 = fma(x4, b, a); x5 = fma(x5, b, a); x6 = fma(x6, b, a); x7 = fma(x7, b, a);
+    }
+    const float16 s16 = x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7;
+    const float8 s = s16.lo + s16.hi;
     out[i] = s.s0 + s.s1 + s.s2 + s.s3 + s.s4 + s.s5 + s.s6 + s.s7;
 }
 

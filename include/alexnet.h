@@ -50,22 +50,22 @@ extern "C" {
  * -1001) pass through unchanged; the runtime's own codes live at -4000 and
  * below, clear of OpenCL's and CLBlast's (-1024 .. -2048), so one int carries
  * all of them. */
-#define AN_STATUS_MAP(X)                                                      \
-    X(AN_OK, 0, "success")                                                    \
-    X(AN_ERR_INVALID_ARGUMENT, -4000, "invalid argument")                     \
-    X(AN_ERR_OUT_OF_MEMORY, -4001, "out of host memory")                      \
-    X(AN_ERR_NO_PLATFORM, -4002, "no OpenCL platform found")                  \
-    X(AN_ERR_NO_DEVICE, -4003, "no OpenCL device found")                      \
-    X(AN_ERR_DEVICE_NOT_FOUND, -4004, "no device matches the selector")       \
-    X(AN_ERR_UNKNOWN_VARIANT, -4005, "unknown network variant")               \
-    X(AN_ERR_BAD_SHAPE, -4006, "input shape not supported by the network")    \
-    X(AN_ERR_BUILD_FAILED, -4007, "OpenCL program build failed")              \
-    X(AN_ERR_KERNEL_SOURCE, -4008, "kernel source not found")                 \
-    X(AN_ERR_IO, -4009, "file input/output error")                            \
-    X(AN_ERR_BAD_WEIGHTS, -4010, "weights file rejected")                     \
-    X(AN_ERR_TOO_LARGE, -4011, "does not fit on the device")                  \
-    X(AN_ERR_CLBLAST, -4012, "CLBlast call failed")                           \
-    X(AN_ERR_BAD_FILE, -4013, "malformed input file")                         \
+#define AN_STATUS_MAP(X)                                                                           \
+    X(AN_OK, 0, "success")                                                                         \
+    X(AN_ERR_INVALID_ARGUMENT, -4000, "invalid argument")                                          \
+    X(AN_ERR_OUT_OF_MEMORY, -4001, "out of host memory")                                           \
+    X(AN_ERR_NO_PLATFORM, -4002, "no OpenCL platform found")                                       \
+    X(AN_ERR_NO_DEVICE, -4003, "no OpenCL device found")                                           \
+    X(AN_ERR_DEVICE_NOT_FOUND, -4004, "no device matches the selector")                            \
+    X(AN_ERR_UNKNOWN_VARIANT, -4005, "unknown network variant")                                    \
+    X(AN_ERR_BAD_SHAPE, -4006, "input shape not supported by the network")                         \
+    X(AN_ERR_BUILD_FAILED, -4007, "OpenCL program build failed")                                   \
+    X(AN_ERR_KERNEL_SOURCE, -4008, "kernel source not found")                                      \
+    X(AN_ERR_IO, -4009, "file input/output error")                                                 \
+    X(AN_ERR_BAD_WEIGHTS, -4010, "weights file rejected")                                          \
+    X(AN_ERR_TOO_LARGE, -4011, "does not fit on the device")                                       \
+    X(AN_ERR_CLBLAST, -4012, "CLBlast call failed")                                                \
+    X(AN_ERR_BAD_FILE, -4013, "malformed input file")                                              \
     X(AN_ERR_BAD_IMAGE, -4014, "image could not be decoded")
 
 typedef enum {
@@ -109,7 +109,8 @@ typedef struct {
     unsigned compute_units;
     uint64_t global_mem, max_alloc, local_mem; /* bytes */
     size_t max_work_group;
-    int fp16, fp64; /* 1 when the device reports the extension */
+    int fp16, fp64;   /* 1 when the device reports the extension */
+    int float_vector; /* CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT */
 } an_device_info;
 
 /* Enumerates every device of every platform into a new array that the caller
@@ -148,14 +149,14 @@ typedef enum {
 /* One row of a variant's layer table with its inferred output shape. */
 typedef struct {
     an_layer_kind kind;
-    const char *type_name; /* "Conv2d", "ReLU", "MaxPool2d", ... */
-    int index;             /* 1-based position, as in "Conv2d-1" */
+    const char *type_name;                 /* "Conv2d", "ReLU", "MaxPool2d", ... */
+    int index;                             /* 1-based position, as in "Conv2d-1" */
     int kernel, stride, pad, out_channels; /* 0 where not applicable; LRN: kernel = size */
-    int groups;                  /* convolution groups (1 but in caffe-bvlc-227) */
-    int c, h, w;                 /* output shape; h = w = 1 from the first dropout on */
-    int64_t params;              /* weights + biases */
-    int exact;                   /* 0 when a size division was floored */
-    char arith[192];             /* "k=11,s=4,p=2 (224+4-11)/4+1=55.25" */
+    int groups;                            /* convolution groups (1 but in caffe-bvlc-227) */
+    int c, h, w;                           /* output shape; h = w = 1 from the first dropout on */
+    int64_t params;                        /* weights + biases */
+    int exact;                             /* 0 when a size division was floored */
+    char arith[192];                       /* "k=11,s=4,p=2 (224+4-11)/4+1=55.25" */
 } an_layer_info;
 
 #define AN_MAX_LAYERS 32
@@ -289,11 +290,11 @@ typedef struct {
 /* One image's outcome, passed to the callback in input order. Pointers are
  * valid during the callback only. */
 typedef struct {
-    size_t index;        /* position in the input list */
+    size_t index; /* position in the input list */
     const char *path;
-    int status;          /* AN_OK, or why this image failed (the others go on) */
-    const char *error;   /* the reason when status != AN_OK, else "" */
-    int k;               /* scores in top, most probable first */
+    int status;        /* AN_OK, or why this image failed (the others go on) */
+    const char *error; /* the reason when status != AN_OK, else "" */
+    int k;             /* scores in top, most probable first */
     const an_score *top;
 } an_result;
 
@@ -301,9 +302,9 @@ typedef struct {
 typedef int (*an_result_fn)(const an_result *result, void *user);
 
 typedef struct {
-    int batch;                      /* images per forward pass (default 16) */
-    int top_k;                      /* classes per result, 1..1000 (default 5) */
-    int threads;                    /* decoding threads (default: online CPUs) */
+    int batch;                       /* images per forward pass (default 16) */
+    int top_k;                       /* classes per result, 1..1000 (default 5) */
+    int threads;                     /* decoding threads (default: online CPUs) */
     const an_preprocess *preprocess; /* NULL: the variant's own */
 } an_classify_options;
 

@@ -55,6 +55,9 @@ static void fill_info(cl_platform_id p, cl_device_id d, int pi, int di, an_devic
     cl_uint cu = 0;
     cl_ulong gmem = 0, alloc = 0, lmem = 0;
     size_t wg = 0;
+    cl_uint fvec = 0;
+    clGetDeviceInfo(d, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof fvec, &fvec, NULL);
+    info->float_vector = (int)fvec;
     clGetDeviceInfo(d, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu, NULL);
     clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof gmem, &gmem, NULL);
     clGetDeviceInfo(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof alloc, &alloc, NULL);
@@ -167,8 +170,8 @@ static int match_selector(const char *sel, const an_device_info *infos, int coun
     static const struct {
         const char *word;
         an_device_type type;
-    } types[] = {{"gpu", AN_DEVICE_GPU}, {"cpu", AN_DEVICE_CPU},
-                 {"accelerator", AN_DEVICE_ACCELERATOR}};
+    } types[] = {
+        {"gpu", AN_DEVICE_GPU}, {"cpu", AN_DEVICE_CPU}, {"accelerator", AN_DEVICE_ACCELERATOR}};
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         if (strcasecmp(sel, types[t].word) != 0)
             continue;
@@ -193,8 +196,7 @@ int an__device_select(const char *sel, const an_device_info *infos, int count)
     return count > 0 ? 0 : -1;
 }
 
-static int fail_no_match(const char *sel, const char *from, const an_device_info *infos,
-                         int count)
+static int fail_no_match(const char *sel, const char *from, const an_device_info *infos, int count)
 {
     char list[3000] = "";
     size_t used = 0;
@@ -245,11 +247,10 @@ int an_device_open(const char *selector, an_device **out)
     dev->device = refs[i].device;
     dev->info = infos[i];
 
-    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)dev->platform,
-                                     0};
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)dev->platform, 0};
     AN_CL_OBJ(dev->context, clCreateContext(props, 1, &dev->device, NULL, NULL, &an__err));
-    AN_CL_OBJ(dev->queue, clCreateCommandQueue(dev->context, dev->device,
-                                               CL_QUEUE_PROFILING_ENABLE, &an__err));
+    AN_CL_OBJ(dev->queue,
+              clCreateCommandQueue(dev->context, dev->device, CL_QUEUE_PROFILING_ENABLE, &an__err));
     free(refs);
     free(infos);
     *out = dev;

@@ -25,34 +25,34 @@ const char *an__cl_error_name(cl_int code);
 /* Runs an OpenCL call that returns cl_int; on failure records
  * "clFoo(...) failed: CL_X (-n) at file:line", sets `status` and jumps to the
  * function's `fail` label. The caller declares `int status`. */
-#define AN_CL(call)                                                                      \
-    do {                                                                                 \
-        cl_int an__e = (call);                                                           \
-        if (an__e != CL_SUCCESS) {                                                       \
-            status = an__cl_fail(an__e, #call, __FILE__, __LINE__);                      \
-            goto fail;                                                                   \
-        }                                                                                \
+#define AN_CL(call)                                                                                \
+    do {                                                                                           \
+        cl_int an__e = (call);                                                                     \
+        if (an__e != CL_SUCCESS) {                                                                 \
+            status = an__cl_fail(an__e, #call, __FILE__, __LINE__);                                \
+            goto fail;                                                                             \
+        }                                                                                          \
     } while (0)
 
 /* For OpenCL calls that return an object and set an error through a pointer:
  *   AN_CL_OBJ(buf, clCreateBuffer(ctx, flags, size, NULL, &an__err));        */
-#define AN_CL_OBJ(lhs, call)                                                             \
-    do {                                                                                 \
-        cl_int an__err = CL_SUCCESS;                                                     \
-        (lhs) = (call);                                                                  \
-        if (an__err != CL_SUCCESS || !(lhs)) {                                           \
-            status = an__cl_fail(an__err != CL_SUCCESS ? an__err : CL_OUT_OF_RESOURCES,  \
-                                 #call, __FILE__, __LINE__);                             \
-            goto fail;                                                                   \
-        }                                                                                \
+#define AN_CL_OBJ(lhs, call)                                                                       \
+    do {                                                                                           \
+        cl_int an__err = CL_SUCCESS;                                                               \
+        (lhs) = (call);                                                                            \
+        if (an__err != CL_SUCCESS || !(lhs)) {                                                     \
+            status = an__cl_fail(an__err != CL_SUCCESS ? an__err : CL_OUT_OF_RESOURCES, #call,     \
+                                 __FILE__, __LINE__);                                              \
+            goto fail;                                                                             \
+        }                                                                                          \
     } while (0)
 
 /* Jumps to fail when an internal call returned a non-zero status. */
-#define AN_TRY(call)                                                                     \
-    do {                                                                                 \
-        status = (call);                                                                 \
-        if (status != AN_OK)                                                             \
-            goto fail;                                                                   \
+#define AN_TRY(call)                                                                               \
+    do {                                                                                           \
+        status = (call);                                                                           \
+        if (status != AN_OK)                                                                       \
+            goto fail;                                                                             \
     } while (0)
 
 int an__cl_fail(cl_int code, const char *call, const char *file, int line);
@@ -129,9 +129,9 @@ const an__variant *an__variant_find(const char *name);
 /* Shape of each parametric layer's tensors: weight (O, I/groups, K, K) for
  * conv, (O, I) for linear (dims[2] = dims[3] = 1), bias (O). */
 typedef struct {
-    int layer;    /* index into variant->layers */
-    int dims[4];  /* weight shape */
-    int ndim;     /* 4 for conv, 2 for linear */
+    int layer;   /* index into variant->layers */
+    int dims[4]; /* weight shape */
+    int ndim;    /* 4 for conv, 2 for linear */
 } an__param_shape;
 
 /* Fills the parameter shapes of a variant in layer order; returns the count. */
@@ -141,10 +141,10 @@ int an__variant_param_shapes(const an__variant *v, an__param_shape *shapes, int 
 /* Weights on the host                                                      */
 
 typedef struct {
-    int count;                     /* number of parametric layers */
+    int count; /* number of parametric layers */
     an__param_shape shape[AN_MAX_LAYERS];
-    float *weight[AN_MAX_LAYERS];  /* (O, I, K, K) or (O, I), owned */
-    float *bias[AN_MAX_LAYERS];    /* (O), owned */
+    float *weight[AN_MAX_LAYERS]; /* (O, I, K, K) or (O, I), owned */
+    float *bias[AN_MAX_LAYERS];   /* (O), owned */
 } an__weights;
 
 /* Reads and validates a safetensors file for variant v. */
@@ -167,18 +167,22 @@ enum { AN_MAX_PROGRAMS = 96 }; /* `alexnet tune` holds many candidates' programs
  * by `alexnet tune`), or forced for everything by $ALEXNET_TUNING
  * ("conv_tx=2,fc_blocked=0,..."; the file is then ignored). */
 typedef struct {
-    int conv_tx;          /* output pixels per work-item in conv.cl (1..8) */
-    int conv_ocb;         /* blocks of 8 output channels per work-item in conv.cl (1..4) */
-    int conv_local;       /* work-group size along a row (dimension 0) */
-    int conv1_tx;         /* the same two for conv11s4.cl */
+    int conv_tx;    /* output pixels per work-item in conv.cl (1..16) */
+    int conv_ocb;   /* blocks of conv_vec output channels per work-item in conv.cl (1..4) */
+    int conv_local; /* work-group size along a row (dimension 0) */
+    int conv1_tx;   /* the same two for conv11s4.cl */
     int conv1_ocb;
-    int fc_blocked;       /* 1: fc_gemm/gemv_blocked on (O/8, I, 8) weights; 0: CLBlast SGEMM
+    int conv_vec;         /* output channels per vector in both conv kernels: 4, 8 or 16 (a
+                             model-wide choice: it fixes the weight layout) */
+    int fc_blocked;       /* 1: fc_gemm/gemv_blocked on (O/VW, I, VW) weights; 0: CLBlast SGEMM
                              and gemv_rows on (O, I) (a model-wide choice: it fixes the layout) */
-    int fc_tm, fc_tnb;    /* fc_gemm tile: batch rows (1..16) x blocks of 8 outputs (1..4) */
+    int fc_vec;           /* outputs per block of the blocked layout: 8 or 16 (model-wide) */
+    int fc_tm, fc_tnb;    /* fc_gemm tile: batch rows (1..16) x blocks of fc_vec outputs (1..4) */
     int fc_local;         /* fc_gemm work-group size along dimension 0 */
     int gemv_lws;         /* work-group size of gemv_rows, a power of two */
     int gemv_interleaved; /* 1: GPU-style interleaved reads; 0: contiguous chunks */
     int pointwise_local;  /* work-group size of the 1-D kernels */
+    int pool_px;          /* max pooling outputs per work-item along a row (1..32) */
 } an__tuning;
 
 /* Parses "name=value,name=value" (commas or blanks) onto *t; unknown names
@@ -205,8 +209,8 @@ struct an_model {
     const an__variant *variant;
     an__tuning tuning;
     struct {
-        char key[96];     /* "conv c=.. h=.. ..." or "fc i=.. o=.. n=.." */
-        char params[160]; /* "conv_tx=..,conv_ocb=.." */
+        char key[96];      /* "conv c=.. h=.. ..." or "fc i=.. o=.. n=.." */
+        char params[160];  /* "conv_tx=..,conv_ocb=.." */
     } tuned[AN_MAX_TUNED]; /* this device's per-layer entries from the tuning file */
     int n_tuned;
     int n_params;
@@ -233,15 +237,17 @@ int an__model_kernel(an_model *model, const char *file, const char *options, con
                      cl_kernel *out);
 
 /* Rearranges conv weights (OC, C, K, K) of `groups` groups (C input channels
- * per group) into (groups, ceil(OC/groups/8), C, K, K, 8), each group's last
- * block zero-padded: the layout conv.cl and conv11s4.cl read. dst holds
- * an__conv_arranged_oc(oc, groups)*C*K*K floats. With c = I, k = 1 and
- * groups = 1 it gives the blocked linear layout (ceil(O/8), I, 8). */
-void an__conv_weights_arrange(const float *src, float *dst, int oc, int c, int k, int groups);
-/* Output channels after padding each group to a multiple of 8. */
-int an__conv_arranged_oc(int oc, int groups);
-/* The same arrangement for a bias: (groups, ceil(OC/groups/8), 8). */
-void an__conv_bias_arrange(const float *src, float *dst, int oc, int groups);
+ * per group) into (groups, ceil(OC/groups/vw), C, K, K, vw), each group's last
+ * block zero-padded: the layout conv.cl and conv11s4.cl read with VW = vw.
+ * dst holds an__conv_arranged_oc(oc, groups, vw)*C*K*K floats. With c = I,
+ * k = 1, groups = 1 and vw = 8 it gives the blocked linear layout
+ * (ceil(O/8), I, 8) of fc.cl. */
+void an__conv_weights_arrange(const float *src, float *dst, int oc, int c, int k, int groups,
+                              int vw);
+/* Output channels after padding each group to a multiple of vw. */
+int an__conv_arranged_oc(int oc, int groups, int vw);
+/* The same arrangement for a bias: (groups, ceil(OC/groups/vw), vw). */
+void an__conv_bias_arrange(const float *src, float *dst, int oc, int groups, int vw);
 
 /* Enqueues a whole forward pass reading input slot `slot` (0 or 1) without
  * waiting: the host input must stay untouched and the output unread until
@@ -296,8 +302,7 @@ void an__ctensors_free(an__ctensors *ts);
 /* Readers of whole files held in memory; every read is bounds-checked and a
  * bad file gets AN_ERR_BAD_FILE naming the file, the offset and the reason. */
 int an__pth_read_zip(const char *path, const unsigned char *buf, size_t size, an__ctensors *out);
-int an__pth_read_legacy(const char *path, const unsigned char *buf, size_t size,
-                        an__ctensors *out);
+int an__pth_read_legacy(const char *path, const unsigned char *buf, size_t size, an__ctensors *out);
 int an__caffe_read(const char *path, const unsigned char *buf, size_t size, an__ctensors *out);
 
 /* The variant whose tensor names and shapes match ts exactly, or NULL with an

@@ -15,22 +15,36 @@ an__tuning an__tuning_defaults(const an_device_info *info)
     /* CPU (PoCL): one work-item per group, large register tiles, contiguous
      * streams, our own FC kernels (CLBlast's untuned SGEMM is slow there).
      * GPU: wider work-groups, interleaved reads, CLBlast for batched FC. */
-    /* CPU values: the best all-round candidates of `alexnet tune` on PoCL
-     * (2-core Xeon, AVX-512), batches 16 and 64; GPU values: H200 at batch 1 */
-    t.conv_tx = 4;
-    t.conv_ocb = cpu ? 3 : 1;
+    /* CPUs: the device's preferred float vector (16 with AVX-512, 8 with
+     * AVX2), one output channel per lane; GPUs: 8, measured on an H200 */
+    t.conv_vec = 8;
+    if (cpu && info->float_vector >= 16)
+        t.conv_vec = 16;
+    else if (cpu && info->float_vector > 0 && info->float_vector <= 4)
+        t.conv_vec = 4;
+    /* CPU tiles: measured on PoCL (2-core Xeon, AVX-512) at batches 16 and
+     * 64: with float16, 3 pixels x 4 blocks (12 accumulators) for every
+     * conv; with float8 (the all-round winners of `alexnet tune` before
+     * float16), 4 x 3 and 4 x 2 for conv1. GPU values: H200 at batch 1. */
+    bool wide = t.conv_vec == 16;
+    t.conv_tx = cpu && wide ? 3 : 4;
+    t.conv_ocb = cpu ? (wide ? 4 : 3) : 1;
     t.conv_local = cpu ? 1 : 16;
-    t.conv1_tx = 4;
-    t.conv1_ocb = cpu ? 2 : 1;
+    t.conv1_tx = cpu && wide ? 3 : 4;
+    t.conv1_ocb = cpu ? (wide ? 4 : 2) : 1;
     t.fc_blocked = cpu ? 1 : 0;
-    t.fc_tm = cpu ? 2 : 8;
-    t.fc_tnb = cpu ? 4 : 1;
+    t.fc_vec = t.conv_vec == 16 ? 16 : 8;
+    /* fc_gemm tiles on PoCL at batch 64: 3 rows x 2 blocks of 16, or 2 x 4
+     * blocks of 8 */
+    t.fc_tm = cpu ? (t.fc_vec == 16 ? 3 : 2) : 8;
+    t.fc_tnb = cpu ? (t.fc_vec == 16 ? 2 : 4) : 1;
     t.fc_local = 1;
     t.gemv_lws = 64;
     while (t.gemv_lws > 1 && (size_t)t.gemv_lws > info->max_work_group)
         t.gemv_lws /= 2;
     t.gemv_interleaved = cpu ? 0 : 1;
     t.pointwise_local = info->max_work_group >= 64 ? 64 : (int)info->max_work_group;
+    t.pool_px = cpu ? 32 : 1; /* CPU: a whole row per work-item (clamped to its width) */
     return t;
 }
 
@@ -40,18 +54,21 @@ static const struct {
     size_t offset;
     int lo, hi;
 } params[] = {
-    {"conv_tx", offsetof(an__tuning, conv_tx), 1, 8},
+    {"conv_tx", offsetof(an__tuning, conv_tx), 1, 16},
     {"conv_ocb", offsetof(an__tuning, conv_ocb), 1, 4},
     {"conv_local", offsetof(an__tuning, conv_local), 1, 1024},
-    {"conv1_tx", offsetof(an__tuning, conv1_tx), 1, 8},
+    {"conv1_tx", offsetof(an__tuning, conv1_tx), 1, 16},
     {"conv1_ocb", offsetof(an__tuning, conv1_ocb), 1, 4},
+    {"conv_vec", offsetof(an__tuning, conv_vec), 4, 16},
     {"fc_blocked", offsetof(an__tuning, fc_blocked), 0, 1},
+    {"fc_vec", offsetof(an__tuning, fc_vec), 8, 16},
     {"fc_tm", offsetof(an__tuning, fc_tm), 1, 16},
     {"fc_tnb", offsetof(an__tuning, fc_tnb), 1, 4},
     {"fc_local", offsetof(an__tuning, fc_local), 1, 1024},
     {"gemv_lws", offsetof(an__tuning, gemv_lws), 1, 1024},
     {"gemv_interleaved", offsetof(an__tuning, gemv_interleaved), 0, 1},
     {"pointwise_local", offsetof(an__tuning, pointwise_local), 1, 1024},
+    {"pool_px", offsetof(an__tuning, pool_px), 1, 32},
 };
 
 int an__tuning_parse(const char *text, an__tuning *t)
@@ -82,6 +99,10 @@ int an__tuning_parse(const char *text, an__tuning *t)
                             params[i].name, params[i].lo, params[i].hi);
         if (strcmp(params[i].name, "gemv_lws") == 0 && (v & (v - 1)))
             return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning: gemv_lws must be a power of two");
+        if (strcmp(params[i].name, "conv_vec") == 0 && v != 4 && v != 8 && v != 16)
+            return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning: conv_vec must be 4, 8 or 16");
+        if (strcmp(params[i].name, "fc_vec") == 0 && v != 8 && v != 16)
+            return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning: fc_vec must be 8 or 16");
         *(int *)((char *)t + params[i].offset) = (int)v;
         p = end;
     }
@@ -175,36 +196,37 @@ static int load_tuning(an_model *m)
     return AN_OK;
 }
 
-int an__conv_arranged_oc(int oc, int groups)
+int an__conv_arranged_oc(int oc, int groups, int vw)
 {
     if (groups < 1)
         groups = 1;
-    return groups * ((oc / groups + 7) / 8 * 8);
+    return groups * ((oc / groups + vw - 1) / vw * vw);
 }
 
-void an__conv_weights_arrange(const float *src, float *dst, int oc, int c, int k, int groups)
+void an__conv_weights_arrange(const float *src, float *dst, int oc, int c, int k, int groups,
+                              int vw)
 {
     if (groups < 1)
         groups = 1;
-    int ocg = oc / groups, bpg = (ocg + 7) / 8, taps = c * k * k;
+    int ocg = oc / groups, bpg = (ocg + vw - 1) / vw, taps = c * k * k;
     for (int g = 0; g < groups; g++)
         for (int b = 0; b < bpg; b++)
             for (int t = 0; t < taps; t++)
-                for (int j = 0; j < 8; j++) {
-                    int o = b * 8 + j;
-                    dst[(((size_t)g * bpg + b) * taps + t) * 8 + j] =
+                for (int j = 0; j < vw; j++) {
+                    int o = b * vw + j;
+                    dst[(((size_t)g * bpg + b) * taps + t) * vw + j] =
                         o < ocg ? src[((size_t)g * ocg + o) * taps + t] : 0.0f;
                 }
 }
 
-void an__conv_bias_arrange(const float *src, float *dst, int oc, int groups)
+void an__conv_bias_arrange(const float *src, float *dst, int oc, int groups, int vw)
 {
     if (groups < 1)
         groups = 1;
-    int ocg = oc / groups, bpg = (ocg + 7) / 8;
+    int ocg = oc / groups, bpg = (ocg + vw - 1) / vw;
     for (int g = 0; g < groups; g++)
-        for (int b = 0; b < bpg * 8; b++)
-            dst[(size_t)g * bpg * 8 + b] = b < ocg ? src[(size_t)g * ocg + b] : 0.0f;
+        for (int b = 0; b < bpg * vw; b++)
+            dst[(size_t)g * bpg * vw + b] = b < ocg ? src[(size_t)g * ocg + b] : 0.0f;
 }
 
 int an__model_param_index(const an_model *model, int layer)
@@ -231,8 +253,9 @@ fail:
     return status;
 }
 
-/* Uploads host weights, arranging conv filters (and, with fc_blocked, linear
- * ones) into blocks of 8 output channels and padding their biases. */
+/* Uploads host weights, arranging conv filters into blocks of conv_vec output
+ * channels (and, with fc_blocked, linear ones into blocks of fc_vec) and
+ * padding their biases. */
 static int upload_weights(an_model *m, const an__weights *w)
 {
     int status = AN_OK;
@@ -246,16 +269,17 @@ static int upload_weights(an_model *m, const an__weights *w)
             int groups = conv ? m->variant->layers[w->shape[i].layer].groups : 1;
             if (groups < 1)
                 groups = 1;
-            size_t padded = (size_t)an__conv_arranged_oc(d[0], groups);
+            int vw = conv ? m->tuning.conv_vec : m->tuning.fc_vec;
+            size_t padded = (size_t)an__conv_arranged_oc(d[0], groups, vw);
             size_t n = padded * d[1] * d[2] * d[3];
             tmp = calloc(n, sizeof *tmp);
             if (!tmp) {
                 status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory arranging weights");
                 goto fail;
             }
-            an__conv_weights_arrange(w->weight[i], tmp, d[0], d[1], d[2], groups);
+            an__conv_weights_arrange(w->weight[i], tmp, d[0], d[1], d[2], groups, vw);
             AN_TRY(upload(m, tmp, n * sizeof *tmp, &m->weight[i]));
-            an__conv_bias_arrange(w->bias[i], tmp, d[0], groups);
+            an__conv_bias_arrange(w->bias[i], tmp, d[0], groups, vw);
             AN_TRY(upload(m, tmp, padded * sizeof *tmp, &m->bias[i]));
             free(tmp);
             tmp = NULL;

@@ -86,23 +86,27 @@ static int add_conv(an_plan *p, int layer, const an_layer_info *in, const an_lay
     int G = l->groups > 1 ? l->groups : 1;
     int C = in->c, H = in->h, W = in->w, OC = o->c, OH = o->h, OW = o->w;
     if (C % G || OC % G)
-        return an__fail(AN_ERR_INVALID_ARGUMENT, "%s: Conv2d-%d: %d groups do not divide %d input "
-                        "and %d output channels", m->variant->name, layer + 1, G, C, OC);
+        return an__fail(AN_ERR_INVALID_ARGUMENT,
+                        "%s: Conv2d-%d: %d groups do not divide %d input "
+                        "and %d output channels",
+                        m->variant->name, layer + 1, G, C, OC);
     char key[96];
     an__tuning_conv_key(key, sizeof key, C, H, W, OC, l->kernel, l->stride, l->pad, G, p->batch);
     an__tuning t = an__tuning_for(m, key);
     bool first = l->kernel == 11 && l->stride == 4 && G == 1;
     int tx = first ? t.conv1_tx : t.conv_tx, ocb = first ? t.conv1_ocb : t.conv_ocb;
     char opts[256];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DK=%d -DS=%d -DP=%d -DTX=%d -DOCB=%d -DRELU=%d",
-             l->kernel, l->stride, l->pad, tx, ocb, relu);
+    int vw = m->tuning.conv_vec; /* the model's: the weights are arranged for it */
+    snprintf(opts, sizeof opts,
+             "-cl-std=CL1.2 -DK=%d -DS=%d -DP=%d -DTX=%d -DOCB=%d -DVW=%d -DRELU=%d", l->kernel,
+             l->stride, l->pad, tx, ocb, vw, relu);
     s->kind = STEP_KERNEL;
     s->layer = layer;
     s->src_arg = 0;
     AN_TRY(an__model_kernel(m, first ? "conv11s4.cl" : "conv.cl", opts,
                             first ? "conv11s4" : "conv2d", &s->kernel));
     p->n_steps++;
-    int bpg = (OC / G + 7) / 8;
+    int bpg = (OC / G + vw - 1) / vw;
     int nz = p->batch * G * ((bpg + ocb - 1) / ocb);
     cl_kernel k = s->kernel;
     AN_CL(clSetKernelArg(k, 0, sizeof src, &src));
@@ -135,17 +139,24 @@ static int add_pool(an_plan *p, int layer, const an_layer_info *in, const an_lay
     s->kind = STEP_KERNEL;
     s->layer = layer;
     s->src_arg = 0;
-    AN_TRY(an__model_kernel(m, "pool.cl", "-cl-std=CL1.2",
-                            maxpool ? "maxpool2d" : "adaptive_avgpool2d", &s->kernel));
+    int px = maxpool ? m->tuning.pool_px : 1;
+    if (px > o->w)
+        px = o->w; /* a tile past the row would take the clipped path for nothing */
+    char opts[96] = "-cl-std=CL1.2";
+    if (maxpool)
+        snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DK=%d -DS=%d -DPX=%d", o->kernel, o->stride,
+                 px);
+    AN_TRY(an__model_kernel(m, "pool.cl", opts, maxpool ? "maxpool2d" : "adaptive_avgpool2d",
+                            &s->kernel));
     p->n_steps++;
     cl_kernel k = s->kernel;
     int nc = p->batch * in->c;
     AN_CL(clSetKernelArg(k, 0, sizeof src, &src));
     AN_CL(clSetKernelArg(k, 1, sizeof dst, &dst));
-    const int ints[] = {nc, in->h, in->w, o->h, o->w, o->kernel, o->stride};
-    for (int i = 0; i < (maxpool ? 7 : 5); i++)
+    const int ints[] = {nc, in->h, in->w, o->h, o->w};
+    for (int i = 0; i < 5; i++)
         AN_CL(clSetKernelArg(k, (cl_uint)(2 + i), sizeof(int), &ints[i]));
-    return step_1d(p, s, (size_t)nc * o->h * o->w);
+    return step_1d(p, s, (size_t)nc * o->h * ((o->w + px - 1) / px));
 fail:
     return status;
 }
@@ -158,6 +169,7 @@ static int add_linear(an_plan *p, int layer, int in_features, const an_layer_inf
     step *s = &p->steps[p->n_steps];
     int pi = an__model_param_index(m, layer);
     int O = o->c, I = in_features, N = p->batch;
+    int vw = m->tuning.fc_vec; /* the model's: the blocked weights are arranged for it */
     char opts[160];
     s->layer = layer;
     if (N == 1) {
@@ -166,14 +178,14 @@ static int add_linear(an_plan *p, int layer, int in_features, const an_layer_inf
          * else a work-group per output row (gemv_rows) */
         bool blocked = m->tuning.fc_blocked;
         if (blocked)
-            snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d", relu);
+            snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DVW=%d", relu, vw);
         else
             snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DLWS=%d -DINTERLEAVED=%d", relu,
                      m->tuning.gemv_lws, m->tuning.gemv_interleaved);
         s->kind = STEP_KERNEL;
         s->src_arg = 1;
-        AN_TRY(an__model_kernel(m, "fc.cl", opts, blocked ? "gemv_blocked" : "gemv_rows",
-                                &s->kernel));
+        AN_TRY(
+            an__model_kernel(m, "fc.cl", opts, blocked ? "gemv_blocked" : "gemv_rows", &s->kernel));
         p->n_steps++;
         cl_kernel k = s->kernel;
         AN_CL(clSetKernelArg(k, 0, sizeof(cl_mem), &m->weight[pi]));
@@ -187,14 +199,15 @@ static int add_linear(an_plan *p, int layer, int in_features, const an_layer_inf
             size_t local = 1;
             AN_TRY(local_size(m, k, (size_t)m->tuning.fc_local, &local));
             s->local[0] = local;
-            s->global[0] = round_up((size_t)(O + 7) / 8, local);
+            s->global[0] = round_up((size_t)(O + vw - 1) / vw, local);
             return AN_OK;
         }
         size_t kwg = 0;
         AN_CL(clGetKernelWorkGroupInfo(k, m->dev->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg,
                                        &kwg, NULL));
         if (kwg < (size_t)m->tuning.gemv_lws)
-            return an__fail(AN_ERR_TOO_LARGE, "gemv_rows needs work-groups of %d, device allows %zu",
+            return an__fail(AN_ERR_TOO_LARGE,
+                            "gemv_rows needs work-groups of %d, device allows %zu",
                             m->tuning.gemv_lws, kwg);
         s->local[0] = (size_t)m->tuning.gemv_lws;
         s->global[0] = (size_t)O * s->local[0];
@@ -207,8 +220,8 @@ static int add_linear(an_plan *p, int layer, int in_features, const an_layer_inf
         an__tuning t = an__tuning_for(m, key);
         if (t.fc_tm > N)
             t.fc_tm = N; /* no tile rows past the batch */
-        snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d", relu, t.fc_tm,
-                 t.fc_tnb);
+        snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d -DVW=%d", relu,
+                 t.fc_tm, t.fc_tnb, vw);
         s->kind = STEP_KERNEL;
         s->src_arg = 0;
         AN_TRY(an__model_kernel(m, "fc.cl", opts, "fc_gemm", &s->kernel));
@@ -227,7 +240,7 @@ static int add_linear(an_plan *p, int layer, int in_features, const an_layer_inf
         s->local[0] = local;
         s->local[1] = 1;
         s->global[0] = round_up((size_t)(N + t.fc_tm - 1) / t.fc_tm, local);
-        s->global[1] = (size_t)(((O + 7) / 8 + t.fc_tnb - 1) / t.fc_tnb);
+        s->global[1] = (size_t)(((O + vw - 1) / vw + t.fc_tnb - 1) / t.fc_tnb);
         return AN_OK;
     }
     /* batch > 1: CLBlast SGEMM, then the bias + ReLU epilogue */
@@ -244,14 +257,15 @@ static int add_linear(an_plan *p, int layer, int in_features, const an_layer_inf
     /* CLBlast's temporary buffer, sized and allocated once per step */
     size_t temp = 0;
     cl_command_queue q = m->dev->queue;
-    CLBlastStatusCode st = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, CLBlastTransposeNo,
-                                                      CLBlastTransposeYes, s->m, s->n, s->k, 0,
-                                                      s->k, 0, s->k, 0, s->n, &q, &temp);
+    CLBlastStatusCode st =
+        CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeYes,
+                                   s->m, s->n, s->k, 0, s->k, 0, s->k, 0, s->n, &q, &temp);
     if (st != CLBlastSuccess)
         return an__fail(AN_ERR_CLBLAST, "CLBlastSGemmTempBufferSize (layer %d) failed: %d",
                         layer + 1, (int)st);
     if (temp > 0)
-        AN_CL_OBJ(s->temp, clCreateBuffer(m->dev->context, CL_MEM_READ_WRITE, temp, NULL, &an__err));
+        AN_CL_OBJ(s->temp,
+                  clCreateBuffer(m->dev->context, CL_MEM_READ_WRITE, temp, NULL, &an__err));
     AN_CL(clSetKernelArg(s->kernel, 0, sizeof dst, &dst));
     AN_CL(clSetKernelArg(s->kernel, 1, sizeof(cl_mem), &m->bias[pi]));
     AN_CL(clSetKernelArg(s->kernel, 2, sizeof(int), &N));
@@ -269,8 +283,10 @@ static int add_lrn(an_plan *p, int layer, const an_layer_info *in, cl_mem src, c
     const an__layer *l = &m->variant->layers[layer];
     step *s = &p->steps[p->n_steps];
     if (l->kernel < 1 || l->lrn_beta < 0 || l->lrn_k <= 0)
-        return an__fail(AN_ERR_INVALID_ARGUMENT, "%s: LocalResponseNorm-%d has size %d, beta %g, "
-                        "k %g", m->variant->name, layer + 1, l->kernel, (double)l->lrn_beta,
+        return an__fail(AN_ERR_INVALID_ARGUMENT,
+                        "%s: LocalResponseNorm-%d has size %d, beta %g, "
+                        "k %g",
+                        m->variant->name, layer + 1, l->kernel, (double)l->lrn_beta,
                         (double)l->lrn_k);
     s->kind = STEP_KERNEL;
     s->layer = layer;
@@ -312,7 +328,8 @@ static int check_fits(const an_plan *p, size_t per_image_act, size_t per_image_i
     size_t per_image = 2 * per_image_in + 2 * per_image_act + 2 * AN_CLASSES * sizeof(float);
     size_t need = per_image * (size_t)p->batch;
     size_t largest_buffer = per_image_act * (size_t)p->batch;
-    uint64_t avail = d->global_mem > p->model->weight_bytes ? d->global_mem - p->model->weight_bytes : 0;
+    uint64_t avail =
+        d->global_mem > p->model->weight_bytes ? d->global_mem - p->model->weight_bytes : 0;
     if (largest_buffer <= d->max_alloc && need <= avail)
         return AN_OK;
     uint64_t by_alloc = d->max_alloc / per_image_act;
@@ -324,14 +341,15 @@ static int check_fits(const an_plan *p, size_t per_image_act, size_t per_image_i
                  (unsigned long long)fits);
     else
         snprintf(verdict, sizeof verdict, "not even one image fits at this input size");
-    return an__fail(AN_ERR_TOO_LARGE,
-                    "batch %d of %dx%d does not fit on %s: activations need %s (largest buffer %s), "
-                    "the device has %s of global memory beside %s of weights and allocates at most "
-                    "%s at once; %s",
-                    p->batch, p->height, p->width, d->name, human((double)need, a, sizeof a),
-                    human((double)largest_buffer, b, sizeof b), human((double)d->global_mem, c, sizeof c),
-                    human((double)p->model->weight_bytes, e, sizeof e),
-                    human((double)d->max_alloc, f, sizeof f), verdict);
+    return an__fail(
+        AN_ERR_TOO_LARGE,
+        "batch %d of %dx%d does not fit on %s: activations need %s (largest buffer %s), "
+        "the device has %s of global memory beside %s of weights and allocates at most "
+        "%s at once; %s",
+        p->batch, p->height, p->width, d->name, human((double)need, a, sizeof a),
+        human((double)largest_buffer, b, sizeof b), human((double)d->global_mem, c, sizeof c),
+        human((double)p->model->weight_bytes, e, sizeof e),
+        human((double)d->max_alloc, f, sizeof f), verdict);
 }
 
 int an_plan_create(an_model *model, int batch, int height, int width, an_plan **out)
@@ -339,8 +357,10 @@ int an_plan_create(an_model *model, int batch, int height, int width, an_plan **
     int status = AN_OK;
     an_plan *p = NULL;
     if (!model || !out || batch < 1)
-        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_plan_create: need a model, an output and a "
-                                                 "batch of at least 1 (got %d)", batch);
+        return an__fail(AN_ERR_INVALID_ARGUMENT,
+                        "an_plan_create: need a model, an output and a "
+                        "batch of at least 1 (got %d)",
+                        batch);
     *out = NULL;
     p = calloc(1, sizeof *p);
     if (!p)
@@ -402,8 +422,8 @@ int an_plan_create(an_model *model, int batch, int height, int width, an_plan **
             if (i > 0 && (v->layers[i - 1].kind == AN_LAYER_CONV ||
                           v->layers[i - 1].kind == AN_LAYER_LINEAR))
                 goto same_buffer; /* fused into the layer before */
-            status = an__fail(AN_ERR_INVALID_ARGUMENT, "ReLU-%d follows no conv or linear layer",
-                              i + 1);
+            status =
+                an__fail(AN_ERR_INVALID_ARGUMENT, "ReLU-%d follows no conv or linear layer", i + 1);
             goto fail;
         case AN_LAYER_DROPOUT:
             goto same_buffer; /* identity at inference */
@@ -445,8 +465,8 @@ static int enqueue_step(an_plan *p, const step *s, cl_mem input, cl_event ev[2])
         CLBlastStatusCode st =
             s->temp ? CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, CLBlastTransposeNo,
                                                  CLBlastTransposeYes, s->m, s->n, s->k, 1.0f,
-                                                 input ? input : s->x, 0, s->k, s->w, 0, s->k,
-                                                 0.0f, s->y, 0, s->n, &q, NULL, s->temp)
+                                                 input ? input : s->x, 0, s->k, s->w, 0, s->k, 0.0f,
+                                                 s->y, 0, s->n, &q, NULL, s->temp)
                     : CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeYes,
                                    s->m, s->n, s->k, 1.0f, input ? input : s->x, 0, s->k, s->w, 0,
                                    s->k, 0.0f, s->y, 0, s->n, &q, NULL);
@@ -472,8 +492,8 @@ int an__plan_enqueue(an_plan *p, int slot, const float *input, float *output, an
     int status = AN_OK;
     cl_command_queue q = p->model->dev->queue;
     cl_mem in = p->input[slot & 1];
-    size_t in_bytes = (size_t)p->batch * p->model->variant->in_channels * p->height * p->width *
-                      sizeof(float);
+    size_t in_bytes =
+        (size_t)p->batch * p->model->variant->in_channels * p->height * p->width * sizeof(float);
     AN_CL(clEnqueueWriteBuffer(q, in, CL_FALSE, 0, in_bytes, input, 0, NULL, started));
     for (int i = 0; i < p->n_steps; i++)
         AN_TRY(enqueue_step(p, &p->steps[i], i == 0 ? in : NULL, NULL));
@@ -520,9 +540,10 @@ an_model *an__plan_model(const an_plan *p)
 static double event_ms(cl_event marker, cl_event e)
 {
     cl_ulong t0 = 0, t1 = 0;
-    if (!e || clGetEventProfilingInfo(marker ? marker : e,
-                                      marker ? CL_PROFILING_COMMAND_END : CL_PROFILING_COMMAND_START,
-                                      sizeof t0, &t0, NULL) ||
+    if (!e ||
+        clGetEventProfilingInfo(marker ? marker : e,
+                                marker ? CL_PROFILING_COMMAND_END : CL_PROFILING_COMMAND_START,
+                                sizeof t0, &t0, NULL) ||
         clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) || t1 < t0)
         return 0;
     return (double)(t1 - t0) * 1e-6;
@@ -533,8 +554,8 @@ int an__plan_profile(an_plan *p, const float *input, an__step_time *times, int *
     int status = AN_OK;
     cl_event ev[AN_MAX_LAYERS][2] = {{NULL}};
     cl_command_queue q = p->model->dev->queue;
-    size_t in_bytes = (size_t)p->batch * p->model->variant->in_channels * p->height * p->width *
-                      sizeof(float);
+    size_t in_bytes =
+        (size_t)p->batch * p->model->variant->in_channels * p->height * p->width * sizeof(float);
     AN_CL(clEnqueueWriteBuffer(q, p->input[0], CL_TRUE, 0, in_bytes, input, 0, NULL, NULL));
     for (int i = 0; i < p->n_steps; i++)
         AN_TRY(enqueue_step(p, &p->steps[i], i == 0 ? p->input[0] : NULL, ev[i]));

@@ -66,7 +66,8 @@ static void check_batches(const char *variant, const char *tag, const int *batch
     snprintf(weights, sizeof weights, "%s/%s.safetensors", ref_dir, variant);
     if (tuning_file_lines) {
         char dir[4400], path[4500], dkey[512];
-        snprintf(saved_xdg, sizeof saved_xdg, "%s", getenv("XDG_CACHE_HOME") ? getenv("XDG_CACHE_HOME") : "");
+        snprintf(saved_xdg, sizeof saved_xdg, "%s",
+                 getenv("XDG_CACHE_HOME") ? getenv("XDG_CACHE_HOME") : "");
         snprintf(dir, sizeof dir, "%s/tuning-cache", ref_dir);
         setenv("XDG_CACHE_HOME", dir, 1);
         snprintf(path, sizeof path, "mkdir -p '%s/alexnet'", dir);
@@ -76,7 +77,8 @@ static void check_batches(const char *variant, const char *tag, const int *batch
         ck_assert_ptr_nonnull(f);
         an__tuning_device_key(&dev->info, dkey, sizeof dkey);
         fprintf(f, "# test\nOther platform|other device|1.0|4|device|fc_blocked=1\n");
-        for (const char *l = tuning_file_lines; *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != 0))
+        for (const char *l = tuning_file_lines; *l;
+             l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != 0))
             fprintf(f, "%s|%.*s\n", dkey, (int)strcspn(l, "\n"), l);
         fclose(f);
     }
@@ -138,8 +140,8 @@ static void check_batches(const char *variant, const char *tag, const int *batch
                 sum += exp(l[i] - m);
             for (int i = 0; i < AN_CLASSES; i++) {
                 double p = exp(l[i] - m) / sum, got = out[(size_t)r * AN_CLASSES + i];
-                ck_assert_msg(fabs(got - p) <= 1e-4 * p + 1e-7, "%s probs row %d class %d: %g vs %g",
-                              variant, r, i, got, p);
+                ck_assert_msg(fabs(got - p) <= 1e-4 * p + 1e-7,
+                              "%s probs row %d class %d: %g vs %g", variant, r, i, got, p);
                 total += got;
             }
             ck_assert_msg(fabs(total - 1.0) < 1e-4, "probabilities sum to %g", total);
@@ -185,12 +187,16 @@ END_TEST
 /* The same network under other kernel parameter sets, forced through
  * $ALEXNET_TUNING (read by an_model_load): every set must meet the same bound.
  * Set 1 takes the other FC path (CLBlast SGEMM and gemv_rows on (O, I)
- * weights) with small conv tiles; set 2 large conv tiles, odd FC tiles and
- * work-groups above 1. Batches 1 (GEMV) and 3 (GEMM) keep the runtime modest. */
+ * weights) with small conv tiles of float4 and one pooled output per
+ * work-item; set 2 large conv tiles and FC blocks of float8 (an AVX-512 CPU's
+ * default is float16), odd FC tiles, pooling tiles that leave a ragged end
+ * and work-groups above 1. Batches 1 (GEMV) and 3 (GEMM) keep the runtime
+ * modest. */
 static const char *const tuning_sets[] = {
-    "fc_blocked=0,conv_tx=2,conv_ocb=1,conv1_tx=3,conv1_ocb=1,gemv_lws=16,gemv_interleaved=1",
-    "fc_blocked=1,conv_tx=7,conv_ocb=3,conv1_tx=6,conv1_ocb=4,fc_tm=3,fc_tnb=3,fc_local=2,"
-    "conv_local=2,pointwise_local=8",
+    "fc_blocked=0,conv_tx=2,conv_ocb=1,conv1_tx=3,conv1_ocb=1,conv_vec=4,gemv_lws=16,"
+    "gemv_interleaved=1,pool_px=1",
+    "fc_blocked=1,conv_tx=7,conv_ocb=3,conv1_tx=6,conv1_ocb=4,conv_vec=8,fc_vec=8,fc_tm=3,"
+    "fc_tnb=3,fc_local=2,conv_local=2,pointwise_local=8,pool_px=5",
 };
 
 static void check_tuned(const char *variant, const char *tag)

@@ -50,9 +50,9 @@ static cl_mem poisoned(size_t n)
 static float *read_back(cl_mem m, size_t n)
 {
     float *out = malloc(n * sizeof *out);
-    ck_assert_int_eq(clEnqueueReadBuffer(dev->queue, m, CL_TRUE, 0, n * sizeof *out, out, 0, NULL,
-                                         NULL),
-                     CL_SUCCESS);
+    ck_assert_int_eq(
+        clEnqueueReadBuffer(dev->queue, m, CL_TRUE, 0, n * sizeof *out, out, 0, NULL, NULL),
+        CL_SUCCESS);
     return out;
 }
 
@@ -118,34 +118,42 @@ typedef struct {
     int n, c, h, w, oc, k, s, p, tx, relu;
     const char *file, *name;
     int groups, ocb; /* 0 means 1 */
+    int vw;          /* output channels per vector (VW): 4, 8 or 16; 0 means 8 */
 } conv_case;
+
+/* The vector widths the cases of one test take in turn, so that every width
+ * meets odd channel counts, padding, groups and tails. */
+static const int conv_widths[] = {8, 16, 4};
 
 static void check_conv(const conv_case *t)
 {
     int oh = (t->h + 2 * t->p - t->k) / t->s + 1, ow = (t->w + 2 * t->p - t->k) / t->s + 1;
     int g = t->groups > 0 ? t->groups : 1, ocb = t->ocb > 0 ? t->ocb : 1;
-    int cg = t->c / g, ocg = t->oc / g, bpg = (ocg + 7) / 8;
+    int vw = t->vw > 0 ? t->vw : 8;
+    int cg = t->c / g, ocg = t->oc / g, bpg = (ocg + vw - 1) / vw;
     ck_assert_int_eq(cg * g, t->c);
     ck_assert_int_eq(ocg * g, t->oc);
-    int padded = an__conv_arranged_oc(t->oc, g);
-    ck_assert_int_eq(padded, g * bpg * 8);
+    int padded = an__conv_arranged_oc(t->oc, g, vw);
+    ck_assert_int_eq(padded, g * bpg * vw);
     size_t nin = (size_t)t->n * t->c * t->h * t->w, nw = (size_t)t->oc * cg * t->k * t->k;
     size_t nout = (size_t)t->n * t->oc * oh * ow, narr = (size_t)padded * cg * t->k * t->k;
     float *x = random_floats(nin), *w = random_floats(nw), *b = random_floats((size_t)t->oc);
     float *arranged = malloc(narr * sizeof(float)), *barr = malloc((size_t)padded * sizeof(float));
-    an__conv_weights_arrange(w, arranged, t->oc, cg, t->k, g);
-    an__conv_bias_arrange(b, barr, t->oc, g);
+    an__conv_weights_arrange(w, arranged, t->oc, cg, t->k, g, vw);
+    an__conv_bias_arrange(b, barr, t->oc, g, vw);
     /* the arrangement itself: every weight once in place, zeros elsewhere */
     for (int gi = 0; gi < g; gi++)
         for (int bl = 0; bl < bpg; bl++)
             for (int tap = 0; tap < cg * t->k * t->k; tap++)
-                for (int j = 0; j < 8; j++) {
-                    int o = bl * 8 + j;
-                    float got = arranged[(((size_t)gi * bpg + bl) * cg * t->k * t->k + tap) * 8 + j];
-                    float want = o < ocg ? w[((size_t)gi * ocg + o) * cg * t->k * t->k + tap] : 0.0f;
+                for (int j = 0; j < vw; j++) {
+                    int o = bl * vw + j;
+                    float got =
+                        arranged[(((size_t)gi * bpg + bl) * cg * t->k * t->k + tap) * vw + j];
+                    float want =
+                        o < ocg ? w[((size_t)gi * ocg + o) * cg * t->k * t->k + tap] : 0.0f;
                     ck_assert_msg(got == want, "arranged weight g%d b%d tap%d j%d", gi, bl, tap, j);
                     if (tap == 0)
-                        ck_assert(barr[((size_t)gi * bpg + bl) * 8 + j] ==
+                        ck_assert(barr[((size_t)gi * bpg + bl) * vw + j] ==
                                   (o < ocg ? b[gi * ocg + o] : 0.0f));
                 }
 
@@ -163,7 +171,9 @@ static void check_conv(const conv_case *t)
                                 if (iy < 0 || iy >= t->h || ix < 0 || ix >= t->w)
                                     continue;
                                 double v =
-                                    (double)x[((size_t)(n * t->c + gi * cg + c) * t->h + iy) * t->w + ix] *
+                                    (double)
+                                        x[((size_t)(n * t->c + gi * cg + c) * t->h + iy) * t->w +
+                                          ix] *
                                     w[((size_t)(o * cg + c) * t->k + ky) * t->k + kx];
                                 acc += v;
                                 mag += fabs(v);
@@ -175,8 +185,9 @@ static void check_conv(const conv_case *t)
 
     bool first = strcmp(t->name, "conv11s4") == 0;
     char opts[200];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DK=%d -DS=%d -DP=%d -DTX=%d -DOCB=%d -DRELU=%d",
-             t->k, t->s, t->p, t->tx, ocb, t->relu);
+    snprintf(opts, sizeof opts,
+             "-cl-std=CL1.2 -DK=%d -DS=%d -DP=%d -DTX=%d -DOCB=%d -DVW=%d -DRELU=%d", t->k, t->s,
+             t->p, t->tx, ocb, vw, t->relu);
     cl_kernel k = kernel(t->file, opts, t->name);
     cl_mem bx = buffer(x, nin), bw = buffer(arranged, narr);
     cl_mem bb = buffer(barr, (size_t)padded), by = poisoned(nout);
@@ -193,8 +204,8 @@ static void check_conv(const conv_case *t)
     run(k, 3, global, local);
     float *got = read_back(by, nout);
     char what[160];
-    snprintf(what, sizeof what, "%s N%d C%d %dx%d OC%d k%d s%d p%d g%d tx%d ocb%d relu%d", t->name,
-             t->n, t->c, t->h, t->w, t->oc, t->k, t->s, t->p, g, t->tx, ocb, t->relu);
+    snprintf(what, sizeof what, "%s N%d C%d %dx%d OC%d k%d s%d p%d g%d tx%d ocb%d vw%d relu%d",
+             t->name, t->n, t->c, t->h, t->w, t->oc, t->k, t->s, t->p, g, t->tx, ocb, vw, t->relu);
     compare(what, got, want, scale, nout, 1e-5);
 
     clReleaseKernel(k);
@@ -208,18 +219,23 @@ static void check_conv(const conv_case *t)
 START_TEST(test_conv2d)
 {
     const conv_case cases[] = {
-        {3, 7, 13, 17, 13, 3, 1, 1, 4, 1, "conv.cl", "conv2d", 1, 1},
-        {3, 7, 13, 17, 13, 5, 1, 2, 4, 1, "conv.cl", "conv2d", 1, 2},
-        {1, 5, 9, 11, 8, 3, 1, 1, 3, 0, "conv.cl", "conv2d", 1, 1},
-        {2, 3, 15, 14, 19, 3, 2, 0, 2, 0, "conv.cl", "conv2d", 1, 3},
-        {3, 7, 13, 17, 9, 1, 1, 0, 1, 1, "conv.cl", "conv2d", 1, 2},
-        {1, 2, 23, 19, 6, 7, 3, 3, 4, 1, "conv.cl", "conv2d", 1, 1},
-        {2, 9, 11, 13, 40, 3, 1, 1, 6, 1, "conv.cl", "conv2d", 1, 4},
-        {1, 5, 7, 9, 17, 3, 1, 1, 8, 0, "conv.cl", "conv2d", 1, 2}, /* TX > OW */
-        {2, 11, 13, 13, 52, 3, 1, 1, 4, 1, "conv.cl", "conv2d", 1, 3}, /* the CPU default */
+        {3, 7, 13, 17, 13, 3, 1, 1, 4, 1, "conv.cl", "conv2d", 1, 1, 0},
+        {3, 7, 13, 17, 13, 5, 1, 2, 4, 1, "conv.cl", "conv2d", 1, 2, 0},
+        {1, 5, 9, 11, 8, 3, 1, 1, 3, 0, "conv.cl", "conv2d", 1, 1, 0},
+        {2, 3, 15, 14, 19, 3, 2, 0, 2, 0, "conv.cl", "conv2d", 1, 3, 0},
+        {3, 7, 13, 17, 9, 1, 1, 0, 1, 1, "conv.cl", "conv2d", 1, 2, 0},
+        {1, 2, 23, 19, 6, 7, 3, 3, 4, 1, "conv.cl", "conv2d", 1, 1, 0},
+        {2, 9, 11, 13, 40, 3, 1, 1, 6, 1, "conv.cl", "conv2d", 1, 4, 0},
+        {1, 5, 7, 9, 17, 3, 1, 1, 8, 0, "conv.cl", "conv2d", 1, 2, 0},    /* TX > OW */
+        {2, 11, 13, 13, 52, 3, 1, 1, 4, 1, "conv.cl", "conv2d", 1, 3, 0}, /* the CPU default */
+        {2, 13, 11, 13, 70, 3, 1, 1, 4, 1, "conv.cl", "conv2d", 1, 2, 0},
+        {1, 6, 10, 12, 36, 5, 1, 2, 3, 0, "conv.cl", "conv2d", 2, 2, 0},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        check_conv(&cases[i]);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        conv_case c = cases[i];
+        c.vw = conv_widths[i % 3];
+        check_conv(&c);
+    }
 }
 END_TEST
 
@@ -229,37 +245,46 @@ END_TEST
 START_TEST(test_conv2d_groups)
 {
     const conv_case cases[] = {
-        {2, 6, 13, 11, 16, 3, 1, 1, 4, 1, "conv.cl", "conv2d", 2, 1},
-        {2, 6, 13, 11, 16, 3, 1, 1, 3, 0, "conv.cl", "conv2d", 2, 2},
-        {1, 6, 9, 15, 12, 5, 1, 2, 2, 1, "conv.cl", "conv2d", 2, 1}, /* 6 per group: padded */
-        {2, 10, 9, 11, 80, 5, 1, 2, 4, 1, "conv.cl", "conv2d", 2, 3}, /* 5 blocks per group */
-        {3, 9, 11, 7, 30, 3, 2, 1, 4, 1, "conv.cl", "conv2d", 3, 2}, /* 10 per group */
-        {1, 8, 7, 7, 48, 3, 1, 1, 5, 0, "conv.cl", "conv2d", 2, 2},  /* 3 blocks per group */
-        {1, 4, 10, 9, 4, 1, 1, 0, 4, 1, "conv.cl", "conv2d", 4, 1},  /* depthwise-like */
+        {2, 6, 13, 11, 16, 3, 1, 1, 4, 1, "conv.cl", "conv2d", 2, 1, 0},
+        {2, 6, 13, 11, 16, 3, 1, 1, 3, 0, "conv.cl", "conv2d", 2, 2, 0},
+        {1, 6, 9, 15, 12, 5, 1, 2, 2, 1, "conv.cl", "conv2d", 2, 1, 0},  /* 6 per group: padded */
+        {2, 10, 9, 11, 80, 5, 1, 2, 4, 1, "conv.cl", "conv2d", 2, 3, 0}, /* 5 blocks per group */
+        {3, 9, 11, 7, 30, 3, 2, 1, 4, 1, "conv.cl", "conv2d", 3, 2, 0},  /* 10 per group */
+        {1, 8, 7, 7, 48, 3, 1, 1, 5, 0, "conv.cl", "conv2d", 2, 2, 0},   /* 3 blocks per group */
+        {1, 4, 10, 9, 4, 1, 1, 0, 4, 1, "conv.cl", "conv2d", 4, 1, 0},   /* depthwise-like */
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        check_conv(&cases[i]);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        conv_case c = cases[i];
+        c.vw = conv_widths[i % 3];
+        check_conv(&c);
+    }
 }
 END_TEST
 
 START_TEST(test_conv11s4)
 {
     const conv_case cases[] = {
-        {3, 3, 45, 51, 13, 11, 4, 2, 4, 1, "conv11s4.cl", "conv11s4", 1, 1},
-        {3, 3, 47, 43, 13, 11, 4, 0, 4, 1, "conv11s4.cl", "conv11s4", 1, 2},
-        {1, 3, 27, 31, 16, 11, 4, 2, 3, 1, "conv11s4.cl", "conv11s4", 1, 2},
-        {2, 7, 19, 23, 5, 11, 4, 0, 1, 1, "conv11s4.cl", "conv11s4", 1, 1},
-        {2, 3, 51, 49, 35, 11, 4, 2, 6, 0, "conv11s4.cl", "conv11s4", 1, 3},
+        {3, 3, 45, 51, 13, 11, 4, 2, 4, 1, "conv11s4.cl", "conv11s4", 1, 1, 0},
+        {3, 3, 47, 43, 13, 11, 4, 0, 4, 1, "conv11s4.cl", "conv11s4", 1, 2, 0},
+        {1, 3, 27, 31, 16, 11, 4, 2, 3, 1, "conv11s4.cl", "conv11s4", 1, 2, 0},
+        {2, 7, 19, 23, 5, 11, 4, 0, 1, 1, "conv11s4.cl", "conv11s4", 1, 1, 0},
+        {2, 3, 51, 49, 35, 11, 4, 2, 6, 0, "conv11s4.cl", "conv11s4", 1, 3, 0},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        check_conv(&cases[i]);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        conv_case c = cases[i];
+        c.vw = conv_widths[i % 3];
+        check_conv(&c);
+    }
 }
 END_TEST
 
 /* ------------------------------------------------------------------------ */
 /* Pooling                                                                  */
 
-static void check_pool(bool max, int nc, int h, int w, int oh, int ow, int k, int s)
+/* max: maxpool2d with a k x k window, stride s and px outputs per work-item
+ * (windows past the plane's edge are clipped, as in the reference);
+ * else adaptive_avgpool2d (k, s, px unused). */
+static void check_pool(bool max, int nc, int h, int w, int oh, int ow, int k, int s, int px)
 {
     size_t nin = (size_t)nc * h * w, nout = (size_t)nc * oh * ow;
     float *x = random_floats(nin);
@@ -267,8 +292,10 @@ static void check_pool(bool max, int nc, int h, int w, int oh, int ow, int k, in
     for (int c = 0; c < nc; c++)
         for (int y = 0; y < oh; y++)
             for (int xx = 0; xx < ow; xx++) {
-                int y0 = max ? y * s : y * h / oh, y1 = max ? y * s + k : ((y + 1) * h + oh - 1) / oh;
-                int x0 = max ? xx * s : xx * w / ow, x1 = max ? xx * s + k : ((xx + 1) * w + ow - 1) / ow;
+                int y0 = max ? y * s : y * h / oh,
+                    y1 = max ? y * s + k : ((y + 1) * h + oh - 1) / oh;
+                int x0 = max ? xx * s : xx * w / ow,
+                    x1 = max ? xx * s + k : ((xx + 1) * w + ow - 1) / ow;
                 double acc = max ? -INFINITY : 0, mag = 0;
                 for (int iy = y0; iy < y1 && iy < h; iy++)
                     for (int ix = x0; ix < x1 && ix < w; ix++) {
@@ -280,19 +307,23 @@ static void check_pool(bool max, int nc, int h, int w, int oh, int ow, int k, in
                 want[i] = max ? acc : acc / ((y1 - y0) * (x1 - x0));
                 scale[i] = max ? 0 : mag;
             }
-    cl_kernel kn = kernel("pool.cl", "-cl-std=CL1.2", max ? "maxpool2d" : "adaptive_avgpool2d");
+    char opts[96] = "-cl-std=CL1.2";
+    if (max)
+        snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DK=%d -DS=%d -DPX=%d", k, s, px);
+    cl_kernel kn = kernel("pool.cl", opts, max ? "maxpool2d" : "adaptive_avgpool2d");
     cl_mem bx = buffer(x, nin), by = poisoned(nout);
     arg_mem(kn, 0, bx);
     arg_mem(kn, 1, by);
-    int ints[] = {nc, h, w, oh, ow, k, s};
-    for (int i = 0; i < (max ? 7 : 5); i++)
+    int ints[] = {nc, h, w, oh, ow};
+    for (int i = 0; i < 5; i++)
         arg_int(kn, (cl_uint)(2 + i), ints[i]);
-    size_t local = 16, global = (nout + 15) / 16 * 16;
+    size_t items = max ? (size_t)nc * oh * ((ow + px - 1) / px) : nout;
+    size_t local = 16, global = (items + 15) / 16 * 16;
     run(kn, 1, &global, &local);
     float *got = read_back(by, nout);
     char what[96];
-    snprintf(what, sizeof what, "%s NC%d %dx%d -> %dx%d", max ? "maxpool2d" : "adaptive_avgpool2d",
-             nc, h, w, oh, ow);
+    snprintf(what, sizeof what, "%s NC%d %dx%d -> %dx%d px%d",
+             max ? "maxpool2d" : "adaptive_avgpool2d", nc, h, w, oh, ow, px);
     compare(what, got, want, scale, nout, 1e-6);
     clReleaseKernel(kn);
     clReleaseMemObject(bx);
@@ -302,18 +333,22 @@ static void check_pool(bool max, int nc, int h, int w, int oh, int ow, int k, in
 
 START_TEST(test_maxpool)
 {
-    check_pool(true, 21, 13, 17, 6, 8, 3, 2);
-    check_pool(true, 7, 14, 14, 6, 6, 3, 2);
-    check_pool(true, 3, 55, 55, 27, 27, 3, 2);
+    check_pool(true, 21, 13, 17, 6, 8, 3, 2, 1);
+    check_pool(true, 21, 13, 17, 6, 8, 3, 2, 3); /* a ragged last tile */
+    check_pool(true, 7, 14, 14, 6, 6, 3, 2, 8);  /* one tile wider than the row */
+    check_pool(true, 5, 14, 14, 7, 7, 3, 2, 4);  /* the last windows clipped */
+    check_pool(true, 3, 55, 55, 27, 27, 3, 2, 8);
+    check_pool(true, 4, 27, 27, 13, 13, 3, 2, 5);
+    check_pool(true, 3, 12, 19, 4, 5, 4, 3, 2); /* another window and stride */
 }
 END_TEST
 
 START_TEST(test_adaptive_avgpool)
 {
-    check_pool(false, 21, 13, 17, 6, 6, 0, 0);
-    check_pool(false, 7, 5, 5, 6, 6, 0, 0); /* smaller than the output: bins overlap */
-    check_pool(false, 7, 6, 6, 6, 6, 0, 0);
-    check_pool(false, 3, 7, 9, 6, 6, 0, 0);
+    check_pool(false, 21, 13, 17, 6, 6, 0, 0, 1);
+    check_pool(false, 7, 5, 5, 6, 6, 0, 0, 1); /* smaller than the output: bins overlap */
+    check_pool(false, 7, 6, 6, 6, 6, 0, 0, 1);
+    check_pool(false, 3, 7, 9, 6, 6, 0, 0, 1);
 }
 END_TEST
 
@@ -367,15 +402,15 @@ START_TEST(test_gemv)
 }
 END_TEST
 
-/* fc_gemm (batch > 1) and gemv_blocked (batch 1) on blocked weights. */
-static void check_fc_blocked(int n, int o, int in, int tm, int tnb, int relu)
+/* fc_gemm (batch > 1) and gemv_blocked (batch 1) on weights blocked in vw. */
+static void check_fc_blocked(int n, int o, int in, int tm, int tnb, int relu, int vw)
 {
     float *w = random_floats((size_t)o * in), *x = random_floats((size_t)n * in);
     float *b = random_floats((size_t)o);
-    int padded = an__conv_arranged_oc(o, 1);
+    int padded = an__conv_arranged_oc(o, 1, vw);
     float *wp = malloc((size_t)padded * in * sizeof *wp), *bp = malloc((size_t)padded * sizeof *bp);
-    an__conv_weights_arrange(w, wp, o, in, 1, 1);
-    an__conv_bias_arrange(b, bp, o, 1);
+    an__conv_weights_arrange(w, wp, o, in, 1, 1, vw);
+    an__conv_bias_arrange(b, bp, o, 1, vw);
     size_t nout = (size_t)n * o;
     double *want = malloc(nout * sizeof *want), *scale = malloc(nout * sizeof *scale);
     for (int r = 0; r < n; r++)
@@ -390,7 +425,8 @@ static void check_fc_blocked(int n, int o, int in, int tm, int tnb, int relu)
             scale[(size_t)r * o + c] = mag;
         }
     char opts[128];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d", relu, tm, tnb);
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d -DVW=%d", relu, tm, tnb,
+             vw);
     bool gemv = n == 1 && tm == 0;
     cl_kernel k = kernel("fc.cl", opts, gemv ? "gemv_blocked" : "fc_gemm");
     cl_mem bw = buffer(wp, (size_t)padded * in), bx = buffer(x, (size_t)n * in);
@@ -403,9 +439,9 @@ static void check_fc_blocked(int n, int o, int in, int tm, int tnb, int relu)
         arg_mem(k, 3, by);
         arg_int(k, 4, o);
         arg_int(k, 5, in);
-        size_t local = 4, global = ((size_t)(o + 7) / 8 + 3) / 4 * 4;
+        size_t local = 4, global = ((size_t)(o + vw - 1) / vw + 3) / 4 * 4;
         run(k, 1, &global, &local);
-        snprintf(what, sizeof what, "gemv_blocked %dx%d relu%d", o, in, relu);
+        snprintf(what, sizeof what, "gemv_blocked %dx%d vw%d relu%d", o, in, vw, relu);
     } else {
         arg_mem(k, 0, bx);
         arg_mem(k, 1, bw);
@@ -416,9 +452,10 @@ static void check_fc_blocked(int n, int o, int in, int tm, int tnb, int relu)
         arg_int(k, 6, in);
         size_t local[2] = {2, 1};
         size_t global[2] = {((size_t)(n + tm - 1) / tm + 1) / 2 * 2,
-                            (size_t)(((o + 7) / 8 + tnb - 1) / tnb)};
+                            (size_t)(((o + vw - 1) / vw + tnb - 1) / tnb)};
         run(k, 2, global, local);
-        snprintf(what, sizeof what, "fc_gemm N%d %dx%d tm%d tnb%d relu%d", n, o, in, tm, tnb, relu);
+        snprintf(what, sizeof what, "fc_gemm N%d %dx%d tm%d tnb%d vw%d relu%d", n, o, in, tm, tnb,
+                 vw, relu);
     }
     float *got = read_back(by, nout);
     compare(what, got, want, scale, nout, 1e-5);
@@ -429,23 +466,25 @@ static void check_fc_blocked(int n, int o, int in, int tm, int tnb, int relu)
 
 START_TEST(test_fc_gemm)
 {
-    check_fc_blocked(7, 37, 123, 4, 2, 1);
-    check_fc_blocked(7, 37, 123, 3, 1, 0);
-    check_fc_blocked(16, 64, 77, 6, 2, 1);
-    check_fc_blocked(5, 13, 9, 8, 4, 0); /* tiles larger than the problem */
-    check_fc_blocked(2, 100, 301, 1, 3, 1);
-    check_fc_blocked(3, 1000, 64, 2, 2, 0);
-    check_fc_blocked(9, 45, 130, 2, 4, 1);  /* the CPU default tile */
-    check_fc_blocked(21, 19, 67, 16, 1, 1); /* the largest TM */
+    check_fc_blocked(7, 37, 123, 4, 2, 1, 8);
+    check_fc_blocked(7, 37, 123, 3, 1, 0, 16);
+    check_fc_blocked(16, 64, 77, 6, 2, 1, 8);
+    check_fc_blocked(5, 13, 9, 8, 4, 0, 16); /* tiles larger than the problem */
+    check_fc_blocked(2, 100, 301, 1, 3, 1, 8);
+    check_fc_blocked(3, 1000, 64, 2, 2, 0, 16);
+    check_fc_blocked(9, 45, 130, 2, 4, 1, 8);   /* the CPU default tile */
+    check_fc_blocked(21, 19, 67, 16, 1, 1, 16); /* the largest TM */
+    check_fc_blocked(64, 70, 200, 2, 4, 1, 16); /* the AVX-512 CPU default */
 }
 END_TEST
 
 START_TEST(test_gemv_blocked)
 {
-    check_fc_blocked(1, 37, 123, 0, 0, 1);
-    check_fc_blocked(1, 5, 1001, 0, 0, 0);
-    check_fc_blocked(1, 13, 7, 0, 0, 1);
-    check_fc_blocked(1, 64, 3, 0, 0, 0); /* fewer inputs than one unrolled step */
+    check_fc_blocked(1, 37, 123, 0, 0, 1, 8);
+    check_fc_blocked(1, 5, 1001, 0, 0, 0, 16);
+    check_fc_blocked(1, 13, 7, 0, 0, 1, 8);
+    check_fc_blocked(1, 64, 3, 0, 0, 0, 16); /* fewer inputs than one unrolled step */
+    check_fc_blocked(1, 1000, 301, 0, 0, 1, 16);
 }
 END_TEST
 
@@ -485,7 +524,8 @@ START_TEST(test_softmax)
     float *x = random_floats((size_t)n * o);
     for (int i = 0; i < n * o; i++)
         x[i] *= 60.0f; /* large logits: exp overflows without the max shift */
-    double *want = malloc((size_t)n * o * sizeof *want), *scale = malloc((size_t)n * o * sizeof *scale);
+    double *want = malloc((size_t)n * o * sizeof *want),
+           *scale = malloc((size_t)n * o * sizeof *scale);
     for (int r = 0; r < n; r++) {
         double m = -INFINITY, sum = 0;
         for (int i = 0; i < o; i++)

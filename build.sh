@@ -12,10 +12,10 @@ cd "$(dirname "$0")"
 mode=${1:-run}
 build=${BUILD_DIR:-build}
 
-runtime_pkgs=(gcc pkg-config meson ninja-build python3 ocl-icd-libopencl1 ocl-icd-opencl-dev
+runtime_pkgs=(gcc g++ pkg-config meson ninja-build python3 ocl-icd-libopencl1 ocl-icd-opencl-dev
               opencl-headers pocl-opencl-icd libclblast-dev libpng-dev libjson-c-dev libzip-dev
               check)
-test_pkgs=(python3-torch python3-torchvision python3-numpy python3-pil python3-skimage oclgrind
+test_pkgs=(python3-torch python3-torchvision python3-numpy python3-pil python3-skimage python3-matplotlib oclgrind
            clinfo clang libclang-rt-14-dev)
 
 install_missing() {

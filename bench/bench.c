@@ -369,13 +369,15 @@ int cmd_bench(int argc, char **argv)
     if (a.format == OUT_TABLE)
         printf("device: %s (%s, %s), %u compute units\nceilings measured here: %.1f GFLOP/s "
                "(FMA chains), %.1f GB/s (float4 copy, read + write)\n"
-               "tuning: %s%s\n",
+               "tuning: %s%s%s%s%s\n",
                dev->info.name, dev->info.platform, dev->info.driver, dev->info.compute_units,
                gflops, gbps, tuning,
                getenv("ALEXNET_TUNING") && *getenv("ALEXNET_TUNING")
                    ? " (forced by $ALEXNET_TUNING)"
                : model->n_tuned ? " (and per-layer entries from the tuning file)"
-                                : "");
+                                : "",
+               model->clblast[0] ? "; CLBlast's " : "", model->clblast[0] ? model->clblast : "",
+               model->clblast[0] ? " parameters from the tuning file" : "");
     else if (a.format == OUT_CSV)
         printf("# device,%s,ceiling_gflops,%.2f,ceiling_gbps,%.2f\n", dev->info.name, gflops, gbps);
     else

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "apps.h"
+#include "clblast_tune.h"
 #include "internal.h"
 
 /* Candidate sets: conv tile (TX, OCB), conv1 tile, FC tile, work-groups. */
@@ -220,7 +221,7 @@ static void record(results *r, const char *key, const char *params, double ms)
 
 /* Rewrites the file: other devices' lines and this device's other keys stay. */
 static int write_results(const an_device_info *info, const results *r, int fc_blocked,
-                         const an__tuning *def)
+                         const an__tuning *def, const char *clblast)
 {
     const char *path = an__tuning_path();
     if (!path) {
@@ -249,6 +250,8 @@ static int write_results(const an_device_info *info, const results *r, int fc_bl
             size_t klen = strcspn(key, "|");
             if (klen == 6 && strncmp(key, "device", 6) == 0)
                 drop = true;
+            if (clblast && strncmp(key, "clblast Xgemm|", 14) == 0)
+                drop = true; /* retuned: replaced, or CLBlast's own set when none won */
             for (int i = 0; i < r->n && !drop; i++)
                 if (strlen(r->e[i].key) == klen && strncmp(r->e[i].key, key, klen) == 0)
                     drop = true;
@@ -262,6 +265,8 @@ static int write_results(const an_device_info *info, const results *r, int fc_bl
             def->fc_vec);
     for (int i = 0; i < r->n; i++)
         fprintf(out, "%s|%s|%s\n", dkey, r->e[i].key, r->e[i].params);
+    if (clblast && *clblast)
+        fprintf(out, "%s|clblast Xgemm|%s\n", dkey, clblast);
     if (fclose(out) != 0 || rename(tmp, path) != 0) {
         fprintf(stderr, "alexnet tune: cannot write %s\n", path);
         return 1;
@@ -390,8 +395,109 @@ static void report(const cand_run *c, int batch, int hh, int ww, results *r, boo
         r->fc_ms[t->fc_blocked] = fc; /* best per layout for this batch; summed by the caller */
 }
 
+/* Total FC time of one plan on the model's current CLBlast parameters: the
+ * plan is built (CLBlast compiles its kernel on first use), its logits checked
+ * against the reference, then timed over `runs` rounds (each FC step keeps
+ * its fastest). Returns INFINITY for a wrong or failed candidate. */
+static double clblast_fc_ms(an_model *mc, const char *label, int batch, int hh, int ww,
+                            const float *x, const double *ref, int n_ref, int runs)
+{
+    cand_run c;
+    memset(&c, 0, sizeof c);
+    c.model = mc;
+    c.t = mc->tuning;
+    if (!prepare(&c, batch, hh, ww, x, ref, n_ref)) {
+        printf("  CLBlast %s: discarded\n", label);
+        return INFINITY;
+    }
+    for (int round = 0; round < runs; round++)
+        measure(&c, x);
+    int nl = 0;
+    const an_layer_info *l = an__plan_layers(c.plan, &nl);
+    double fc = 0;
+    for (int s = 0; s < c.steps; s++)
+        if (l[c.layer[s]].kind == AN_LAYER_LINEAR)
+            fc += c.best[s];
+    an_plan_free(c.plan);
+    printf("  CLBlast %s: logits match the reference; FC layers %.2f ms at batch %d\n", label, fc,
+           batch);
+    fflush(stdout);
+    return fc;
+}
+
+/* CLBlast's SGEMM kernel for the FC layers (the fc_blocked=0 path): its own
+ * tuner at the FC6 shape of the largest batch, then the winner checked and
+ * timed here against the parameters CLBlast has now. CLBlast's tuner has
+ * picked sets that gave wrong results once applied (GEMMK=1 on PoCL), so a
+ * set is kept only if the whole network still matches the reference and the
+ * FC layers got faster; else *out stays "" and CLBlast's own set is restored. */
+typedef struct {
+    double fraction;   /* of CLBlast's configurations its tuner tries; 0: not run */
+    const char *given; /* a parameter set to check instead of running the tuner, or NULL */
+} clblast_opts;
+
+static void tune_clblast(an_device *dev, an_model *mc, int batch, int hh, int ww, const float *x,
+                         const double *ref, int n_ref, int runs, const clblast_opts *co, char *out,
+                         size_t size)
+{
+    char now[512] = "", tuned[512] = "";
+    int in = 0, o = 0;
+    out[0] = 0;
+    for (int i = 0; i < mc->n_params && !in; i++)
+        if (mc->shape[i].ndim == 2) { /* the first linear layer: FC6 */
+            o = mc->shape[i].dims[0];
+            in = mc->shape[i].dims[1];
+        }
+    if (batch < 2 || !in || an_clblast_gemm_params(dev->device, now, sizeof now) != 0) {
+        printf("CLBlast: nothing to tune (batch 1 never calls CLBlast, or no parameters)\n");
+        return;
+    }
+    printf("CLBlast Xgemm now: %s\n", now);
+    if (co->given) {
+        snprintf(tuned, sizeof tuned, "%s", co->given);
+        printf("CLBlast Xgemm candidate (--clblast-params): %s\n", tuned);
+    } else {
+        /* Its tuner wants m, n, k multiples of the largest tiles it tries (128,
+         * 128, 32; SGEMM pads to the tile itself in the indirect path we use)
+         * and times every configuration it draws on that product, slow ones
+         * included: FC6 (4096 x batch x 9216) took over 15 minutes on PoCL at
+         * 1% of them. So m and k are capped at 1024; the pick is then timed
+         * on the real FC shapes below. */
+        size_t tm = ((size_t)o + 127) / 128 * 128, tn = ((size_t)batch + 127) / 128 * 128;
+        size_t tk = ((size_t)in + 31) / 32 * 32;
+        tm = tm > 1024 ? 1024 : tm;
+        tk = tk > 1024 ? 1024 : tk;
+        printf("CLBlast's tuner at m=%zu n=%zu k=%zu (FC6 at batch %d: %d x %d x %d, rounded to "
+               "its tiles, capped at 1024), %g of its configurations (its own output follows)\n",
+               tm, tn, tk, batch, o, batch, in, co->fraction);
+        fflush(stdout);
+        int st = an_clblast_tune_gemm(dev->queue, tm, tn, tk, co->fraction, tuned, sizeof tuned);
+        fflush(stdout);
+        if (st != 0) {
+            printf("CLBlast's tuner failed (status %d): CLBlast keeps its parameters\n", st);
+            return;
+        }
+        printf("CLBlast's tuner picked: %s\n", tuned);
+    }
+    double t_now = clblast_fc_ms(mc, "current parameters", batch, hh, ww, x, ref, n_ref, runs);
+    double t_tuned = INFINITY;
+    if (an__clblast_override(dev->device, "Xgemm", tuned) == AN_OK)
+        t_tuned = clblast_fc_ms(mc, "tuned parameters", batch, hh, ww, x, ref, n_ref, runs);
+    else
+        printf("  CLBlast refused the tuned set: %s\n", an_last_error());
+    if (t_tuned < t_now) {
+        snprintf(out, size, "%s", tuned);
+        printf("CLBlast: the tuned set wins (%.2f ms against %.2f)\n", t_tuned, t_now);
+    } else {
+        an__clblast_override(dev->device, "Xgemm", now);
+        printf("CLBlast: the tuned set does not win (%.2f ms against %.2f): not stored\n", t_tuned,
+               t_now);
+    }
+}
+
 static int tune_variant(an_device *dev, const char *variant, const int *batches, int nb, int runs,
-                        results *r, double fc_total[2])
+                        results *r, double fc_total[2], const clblast_opts *co, char *clblast,
+                        size_t clblast_size)
 {
     int rc = 1, hh = 0, ww = 0, n_ref = 0;
     an_model *mb = NULL, *mc = NULL;
@@ -433,6 +539,9 @@ static int tune_variant(an_device *dev, const char *variant, const int *batches,
     unsetenv("ALEXNET_TUNING");
     if (st != AN_OK)
         goto fail;
+    /* CLBlast first, so that the FC layout choice below sees its tuned speed */
+    if (co)
+        tune_clblast(dev, mc, maxb, hh, ww, x, ref, n_ref, runs, co, clblast, clblast_size);
     an__tuning def = an__tuning_defaults(&dev->info);
     for (int b = 0; b < nb; b++) {
         printf("%s, batch %d: %d candidates, checked, then timed in %d interleaved rounds\n",
@@ -485,10 +594,13 @@ int cmd_tune(int argc, char **argv)
                                          {"runs", required_argument, NULL, 'r'},
                                          {"device", required_argument, NULL, 'd'},
                                          {"dry-run", no_argument, NULL, 'n'},
+                                         {"clblast", required_argument, NULL, 'c'},
+                                         {"clblast-params", required_argument, NULL, 'p'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *variants = "torchvision-224,caffe-227", *device = NULL;
     int batches[16] = {1, 16, 64}, nb = 3, runs = 5, dry = 0, c;
+    clblast_opts co = {0, NULL};
     optind = 2;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -500,6 +612,18 @@ int cmd_tune(int argc, char **argv)
             break;
         case 'n':
             dry = 1;
+            break;
+        case 'c': {
+            char *end = NULL;
+            co.fraction = strtod(optarg, &end);
+            if (end == optarg || *end || !(co.fraction >= 0 && co.fraction <= 1)) {
+                fprintf(stderr, "alexnet tune: --clblast takes a fraction from 0 to 1\n");
+                return APP_EXIT_USAGE;
+            }
+            break;
+        }
+        case 'p':
+            co.given = optarg;
             break;
         case 'r':
             runs = atoi(optarg);
@@ -526,10 +650,17 @@ int cmd_tune(int argc, char **argv)
         }
         case 'h':
             printf("usage: alexnet tune [--variant NAME[,NAME]] [--batch 1,16,64] [--runs N] "
-                   "[--device SEL] [--dry-run]\n"
+                   "[--device SEL]\n                   [--clblast FRACTION | --clblast-params SET] "
+                   "[--dry-run]\n"
                    "Searches kernel parameters per layer shape and batch on the device, checks "
                    "every\ncandidate against a host reference, stores the winners in the tuning "
-                   "file\n($XDG_CACHE_HOME/alexnet/tuning.txt), which models then load.\n");
+                   "file\n($XDG_CACHE_HOME/alexnet/tuning.txt), which models then load.\n"
+                   "--clblast F also runs CLBlast's own SGEMM tuner (for the FC layers on the "
+                   "CLBlast\npath) on F (0..1] of its configurations (slow: it compiles and times "
+                   "each one it draws;\n1%% did not finish in 15 minutes on PoCL); "
+                   "--clblast-params SET checks a given\n\"NAME=VALUE,...\" set instead. A set "
+                   "is stored only if the network still matches\nthe reference and the FC layers "
+                   "get faster.\n");
             return 0;
         default:
             return APP_EXIT_USAGE;
@@ -545,12 +676,16 @@ int cmd_tune(int argc, char **argv)
     }
     printf("device: %s (%s, %s), %u compute units\n", dev->info.name, dev->info.platform,
            dev->info.driver, dev->info.compute_units);
+    char clblast[512] = "";
+    bool clblast_on = co.fraction > 0 || co.given, clblast_pending = clblast_on;
     results *r = calloc(1, sizeof *r);
     double fc_total[2] = {0, 0};
     int rc = r ? 0 : 1;
     char *copy = strdup(variants), *save = NULL;
     for (char *v = strtok_r(copy, ",", &save); v && rc == 0; v = strtok_r(NULL, ",", &save))
-        rc = tune_variant(dev, v, batches, nb, runs, r, fc_total);
+        rc = tune_variant(dev, v, batches, nb, runs, r, fc_total, clblast_pending ? &co : NULL,
+                          clblast, sizeof clblast),
+        clblast_pending = false; /* once: CLBlast's parameters are device-wide */
     free(copy);
     if (rc == 0) {
         int fc_blocked = fc_total[1] <= fc_total[0];
@@ -561,7 +696,7 @@ int cmd_tune(int argc, char **argv)
             printf("%-60s %-48s %9.3f ms\n", r->e[i].key, r->e[i].params, r->e[i].ms);
         if (!dry) {
             an__tuning def = an__tuning_defaults(&dev->info);
-            rc = write_results(&dev->info, r, fc_blocked, &def);
+            rc = write_results(&dev->info, r, fc_blocked, &def, clblast_on ? clblast : NULL);
         }
     }
     free(r);

@@ -199,6 +199,10 @@ const char *an__tuning_path(void);
 void an__tuning_conv_key(char *buf, size_t size, int c, int h, int w, int oc, int k, int s, int p,
                          int groups, int batch);
 void an__tuning_fc_key(char *buf, size_t size, int in, int out, int batch);
+/* Sets CLBlast's single-precision parameters of `kernel` ("Xgemm", ...) for
+ * device from "NAME=VALUE,..." (CLBlastOverrideParameters: process-wide, for
+ * every later call on that device). */
+int an__clblast_override(cl_device_id device, const char *kernel, const char *text);
 /* The model's tuning with the file's entry for layer key `key` applied. */
 an__tuning an__tuning_for(const an_model *m, const char *key);
 
@@ -213,10 +217,12 @@ struct an_model {
         char params[160];  /* "conv_tx=..,conv_ocb=.." */
     } tuned[AN_MAX_TUNED]; /* this device's per-layer entries from the tuning file */
     int n_tuned;
+    char clblast[32]; /* the CLBlast kernel the tuning file overrode ("Xgemm"), or "" */
     int n_params;
     an__param_shape shape[AN_MAX_LAYERS];
-    cl_mem weight[AN_MAX_LAYERS]; /* conv: (G, ceil(OC/G/8), C/G, K, K, 8); linear: (O, I),
-                                     or (ceil(O/8), I, 8) with tuning.fc_blocked */
+    cl_mem weight[AN_MAX_LAYERS]; /* conv: (G, ceil(OC/G/VW), C/G, K, K, VW) with VW =
+                                     tuning.conv_vec; linear: (O, I), or (ceil(O/VW), I, VW)
+                                     with VW = tuning.fc_vec when tuning.fc_blocked */
     cl_mem bias[AN_MAX_LAYERS];   /* conv: (G, ceil(OC/G/8), 8); linear: (O), padded to 8
                                      when blocked */
     size_t weight_bytes;

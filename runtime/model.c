@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <clblast_c.h>
+
 #include "internal.h"
 
 an__tuning an__tuning_defaults(const an_device_info *info)
@@ -30,6 +32,7 @@ an__tuning an__tuning_defaults(const an_device_info *info)
     t.conv_tx = cpu && wide ? 3 : 4;
     t.conv_ocb = cpu ? (wide ? 4 : 3) : 1;
     t.conv_local = cpu ? 1 : 16;
+
     t.conv1_tx = cpu && wide ? 3 : 4;
     t.conv1_ocb = cpu ? (wide ? 4 : 2) : 1;
     t.fc_blocked = cpu ? 1 : 0;
@@ -60,6 +63,7 @@ static const struct {
     {"conv1_tx", offsetof(an__tuning, conv1_tx), 1, 16},
     {"conv1_ocb", offsetof(an__tuning, conv1_ocb), 1, 4},
     {"conv_vec", offsetof(an__tuning, conv_vec), 4, 16},
+
     {"fc_blocked", offsetof(an__tuning, fc_blocked), 0, 1},
     {"fc_vec", offsetof(an__tuning, fc_vec), 8, 16},
     {"fc_tm", offsetof(an__tuning, fc_tm), 1, 16},
@@ -158,9 +162,47 @@ an__tuning an__tuning_for(const an_model *m, const char *key)
     return t;
 }
 
+int an__clblast_override(cl_device_id device, const char *kernel, const char *text)
+{
+    enum { MAX_PARAMS = 32 };
+    char names[MAX_PARAMS][24];
+    const char *name_ptrs[MAX_PARAMS];
+    size_t values[MAX_PARAMS];
+    size_t n = 0;
+    const char *p = text;
+    while (*p) {
+        size_t len = strcspn(p, "=");
+        char *end = NULL;
+        if (n == MAX_PARAMS || len == 0 || len >= sizeof names[0] || p[len] != '=')
+            return an__fail(AN_ERR_INVALID_ARGUMENT,
+                            "CLBlast %s parameters \"%s\": expected "
+                            "NAME=VALUE,... (at most %d)",
+                            kernel, text, MAX_PARAMS);
+        unsigned long long v = strtoull(p + len + 1, &end, 10);
+        if (end == p + len + 1 || (*end && *end != ','))
+            return an__fail(AN_ERR_INVALID_ARGUMENT,
+                            "CLBlast %s parameters \"%s\": bad value "
+                            "for %.*s",
+                            kernel, text, (int)len, p);
+        memcpy(names[n], p, len);
+        names[n][len] = 0;
+        name_ptrs[n] = names[n];
+        values[n++] = (size_t)v;
+        p = *end ? end + 1 : end;
+    }
+    CLBlastStatusCode st =
+        CLBlastOverrideParameters(device, kernel, CLBlastPrecisionSingle, n, name_ptrs, values);
+    if (st != CLBlastSuccess)
+        return an__fail(AN_ERR_CLBLAST, "CLBlastOverrideParameters(%s, \"%s\") failed: %d", kernel,
+                        text, (int)st);
+    return AN_OK;
+}
+
 /* Defaults, then the tuning file's lines for this device ("device" applies to
- * the whole model, other keys to one layer shape and batch), or, when
- * $ALEXNET_TUNING is set, the defaults with that forced on everything. */
+ * the whole model, "clblast Xgemm" overrides CLBlast's SGEMM kernel
+ * parameters for the device, other keys apply to one layer shape and batch),
+ * or, when $ALEXNET_TUNING is set, the defaults with that forced on
+ * everything (and CLBlast left as it is). */
 static int load_tuning(an_model *m)
 {
     m->tuning = an__tuning_defaults(&m->dev->info);
@@ -186,6 +228,10 @@ static int load_tuning(an_model *m)
             an__tuning t = m->tuning;
             if (an__tuning_parse(bar + 1, &t) == AN_OK)
                 m->tuning = t; /* a malformed line is ignored: defaults stay */
+        } else if (strncmp(key, "clblast ", 8) == 0) {
+            /* a line CLBlast refuses leaves its own parameters in place */
+            if (an__clblast_override(m->dev->device, key + 8, bar + 1) == AN_OK)
+                snprintf(m->clblast, sizeof m->clblast, "%s", key + 8);
         } else if (m->n_tuned < AN_MAX_TUNED) {
             snprintf(m->tuned[m->n_tuned].key, sizeof m->tuned[0].key, "%s", key);
             snprintf(m->tuned[m->n_tuned].params, sizeof m->tuned[0].params, "%s", bar + 1);

@@ -58,6 +58,9 @@ static void compare(const char *what, const float *out, const float *ref, size_t
 /* A tuning file for the test device, written into a fresh cache directory
  * while the model loads (then XDG_CACHE_HOME is restored): NULL for none. */
 static const char *tuning_file_lines;
+/* What the loaded model must say of the file's "clblast Xgemm" line: the
+ * kernel it overrode ("Xgemm") or "" (no line, or one CLBlast refused). */
+static const char *tuning_file_clblast = "";
 
 static void check_batches(const char *variant, const char *tag, const int *batches, int nb)
 {
@@ -102,6 +105,7 @@ static void check_batches(const char *variant, const char *tag, const int *batch
         an__tuning_conv_key(key, sizeof key, 64, 27, 27, 192, 5, 1, 2, 1, 1);
         t = an__tuning_for(model, key);
         ck_assert_int_eq(t.conv_tx, model->tuning.conv_tx);
+        ck_assert_str_eq(model->clblast, tuning_file_clblast);
     }
 
     int xd[4], xn = 0, rd[4], rn = 0;
@@ -224,15 +228,29 @@ END_TEST
 
 /* The tuning file beside the program cache is loaded by an_model_load: a
  * device line (CLBlast path) and per-layer entries, one of them for conv2 at
- * batch 3 only; the results must still conform. */
+ * batch 3 only; the results must still conform. First with a CLBlast line
+ * that CLBlast must refuse (a wrong parameter set: the model loads and keeps
+ * CLBlast's own), then with a valid small SGEMM set (64 work-items, no local
+ * memory, so any device takes it), which `alexnet tune --clblast` would
+ * write: the FC layers then run CLBlast with it, and must still conform. */
 START_TEST(test_tuning_file)
 {
     const int batches[] = {3};
     tuning_file_lines = "device|fc_blocked=0\n"
                         "conv c=64 h=27 w=27 oc=192 k=5 s=1 p=2 g=1 n=3|conv_tx=3,conv_ocb=1\n"
-                        "conv c=192 h=13 w=13 oc=384 k=3 s=1 p=1 g=1 n=3|conv_tx=5,conv_ocb=4";
+                        "conv c=192 h=13 w=13 oc=384 k=3 s=1 p=1 g=1 n=3|conv_tx=5,conv_ocb=4\n"
+                        "clblast Xgemm|KWG=16,MWG=32,WOBBLE=1";
+    tuning_file_clblast = "";
+    check_batches("torchvision-224", "torchvision-224", batches, 1);
+    tuning_file_lines = "device|fc_blocked=0\n"
+                        "conv c=64 h=27 w=27 oc=192 k=5 s=1 p=2 g=1 n=3|conv_tx=3,conv_ocb=1\n"
+                        "conv c=192 h=13 w=13 oc=384 k=3 s=1 p=1 g=1 n=3|conv_tx=5,conv_ocb=4\n"
+                        "clblast Xgemm|GEMMK=0,KREG=1,KWG=16,KWI=2,MDIMA=8,MDIMC=8,MWG=32,"
+                        "NDIMB=8,NDIMC=8,NWG=32,SA=0,SB=0,STRM=0,STRN=0,VWM=2,VWN=2";
+    tuning_file_clblast = "Xgemm";
     check_batches("torchvision-224", "torchvision-224", batches, 1);
     tuning_file_lines = NULL;
+    tuning_file_clblast = "";
 }
 END_TEST
 

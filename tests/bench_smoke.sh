@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# bench_smoke.sh - `alexnet bench` and `alexnet tune` once at a tiny size, to
+# show that they work end to end; nothing here asserts a time.
+#   bench: the table, --csv (every layer of the variant, positive images/s,
+#          ceilings) and --json (parsed), then bench/roofline.py on the CSV.
+#   tune:  one variant at batch 2, one round, with a CLBlast parameter set to
+#          check (--clblast-params), in a copy of the test cache so that the
+#          tuning file it writes reaches no other test; the file must hold the
+#          device line and one entry per conv and FC layer.
+# Needs AN_BUILD_ROOT and AN_SOURCE_ROOT (set by meson test).
+set -euo pipefail
+alexnet="$AN_BUILD_ROOT/apps/alexnet"
+src="$AN_SOURCE_ROOT"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+echo "# bench, table"
+"$alexnet" bench --variant caffe-227 --batch 1,2 --runs 1 >"$tmp/table.txt"
+cat "$tmp/table.txt"
+grep -q "^ceilings measured here: " "$tmp/table.txt" || fail "no ceilings line"
+grep -q "images/s" "$tmp/table.txt" || fail "no end-to-end line"
+
+echo "# bench, csv"
+"$alexnet" bench --variant caffe-227 --batch 1,2 --runs 1 --csv >"$tmp/b.csv"
+for layer in Conv2d-1 MaxPool2d-3 Conv2d-4 Conv2d-7 Conv2d-9 Conv2d-11 Linear-16 Linear-19 \
+    Linear-21; do
+    for b in 1 2; do
+        grep -q "^caffe-227,$b,$layer," "$tmp/b.csv" || fail "csv: no row for $layer at batch $b"
+    done
+done
+awk -F, '$3 == "images_per_second" && $4 > 0 {n++} END {exit n == 2 ? 0 : 1}' "$tmp/b.csv" ||
+    fail "csv: images_per_second missing or not positive"
+grep -q "^# device,.*,ceiling_gflops,.*,ceiling_gbps," "$tmp/b.csv" || fail "csv: no ceilings"
+
+echo "# bench, json"
+"$alexnet" bench --variant torchvision-224 --batch 2 --runs 1 --json >"$tmp/b.json"
+/usr/bin/python3 - "$tmp/b.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["ceiling_gflops"] > 0 and d["ceiling_gbps"] > 0, d
+layers = {r.get("layer") for r in d["rows"]}
+assert {"Conv2d-1", "Linear-21"} <= layers, layers
+print("# json: %d rows" % len(d["rows"]))
+EOF
+
+echo "# roofline"
+/usr/bin/python3 "$src/bench/roofline.py" "$tmp/b.csv" "$tmp/roof.png" "$tmp/layers.png"
+[ -s "$tmp/roof.png" ] && [ -s "$tmp/layers.png" ] || fail "roofline.py wrote no PNGs"
+
+echo "# tune"
+mkdir -p "$tmp/cache/alexnet"
+if [ -n "${XDG_CACHE_HOME:-}" ] && [ -d "$XDG_CACHE_HOME/alexnet" ]; then
+    cp -r "$XDG_CACHE_HOME/alexnet/." "$tmp/cache/alexnet/" # built programs: a warm start
+    rm -f "$tmp/cache/alexnet/tuning.txt"
+fi
+set=GEMMK=0,KREG=1,KWG=16,KWI=2,MDIMA=8,MDIMC=8,MWG=32,NDIMB=8,NDIMC=8,NWG=32,SA=0,SB=0,STRM=0,STRN=0,VWM=2,VWN=2
+XDG_CACHE_HOME="$tmp/cache" "$alexnet" tune --variant torchvision-224 --batch 2 --runs 1 \
+    --clblast-params "$set" >"$tmp/tune.txt" || { cat "$tmp/tune.txt"; fail "tune failed"; }
+grep -v "^  candidate" "$tmp/tune.txt"
+n=$(grep -c "CLBlast .* parameters: logits match the reference" "$tmp/tune.txt" || true)
+[ "$n" = 2 ] || fail "tune: CLBlast's current and the given set were not both checked ($n)"
+file="$tmp/cache/alexnet/tuning.txt"
+[ -s "$file" ] || fail "tune wrote no tuning file"
+grep -q "|device|fc_blocked=[01],conv_vec=[0-9]*,fc_vec=[0-9]*$" "$file" || fail "no device line"
+[ "$(grep -c '|conv c=' "$file")" = 5 ] || fail "tuning file: not 5 conv entries"
+[ "$(grep -c '|fc i=' "$file")" = 3 ] || fail "tuning file: not 3 fc entries"
+if grep -q "the given set wins\|the tuned set wins" "$tmp/tune.txt"; then
+    grep -q "|clblast Xgemm|$set$" "$file" || fail "a winning CLBlast set was not stored"
+else
+    ! grep -q "|clblast Xgemm|" "$file" || fail "a losing CLBlast set was stored"
+fi
+echo "# ok"

@@ -31,24 +31,7 @@
 #define RELU 1
 #endif
 #define SPAN (S * (TX - 1) + K)
-#ifndef VW
-#define VW 8
-#endif
-#if VW == 16
-#define floatv float16
-#define VLOAD vload16
-#define VSTORE vstore16
-#elif VW == 8
-#define floatv float8
-#define VLOAD vload8
-#define VSTORE vstore8
-#elif VW == 4
-#define floatv float4
-#define VLOAD vload4
-#define VSTORE vstore4
-#else
-#error "VW (output channels per vector) must be 4, 8 or 16"
-#endif
+#include "vector.cl"
 
 __kernel void conv2d(__global const float *restrict in, __global const float *restrict wt,
                      __global const float *restrict bias, __global float *restrict out,

@@ -12,20 +12,7 @@
 #ifndef RELU
 #define RELU 1
 #endif
-#ifndef VW
-#define VW 8
-#endif
-#if VW == 16
-#define floatv float16
-#define VLOAD vload16
-#define VSTORE vstore16
-#elif VW == 8
-#define floatv float8
-#define VLOAD vload8
-#define VSTORE vstore8
-#else
-#error "VW (outputs per vector of the blocked layout) must be 8 or 16"
-#endif
+#include "vector.cl"
 
 // y (N, O) += bias (O), then ReLU. Global N*O, guarded.
 __kernel void bias_act(__global float *restrict y, __global const float *restrict bias,

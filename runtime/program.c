@@ -167,8 +167,8 @@ static unsigned char *cache_read(const char *path, uint64_t key, size_t *size, b
 }
 
 /* Writes an entry atomically (temporary file, then rename). Best effort. */
-static void cache_write(const char *dir, const char *path, uint64_t key,
-                        const unsigned char *bin, size_t size)
+static void cache_write(const char *dir, const char *path, uint64_t key, const unsigned char *bin,
+                        size_t size)
 {
     if (!make_dirs(dir))
         return;
@@ -218,8 +218,8 @@ static int build_from_binary(an_device *dev, const unsigned char *bin, size_t si
                              const char *file, const char *opts, cl_program *out)
 {
     cl_int err = CL_SUCCESS, bin_status = CL_SUCCESS;
-    cl_program prog = clCreateProgramWithBinary(dev->context, 1, &dev->device, &size, &bin,
-                                                &bin_status, &err);
+    cl_program prog =
+        clCreateProgramWithBinary(dev->context, 1, &dev->device, &size, &bin, &bin_status, &err);
     if (err != CL_SUCCESS || bin_status != CL_SUCCESS || !prog) {
         if (prog)
             clReleaseProgram(prog);
@@ -248,30 +248,83 @@ static unsigned char *program_binary(cl_program prog, size_t *size)
     return bin;
 }
 
+/* file's source as the compiler gets it: "#line 1 \"file\"" first (compiler
+ * messages then name the .cl file and its lines), and each line
+ * `#include "NAME"` replaced by NAME's source from the same place (embedded or
+ * $ALEXNET_KERNEL_DIR) between #line directives. One level: the device
+ * compiler cannot see the embedded files, so it never resolves includes. */
+static int kernel_text(const char *file, char **out, size_t *out_len)
+{
+    int status = AN_OK;
+    bool owned = false, inc_owned = false;
+    size_t len = 0, inc_len = 0;
+    const char *inc = NULL, *text = an__kernel_source(file, &len, &owned);
+    char *src = NULL;
+    if (!text)
+        return AN_ERR_KERNEL_SOURCE;
+    const char *at = strstr(text, "\n#include \"");
+    char name[64] = "";
+    size_t before = len, after_at = len;
+    if (at) {
+        const char *q = at + 11, *end = strchr(q, '"');
+        if (!end || end == q || (size_t)(end - q) >= sizeof name || memchr(q, '/', end - q)) {
+            status = an__fail(AN_ERR_KERNEL_SOURCE, "%s: malformed #include", file);
+            goto fail;
+        }
+        memcpy(name, q, (size_t)(end - q));
+        inc = an__kernel_source(name, &inc_len, &inc_owned);
+        if (!inc) {
+            status = AN_ERR_KERNEL_SOURCE;
+            goto fail;
+        }
+        before = (size_t)(at - text) + 1;
+        const char *nl = strchr(end, '\n');
+        after_at = nl ? (size_t)(nl - text) + 1 : len;
+    }
+    size_t cap = len + inc_len + strlen(file) + sizeof name + 96;
+    src = malloc(cap);
+    if (!src) {
+        status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory for kernel source");
+        goto fail;
+    }
+    size_t n = (size_t)snprintf(src, cap, "#line 1 \"%s\"\n", file);
+    memcpy(src + n, text, before);
+    n += before;
+    if (inc) {
+        int lines = 1; /* the line the rest of file starts at */
+        for (size_t i = 0; i < after_at; i++)
+            lines += text[i] == '\n';
+        n += (size_t)snprintf(src + n, cap - n, "#line 1 \"%s\"\n", name);
+        memcpy(src + n, inc, inc_len);
+        n += inc_len;
+        n += (size_t)snprintf(src + n, cap - n, "\n#line %d \"%s\"\n", lines, file);
+        memcpy(src + n, text + after_at, len - after_at);
+        n += len - after_at;
+    }
+    src[n] = '\0';
+    *out = src;
+    *out_len = n;
+    src = NULL;
+fail:
+    free(src);
+    if (owned)
+        free((void *)text);
+    if (inc_owned)
+        free((void *)inc);
+    return status;
+}
+
 int an__program_get(an_device *dev, const char *file, const char *options, cl_program *out)
 {
     int status = AN_OK;
-    bool owned = false;
     char *src = NULL;
     unsigned char *bin = NULL;
     cl_program prog = NULL;
     *out = NULL;
     const char *opts = options ? options : "";
 
-    size_t len = 0;
-    const char *text = an__kernel_source(file, &len, &owned);
-    if (!text)
-        return AN_ERR_KERNEL_SOURCE;
-    /* A #line directive makes compiler messages name the .cl file and its lines. */
-    size_t cap = len + strlen(file) + 32;
-    src = malloc(cap);
-    if (!src) {
-        status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory for kernel source");
-        goto fail;
-    }
-    int head = snprintf(src, cap, "#line 1 \"%s\"\n", file);
-    memcpy(src + head, text, len + 1);
-    size_t src_len = (size_t)head + len;
+    size_t src_len = 0;
+    AN_TRY(kernel_text(file, &src, &src_len));
 
     const char *dir = an__cache_dir();
     char path[4200] = "";
@@ -303,8 +356,6 @@ int an__program_get(an_device *dev, const char *file, const char *options, cl_pr
 done:
     free(bin);
     free(src);
-    if (owned)
-        free((void *)text);
     *out = prog;
     return AN_OK;
 
@@ -313,7 +364,5 @@ fail:
         clReleaseProgram(prog);
     free(bin);
     free(src);
-    if (owned)
-        free((void *)text);
     return status;
 }

@@ -62,7 +62,7 @@ python3 - "$work/kernels/pool.cl" <<'PY'
 import sys
 p = sys.argv[1]
 s = open(p).read()
-guard = "    if (i >= NC * OH * OW)\n        return;\n"
+guard = "    if (i >= NC * OH * tiles)\n        return;\n"
 assert guard in s, "pool.cl changed: update the self-check in tests/oclgrind.sh"
 open(p, "w").write(s.replace(guard, "", 1))
 PY

@@ -17,9 +17,9 @@
 
 #include "internal.h"
 
-static an_device *dev;             /* one CPU device for the whole run */
-static char tmp_root[64];          /* this test's $XDG_CACHE_HOME */
-static char kernel_dir[64];        /* this test's $ALEXNET_KERNEL_DIR, if any */
+static an_device *dev;      /* one CPU device for the whole run */
+static char tmp_root[64];   /* this test's $XDG_CACHE_HOME */
+static char kernel_dir[64]; /* this test's $ALEXNET_KERNEL_DIR, if any */
 static char saved_xdg[4096];
 static bool had_xdg;
 
@@ -196,10 +196,10 @@ static void check_saxpy(cl_program prog)
     const int n = N;
     const size_t global = GLOBAL;
     AN_CL_OBJ(k, clCreateKernel(prog, "saxpy", &an__err));
-    AN_CL_OBJ(bx, clCreateBuffer(dev->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                                 sizeof x, x, &an__err));
-    AN_CL_OBJ(by, clCreateBuffer(dev->context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
-                                 sizeof y, y, &an__err));
+    AN_CL_OBJ(bx, clCreateBuffer(dev->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, sizeof x, x,
+                                 &an__err));
+    AN_CL_OBJ(by, clCreateBuffer(dev->context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, sizeof y,
+                                 y, &an__err));
     AN_CL(clSetKernelArg(k, 0, sizeof bx, &bx));
     AN_CL(clSetKernelArg(k, 1, sizeof by, &by));
     AN_CL(clSetKernelArg(k, 2, sizeof a, &a));
@@ -438,8 +438,7 @@ START_TEST(test_cache_off)
     check_saxpy(get_probe(NULL, AN_CACHE_OFF));
     check_saxpy(get_probe(NULL, AN_CACHE_OFF));
     struct stat st;
-    ck_assert_msg(stat(cache_path(), &st) != 0, "%s was created with the cache off",
-                  cache_path());
+    ck_assert_msg(stat(cache_path(), &st) != 0, "%s was created with the cache off", cache_path());
 
     /* "0" and "" leave it on */
     ck_assert_int_eq(setenv("ALEXNET_NO_CACHE", "0", 1), 0);
@@ -471,6 +470,47 @@ START_TEST(test_cache_dir_home)
 }
 END_TEST
 
+/* `#include "NAME"` splices NAME from the same place: its definitions reach the
+ * file, compiler messages after it still give the file's own line numbers, and
+ * a missing include is refused by name. */
+START_TEST(test_include)
+{
+    static const char part[] = "#define TWO 2.0f\n"
+                               "__kernel void from_part(__global float *p) { p[0] = TWO; }\n";
+    static const char good[] = "// uses part.cl\n#include \"part.cl\"\n"
+                               "__kernel void after(__global float *p)\n{\n    p[1] = TWO;\n}\n";
+    static const char bad[] = "// uses part.cl\n#include \"part.cl\"\n"
+                              "__kernel void after(__global float *p)\n{\n    p[1] = no_such;\n}\n";
+    static const char gone[] = "// x\n#include \"gone.cl\"\n";
+    use_kernel_dir(good, sizeof good - 1);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/part.cl", kernel_dir);
+    write_all(path, part, sizeof part - 1);
+
+    cl_program prog = NULL;
+    int status = an__program_get(dev, "probe.cl", "-cl-std=CL1.2", &prog);
+    ck_assert_msg(status == AN_OK, "%s", an_last_error());
+    cl_int err = CL_SUCCESS;
+    const char *names[] = {"from_part", "after"};
+    for (int i = 0; i < 2; i++) {
+        cl_kernel k = clCreateKernel(prog, names[i], &err);
+        ck_assert_msg(err == CL_SUCCESS, "kernel %s: %d", names[i], err);
+        clReleaseKernel(k);
+    }
+    clReleaseProgram(prog);
+
+    snprintf(path, sizeof path, "%s/probe.cl", kernel_dir);
+    write_all(path, bad, sizeof bad - 1);
+    ck_assert_int_eq(an__program_get(dev, "probe.cl", "-cl-std=CL1.2", &prog), AN_ERR_BUILD_FAILED);
+    ck_assert_msg(strstr(an_last_error(), "probe.cl:5:") != NULL, "error text: %s",
+                  an_last_error());
+
+    write_all(path, gone, sizeof gone - 1);
+    ck_assert_int_eq(an__program_get(dev, "probe.cl", NULL, &prog), AN_ERR_KERNEL_SOURCE);
+    ck_assert_msg(strstr(an_last_error(), "gone.cl") != NULL, "error text: %s", an_last_error());
+}
+END_TEST
+
 START_TEST(test_build_error_line)
 {
     /* probe.cl, a blank line, then a kernel that uses an undeclared name */
@@ -493,8 +533,7 @@ START_TEST(test_build_error_line)
     use_kernel_dir(text, text_len);
 
     cl_program prog = (cl_program)&prog;
-    ck_assert_int_eq(an__program_get(dev, "probe.cl", "-cl-std=CL1.2", &prog),
-                     AN_ERR_BUILD_FAILED);
+    ck_assert_int_eq(an__program_get(dev, "probe.cl", "-cl-std=CL1.2", &prog), AN_ERR_BUILD_FAILED);
     ck_assert_ptr_null(prog);
     char where[64];
     snprintf(where, sizeof where, "probe.cl:%d:", bad_line);
@@ -505,8 +544,7 @@ START_TEST(test_build_error_line)
     ck_assert_int_eq(count_entries(NULL, 0), 0); /* nothing cached */
 
     /* a second try fails the same way (no stale entry served) */
-    ck_assert_int_eq(an__program_get(dev, "probe.cl", "-cl-std=CL1.2", &prog),
-                     AN_ERR_BUILD_FAILED);
+    ck_assert_int_eq(an__program_get(dev, "probe.cl", "-cl-std=CL1.2", &prog), AN_ERR_BUILD_FAILED);
     ck_assert_ptr_nonnull(strstr(an_last_error(), where));
     free(text);
     free(src);
@@ -533,6 +571,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, test_cache_off);
     tcase_add_test(tc, test_cache_dir_home);
     tcase_add_test(tc, test_build_error_line);
+    tcase_add_test(tc, test_include);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -216,6 +216,16 @@ static void check_conv(const conv_case *t)
     free(x), free(w), free(b), free(arranged), free(barr), free(want), free(scale), free(got);
 }
 
+/* Runs each case with the vector widths of conv_widths in turn. */
+static void check_conv_cases(const conv_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        conv_case c = cases[i];
+        c.vw = conv_widths[i % 3];
+        check_conv(&c);
+    }
+}
+
 START_TEST(test_conv2d)
 {
     const conv_case cases[] = {
@@ -231,11 +241,7 @@ START_TEST(test_conv2d)
         {2, 13, 11, 13, 70, 3, 1, 1, 4, 1, "conv.cl", "conv2d", 1, 2, 0},
         {1, 6, 10, 12, 36, 5, 1, 2, 3, 0, "conv.cl", "conv2d", 2, 2, 0},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        conv_case c = cases[i];
-        c.vw = conv_widths[i % 3];
-        check_conv(&c);
-    }
+    check_conv_cases(cases, sizeof cases / sizeof cases[0]);
 }
 END_TEST
 
@@ -253,11 +259,7 @@ START_TEST(test_conv2d_groups)
         {1, 8, 7, 7, 48, 3, 1, 1, 5, 0, "conv.cl", "conv2d", 2, 2, 0},   /* 3 blocks per group */
         {1, 4, 10, 9, 4, 1, 1, 0, 4, 1, "conv.cl", "conv2d", 4, 1, 0},   /* depthwise-like */
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        conv_case c = cases[i];
-        c.vw = conv_widths[i % 3];
-        check_conv(&c);
-    }
+    check_conv_cases(cases, sizeof cases / sizeof cases[0]);
 }
 END_TEST
 
@@ -270,11 +272,7 @@ START_TEST(test_conv11s4)
         {2, 7, 19, 23, 5, 11, 4, 0, 1, 1, "conv11s4.cl", "conv11s4", 1, 1, 0},
         {2, 3, 51, 49, 35, 11, 4, 2, 6, 0, "conv11s4.cl", "conv11s4", 1, 3, 0},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        conv_case c = cases[i];
-        c.vw = conv_widths[i % 3];
-        check_conv(&c);
-    }
+    check_conv_cases(cases, sizeof cases / sizeof cases[0]);
 }
 END_TEST
 

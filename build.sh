@@ -4,18 +4,23 @@
 #   ./build.sh run    runtime packages, build, then the main job on the default device
 #   ./build.sh test   the same plus test-only packages, then the whole test suite
 #
-# Both are idempotent: packages already installed are not fetched again and
-# an existing build directory is reused.
-set -euo pipefail
+# Run as root on Debian 12: missing packages are installed with apt-get.
+# Both are idempotent and work in either order on one clone: packages already
+# installed are not fetched again, and the build directory is reused. `run`
+# configures without the tests (-Dtests=false) and builds only the program;
+# `test` turns the tests on in the same directory. Nothing about installed
+# tools is frozen at configure time (the test ICD folder is remade when the
+# tests run), so installing packages later never leaves a stale build.
+set -Eeuo pipefail
 cd "$(dirname "$0")"
 
 mode=${1:-run}
 build=${BUILD_DIR:-build}
+trap 'echo "build.sh $mode: failed (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 runtime_pkgs=(gcc g++ pkg-config meson ninja-build python3 ocl-icd-libopencl1 ocl-icd-opencl-dev
-              opencl-headers pocl-opencl-icd libclblast-dev libpng-dev libjson-c-dev libzip-dev
-              check)
-test_pkgs=(python3-torch python3-torchvision python3-numpy python3-pil python3-skimage python3-matplotlib oclgrind
+              opencl-headers pocl-opencl-icd libclblast-dev libpng-dev libjson-c-dev libzip-dev)
+test_pkgs=(check python3-torch python3-torchvision python3-numpy python3-pil python3-skimage python3-matplotlib oclgrind
            clinfo clang libclang-rt-14-dev)
 
 install_missing() {
@@ -35,17 +40,28 @@ install_missing() {
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# The value of the build directory's `tests` option: true or false.
+tests_option() {
+    meson introspect --buildoptions "$build" |
+        python3 -c 'import json,sys; print(str(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "tests")).lower())'
+}
+
+# configure true|false: set up the build directory, or reuse it. `test` needs
+# tests=true; `run` leaves an existing directory's tests option as it is.
 configure() {
+    local tests=$1
     if [ ! -f "$build/build.ninja" ]; then
-        meson setup "$build" --buildtype=release
+        meson setup "$build" --buildtype=release -Dtests="$tests"
+    elif [ "$tests" = true ] && [ "$(tests_option)" != true ]; then
+        meson configure "$build" -Dtests=true
     fi
-    ninja -C "$build"
 }
 
 case "$mode" in
 run)
     install_missing "${runtime_pkgs[@]}"
-    configure
+    configure false
+    ninja -C "$build" apps/alexnet
     "$build/apps/alexnet" devices
     "$build/apps/alexnet" summary --variant torchvision-224
     "$build/apps/alexnet" summary --variant caffe-227
@@ -53,7 +69,8 @@ run)
     ;;
 test)
     install_missing "${runtime_pkgs[@]}" "${test_pkgs[@]}"
-    configure
+    configure true
+    ninja -C "$build"
     meson test -C "$build" --print-errorlogs --num-processes 1
     BUILD_DIR="$build" tests/robustness.sh # fuzzing, sanitizers, soak: docs/ROBUSTNESS.md
     ;;

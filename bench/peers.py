@@ -19,7 +19,10 @@
       its own CPU backend), opencv-ocl (the same on its OpenCL target),
       onnxruntime (ONNX Runtime's CPU provider; run with a Python that has
       onnxruntime and numpy, e.g. the virtual environment `bench/peers`
-      makes).
+      makes), torch-cuda (PyTorch with cuDNN on the first CUDA GPU, FP32:
+      TF32 off for convolutions and matrix products, cudnn.benchmark on;
+      each timed pass copies the batch to the GPU and the logits back, as
+      `alexnet bench` does; bench/gpu-check.sh runs it).
 
 Measures, never asserts: the ratios are computed by `bench/peers`.
 """
@@ -83,6 +86,28 @@ def runner(peer, variant, d, threads):
         def run(x):
             with torch.no_grad():
                 return m(torch.from_numpy(x)).numpy()
+        return run
+    if peer == "torch-cuda":
+        import torch
+        if not torch.cuda.is_available():
+            raise SystemExit("peers.py: torch-cuda: PyTorch sees no CUDA GPU")
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True
+        m = module(variant)
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                        "tests", "reference"))
+        from make_reference import seed_weights
+        seed_weights(m, 11)
+        m = m.cuda()
+        print(f"# torch-cuda: {torch.cuda.get_device_name(0)}, cuDNN "
+              f"{torch.backends.cudnn.version()}, TF32 off", file=sys.stderr)
+
+        def run(x):
+            with torch.no_grad():
+                y = m(torch.from_numpy(x).cuda()).cpu().numpy()
+            torch.cuda.synchronize()
+            return y
         return run
     if peer in ("opencv-cpu", "opencv-ocl"):
         import cv2

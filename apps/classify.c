@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,9 +149,13 @@ typedef struct {
     int progress;
 } printer;
 
+/* The class's name; "?" for an index out of range (never NULL). */
 static const char *label(const printer *p, int index)
 {
-    return p->labels ? p->labels[index] : an_class_label(index);
+    if (index < 0 || index >= AN_CLASSES)
+        return "?";
+    const char *name = p->labels ? p->labels[index] : an_class_label(index);
+    return name ? name : "?";
 }
 
 static void draw_progress(printer *p, int final)
@@ -186,7 +191,10 @@ static int print_result(const an_result *r, void *user)
                 json_object *c = json_object_new_object();
                 json_object_object_add(c, "label", json_object_new_string(label(p, r->top[i].index)));
                 json_object_object_add(c, "index", json_object_new_int(r->top[i].index));
-                json_object_object_add(c, "probability", json_object_new_double(r->top[i].prob));
+                /* JSON has no NaN or infinity: null (the library fails such images anyway) */
+                json_object_object_add(
+                    c, "probability",
+                    isfinite(r->top[i].prob) ? json_object_new_double(r->top[i].prob) : NULL);
                 json_object_array_add(top, c);
             }
             json_object_object_add(o, "top", top);
@@ -246,7 +254,8 @@ int cmd_classify(int argc, char **argv)
         {"device", required_argument, NULL, 'd'},  {"batch", required_argument, NULL, 'b'},
         {"top", required_argument, NULL, 't'},     {"json", no_argument, NULL, 'j'},
         {"labels", required_argument, NULL, 'l'},  {"threads", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},          {"allow-nonfinite", no_argument, NULL, 'N'},
+        {NULL, 0, NULL, 0}};
     const char *variant = "torchvision-224", *weights = NULL, *device = NULL, *labels_path = NULL;
     an_classify_options o = {16, 5, 0, NULL};
     printer pr = {0};
@@ -260,6 +269,7 @@ int cmd_classify(int argc, char **argv)
         case 'd': device = optarg; break;
         case 'l': labels_path = optarg; break;
         case 'j': pr.json = 1; break;
+        case 'N': app_load_flags |= AN_LOAD_ALLOW_NONFINITE; break;
         case 'b':
         case 't':
         case 'T': {
@@ -274,7 +284,7 @@ int cmd_classify(int argc, char **argv)
         case 'h':
             printf("usage: alexnet classify [--variant torchvision-224|caffe-227|caffe-bvlc-227]\n"
                    "         [--weights FILE] [--device SEL] [--batch N] [--top K] [--json]\n"
-                   "         [--labels FILE] [--threads N] INPUT...\n"
+                   "         [--labels FILE] [--threads N] [--allow-nonfinite] INPUT...\n"
                    "INPUT: a PNG file, a directory (walked, sorted, PNGs only), or @list.txt\n"
                    "       (one path a line; - or @- reads the list from standard input)\n");
             return 0;

@@ -391,6 +391,18 @@ int an_convert(const char *in, const char *out, char *variant_out, size_t size)
         status = AN_ERR_BAD_WEIGHTS;
         goto fail;
     }
+    for (int i = 0; i < ts->count; i++) { /* NaN or infinity: refused, as the loader does */
+        const an__ctensor *t = &ts->t[i];
+        size_t bad = 0;
+        int64_t first = an__first_nonfinite(t->data, t->bytes / (size_t)t->dtype, t->dtype, &bad);
+        if (first >= 0) {
+            status = an__fail(AN_ERR_BAD_WEIGHTS,
+                              "%s: tensor '%s' holds %zu non-finite value%s (NaN or infinity), "
+                              "the first at flat index %lld: not converted",
+                              in, t->name, bad, bad == 1 ? "" : "s", (long long)first);
+            goto fail;
+        }
+    }
     size_t tl = strlen(out) + 16;
     tmp = malloc(tl);
     if (!tmp) {

@@ -147,8 +147,21 @@ typedef struct {
     float *bias[AN_MAX_LAYERS];   /* (O), owned */
 } an__weights;
 
-/* Reads and validates a safetensors file for variant v. */
+/* Reads and validates a safetensors file for variant v. A NaN or infinite
+ * value is refused (AN_ERR_BAD_WEIGHTS naming the tensor and the first bad
+ * flat index) unless flags holds AN_LOAD_ALLOW_NONFINITE. */
 int an__weights_load(const an__variant *v, const char *path, an__weights *w);
+int an__weights_load_flags(const an__variant *v, const char *path, unsigned flags, an__weights *w);
+
+/* Flat index of the first NaN or infinity among n little-endian elements of
+ * elem_size bytes (4: binary32, 2: binary16) at data, and the count of them
+ * in *count (may be NULL); -1 when all are finite. Reads the bits only. */
+int64_t an__first_nonfinite(const unsigned char *data, size_t n, int elem_size, size_t *count);
+
+/* The top k (1..1000) of probs (1000 values), most probable first, ties to
+ * the lower index. Defined for every float: NaN ranks below -inf, so out
+ * always holds k distinct valid indices. */
+void an__top_k(const float *probs, int k, an_score *out);
 
 /* Deterministic He-uniform weights from seed. */
 int an__weights_seed(const an__variant *v, uint64_t seed, an__weights *w);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "npy.h"
 
 static an_device *dev;
 static an_model *model;
@@ -274,6 +275,218 @@ START_TEST(test_cli_many_batch7)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Non-finite numbers (issue 15, item 1)                                    */
+
+/* Top-k must be defined for every float: k distinct valid indices, in an
+ * order where NaN ranks below every number. */
+START_TEST(test_top_k_nonfinite)
+{
+    static float probs[AN_CLASSES];
+    an_score out[AN_CLASSES];
+    for (int pattern = 0; pattern < 4; pattern++) {
+        for (int c = 0; c < AN_CLASSES; c++) {
+            switch (pattern) {
+            case 0:
+                probs[c] = NAN;
+                break;
+            case 1:
+                probs[c] = c % 3 == 0 ? NAN : c % 3 == 1 ? INFINITY : -INFINITY;
+                break;
+            case 2:
+                probs[c] = c == 500 ? NAN : 0.001f;
+                break;
+            default:
+                probs[c] = c % 7 ? -NAN : (float)c;
+                break;
+            }
+        }
+        const int ks[] = {1, 3, 5, 999, 1000};
+        for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+            int k = ks[ki];
+            bool used[AN_CLASSES] = {false};
+            an__top_k(probs, k, out);
+            for (int j = 0; j < k; j++) {
+                int i = out[j].index;
+                ck_assert_msg(i >= 0 && i < AN_CLASSES, "pattern %d k %d: index %d", pattern, k, i);
+                ck_assert(!used[i]);
+                used[i] = true;
+                if (j > 0 && !isnan(out[j].prob))
+                    ck_assert_msg(!isnan(out[j - 1].prob) ? out[j - 1].prob >= out[j].prob : 0,
+                                  "pattern %d: NaN ranked above a number", pattern);
+            }
+        }
+    }
+    /* ties go to the lower index; a NaN never beats a number */
+    for (int c = 0; c < AN_CLASSES; c++)
+        probs[c] = c < 10 ? NAN : 0.5f;
+    an__top_k(probs, 2, out);
+    ck_assert_int_eq(out[0].index, 10);
+    ck_assert_int_eq(out[1].index, 11);
+}
+END_TEST
+
+/* A sparse torchvision-224 F32 file of zeros but one NaN in classifier.6.bias
+ * at index 5 (the data region is a hole). */
+static void write_nan_weights(const char *path)
+{
+    const an__variant *v = an__variant_find("torchvision-224");
+    an__param_shape ps[AN_MAX_LAYERS];
+    int n = an__variant_param_shapes(v, ps, AN_MAX_LAYERS);
+    char hdr[8192];
+    size_t len = 0;
+    uint64_t off = 0, nan_at = 0;
+    len += (size_t)snprintf(hdr + len, sizeof hdr - len, "{");
+    for (int i = 0; i < n; i++) {
+        const an__layer *l = &v->layers[ps[i].layer];
+        uint64_t numel = 1;
+        char shape[64] = "";
+        for (int d = 0; d < ps[i].ndim; d++) {
+            numel *= (uint64_t)ps[i].dims[d];
+            snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%d", d ? "," : "",
+                     ps[i].dims[d]);
+        }
+        len += (size_t)snprintf(
+            hdr + len, sizeof hdr - len,
+            "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[%s],\"data_offsets\":[%llu,%llu]},"
+            "\"%s\":{\"dtype\":\"F32\",\"shape\":[%d],\"data_offsets\":[%llu,%llu]}",
+            i ? "," : "", l->weight_name, shape, (unsigned long long)off,
+            (unsigned long long)(off + 4 * numel), l->bias_name, ps[i].dims[0],
+            (unsigned long long)(off + 4 * numel),
+            (unsigned long long)(off + 4 * numel + 4 * (uint64_t)ps[i].dims[0]));
+        off += 4 * numel;
+        if (strcmp(l->bias_name, "classifier.6.bias") == 0)
+            nan_at = off + 5 * 4;
+        off += 4 * (uint64_t)ps[i].dims[0];
+    }
+    len += (size_t)snprintf(hdr + len, sizeof hdr - len, "}");
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    unsigned char size_le[8];
+    for (int i = 0; i < 8; i++)
+        size_le[i] = (unsigned char)((uint64_t)len >> (8 * i));
+    ck_assert_uint_eq(fwrite(size_le, 1, 8, f), 8);
+    ck_assert_uint_eq(fwrite(hdr, 1, len, f), len);
+    ck_assert_int_eq(ftruncate(fileno(f), (off_t)(8 + len + off)), 0);
+    const unsigned char nan_le[4] = {0x00, 0x00, 0xc0, 0x7f};
+    ck_assert_int_eq(fseek(f, (long)(8 + len + nan_at), SEEK_SET), 0);
+    ck_assert_uint_eq(fwrite(nan_le, 1, 4, f), 4);
+    fclose(f);
+}
+
+START_TEST(test_nonfinite_weights)
+{
+    char weights[512], labels[512], cmd[4096], *out = NULL;
+    snprintf(weights, sizeof weights, "%s/nan.safetensors", dir);
+    write_nan_weights(weights);
+    make_mixed_folder();
+
+    /* refused at load, naming the tensor and the first bad flat index */
+    an_model *m = NULL;
+    ck_assert_int_eq(an_model_load(dev, "torchvision-224", weights, &m), AN_ERR_BAD_WEIGHTS);
+    ck_assert_ptr_null(m);
+    ck_assert_msg(strstr(an_last_error(), "'classifier.6.bias'") &&
+                      strstr(an_last_error(), "flat index 5;"),
+                  "%s", an_last_error());
+    ck_assert_int_eq(an_model_load_flags(dev, "torchvision-224", weights, 0x100, &m),
+                     AN_ERR_INVALID_ARGUMENT);
+
+    /* allowed: each image then fails alone, with no top-k */
+    ck_assert_msg(
+        an_model_load_flags(dev, "torchvision-224", weights, AN_LOAD_ALLOW_NONFINITE, &m) == AN_OK,
+        "%s", an_last_error());
+    char buf[3][512];
+    const char *paths[3];
+    const char *goods[3] = {"a_good.png", "b_empty.png", "c_good.png"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(buf[i], sizeof buf[i], "%s/mixed/%s", dir, goods[i]);
+        paths[i] = buf[i];
+    }
+    collected *c = calloc(1, sizeof *c);
+    an_classify_options o = {2, 5, 1, NULL};
+    an_classify_stats st;
+    ck_assert_int_eq(an_classify_files(m, paths, 3, &o, collect, c, &st), AN_OK);
+    ck_assert_uint_eq(c->n, 3);
+    ck_assert_uint_eq(st.failed, 3);
+    ck_assert_int_eq(c->r[0].status, AN_ERR_NONFINITE);
+    ck_assert_int_eq(c->r[0].k, 0);
+    ck_assert_ptr_nonnull(strstr(c->error[0], "non-finite"));
+    ck_assert_int_eq(c->r[1].status, AN_ERR_BAD_IMAGE); /* its own reason stays */
+    ck_assert_int_eq(c->r[2].status, AN_ERR_NONFINITE);
+    free(c);
+    an_model_free(m);
+
+    /* the CLI: refused without --allow-nonfinite (set-up error, status 2) */
+    const char *build = getenv("AN_BUILD_ROOT");
+    snprintf(cmd, sizeof cmd,
+             "'%s/apps/alexnet' classify --weights '%s' --json --top 3 '%s/mixed/a_good.png' 2>&1",
+             build, weights, dir);
+    ck_assert_int_eq(run_capture(cmd, &out), 2);
+    ck_assert_msg(strstr(out, "classifier.6.bias") && strstr(out, "--allow-nonfinite"), "%s", out);
+    free(out);
+
+    /* allowed: every printer gives each image an error line, status 1 */
+    snprintf(labels, sizeof labels, "%s/labels.txt", dir);
+    FILE *lf = fopen(labels, "w");
+    for (int i = 0; i < AN_CLASSES; i++)
+        fprintf(lf, "class %d\n", i);
+    fclose(lf);
+    const char *modes[] = {"--json --top 3", "--json --top 1", "--json --labels", "--labels", ""};
+    for (size_t mi = 0; mi < sizeof modes / sizeof modes[0]; mi++) {
+        bool json = strstr(modes[mi], "--json") != NULL, lab = strstr(modes[mi], "--labels");
+        snprintf(cmd, sizeof cmd,
+                 "'%s/apps/alexnet' classify --allow-nonfinite --weights '%s' %s %s%s%s "
+                 "'%s/mixed/a_good.png' '%s/mixed/c_good.png' 2>/dev/null",
+                 build, weights, modes[mi], lab ? "'" : "", lab ? labels : "", lab ? "'" : "", dir,
+                 dir);
+        int rc = run_capture(cmd, &out);
+        ck_assert_msg(rc == 1, "%s: status %d: %s", modes[mi], rc, out);
+        int lines = 0;
+        for (char *save = NULL, *l = strtok_r(out, "\n", &save); l;
+             l = strtok_r(NULL, "\n", &save), lines++) {
+            ck_assert_msg(!strstr(l, ":NaN") && !strstr(l, ":Infinity") && !strstr(l, "nan%") &&
+                              !strstr(l, "(null)") && !strstr(l, "(-1)"),
+                          "%s: %s", modes[mi], l);
+            ck_assert_msg(strstr(l, "non-finite"), "%s: no error in '%s'", modes[mi], l);
+            if (json) {
+                json_object *jo = json_tokener_parse(l), *err;
+                ck_assert_msg(jo && json_object_object_get_ex(jo, "error", &err), "%s", l);
+                json_object_put(jo);
+            }
+        }
+        ck_assert_int_eq(lines, 2);
+        free(out);
+    }
+
+    /* forward: an input .npy with a NaN in image 1 is refused, naming the image */
+    char npy[512], outnpy[512];
+    snprintf(npy, sizeof npy, "%s/x_nan.npy", dir);
+    snprintf(outnpy, sizeof outnpy, "%s/y.npy", dir);
+    float *x = calloc(2 * 3 * 224 * 224, sizeof *x);
+    x[3 * 224 * 224 + 777] = INFINITY;
+    int dims[4] = {2, 3, 224, 224};
+    ck_assert_int_eq(npy_write_f32(npy, x, dims, 4), AN_OK);
+    free(x);
+    snprintf(cmd, sizeof cmd,
+             "'%s/apps/alexnet' forward --variant torchvision-224 --seed 1 --input '%s' "
+             "--output '%s' 2>&1",
+             build, npy, outnpy);
+    ck_assert_int_eq(run_capture(cmd, &out), 2);
+    ck_assert_msg(strstr(out, "image 1 holds a non-finite value") && strstr(out, "index 777"), "%s",
+                  out);
+    free(out);
+    ck_assert_int_ne(access(outnpy, F_OK), 0);
+    /* forward with NaN weights allowed: the file is written, each image has an error */
+    snprintf(cmd, sizeof cmd,
+             "'%s/apps/alexnet' forward --variant torchvision-224 --allow-nonfinite --weights '%s' "
+             "--input '%s' --output '%s' 2>&1",
+             build, weights, npy, outnpy);
+    ck_assert_int_eq(run_capture(cmd, &out), 1);
+    ck_assert_msg(strstr(out, "image 0: error") && strstr(out, "image 1: error"), "%s", out);
+    free(out);
+}
+END_TEST
+
 static void setup(void)
 {
     if (!dev) {
@@ -293,6 +506,8 @@ int main(void)
     tcase_add_test(tc, test_library_pipeline);
     tcase_add_test(tc, test_cli_json_mixed);
     tcase_add_test(tc, test_cli_many_batch7);
+    tcase_add_test(tc, test_top_k_nonfinite);
+    tcase_add_test(tc, test_nonfinite_weights);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

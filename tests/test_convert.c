@@ -223,6 +223,27 @@ START_TEST(test_refusals)
 }
 END_TEST
 
+/* A NaN or infinity in a tensor is refused, naming the tensor and the first
+ * bad flat index (issue 15): torch's legacy format here stores the storage of
+ * features.0.weight last, so the file's final four bytes are that tensor's
+ * last element, 64*3*11*11 - 1. */
+START_TEST(test_nonfinite)
+{
+    char in[4400], bad[4400];
+    path_of(in, sizeof in, pub, "tv_legacy.pth");
+    path_of(bad, sizeof bad, tmp, "nan_legacy.pth");
+    size_t n;
+    unsigned char *buf = slurp(in, &n);
+    const unsigned char inf_le[4] = {0x00, 0x00, 0x80, 0xff}; /* -inf */
+    memcpy(buf + n - 4, inf_le, 4);
+    spit(bad, buf, n);
+    free(buf);
+    const char *says[] = {"tensor 'features.0.weight'", "non-finite", "flat index 23231:"};
+    expect_refusal(bad, AN_ERR_BAD_WEIGHTS, says, 3);
+    ck_assert_int_eq(remove(bad), 0);
+}
+END_TEST
+
 /* Every prefix of the small files: a .pth prefix is always a format error; a
  * .caffemodel cut at a field boundary is a valid shorter message (protobuf
  * cannot tell), so it only has to fail. The whole small files parse (their
@@ -638,6 +659,7 @@ int main(void)
     tcase_add_test(tc, test_caffe_layer);
     tcase_add_test(tc, test_caffe_v1);
     tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_nonfinite);
     tcase_add_test(tc, test_truncated_small);
     tcase_add_test(tc, test_truncated_large);
     tcase_add_test(tc, test_flipped_bytes);

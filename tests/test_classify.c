@@ -487,6 +487,124 @@ START_TEST(test_nonfinite_weights)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Directory walks like `find -L` (issue 15, item 2), and runs that classify */
+/* nothing (item 6)                                                          */
+
+/* Runs `alexnet classify --json --top 1 ARGS` (under a timeout: a walk that
+ * never ends fails), returns the status and the lines' "path" and "error"
+ * (or "") into paths/errors. */
+static int classify_json(const char *args, char paths[][512], char errors[][512], int max,
+                         int *lines, char **err_out)
+{
+    char cmd[4096], *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && timeout 120 '%s/apps/alexnet' classify --json --top 1 %s 2>'%s/stderr'",
+             dir, getenv("AN_BUILD_ROOT"), args, dir);
+    int rc = run_capture(cmd, &out);
+    *lines = 0;
+    for (char *save = NULL, *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        ck_assert_int_lt(*lines, max);
+        json_object *o = json_tokener_parse(l), *p, *e;
+        ck_assert_msg(o && json_object_object_get_ex(o, "path", &p), "not JSON: %s", l);
+        snprintf(paths[*lines], 512, "%s", json_object_get_string(p));
+        snprintf(errors[*lines], 512, "%s",
+                 json_object_object_get_ex(o, "error", &e) ? json_object_get_string(e) : "");
+        json_object_put(o);
+        (*lines)++;
+    }
+    free(out);
+    snprintf(cmd, sizeof cmd, "cat '%s/stderr'", dir);
+    run_capture(cmd, err_out);
+    return rc;
+}
+
+START_TEST(test_cli_walk_links)
+{
+    char p[512], q[512], paths[16][512], errors[16][512], *err = NULL;
+    int lines;
+    snprintf(p, sizeof p, "%s/walk", dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/walk/sub", dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/walk/a.png", dir);
+    write_png(p, 40, 30, 7);
+    snprintf(p, sizeof p, "%s/walk/sub/b.png", dir);
+    write_png(p, 30, 40, 8);
+    snprintf(q, sizeof q, "%s/walk/hard.png", dir); /* the same file: listed once */
+    ck_assert_int_eq(link(p, q), 0);
+    snprintf(p, sizeof p, "%s/walk/sym.png", dir);
+    ck_assert_int_eq(symlink("a.png", p), 0);
+    snprintf(p, sizeof p, "%s/walk/again", dir); /* two loops back to the root */
+    ck_assert_int_eq(symlink(".", p), 0);
+    snprintf(p, sizeof p, "%s/walk/sub/again", dir);
+    ck_assert_int_eq(symlink("..", p), 0);
+    snprintf(p, sizeof p, "%s/walk/dangling.png", dir);
+    ck_assert_int_eq(symlink("nowhere.png", p), 0);
+    snprintf(p, sizeof p, "%s/walk/b_sub", dir); /* a second way into sub: walked once */
+    ck_assert_int_eq(symlink("sub", p), 0);
+
+    /* sorted by bytes: a.png again b_sub dangling.png hard.png sub/ sym.png */
+    const char *want[][2] = {
+        {"walk/a.png", ""},
+        {"walk/again", "file system loop"},
+        {"walk/b_sub/again", "file system loop"},
+        {"walk/b_sub/b.png", ""}, /* sub/b.png is the same file: not listed again */
+        {"walk/dangling.png", "dangling symbolic link"},
+    };
+    int n_want = (int)(sizeof want / sizeof want[0]);
+    for (int run = 0; run < 2; run++) { /* the same output twice: stable */
+        int rc = classify_json("walk", paths, errors, 16, &lines, &err);
+        ck_assert_msg(rc == 1, "status %d: %s", rc, err);
+        ck_assert_msg(lines == n_want, "%d lines: %s", lines, err);
+        for (int i = 0; i < n_want; i++) {
+            ck_assert_str_eq(paths[i], want[i][0]);
+            if (want[i][1][0])
+                ck_assert_msg(strstr(errors[i], want[i][1]), "%s: '%s'", paths[i], errors[i]);
+            else
+                ck_assert_msg(!errors[i][0], "%s: %s", paths[i], errors[i]);
+        }
+        ck_assert_msg(strstr(err, "5 images, 3 failed"), "%s", err);
+        free(err);
+    }
+}
+END_TEST
+
+START_TEST(test_cli_nothing_classified)
+{
+    char p[512], paths[4][512], errors[4][512], *err = NULL;
+    int lines;
+    snprintf(p, sizeof p, "%s/jpegs", dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    const char *files[] = {"1.jpg", "2.JPG", "3.jpeg", "README"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/jpegs/%s", dir, files[i]);
+        write_bytes(p, "\xff\xd8\xff", 3);
+    }
+    int rc = classify_json("jpegs", paths, errors, 4, &lines, &err);
+    ck_assert_int_eq(rc, 1);
+    ck_assert_int_eq(lines, 0);
+    ck_assert_msg(strstr(err, "no image classified") && strstr(err, "4 files skipped") &&
+                      strstr(err, "2 .jpg") && strstr(err, "1 .jpeg") &&
+                      strstr(err, "1 no extension"),
+                  "%s", err);
+    free(err);
+    /* an empty folder too */
+    snprintf(p, sizeof p, "%s/empty", dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    ck_assert_int_eq(classify_json("empty", paths, errors, 4, &lines, &err), 1);
+    ck_assert_msg(strstr(err, "no image classified: 0 inputs"), "%s", err);
+    free(err);
+    /* a skipped file beside a classified one is named in the summary, status 0 */
+    snprintf(p, sizeof p, "%s/jpegs/ok.png", dir);
+    write_png(p, 20, 20, 9);
+    ck_assert_int_eq(classify_json("jpegs", paths, errors, 4, &lines, &err), 0);
+    ck_assert_int_eq(lines, 1);
+    ck_assert_msg(strstr(err, "4 files skipped"), "%s", err);
+    free(err);
+}
+END_TEST
+
 static void setup(void)
 {
     if (!dev) {
@@ -508,6 +626,8 @@ int main(void)
     tcase_add_test(tc, test_cli_many_batch7);
     tcase_add_test(tc, test_top_k_nonfinite);
     tcase_add_test(tc, test_nonfinite_weights);
+    tcase_add_test(tc, test_cli_walk_links);
+    tcase_add_test(tc, test_cli_nothing_classified);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

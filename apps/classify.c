@@ -405,33 +405,143 @@ static int print_result(const an_result *r, void *user)
     return 0;
 }
 
-static char **read_labels(const char *path)
+/* Length of the valid UTF-8 sequence at s (1 to 4 bytes, at most n), or 0
+ * when the bytes there are not one: strict, as Python's decoder is (no
+ * overlong forms, no surrogates, nothing above U+10FFFF). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "alexnet classify: cannot open labels file %s\n", path);
+    if (n == 0)
+        return 0;
+    if (s[0] < 0x80)
+        return 1;
+    size_t len = s[0] >= 0xc2 && s[0] <= 0xdf   ? 2
+                 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+                 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+                                                : 0;
+    if (len == 0 || len > n)
+        return 0;
+    unsigned lo = 0x80, hi = 0xbf; /* the second byte's range */
+    if (s[0] == 0xe0)
+        lo = 0xa0; /* no overlong 3-byte forms */
+    else if (s[0] == 0xed)
+        hi = 0x9f; /* no surrogates */
+    else if (s[0] == 0xf0)
+        lo = 0x90; /* no overlong 4-byte forms */
+    else if (s[0] == 0xf4)
+        hi = 0x8f; /* nothing above U+10FFFF */
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return len;
+}
+
+enum { MAX_LABELS_BYTES = 1 << 20 };
+
+/* Parses a labels file held in buf[0, n): exactly AN_CLASSES lines, one label
+ * a line, in class order. A UTF-8 byte-order mark at the start and a CR
+ * before each LF are dropped, and the last line may end without a newline;
+ * anything else is exact: a blank line is a blank label and refused, as are
+ * lines that are not UTF-8 or hold control bytes (NUL, a lone CR). On success
+ * returns AN_CLASSES malloc'ed labels (free each, then the array); else NULL
+ * with the reason in why (or "" when out of memory). */
+static char **parse_labels(const unsigned char *buf, size_t n, char *why, size_t why_size)
+{
+    why[0] = '\0';
+    if (n >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+        buf += 3;
+        n -= 3;
+    }
+    /* count the lines first: a wrong count is the likeliest fault, say it first */
+    size_t lines = 0, first_blank = 0;
+    for (size_t i = 0, start = 0; i < n; i++)
+        if (buf[i] == '\n' || i == n - 1) {
+            size_t end = buf[i] == '\n' ? i : i + 1;
+            lines++;
+            size_t j = start;
+            while (j < end && (buf[j] == ' ' || buf[j] == '\t' || buf[j] == '\r'))
+                j++;
+            if (j == end && !first_blank)
+                first_blank = lines;
+            start = i + 1;
+        }
+    if (lines != AN_CLASSES) {
+        size_t used = (size_t)snprintf(why, why_size, "it has %zu label%s, one a line", lines,
+                                       lines == 1 ? "" : "s");
+        if (first_blank && used < why_size)
+            used +=
+                (size_t)snprintf(why + used, why_size - used, " (line %zu is blank)", first_blank);
+        if (used < why_size)
+            used +=
+                (size_t)snprintf(why + used, why_size - used, "; expected exactly %d", AN_CLASSES);
+        if (lines == AN_CLASSES + 1 && n >= 10 &&
+            strncasecmp((const char *)buf, "background", 10) == 0 && used < why_size)
+            snprintf(why + used, why_size - used,
+                     " (a TensorFlow-style list with 'background' first: drop that line)");
         return NULL;
     }
     char **labels = calloc(AN_CLASSES, sizeof *labels);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    int count = 0;
-    while (labels && count < AN_CLASSES && (n = getline(&line, &cap, f)) >= 0) {
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = '\0';
-        labels[count++] = strdup(line);
+    if (!labels)
+        return NULL;
+    size_t start = 0;
+    for (int line = 0; line < AN_CLASSES; line++) {
+        size_t end = start;
+        while (end < n && buf[end] != '\n')
+            end++;
+        size_t next = end + 1, len = end - start;
+        if (len > 0 && buf[start + len - 1] == '\r')
+            len--; /* CRLF */
+        const unsigned char *l = buf + start;
+        for (size_t i = 0; i < len && !why[0];) {
+            size_t k = utf8_seq(l + i, len - i);
+            if (k == 0)
+                snprintf(why, why_size, "line %d is not UTF-8 (byte 0x%02x at column %zu)",
+                         line + 1, l[i], i + 1);
+            else if (k == 1 && ((l[i] < 0x20 && l[i] != '\t') || l[i] == 0x7f))
+                snprintf(why, why_size, "line %d holds the control byte 0x%02x at column %zu",
+                         line + 1, l[i], i + 1);
+            i += k ? k : 1;
+        }
+        if (!why[0] && line + 1 == (int)first_blank)
+            snprintf(why, why_size, "line %d is blank: every class needs a label", line + 1);
+        if (!why[0] && !(labels[line] = strndup((const char *)l, len)))
+            snprintf(why, why_size, "out of memory");
+        if (why[0]) {
+            for (int i = 0; i < AN_CLASSES; i++)
+                free(labels[i]);
+            free(labels);
+            return NULL;
+        }
+        start = next;
     }
-    free(line);
-    fclose(f);
-    if (labels && count < AN_CLASSES) {
-        fprintf(stderr, "alexnet classify: %s has %d labels; it needs %d, one a line\n", path,
-                count, AN_CLASSES);
-        for (int i = 0; i < count; i++)
-            free(labels[i]);
-        free(labels);
+    return labels;
+}
+
+static char **read_labels(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "alexnet classify: cannot open labels file %s: %s\n", path,
+                strerror(errno));
         return NULL;
     }
+    unsigned char *buf = malloc(MAX_LABELS_BYTES + 1);
+    size_t n = buf ? fread(buf, 1, MAX_LABELS_BYTES + 1, f) : 0;
+    int err = ferror(f);
+    fclose(f);
+    char why[256] = "out of memory";
+    char **labels = NULL;
+    if (buf && err)
+        snprintf(why, sizeof why, "read error");
+    else if (buf && n > MAX_LABELS_BYTES)
+        snprintf(why, sizeof why, "over %d bytes: not a labels file", MAX_LABELS_BYTES);
+    else if (buf)
+        labels = parse_labels(buf, n, why, sizeof why);
+    free(buf);
+    if (!labels)
+        fprintf(stderr, "alexnet classify: labels file %s refused: %s\n", path,
+                why[0] ? why : "out of memory");
     return labels;
 }
 

@@ -605,6 +605,94 @@ START_TEST(test_cli_nothing_classified)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Labels files (issue 15, item 3)                                           */
+
+/* Writes a labels file: BOM, then n lines "lab<i>" (line `blank` empty, 0 for
+ * none) joined by eol, a final eol when final; extra appended raw. */
+static void write_labels(const char *path, const char *bom, int n, int blank, const char *eol,
+                         bool final, const char *first, const char *extra)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs(bom, f);
+    for (int i = 0; i < n; i++) {
+        if (i == 0 && first)
+            fputs(first, f);
+        else if (i + 1 != blank)
+            fprintf(f, "lab%d%s", i - (first ? 1 : 0), i == 7 ? " caf\xc3\xa9" : "");
+        if (i + 1 < n || final)
+            fputs(eol, f);
+    }
+    fputs(extra, f);
+    fclose(f);
+}
+
+START_TEST(test_cli_labels)
+{
+    char lab[512], png[512], cmd[4096], *out = NULL;
+    snprintf(lab, sizeof lab, "%s/labels_case.txt", dir);
+    snprintf(png, sizeof png, "%s/labels.png", dir);
+    write_png(png, 50, 40, 11);
+    const struct {
+        const char *bom, *eol, *first, *extra;
+        int n, blank;
+        bool final;
+        const char *says;
+    } refused[] = {
+        {"", "\n", "background", "", 1001, 0, true,
+         "1001 labels, one a line; expected exactly 1000 (a TensorFlow-style list with "
+         "'background' first"},
+        {"", "\n", NULL, "", 999, 0, true, "999 labels"},
+        {"", "\n", NULL, "", 1000, 500, true, "line 500 is blank"},
+        {"", "\n", NULL, "\n", 1000, 0, true, "1001 labels, one a line (line 1001 is blank)"},
+        {"\xef\xbb\xbf", "\r\n", NULL, "\r\n", 1000, 0, true, "1001 labels"},
+        {"", "\n", NULL, "", 0, 0, true, "0 labels"},
+        {"", "\r", NULL, "", 1000, 0, true, "1 label, one a line"},
+        {"\xfe\xff", "\n", NULL, "", 1000, 0, true, "line 1 is not UTF-8 (byte 0xfe"},
+        {"", "\n", "caf\xe9", "", 1000, 0, false, "line 1 is not UTF-8 (byte 0xe9 at column 4)"},
+        {"", "\n", "a\rb", "", 1000, 0, false, "line 1 holds the control byte 0x0d"},
+        {"", "\n", "a\tb\x7f", "", 1000, 0, false,
+         "line 1 holds the control byte 0x7f at column 4"},
+        {"", "\n", "\xed\xa0\x80", "", 1000, 0, false, "line 1 is not UTF-8"}, /* a surrogate */
+    };
+    const char *build = getenv("AN_BUILD_ROOT");
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        write_labels(lab, refused[i].bom, refused[i].n, refused[i].blank, refused[i].eol,
+                     refused[i].final, refused[i].first, refused[i].extra);
+        snprintf(cmd, sizeof cmd, "'%s/apps/alexnet' classify --labels '%s' '%s' 2>&1", build, lab,
+                 png);
+        int rc = run_capture(cmd, &out);
+        ck_assert_msg(rc == 2 && strstr(out, refused[i].says), "case %zu: status %d: %s", i, rc,
+                      out);
+        free(out);
+    }
+    /* accepted: a BOM, CRLF endings, no final newline; labels by index, UTF-8 kept */
+    const char *eols[] = {"\r\n", "\n"};
+    for (int e = 0; e < 2; e++) {
+        write_labels(lab, e ? "" : "\xef\xbb\xbf", 1000, 0, eols[e], e == 1, NULL, "");
+        snprintf(cmd, sizeof cmd,
+                 "'%s/apps/alexnet' classify --json --top 1000 --labels '%s' '%s' 2>/dev/null",
+                 build, lab, png);
+        ck_assert_int_eq(run_capture(cmd, &out), 0);
+        json_object *o = json_tokener_parse(out), *top;
+        ck_assert(o && json_object_object_get_ex(o, "top", &top));
+        ck_assert_int_eq((int)json_object_array_length(top), 1000);
+        for (int j = 0; j < 1000; j++) {
+            json_object *c = json_object_array_get_idx(top, (size_t)j), *idx, *l;
+            ck_assert(json_object_object_get_ex(c, "index", &idx));
+            ck_assert(json_object_object_get_ex(c, "label", &l));
+            char want[64];
+            int k = json_object_get_int(idx);
+            snprintf(want, sizeof want, "lab%d%s", k, k == 7 ? " caf\xc3\xa9" : "");
+            ck_assert_str_eq(json_object_get_string(l), want);
+        }
+        json_object_put(o);
+        free(out);
+    }
+}
+END_TEST
+
 static void setup(void)
 {
     if (!dev) {
@@ -628,6 +716,7 @@ int main(void)
     tcase_add_test(tc, test_nonfinite_weights);
     tcase_add_test(tc, test_cli_walk_links);
     tcase_add_test(tc, test_cli_nothing_classified);
+    tcase_add_test(tc, test_cli_labels);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 out=${FUZZ_BUILD:-$root/build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-safetensors png list selector tuning}
+targets=${FUZZ_TARGETS:-safetensors png list selector tuning labels}
 CC=${CC_FUZZ:-clang}
 
 if ! command -v "$CC" >/dev/null; then
@@ -34,7 +34,7 @@ cflags=(-std=c11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -DCL_TARGET_OPENCL_V
 libs=($(pkg-config --libs OpenCL clblast libpng json-c) -lm -lpthread)
 
 # The parts of the runtime the targets reach, instrumented for coverage and the
-# sanitizers (fuzz_list.c stubs the few pipeline functions classify.c names).
+# sanitizers (fuzz_list.c and fuzz_labels.c stub the few pipeline functions classify.c names).
 objs=()
 # model.c (the tuning parser) needs program.c, and that the embedded kernels.
 python3 tools/embed.py "$out/obj/embedded_kernels.c" an__embedded_kernels cl_kernels/*.cl

@@ -1,11 +1,11 @@
 /* classify.c - `alexnet classify`: gathers the input paths (files, sorted
- * directory walks, @lists), runs the library's pipeline and prints each
- * result in input order, as text or JSON lines. */
+ * directory walks, @lists), reads a --labels file, runs the library's
+ * pipeline and prints each result in input order, as text or JSON lines
+ * (strict UTF-8 whatever the bytes of a path: see json_put_string). */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
-#include <json-c/json.h>
 #include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
@@ -304,6 +304,38 @@ static int gather(path_list *l, walk_state *ws, char **args, int n)
     return 0;
 }
 
+/* Length of the valid UTF-8 sequence at s (1 to 4 bytes, at most n), or 0
+ * when the bytes there are not one: strict, as Python's decoder is (no
+ * overlong forms, no surrogates, nothing above U+10FFFF). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (s[0] < 0x80)
+        return 1;
+    size_t len = s[0] >= 0xc2 && s[0] <= 0xdf   ? 2
+                 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+                 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+                                                : 0;
+    if (len == 0 || len > n)
+        return 0;
+    unsigned lo = 0x80, hi = 0xbf; /* the second byte's range */
+    if (s[0] == 0xe0)
+        lo = 0xa0; /* no overlong 3-byte forms */
+    else if (s[0] == 0xed)
+        hi = 0x9f; /* no surrogates */
+    else if (s[0] == 0xf0)
+        lo = 0x90; /* no overlong 4-byte forms */
+    else if (s[0] == 0xf4)
+        hi = 0x8f; /* nothing above U+10FFFF */
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return len;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Printing                                                                 */
 
@@ -344,31 +376,68 @@ static void draw_progress(printer *p, int final)
     fflush(stderr);
 }
 
+/* Writes s as a JSON string. Valid UTF-8 passes as it is (with '"', '\\' and
+ * control characters escaped); each byte that is not part of valid UTF-8 is
+ * written as \udcXX, the lone surrogate U+DC00+XX that Python's
+ * "surrogateescape" error handler gives it. The escape is reversible: no
+ * valid UTF-8 text holds a surrogate, and Python's os.fsencode(), or
+ * s.encode("utf-8", "surrogateescape"), gives back the original bytes. */
+static void json_put_string(FILE *f, const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s);
+    fputc('"', f);
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq(u + i, n - i);
+        if (k == 0) {
+            fprintf(f, "\\udc%02x", u[i]);
+            i++;
+            continue;
+        }
+        if (k == 1 && (u[i] < 0x20 || u[i] == '"' || u[i] == '\\')) {
+            const char *esc = u[i] == '"'    ? "\\\""
+                              : u[i] == '\\' ? "\\\\"
+                              : u[i] == '\n' ? "\\n"
+                              : u[i] == '\t' ? "\\t"
+                              : u[i] == '\r' ? "\\r"
+                                             : NULL;
+            if (esc)
+                fputs(esc, f);
+            else
+                fprintf(f, "\\u%04x", u[i]);
+        } else {
+            fwrite(u + i, 1, k, f);
+        }
+        i += k;
+    }
+    fputc('"', f);
+}
+
 static void print_one(printer *p, const an_result *r)
 {
     if (p->progress && p->last_draw > 0)
         fputs("\r\033[K", stderr); /* keep the bar off the results' lines */
     if (p->json) {
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "path", json_object_new_string(r->path));
+        fputs("{\"path\":", stdout);
+        json_put_string(stdout, r->path);
         if (r->status != AN_OK) {
-            json_object_object_add(o, "error", json_object_new_string(r->error));
+            fputs(",\"error\":", stdout);
+            json_put_string(stdout, r->error);
         } else {
-            json_object *top = json_object_new_array();
+            fputs(",\"top\":[", stdout);
             for (int i = 0; i < r->k; i++) {
-                json_object *c = json_object_new_object();
-                json_object_object_add(c, "label", json_object_new_string(label(p, r->top[i].index)));
-                json_object_object_add(c, "index", json_object_new_int(r->top[i].index));
+                fputs(i ? ",{\"label\":" : "{\"label\":", stdout);
+                json_put_string(stdout, label(p, r->top[i].index));
+                printf(",\"index\":%d,\"probability\":", r->top[i].index);
                 /* JSON has no NaN or infinity: null (the library fails such images anyway) */
-                json_object_object_add(
-                    c, "probability",
-                    isfinite(r->top[i].prob) ? json_object_new_double(r->top[i].prob) : NULL);
-                json_object_array_add(top, c);
+                if (isfinite(r->top[i].prob))
+                    printf("%.9g}", r->top[i].prob); /* 9 digits: the float exactly */
+                else
+                    fputs("null}", stdout);
             }
-            json_object_object_add(o, "top", top);
+            fputc(']', stdout);
         }
-        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-        json_object_put(o);
+        fputs("}\n", stdout);
     } else if (r->status != AN_OK) {
         printf("%s: error: %s\n", r->path, r->error);
     } else {
@@ -403,38 +472,6 @@ static int print_result(const an_result *r, void *user)
     print_one(p, &full);
     p->next = full.index + 1;
     return 0;
-}
-
-/* Length of the valid UTF-8 sequence at s (1 to 4 bytes, at most n), or 0
- * when the bytes there are not one: strict, as Python's decoder is (no
- * overlong forms, no surrogates, nothing above U+10FFFF). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    if (n == 0)
-        return 0;
-    if (s[0] < 0x80)
-        return 1;
-    size_t len = s[0] >= 0xc2 && s[0] <= 0xdf   ? 2
-                 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
-                 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
-                                                : 0;
-    if (len == 0 || len > n)
-        return 0;
-    unsigned lo = 0x80, hi = 0xbf; /* the second byte's range */
-    if (s[0] == 0xe0)
-        lo = 0xa0; /* no overlong 3-byte forms */
-    else if (s[0] == 0xed)
-        hi = 0x9f; /* no surrogates */
-    else if (s[0] == 0xf0)
-        lo = 0x90; /* no overlong 4-byte forms */
-    else if (s[0] == 0xf4)
-        hi = 0x8f; /* nothing above U+10FFFF */
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return len;
 }
 
 enum { MAX_LABELS_BYTES = 1 << 20 };

@@ -693,6 +693,50 @@ START_TEST(test_cli_labels)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* JSON lines whatever the bytes of a path (issue 15, item 7)                */
+
+/* A Latin-1 name, a name with quote, backslash, tab and valid UTF-8, and a
+ * missing path with invalid bytes (its error text quotes it): every line is
+ * strict UTF-8 JSON to Python, and os.fsencode() of "path" gives the bytes
+ * back (surrogateescape). */
+START_TEST(test_cli_json_bytes)
+{
+    char p[512], cmd[8192], *out = NULL;
+    snprintf(p, sizeof p, "%s/bytes", dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/bytes/caf\xe9.png", dir);
+    write_png(p, 30, 30, 21);
+    snprintf(p, sizeof p, "%s/bytes/q\"b\\t\tz\xc3\xa9\xe2\x98\x95.png", dir);
+    write_png(p, 30, 30, 22);
+    snprintf(p, sizeof p, "%s/bytes/\xed\xa0\x80sur.png", dir); /* an encoded surrogate */
+    write_png(p, 30, 30, 23);
+    const char *check =
+        "import json, os, sys\n"
+        "want = sorted(os.listdir(b'bytes'))\n"
+        "want = [b'bytes/' + w for w in want] + [b'bytes/gone\\xff\\xfe\\x80.png']\n"
+        "lines = sys.stdin.buffer.read().split(b'\\n')[:-1]\n"
+        "assert len(lines) == len(want), (len(lines), want)\n"
+        "for line, w in zip(lines, want):\n"
+        "    o = json.loads(line.decode('utf-8'))\n"
+        "    assert os.fsencode(o['path']) == w, (o['path'], w)\n"
+        "    if 'error' in o: assert w in os.fsencode(o['error']), o['error']\n"
+        "    else: assert len(o['top']) == 2\n"
+        "print('ok', len(lines))\n";
+    snprintf(p, sizeof p, "%s/check.py", dir);
+    FILE *f = fopen(p, "w");
+    fputs(check, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s/apps/alexnet' classify --json --top 2 bytes $(printf "
+             "'bytes/gone\\377\\376\\200.png') 2>/dev/null | /usr/bin/python3 check.py 2>&1",
+             dir, getenv("AN_BUILD_ROOT"));
+    int rc = run_capture(cmd, &out);
+    ck_assert_msg(rc == 0 && strcmp(out, "ok 4\n") == 0, "status %d: %s", rc, out);
+    free(out);
+}
+END_TEST
+
 static void setup(void)
 {
     if (!dev) {
@@ -717,6 +761,7 @@ int main(void)
     tcase_add_test(tc, test_cli_walk_links);
     tcase_add_test(tc, test_cli_nothing_classified);
     tcase_add_test(tc, test_cli_labels);
+    tcase_add_test(tc, test_cli_json_bytes);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

@@ -1,6 +1,7 @@
 /* convert.c - an_convert: a published weights file (PyTorch .pth in either
  * serialization, Caffe .caffemodel in either form) to a safetensors file with
- * this runtime's tensor names. The format is told by the file's first bytes,
+ * this runtime's tensor names. The format is told by the file's first bytes
+ * (and files of other kinds, ONNX, HDF5, NumPy, safetensors..., named),
  * the variant by the tensors' names and shapes; the output is written to a
  * temporary file, read back through the safetensors loader, then renamed. */
 #include <errno.h>
@@ -349,6 +350,81 @@ fail:
     return status;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Files of other kinds, told by their content                              */
+
+/* Reads a protobuf varint at *p (before end); false when malformed. */
+static bool pb_varint(const unsigned char **p, const unsigned char *end, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        unsigned char b = *(*p)++;
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return true;
+    }
+    return false;
+}
+
+/* An ONNX ModelProto: top-level protobuf fields where ir_version (1) is a
+ * varint and graph (7) or opset_import (8) a message. Caffe's NetParameter
+ * has a string at field 1, so the two never look alike. */
+static bool looks_onnx(const unsigned char *buf, size_t n)
+{
+    const unsigned char *p = buf, *end = buf + n;
+    bool ir_version = false, graph = false;
+    if (n < 2 || buf[0] != 0x08) /* serializers write ir_version, field 1, first */
+        return false;
+    while (p < end) {
+        uint64_t key, v;
+        if (!pb_varint(&p, end, &key) || key >> 3 == 0)
+            break;
+        int wire = (int)(key & 7);
+        uint64_t field = key >> 3;
+        if (wire == 0) {
+            if (!pb_varint(&p, end, &v))
+                break;
+            ir_version |= field == 1 && p - buf <= 11; /* the first field */
+        } else if (wire == 2) {
+            if (!pb_varint(&p, end, &v) || v > (uint64_t)(end - p))
+                break;
+            graph |= field == 7 || field == 8;
+            p += v;
+        } else if (wire == 5 || wire == 1) {
+            p += wire == 5 ? 4 : 8;
+        } else {
+            break;
+        }
+    }
+    return ir_version && graph;
+}
+
+/* What the file is when it is a kind convert does not read, or NULL when it
+ * may be one it does (a .pth or a .caffemodel). */
+static const char *other_kind(const unsigned char *buf, size_t n)
+{
+    if (n >= 8 && memcmp(buf, "\x89HDF\r\n\x1a\n", 8) == 0)
+        return "an HDF5 file (Keras .h5 weights?)";
+    if (n >= 6 && memcmp(buf, "\x93NUMPY", 6) == 0)
+        return "a NumPy .npy array";
+    if (n >= 2 && buf[0] == 0x1f && buf[1] == 0x8b)
+        return "a gzip-compressed file (decompress it first)";
+    if (n >= 8 && memcmp(buf, "\x89PNG\r\n\x1a\n", 8) == 0)
+        return "a PNG image";
+    if (n >= 3 && memcmp(buf, "\xff\xd8\xff", 3) == 0)
+        return "a JPEG image";
+    if (n >= 10) { /* safetensors: an 8-byte header size, then a JSON object */
+        uint64_t h = 0;
+        for (int i = 7; i >= 0; i--)
+            h = (h << 8) | buf[i];
+        if (h >= 2 && h <= n - 8 && buf[8] == '{')
+            return "a safetensors file (already this runtime's format: load it with --weights)";
+    }
+    if (looks_onnx(buf, n))
+        return "an ONNX model";
+    return NULL;
+}
+
 int an_convert(const char *in, const char *out, char *variant_out, size_t size)
 {
     int status = AN_OK;
@@ -366,6 +442,14 @@ int an_convert(const char *in, const char *out, char *variant_out, size_t size)
     if (!ts)
         return an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory");
     AN_TRY(read_file(in, &buf, &n));
+    const char *kind = other_kind(buf, n);
+    if (kind) {
+        status = an__fail(AN_ERR_BAD_FILE,
+                          "%s is %s; convert accepts a PyTorch .pth (a state_dict saved by "
+                          "torch.save, zip or legacy format) and a Caffe .caffemodel",
+                          in, kind);
+        goto fail;
+    }
     if (n >= 4 && memcmp(buf, "PK\x03\x04", 4) == 0)
         AN_TRY(an__pth_read_zip(in, buf, n, ts));
     else if (n >= 2 && buf[0] == 0x80 && buf[1] >= 2 && buf[1] <= 5)

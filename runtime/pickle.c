@@ -862,8 +862,22 @@ int an__pth_read_zip(const char *path, const unsigned char *buf, size_t size, an
         }
     }
     if (found != 1) {
-        status = an__fail(AN_ERR_BAD_FILE, "%s: the zip archive has %s 'ARCHIVE/data.pkl' entry: "
-                                           "not a PyTorch .pth", path, found ? "more than one" : "no");
+        int npy = 0; /* numpy.savez writes NAME.npy members */
+        for (zip_int64_t i = 0; i < n && !found; i++) {
+            const char *name = zip_get_name(z.zip, (zip_uint64_t)i, 0);
+            size_t len = name ? strlen(name) : 0;
+            npy += len > 4 && strcmp(name + len - 4, ".npy") == 0;
+        }
+        if (npy)
+            status = an__fail(AN_ERR_BAD_FILE,
+                              "%s is a NumPy .npz archive; convert accepts a "
+                              "PyTorch .pth and a Caffe .caffemodel",
+                              path);
+        else
+            status = an__fail(AN_ERR_BAD_FILE,
+                              "%s: the zip archive has %s 'ARCHIVE/data.pkl' entry: "
+                              "not a PyTorch .pth",
+                              path, found ? "more than one" : "no");
         goto fail;
     }
     char name[300];

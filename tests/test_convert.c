@@ -244,6 +244,56 @@ START_TEST(test_nonfinite)
 }
 END_TEST
 
+/* Files of another kind are named, with what convert accepts (issue 15,
+ * item 9): a hand-made ONNX ModelProto (ir_version 7, producer "pytorch",
+ * a graph and an opset import), HDF5, NumPy .npy and .npz, safetensors,
+ * gzip and image files. */
+START_TEST(test_wrong_kind)
+{
+    static const unsigned char onnx[] = {0x08, 0x07, 0x12, 0x07, 'p',  'y',  't',  'o',  'r',  'c',
+                                         'h',  0x1a, 0x03, '2',  '.',  '0',  0x3a, 0x06, 0x0a, 0x04,
+                                         0x12, 0x02, 'y',  'x',  0x42, 0x02, 0x10, 0x0d};
+    static const unsigned char hdf5[64] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    static const unsigned char npy[] = "\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': "
+                                       "False, 'shape': (1,), }";
+    static const unsigned char st[] = "\x0e\0\0\0\0\0\0\0{\"a\":{}}      ";
+    static const unsigned char gz[] = {0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0};
+    static const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0};
+    static const unsigned char jpg[] = {0xff, 0xd8, 0xff, 0xe0, 0, 0x10};
+    /* a stored zip holding one empty "x.npy", as numpy.savez writes */
+    static const unsigned char npz[] = {
+        'P', 'K', 3, 4,  20, 0,  0, 0, 0,  0,   0,   0,   0,   0,   0,   0,   0,   0,
+        0,   0,   0, 0,  0,  0,  0, 0, 5,  0,   0,   0,   'x', '.', 'n', 'p', 'y', 'P',
+        'K', 1,   2, 20, 0,  20, 0, 0, 0,  0,   0,   0,   0,   0,   0,   0,   0,   0,
+        0,   0,   0, 0,  0,  0,  0, 0, 0,  5,   0,   0,   0,   0,   0,   0,   0,   0,
+        0,   0,   0, 0,  0,  0,  0, 0, 0,  'x', '.', 'n', 'p', 'y', 'P', 'K', 5,   6,
+        0,   0,   0, 0,  1,  0,  1, 0, 51, 0,   0,   0,   35,  0,   0,   0,   0,   0};
+    const struct {
+        const char *name;
+        const unsigned char *data;
+        size_t size;
+        const char *says;
+    } cases[] = {
+        {"model.onnx", onnx, sizeof onnx, "model.onnx is an ONNX model; convert accepts"},
+        {"w.h5", hdf5, sizeof hdf5, "is an HDF5 file"},
+        {"a.npy", npy, sizeof npy - 1, "is a NumPy .npy array"},
+        {"a.npz", npz, sizeof npz, "is a NumPy .npz archive"},
+        {"w.safetensors", st, sizeof st - 1, "is a safetensors file"},
+        {"w.pth.gz", gz, sizeof gz, "gzip"},
+        {"photo.pth", png, sizeof png, "is a PNG image"},
+        {"photo.caffemodel", jpg, sizeof jpg, "is a JPEG image"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char in[4400];
+        path_of(in, sizeof in, tmp, cases[i].name);
+        spit(in, cases[i].data, cases[i].size);
+        const char *says[] = {cases[i].says, "PyTorch .pth", "Caffe .caffemodel"};
+        expect_refusal(in, AN_ERR_BAD_FILE, says, 3);
+        ck_assert_int_eq(remove(in), 0);
+    }
+}
+END_TEST
+
 /* Every prefix of the small files: a .pth prefix is always a format error; a
  * .caffemodel cut at a field boundary is a valid shorter message (protobuf
  * cannot tell), so it only has to fail. The whole small files parse (their
@@ -660,6 +710,7 @@ int main(void)
     tcase_add_test(tc, test_caffe_v1);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_nonfinite);
+    tcase_add_test(tc, test_wrong_kind);
     tcase_add_test(tc, test_truncated_small);
     tcase_add_test(tc, test_truncated_large);
     tcase_add_test(tc, test_flipped_bytes);

@@ -360,6 +360,22 @@ AN_API int an_classify_files(an_model *model, const char *const *paths, size_t c
  * renamed, so a failure leaves no output file behind. */
 AN_API int an_convert(const char *in, const char *out, char *variant_out, size_t size);
 
+/* What an_convert_ex found. */
+typedef struct {
+    char variant[64];     /* the variant the tensors fit */
+    char format[64];      /* "PyTorch zip (torch.save)", "Caffe NetParameter (layer)", ... */
+    char source_key[128]; /* where a checkpoint kept the state_dict ("state_dict",
+                             "model.state_dict"), "" when the file is the state_dict */
+} an_convert_info;
+
+/* an_convert, saying more: a .pth may also be a checkpoint, a dict holding
+ * the state_dict under "state_dict", "model_state_dict", "model" or "net"
+ * (up to three levels down) beside entries that are read and ignored (epoch,
+ * accuracy, optimizer state...; still nothing executed); "module." is dropped
+ * wherever nn.DataParallel or DistributedDataParallel put it in a name
+ * ("features.module.0.weight"). info may be NULL; it is zeroed on failure. */
+AN_API int an_convert_ex(const char *in, const char *out, an_convert_info *info);
+
 #ifdef __cplusplus
 }
 #endif

@@ -425,7 +425,44 @@ static const char *other_kind(const unsigned char *buf, size_t n)
     return NULL;
 }
 
+/* Drops every "module" component of each name (nn.DataParallel and
+ * DistributedDataParallel insert "module." wherever they wrapped a submodule:
+ * "module.features.0.weight", "features.module.0.weight"). */
+static int drop_module(const char *path, an__ctensors *ts)
+{
+    for (int i = 0; i < ts->count; i++) {
+        char *name = ts->t[i].name;
+        size_t pos = 0; /* the start of a component */
+        for (;;) {
+            if (strncmp(name + pos, "module.", 7) == 0 && name[pos + 7]) {
+                memmove(name + pos, name + pos + 7, strlen(name + pos + 7) + 1);
+                continue;
+            }
+            const char *dot = strchr(name + pos, '.');
+            if (!dot)
+                break;
+            pos = (size_t)(dot - name) + 1;
+        }
+    }
+    for (int i = 0; i < ts->count; i++)
+        for (int j = 0; j < i; j++)
+            if (strcmp(ts->t[i].name, ts->t[j].name) == 0)
+                return an__fail(AN_ERR_BAD_WEIGHTS,
+                                "%s: tensor '%s' appears twice once 'module.' is dropped", path,
+                                ts->t[i].name);
+    return AN_OK;
+}
+
 int an_convert(const char *in, const char *out, char *variant_out, size_t size)
+{
+    an_convert_info info;
+    int status = an_convert_ex(in, out, &info);
+    if (variant_out && size)
+        snprintf(variant_out, size, "%s", status == AN_OK ? info.variant : "");
+    return status;
+}
+
+int an_convert_ex(const char *in, const char *out, an_convert_info *info)
 {
     int status = AN_OK;
     unsigned char *buf = NULL;
@@ -434,8 +471,8 @@ int an_convert(const char *in, const char *out, char *variant_out, size_t size)
     an__ctensors *ts = NULL;
     an__weights check;
     memset(&check, 0, sizeof check);
-    if (variant_out && size)
-        variant_out[0] = '\0';
+    if (info)
+        memset(info, 0, sizeof *info);
     if (!in || !out)
         return an__fail(AN_ERR_INVALID_ARGUMENT, "an_convert: %s is NULL", !in ? "in" : "out");
     ts = calloc(1, sizeof *ts);
@@ -463,12 +500,7 @@ int an_convert(const char *in, const char *out, char *variant_out, size_t size)
     free(buf);
     buf = NULL;
 
-    /* nn.DataParallel's state_dict: every name under "module." */
-    bool wrapped = ts->count > 0;
-    for (int i = 0; i < ts->count && wrapped; i++)
-        wrapped = strncmp(ts->t[i].name, "module.", 7) == 0 && ts->t[i].name[7];
-    for (int i = 0; wrapped && i < ts->count; i++)
-        memmove(ts->t[i].name, ts->t[i].name + 7, strlen(ts->t[i].name + 7) + 1);
+    AN_TRY(drop_module(in, ts));
 
     const an__variant *v = an__convert_match(in, ts);
     if (!v) {
@@ -503,8 +535,11 @@ int an_convert(const char *in, const char *out, char *variant_out, size_t size)
         unlink(tmp);
         goto fail;
     }
-    if (variant_out && size)
-        snprintf(variant_out, size, "%s", v->name);
+    if (info) {
+        snprintf(info->variant, sizeof info->variant, "%s", v->name);
+        snprintf(info->format, sizeof info->format, "%s", ts->format);
+        snprintf(info->source_key, sizeof info->source_key, "%s", ts->source_key);
+    }
 fail:
     an__weights_free(&check);
     an__ctensors_free(ts);

@@ -180,24 +180,34 @@ START_TEST(test_refusals)
 {
     const refusal cases[] = {
         {"bad_global.pth", AN_ERR_BAD_FILE, {"global 'posix.system' is not allowed", "offset 2"}},
-        {"bad_global_legacy.pth", AN_ERR_BAD_FILE, {"global 'os.system' is not allowed",
-                                                    "state_dict pickle"}},
-        {"bad_opcode.pth", AN_ERR_BAD_FILE, {"opcode 0x47 'G' (BINFLOAT)", "offset 12"}},
-        {"bad_shape.pth", AN_ERR_BAD_WEIGHTS,
-         {"tensor 'classifier.6.weight' has shape (10, 4096)", "torchvision-224 expects (1000, 4096)"}},
-        {"bad_shape_caffe.pth", AN_ERR_BAD_WEIGHTS,
+        {"bad_global_legacy.pth",
+         AN_ERR_BAD_FILE,
+         {"global 'os.system' is not allowed", "state_dict pickle"}},
+        {"bad_opcode.pth", AN_ERR_BAD_FILE, {"opcode 0x81", "NEWOBJ", "offset 12"}},
+        {"bad_shape.pth",
+         AN_ERR_BAD_WEIGHTS,
+         {"tensor 'classifier.6.weight' has shape (10, 4096)",
+          "torchvision-224 expects (1000, 4096)"}},
+        {"bad_shape_caffe.pth",
+         AN_ERR_BAD_WEIGHTS,
          {"'conv2.weight' has shape (256, 64, 5, 5)", "caffe-227 expects (256, 96, 5, 5)",
           "caffe-bvlc-227 expects (256, 48, 5, 5)"}},
         {"bad_strided.pth", AN_ERR_BAD_FILE, {"not contiguous"}},
         {"bad_double.pth", AN_ERR_BAD_FILE, {"DoubleStorage", "float32"}},
         {"bad_name.pth", AN_ERR_BAD_WEIGHTS, {"'model.fc.weight' is not a tensor of any variant"}},
-        {"bad_checkpoint.pth", AN_ERR_BAD_FILE, {"'state_dict' is a dict", "checkpoint"}},
+        {"bad_checkpoint.pth", AN_ERR_BAD_WEIGHTS, {"missing tensor 'features.0.weight'"}},
+        {"bad_ckpt_no_weights.pth",
+         AN_ERR_BAD_FILE,
+         {"no state_dict found: 'epoch' holds a value of type int", "keys: 'epoch', 'optimizer'"}},
+        {"ckpt_tiny_net.pth", AN_ERR_BAD_WEIGHTS, {"'features.0.weight' has shape (2, 3, 3, 3)"}},
+        {"ckpt_tiny_model.pth", AN_ERR_BAD_WEIGHTS, {"'features.0.weight' has shape (2, 3, 3, 3)"}},
         {"bad_notzip.pth", AN_ERR_BAD_FILE, {"not a readable zip archive"}},
         {"bad_varint.caffemodel", AN_ERR_BAD_FILE, {"not a valid Caffe NetParameter", "varint"}},
         {"bad_length.caffemodel", AN_ERR_BAD_FILE, {"runs past the end"}},
         {"bad_layer.caffemodel", AN_ERR_BAD_FILE, {"layer 'conv9' has weights"}},
         {"bad_blob.caffemodel", AN_ERR_BAD_FILE, {"shape holds 6 values but its data 5"}},
-        {"tiny_zip.pth", AN_ERR_BAD_WEIGHTS,
+        {"tiny_zip.pth",
+         AN_ERR_BAD_WEIGHTS,
          {"'features.0.weight' has shape (2, 3, 3, 3)", "expects (64, 3, 11, 11)"}},
         {"tiny_legacy.pth", AN_ERR_BAD_WEIGHTS, {"'features.0.weight' has shape (2, 3, 3, 3)"}},
         {"tiny.caffemodel", AN_ERR_BAD_WEIGHTS, {"'conv1.weight' has shape (2, 3, 3, 3)"}},
@@ -220,6 +230,37 @@ START_TEST(test_refusals)
     path_of(out, sizeof out, pub, "no-such-dir/out.safetensors");
     ck_assert_int_eq(an_convert(in, out, NULL, 0), AN_ERR_IO);
     ck_assert_ptr_nonnull(strstr(an_last_error(), "cannot create"));
+}
+END_TEST
+
+/* Checkpoints (issue 15): the state_dict under "state_dict" with
+ * "features.module.N" names and the optimizer beside it (pytorch/examples),
+ * and under "model_state_dict" with DDP's "module." in front, in the legacy
+ * format, beside an int64 tensor, floats, lists, tuples and a long int:
+ * converted bit for bit, and the key is said. */
+START_TEST(test_checkpoints)
+{
+    check_conversion("ckpt_examples.pth", "tv_expected.safetensors", "torchvision-224", "F32");
+    check_conversion("ckpt_ddp_legacy.pth", "tv_expected.safetensors", "torchvision-224", "F32");
+    const char *names[][2] = {{"ckpt_examples.pth", "state_dict"},
+                              {"ckpt_ddp_legacy.pth", "model_state_dict"},
+                              {"tv_zip.pth", ""}};
+    for (int i = 0; i < 3; i++) {
+        char in[4400], out[4400];
+        path_of(in, sizeof in, pub, names[i][0]);
+        path_of(out, sizeof out, tmp, "ckpt.safetensors");
+        an_convert_info info;
+        ck_assert_msg(an_convert_ex(in, out, &info) == AN_OK, "%s", an_last_error());
+        ck_assert_str_eq(info.source_key, names[i][1]);
+        ck_assert_str_eq(info.variant, "torchvision-224");
+        ck_assert_int_eq(remove(out), 0);
+    }
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd,
+             "'%s/apps/alexnet' convert '%s/ckpt_examples.pth' '%s/cli_ckpt.safetensors' | grep -q "
+             "\"a checkpoint: the weights are its 'state_dict'\" && rm '%s/cli_ckpt.safetensors'",
+             getenv("AN_BUILD_ROOT"), pub, tmp, tmp);
+    ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
 
@@ -711,6 +752,7 @@ int main(void)
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_nonfinite);
     tcase_add_test(tc, test_wrong_kind);
+    tcase_add_test(tc, test_checkpoints);
     tcase_add_test(tc, test_truncated_small);
     tcase_add_test(tc, test_truncated_large);
     tcase_add_test(tc, test_flipped_bytes);

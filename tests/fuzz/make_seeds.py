@@ -145,6 +145,11 @@ put('list', 'empty.txt', '')
 put('list', 'long_line.txt', 'x' * 5000 + '.png\n')
 put('list', 'cr_only.txt', 'a.png\rb.png\r')
 
+# --- .pth -----------------------------------------------------------------
+# The seeds in corpus/pth/ are small files that torch.save writes: copies of
+# tests/reference/make_published.py's tiny_*.pth, ckpt_tiny_*.pth and bad_*.pth
+# (that script needs torch; this one does not).
+
 # --- --labels --------------------------------------------------------------
 names = ['class %d' % i for i in range(1000)]
 put('labels', 'plain.txt', '\n'.join(names) + '\n')

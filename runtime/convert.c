@@ -399,10 +399,12 @@ static bool looks_onnx(const unsigned char *buf, size_t n)
     return ir_version && graph;
 }
 
-/* What the file is when it is a kind convert does not read, or NULL when it
- * may be one it does (a .pth or a .caffemodel). */
-static const char *other_kind(const unsigned char *buf, size_t n)
+const char *an__file_kind(const unsigned char *buf, size_t n)
 {
+    if (n >= 4 && memcmp(buf, "PK\x03\x04", 4) == 0)
+        return "a zip archive (a PyTorch .pth?)";
+    if (n >= 2 && buf[0] == 0x80 && buf[1] >= 2 && buf[1] <= 5)
+        return "a Python pickle (a legacy PyTorch .pth?)";
     if (n >= 8 && memcmp(buf, "\x89HDF\r\n\x1a\n", 8) == 0)
         return "an HDF5 file (Keras .h5 weights?)";
     if (n >= 6 && memcmp(buf, "\x93NUMPY", 6) == 0)
@@ -479,7 +481,9 @@ int an_convert_ex(const char *in, const char *out, an_convert_info *info)
     if (!ts)
         return an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory");
     AN_TRY(read_file(in, &buf, &n));
-    const char *kind = other_kind(buf, n);
+    const char *kind = an__file_kind(buf, n);
+    if (kind && (memcmp(kind, "a zip", 5) == 0 || memcmp(kind, "a Python pickle", 15) == 0))
+        kind = NULL; /* the two .pth containers: read below */
     if (kind) {
         status = an__fail(AN_ERR_BAD_FILE,
                           "%s is %s; convert accepts a PyTorch .pth (a state_dict saved by "

@@ -325,6 +325,11 @@ int an__pth_read_zip(const char *path, const unsigned char *buf, size_t size, an
 int an__pth_read_legacy(const char *path, const unsigned char *buf, size_t size, an__ctensors *out);
 int an__caffe_read(const char *path, const unsigned char *buf, size_t size, an__ctensors *out);
 
+/* What a file is, told by its first bytes, as a phrase ("an ONNX model", "a
+ * zip archive (a PyTorch .pth?)", "a safetensors file (...)"), for errors that
+ * name the kind of a file given in the wrong place; NULL when not known. */
+const char *an__file_kind(const unsigned char *buf, size_t n);
+
 /* The variant whose tensor names and shapes match ts exactly, or NULL with an
  * error naming the first tensor that fits none, its shape and the shapes the
  * candidate variants expect. */

@@ -472,6 +472,14 @@ int an__weights_load_flags(const an__variant *v, const char *path, unsigned flag
     const unsigned char *bytes = map;
 
     uint64_t hdr_len = read_u64le(bytes);
+    const char *kind = an__file_kind(bytes, map_len);
+    if (kind && strncmp(kind, "a safetensors", 13) != 0) { /* another kind of file: say which */
+        status = an__fail(AN_ERR_BAD_WEIGHTS,
+                          "%s is %s, not a safetensors file; `alexnet convert` (an_convert) "
+                          "turns a PyTorch .pth or a Caffe .caffemodel into one",
+                          path, kind);
+        goto fail;
+    }
     if (hdr_len == 0 || hdr_len > MAX_HEADER_BYTES) {
         status = an__fail(AN_ERR_BAD_WEIGHTS,
                           "%s: header size %llu is %s (not a safetensors file?)", path,

@@ -458,6 +458,45 @@ START_TEST(test_refuse_nonfinite)
 }
 END_TEST
 
+/* A file of another kind given as weights is named, with the way to convert
+ * it (issue 15, item 9): never "header size ... (not a safetensors file?)". */
+START_TEST(test_reject_other_kinds)
+{
+    static const unsigned char zip[64] = {'P', 'K', 3, 4, 20};
+    static const unsigned char pickle[64] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc};
+    static const unsigned char onnx[] = {0x08, 0x07, 0x12, 0x07, 'p',  'y',  't', 'o',
+                                         'r',  'c',  'h',  0x3a, 0x02, 0x0a, 0x00};
+    static const unsigned char hdf5[64] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    static const unsigned char png[64] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    const struct {
+        const unsigned char *data;
+        size_t size;
+        const char *says;
+    } cases[] = {
+        {zip, sizeof zip, "is a zip archive (a PyTorch .pth?), not a safetensors file"},
+        {pickle, sizeof pickle, "is a Python pickle (a legacy PyTorch .pth?)"},
+        {onnx, sizeof onnx, "is an ONNX model, not a safetensors file"},
+        {hdf5, sizeof hdf5, "is an HDF5 file"},
+        {png, sizeof png, "is a PNG image"},
+    };
+    char path[128];
+    tmp_path(path, sizeof path, "other.safetensors");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        FILE *f = fopen(path, "wb");
+        ck_assert_uint_eq(fwrite(cases[i].data, 1, cases[i].size, f), cases[i].size);
+        fclose(f);
+        an__weights w;
+        ck_assert_int_eq(an__weights_load(variant("torchvision-224"), path, &w),
+                         AN_ERR_BAD_WEIGHTS);
+        ck_assert_msg(strstr(an_last_error(), cases[i].says) &&
+                          strstr(an_last_error(), "alexnet convert"),
+                      "case %zu: %s", i, an_last_error());
+        assert_zeroed(&w);
+    }
+    remove(path);
+}
+END_TEST
+
 /* caffe-227 names, F16 weights with F32 biases, data in table order at an
  * aligned offset; the data is a hole, so every value is zero. */
 START_TEST(test_load_caffe_mixed)
@@ -1135,6 +1174,7 @@ static Suite *weights_suite(void)
     tcase_add_loop_test(tc, test_reject_raw_header, 0, N_RAW);
     tcase_add_test(tc, test_reject_truncated);
     tcase_add_test(tc, test_reject_io);
+    tcase_add_test(tc, test_reject_other_kinds);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("seed");

@@ -3,6 +3,7 @@
  * 1 a run that failed part-way, 2 usage or set-up errors. */
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +27,10 @@ static void usage(FILE *f)
             "  summary --variant NAME [--input HxW]\n"
             "                                  layer table, shapes and parameter counts\n"
             "  forward --variant NAME [--weights FILE.safetensors | --seed N] [--device SEL]\n"
-            "          --input X.npy --output Y.npy [--probs]\n"
+            "          --input X.npy --output Y.npy [--probs] [--allow-nonfinite]\n"
             "                                  logits (or probabilities) for a (N,3,H,W) batch\n"
             "  classify [--variant NAME] [--weights FILE] [--device SEL] [--batch N] [--top K]\n"
-            "           [--json] [--labels FILE] INPUT...\n"
+            "           [--json] [--labels FILE] [--allow-nonfinite] INPUT...\n"
             "                                  top-K classes of PNG files (see classify --help)\n"
             "  bench [--variant NAME] [--batch 1,16,64] [--runs N] [--csv | --json]\n"
             "                                  per-layer and end-to-end timings, device ceilings\n"
@@ -196,13 +197,15 @@ typedef struct {
     int have_seed, probs;
 } forward_args;
 
+unsigned app_load_flags;
+
 int app_open_model(const char *device, const char *variant, const char *weights, uint64_t seed,
                    an_device **dev, an_model **model)
 {
     int status = an_device_open(device, dev);
     if (status != AN_OK)
         return fail_setup("device", status);
-    status = weights ? an_model_load(*dev, variant, weights, model)
+    status = weights ? an_model_load_flags(*dev, variant, weights, app_load_flags, model)
                      : an_model_seed(*dev, variant, seed, model);
     if (status != AN_OK) {
         an_device_free(*dev);
@@ -234,6 +237,18 @@ static int cmd_forward(const forward_args *a)
                 a->input, ndim);
         goto done;
     }
+    if (!(app_load_flags & AN_LOAD_ALLOW_NONFINITE)) { /* NaN and infinities: refused */
+        size_t per = (size_t)dims[1] * dims[2] * dims[3];
+        for (size_t i = 0; i < (size_t)dims[0] * per; i++)
+            if (!isfinite(x[i])) {
+                fprintf(stderr,
+                        "alexnet forward: %s: image %zu holds a non-finite value (NaN or "
+                        "infinity) at flat index %zu of the image; refused (--allow-nonfinite "
+                        "runs it anyway)\n",
+                        a->input, i / per, i % per);
+                goto done;
+            }
+    }
     an_layer_info layers[AN_MAX_LAYERS];
     int n = 0;
     status = an_variant_infer(a->variant, dims[1], dims[2], dims[3], layers, &n);
@@ -261,6 +276,20 @@ static int cmd_forward(const forward_args *a)
         rc = 1;
         goto done;
     }
+    int bad_images = 0; /* a non-finite output fails its image; the file is still written */
+    for (int i = 0; i < dims[0]; i++) {
+        const float *row = y + (size_t)i * AN_CLASSES;
+        int c = 0;
+        while (c < AN_CLASSES && isfinite(row[c]))
+            c++;
+        if (c < AN_CLASSES) {
+            fprintf(stderr,
+                    "alexnet forward: image %d: error: its %s hold a non-finite value (NaN or "
+                    "infinity), the first for class %d\n",
+                    i, a->probs ? "probabilities" : "logits", c);
+            bad_images++;
+        }
+    }
     int odims[2] = {dims[0], AN_CLASSES};
     status = npy_write_f32(a->output, y, odims, 2);
     if (status != AN_OK) {
@@ -268,7 +297,7 @@ static int cmd_forward(const forward_args *a)
         rc = 1;
         goto done;
     }
-    rc = 0;
+    rc = bad_images ? 1 : 0;
 done:
     an_plan_free(plan);
     an_model_free(model);
@@ -300,6 +329,7 @@ int main(int argc, char **argv)
         {"output", required_argument, NULL, 'o'},  {"weights", required_argument, NULL, 'w'},
         {"seed", required_argument, NULL, 's'},    {"device", required_argument, NULL, 'd'},
         {"probs", no_argument, NULL, 'p'},         {"help", no_argument, NULL, 'h'},
+        {"allow-nonfinite", no_argument, NULL, 'N'},
         {NULL, 0, NULL, 0}};
     forward_args a = {0};
     int c;
@@ -313,6 +343,7 @@ int main(int argc, char **argv)
         case 'w': a.weights = optarg; break;
         case 'd': a.device = optarg; break;
         case 'p': a.probs = 1; break;
+        case 'N': app_load_flags |= AN_LOAD_ALLOW_NONFINITE; break;
         case 's':
             a.seed = strtoull(optarg, &end, 0);
             if (!*optarg || *end) {

@@ -8,6 +8,10 @@
 
 enum { APP_EXIT_USAGE = 2 };
 
+/* Flags app_open_model passes to an_model_load_flags (--allow-nonfinite sets
+ * AN_LOAD_ALLOW_NONFINITE); 0 by default. */
+extern unsigned app_load_flags;
+
 /* Opens the device and the model (weights file, or seeded weights when
  * weights is NULL); prints the reason and returns APP_EXIT_USAGE on failure. */
 int app_open_model(const char *device, const char *variant, const char *weights, uint64_t seed,

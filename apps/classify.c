@@ -1,10 +1,13 @@
 /* classify.c - `alexnet classify`: gathers the input paths (files, sorted
- * directory walks, @lists), runs the library's pipeline and prints each
- * result in input order, as text or JSON lines. */
+ * directory walks, @lists), reads a --labels file, runs the library's
+ * pipeline and prints each result in input order, as text or JSON lines
+ * (strict UTF-8 whatever the bytes of a path: see json_put_string). */
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
-#include <json-c/json.h>
+#include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +19,11 @@
 #include "alexnet.h"
 #include "apps.h"
 
+/* The inputs in order. An entry with errors[i] set is reported with that
+ * reason instead of being classified (a dangling link, a loop). */
 typedef struct {
     char **items;
+    char **errors; /* NULL, or per item NULL or a reason (malloc'ed) */
     size_t count, cap;
 } path_list;
 
@@ -29,19 +35,43 @@ static int push(path_list *l, const char *path)
         if (!items)
             return -1;
         l->items = items;
+        char **errors = realloc(l->errors, cap * sizeof *errors);
+        if (!errors)
+            return -1;
+        l->errors = errors;
         l->cap = cap;
     }
+    l->errors[l->count] = NULL;
     if (!(l->items[l->count] = strdup(path)))
         return -1;
     l->count++;
     return 0;
 }
 
+/* An entry reported with a reason (printf-style) rather than classified. */
+static int push_error(path_list *l, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int push_error(path_list *l, const char *path, const char *fmt, ...)
+{
+    if (push(l, path) != 0)
+        return -1;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return (l->errors[l->count - 1] = strdup(buf)) ? 0 : -1;
+}
+
 static void free_list(path_list *l)
 {
-    for (size_t i = 0; i < l->count; i++)
+    for (size_t i = 0; i < l->count; i++) {
         free(l->items[i]);
+        if (l->errors)
+            free(l->errors[i]);
+    }
     free(l->items);
+    free(l->errors);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -55,14 +85,114 @@ static int is_png_name(const char *name)
     return n > 4 && strcasecmp(name + n - 4, ".png") == 0;
 }
 
-/* Adds the PNG files under dir, sorted, descending into subdirectories. */
-static int walk(path_list *l, const char *dir)
+/* ------------------------------------------------------------------------ */
+/* Directory walks, as `find -L` does them                                  */
+
+/* A set of (device, inode) pairs: open addressing, grown at half full. */
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+    int used;
+} file_id;
+
+typedef struct {
+    file_id *slots;
+    size_t count, cap; /* cap: a power of two, or 0 */
+} id_set;
+
+static size_t id_hash(dev_t dev, ino_t ino, size_t cap)
+{
+    uint64_t h = ((uint64_t)dev * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)ino * 0xbf58476d1ce4e5b9ull);
+    return (size_t)(h ^ (h >> 29)) & (cap - 1);
+}
+
+/* Adds (dev, ino): 1 when added, 0 when already there, -1 out of memory. */
+static int id_set_add(id_set *s, dev_t dev, ino_t ino)
+{
+    if (2 * (s->count + 1) > s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 256;
+        file_id *slots = calloc(cap, sizeof *slots);
+        if (!slots)
+            return -1;
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->slots[i].used) {
+                size_t j = id_hash(s->slots[i].dev, s->slots[i].ino, cap);
+                while (slots[j].used)
+                    j = (j + 1) & (cap - 1);
+                slots[j] = s->slots[i];
+            }
+        free(s->slots);
+        s->slots = slots;
+        s->cap = cap;
+    }
+    size_t j = id_hash(dev, ino, s->cap);
+    for (; s->slots[j].used; j = (j + 1) & (s->cap - 1))
+        if (s->slots[j].dev == dev && s->slots[j].ino == ino)
+            return 0;
+    s->slots[j] = (file_id){dev, ino, 1};
+    s->count++;
+    return 1;
+}
+
+enum { MAX_EXTS = 8 };
+
+/* What the walks saw: every real file listed once, every directory walked
+ * once, and the files skipped for their names, by extension. */
+typedef struct {
+    id_set files, dirs;
+    size_t skipped;
+    struct {
+        char ext[16];
+        size_t n;
+    } exts[MAX_EXTS]; /* the first MAX_EXTS extensions; the rest in other_exts */
+    int n_exts;
+    size_t other_exts;
+} walk_state;
+
+/* The directories from the walk's root down to the one being read. */
+typedef struct ancestor {
+    dev_t dev;
+    ino_t ino;
+    const char *path;
+    const struct ancestor *up;
+} ancestor;
+
+static void note_skipped(walk_state *ws, const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    char ext[16];
+    size_t n = dot && dot[1] ? strlen(dot) : 0;
+    if (n == 0 || n >= sizeof ext)
+        snprintf(ext, sizeof ext, "%s", n ? "(long)" : "no extension");
+    else
+        for (size_t i = 0; i <= n; i++)
+            ext[i] = (char)tolower((unsigned char)dot[i]);
+    ws->skipped++;
+    for (int i = 0; i < ws->n_exts; i++)
+        if (strcmp(ws->exts[i].ext, ext) == 0) {
+            ws->exts[i].n++;
+            return;
+        }
+    if (ws->n_exts == MAX_EXTS) {
+        ws->other_exts++;
+        return;
+    }
+    snprintf(ws->exts[ws->n_exts].ext, sizeof ws->exts[0].ext, "%s", ext);
+    ws->exts[ws->n_exts++].n = 1;
+}
+
+/* Adds the PNG files under dir, sorted by name (bytes), descending into
+ * subdirectories and following symbolic links like `find -L`: a real file
+ * (device and inode) is listed once however many names it has, a directory
+ * is walked once, a link back to a directory being walked is reported once as
+ * a loop, and a dangling link is reported as its entry's error. Names
+ * starting with '.' are left out; other files that are not PNGs are counted
+ * as skipped. Returns -1 only when out of memory. */
+static int walk(path_list *l, walk_state *ws, const char *dir, const ancestor *up)
 {
     DIR *d = opendir(dir);
-    if (!d) {
-        fprintf(stderr, "alexnet classify: cannot open directory %s\n", dir);
-        return -1;
-    }
+    if (!d)
+        return push_error(l, dir, "cannot open directory: %s", strerror(errno));
     path_list names = {0};
     struct dirent *e;
     int rc = 0;
@@ -79,11 +209,46 @@ static int walk(path_list *l, const char *dir)
             break;
         }
         snprintf(path, n, "%s/%s", dir, names.items[i]);
-        struct stat sb;
-        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-            rc = walk(l, path);
-        else if (is_png_name(names.items[i]))
-            rc = push(l, path);
+        struct stat sb, lsb;
+        if (stat(path, &sb) != 0) {
+            int err = errno;
+            char target[512];
+            ssize_t tn = -1;
+            if (lstat(path, &lsb) == 0 && S_ISLNK(lsb.st_mode))
+                tn = readlink(path, target, sizeof target - 1);
+            if (tn >= 0) {
+                target[tn] = '\0';
+                rc = push_error(l, path, "%s symbolic link (to '%s'): %s",
+                                err == ELOOP ? "looping" : "dangling", target, strerror(err));
+            } else {
+                rc = push_error(l, path, "cannot stat: %s", strerror(err));
+            }
+        } else if (S_ISDIR(sb.st_mode)) {
+            const ancestor *a = up;
+            while (a && !(a->dev == sb.st_dev && a->ino == sb.st_ino))
+                a = a->up;
+            if (a) {
+                rc = push_error(l, path,
+                                "file system loop: this is the directory '%s' again; not "
+                                "walked twice",
+                                a->path);
+            } else {
+                int added = id_set_add(&ws->dirs, sb.st_dev, sb.st_ino);
+                ancestor here = {sb.st_dev, sb.st_ino, path, up};
+                rc = added < 0 ? -1 : added ? walk(l, ws, path, &here) : 0;
+            }
+        } else if (!is_png_name(names.items[i])) {
+            note_skipped(ws, names.items[i]);
+        } else {
+            int added = id_set_add(&ws->files, sb.st_dev, sb.st_ino);
+            if (added < 0)
+                rc = -1;
+            else if (added && !S_ISREG(sb.st_mode))
+                rc = push_error(l, path, "not a regular file");
+            else if (added)
+                rc = push(l, path);
+            /* else: a file already listed under another name */
+        }
         free(path);
     }
     free_list(&names);
@@ -117,7 +282,7 @@ static int read_list(path_list *l, const char *name)
     return rc;
 }
 
-static int gather(path_list *l, char **args, int n)
+static int gather(path_list *l, walk_state *ws, char **args, int n)
 {
     for (int i = 0; i < n; i++) {
         const char *a = args[i];
@@ -127,14 +292,48 @@ static int gather(path_list *l, char **args, int n)
             rc = read_list(l, "-");
         else if (a[0] == '@')
             rc = read_list(l, a + 1);
-        else if (stat(a, &sb) == 0 && S_ISDIR(sb.st_mode))
-            rc = walk(l, a);
-        else
+        else if (stat(a, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            ancestor root = {sb.st_dev, sb.st_ino, a, NULL};
+            int added = id_set_add(&ws->dirs, sb.st_dev, sb.st_ino);
+            rc = added < 0 ? -1 : added ? walk(l, ws, a, &root) : 0; /* each directory once */
+        } else
             rc = push(l, a); /* a missing file fails alone, with its reason */
         if (rc != 0)
             return -1;
     }
     return 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (1 to 4 bytes, at most n), or 0
+ * when the bytes there are not one: strict, as Python's decoder is (no
+ * overlong forms, no surrogates, nothing above U+10FFFF). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (s[0] < 0x80)
+        return 1;
+    size_t len = s[0] >= 0xc2 && s[0] <= 0xdf   ? 2
+                 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+                 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+                                                : 0;
+    if (len == 0 || len > n)
+        return 0;
+    unsigned lo = 0x80, hi = 0xbf; /* the second byte's range */
+    if (s[0] == 0xe0)
+        lo = 0xa0; /* no overlong 3-byte forms */
+    else if (s[0] == 0xed)
+        hi = 0x9f; /* no surrogates */
+    else if (s[0] == 0xf0)
+        lo = 0x90; /* no overlong 4-byte forms */
+    else if (s[0] == 0xf4)
+        hi = 0x8f; /* nothing above U+10FFFF */
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return len;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -146,11 +345,18 @@ typedef struct {
     size_t total, done;
     double start, last_draw;
     int progress;
+    const path_list *all; /* every entry, errors included */
+    const size_t *map;    /* index in all of each entry handed to the library */
+    size_t next;          /* the next entry of all to print */
 } printer;
 
+/* The class's name; "?" for an index out of range (never NULL). */
 static const char *label(const printer *p, int index)
 {
-    return p->labels ? p->labels[index] : an_class_label(index);
+    if (index < 0 || index >= AN_CLASSES)
+        return "?";
+    const char *name = p->labels ? p->labels[index] : an_class_label(index);
+    return name ? name : "?";
 }
 
 static void draw_progress(printer *p, int final)
@@ -170,29 +376,68 @@ static void draw_progress(printer *p, int final)
     fflush(stderr);
 }
 
-static int print_result(const an_result *r, void *user)
+/* Writes s as a JSON string. Valid UTF-8 passes as it is (with '"', '\\' and
+ * control characters escaped); each byte that is not part of valid UTF-8 is
+ * written as \udcXX, the lone surrogate U+DC00+XX that Python's
+ * "surrogateescape" error handler gives it. The escape is reversible: no
+ * valid UTF-8 text holds a surrogate, and Python's os.fsencode(), or
+ * s.encode("utf-8", "surrogateescape"), gives back the original bytes. */
+static void json_put_string(FILE *f, const char *s)
 {
-    printer *p = user;
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s);
+    fputc('"', f);
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq(u + i, n - i);
+        if (k == 0) {
+            fprintf(f, "\\udc%02x", u[i]);
+            i++;
+            continue;
+        }
+        if (k == 1 && (u[i] < 0x20 || u[i] == '"' || u[i] == '\\')) {
+            const char *esc = u[i] == '"'    ? "\\\""
+                              : u[i] == '\\' ? "\\\\"
+                              : u[i] == '\n' ? "\\n"
+                              : u[i] == '\t' ? "\\t"
+                              : u[i] == '\r' ? "\\r"
+                                             : NULL;
+            if (esc)
+                fputs(esc, f);
+            else
+                fprintf(f, "\\u%04x", u[i]);
+        } else {
+            fwrite(u + i, 1, k, f);
+        }
+        i += k;
+    }
+    fputc('"', f);
+}
+
+static void print_one(printer *p, const an_result *r)
+{
     if (p->progress && p->last_draw > 0)
         fputs("\r\033[K", stderr); /* keep the bar off the results' lines */
     if (p->json) {
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "path", json_object_new_string(r->path));
+        fputs("{\"path\":", stdout);
+        json_put_string(stdout, r->path);
         if (r->status != AN_OK) {
-            json_object_object_add(o, "error", json_object_new_string(r->error));
+            fputs(",\"error\":", stdout);
+            json_put_string(stdout, r->error);
         } else {
-            json_object *top = json_object_new_array();
+            fputs(",\"top\":[", stdout);
             for (int i = 0; i < r->k; i++) {
-                json_object *c = json_object_new_object();
-                json_object_object_add(c, "label", json_object_new_string(label(p, r->top[i].index)));
-                json_object_object_add(c, "index", json_object_new_int(r->top[i].index));
-                json_object_object_add(c, "probability", json_object_new_double(r->top[i].prob));
-                json_object_array_add(top, c);
+                fputs(i ? ",{\"label\":" : "{\"label\":", stdout);
+                json_put_string(stdout, label(p, r->top[i].index));
+                printf(",\"index\":%d,\"probability\":", r->top[i].index);
+                /* JSON has no NaN or infinity: null (the library fails such images anyway) */
+                if (isfinite(r->top[i].prob))
+                    printf("%.9g}", r->top[i].prob); /* 9 digits: the float exactly */
+                else
+                    fputs("null}", stdout);
             }
-            json_object_object_add(o, "top", top);
+            fputc(']', stdout);
         }
-        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-        json_object_put(o);
+        fputs("}\n", stdout);
     } else if (r->status != AN_OK) {
         printf("%s: error: %s\n", r->path, r->error);
     } else {
@@ -204,36 +449,136 @@ static int print_result(const an_result *r, void *user)
     fflush(stdout);
     p->done++;
     draw_progress(p, 0);
+}
+
+/* Prints the entries before `upto` that were reported rather than classified. */
+static void print_errors_before(printer *p, size_t upto)
+{
+    for (; p->next < upto; p->next++) {
+        size_t i = p->next;
+        if (!p->all->errors[i])
+            continue;
+        an_result r = {i, p->all->items[i], AN_ERR_IO, p->all->errors[i], 0, NULL};
+        print_one(p, &r);
+    }
+}
+
+static int print_result(const an_result *r, void *user)
+{
+    printer *p = user;
+    an_result full = *r;
+    full.index = p->map[r->index];
+    print_errors_before(p, full.index);
+    print_one(p, &full);
+    p->next = full.index + 1;
     return 0;
+}
+
+enum { MAX_LABELS_BYTES = 1 << 20 };
+
+/* Parses a labels file held in buf[0, n): exactly AN_CLASSES lines, one label
+ * a line, in class order. A UTF-8 byte-order mark at the start and a CR
+ * before each LF are dropped, and the last line may end without a newline;
+ * anything else is exact: a blank line is a blank label and refused, as are
+ * lines that are not UTF-8 or hold control bytes (NUL, a lone CR). On success
+ * returns AN_CLASSES malloc'ed labels (free each, then the array); else NULL
+ * with the reason in why (or "" when out of memory). */
+static char **parse_labels(const unsigned char *buf, size_t n, char *why, size_t why_size)
+{
+    why[0] = '\0';
+    if (n >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+        buf += 3;
+        n -= 3;
+    }
+    /* count the lines first: a wrong count is the likeliest fault, say it first */
+    size_t lines = 0, first_blank = 0;
+    for (size_t i = 0, start = 0; i < n; i++)
+        if (buf[i] == '\n' || i == n - 1) {
+            size_t end = buf[i] == '\n' ? i : i + 1;
+            lines++;
+            size_t j = start;
+            while (j < end && (buf[j] == ' ' || buf[j] == '\t' || buf[j] == '\r'))
+                j++;
+            if (j == end && !first_blank)
+                first_blank = lines;
+            start = i + 1;
+        }
+    if (lines != AN_CLASSES) {
+        size_t used = (size_t)snprintf(why, why_size, "it has %zu label%s, one a line", lines,
+                                       lines == 1 ? "" : "s");
+        if (first_blank && used < why_size)
+            used +=
+                (size_t)snprintf(why + used, why_size - used, " (line %zu is blank)", first_blank);
+        if (used < why_size)
+            used +=
+                (size_t)snprintf(why + used, why_size - used, "; expected exactly %d", AN_CLASSES);
+        if (lines == AN_CLASSES + 1 && n >= 10 &&
+            strncasecmp((const char *)buf, "background", 10) == 0 && used < why_size)
+            snprintf(why + used, why_size - used,
+                     " (a TensorFlow-style list with 'background' first: drop that line)");
+        return NULL;
+    }
+    char **labels = calloc(AN_CLASSES, sizeof *labels);
+    if (!labels)
+        return NULL;
+    size_t start = 0;
+    for (int line = 0; line < AN_CLASSES; line++) {
+        size_t end = start;
+        while (end < n && buf[end] != '\n')
+            end++;
+        size_t next = end + 1, len = end - start;
+        if (len > 0 && buf[start + len - 1] == '\r')
+            len--; /* CRLF */
+        const unsigned char *l = buf + start;
+        for (size_t i = 0; i < len && !why[0];) {
+            size_t k = utf8_seq(l + i, len - i);
+            if (k == 0)
+                snprintf(why, why_size, "line %d is not UTF-8 (byte 0x%02x at column %zu)",
+                         line + 1, l[i], i + 1);
+            else if (k == 1 && ((l[i] < 0x20 && l[i] != '\t') || l[i] == 0x7f))
+                snprintf(why, why_size, "line %d holds the control byte 0x%02x at column %zu",
+                         line + 1, l[i], i + 1);
+            i += k ? k : 1;
+        }
+        if (!why[0] && line + 1 == (int)first_blank)
+            snprintf(why, why_size, "line %d is blank: every class needs a label", line + 1);
+        if (!why[0] && !(labels[line] = strndup((const char *)l, len)))
+            snprintf(why, why_size, "out of memory");
+        if (why[0]) {
+            for (int i = 0; i < AN_CLASSES; i++)
+                free(labels[i]);
+            free(labels);
+            return NULL;
+        }
+        start = next;
+    }
+    return labels;
 }
 
 static char **read_labels(const char *path)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(path, "rb");
     if (!f) {
-        fprintf(stderr, "alexnet classify: cannot open labels file %s\n", path);
+        fprintf(stderr, "alexnet classify: cannot open labels file %s: %s\n", path,
+                strerror(errno));
         return NULL;
     }
-    char **labels = calloc(AN_CLASSES, sizeof *labels);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    int count = 0;
-    while (labels && count < AN_CLASSES && (n = getline(&line, &cap, f)) >= 0) {
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = '\0';
-        labels[count++] = strdup(line);
-    }
-    free(line);
+    unsigned char *buf = malloc(MAX_LABELS_BYTES + 1);
+    size_t n = buf ? fread(buf, 1, MAX_LABELS_BYTES + 1, f) : 0;
+    int err = ferror(f);
     fclose(f);
-    if (labels && count < AN_CLASSES) {
-        fprintf(stderr, "alexnet classify: %s has %d labels; it needs %d, one a line\n", path,
-                count, AN_CLASSES);
-        for (int i = 0; i < count; i++)
-            free(labels[i]);
-        free(labels);
-        return NULL;
-    }
+    char why[256] = "out of memory";
+    char **labels = NULL;
+    if (buf && err)
+        snprintf(why, sizeof why, "read error");
+    else if (buf && n > MAX_LABELS_BYTES)
+        snprintf(why, sizeof why, "over %d bytes: not a labels file", MAX_LABELS_BYTES);
+    else if (buf)
+        labels = parse_labels(buf, n, why, sizeof why);
+    free(buf);
+    if (!labels)
+        fprintf(stderr, "alexnet classify: labels file %s refused: %s\n", path,
+                why[0] ? why : "out of memory");
     return labels;
 }
 
@@ -246,7 +591,8 @@ int cmd_classify(int argc, char **argv)
         {"device", required_argument, NULL, 'd'},  {"batch", required_argument, NULL, 'b'},
         {"top", required_argument, NULL, 't'},     {"json", no_argument, NULL, 'j'},
         {"labels", required_argument, NULL, 'l'},  {"threads", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},          {"allow-nonfinite", no_argument, NULL, 'N'},
+        {NULL, 0, NULL, 0}};
     const char *variant = "torchvision-224", *weights = NULL, *device = NULL, *labels_path = NULL;
     an_classify_options o = {16, 5, 0, NULL};
     printer pr = {0};
@@ -260,6 +606,7 @@ int cmd_classify(int argc, char **argv)
         case 'd': device = optarg; break;
         case 'l': labels_path = optarg; break;
         case 'j': pr.json = 1; break;
+        case 'N': app_load_flags |= AN_LOAD_ALLOW_NONFINITE; break;
         case 'b':
         case 't':
         case 'T': {
@@ -274,7 +621,7 @@ int cmd_classify(int argc, char **argv)
         case 'h':
             printf("usage: alexnet classify [--variant torchvision-224|caffe-227|caffe-bvlc-227]\n"
                    "         [--weights FILE] [--device SEL] [--batch N] [--top K] [--json]\n"
-                   "         [--labels FILE] [--threads N] INPUT...\n"
+                   "         [--labels FILE] [--threads N] [--allow-nonfinite] INPUT...\n"
                    "INPUT: a PNG file, a directory (walked, sorted, PNGs only), or @list.txt\n"
                    "       (one path a line; - or @- reads the list from standard input)\n");
             return 0;
@@ -288,24 +635,65 @@ int cmd_classify(int argc, char **argv)
 
     int rc = APP_EXIT_USAGE;
     path_list paths = {0};
+    walk_state ws = {0};
+    const char **todo = NULL; /* the entries to classify, and where each is in paths */
+    size_t *map = NULL, n_todo = 0;
     an_device *dev = NULL;
     an_model *model = NULL;
     if (labels_path && !(pr.labels = read_labels(labels_path)))
         goto done;
-    if (gather(&paths, argv + optind, argc - optind) != 0)
+    if (gather(&paths, &ws, argv + optind, argc - optind) != 0) {
+        fprintf(stderr, "alexnet classify: out of memory gathering the inputs\n");
         goto done;
+    }
+    todo = malloc((paths.count + 1) * sizeof *todo);
+    map = malloc((paths.count + 1) * sizeof *map);
+    if (!todo || !map) {
+        fprintf(stderr, "alexnet classify: out of memory\n");
+        goto done;
+    }
+    for (size_t i = 0; i < paths.count; i++)
+        if (!paths.errors[i]) {
+            map[n_todo] = i;
+            todo[n_todo++] = paths.items[i];
+        }
+    char skipped[512] = "";
+    if (ws.skipped) {
+        size_t used =
+            (size_t)snprintf(skipped, sizeof skipped, "%zu file%s skipped (not PNG: ", ws.skipped,
+                             ws.skipped == 1 ? "" : "s");
+        for (int i = 0; i < ws.n_exts && used < sizeof skipped; i++)
+            used += (size_t)snprintf(skipped + used, sizeof skipped - used, "%s%zu %s",
+                                     i ? ", " : "", ws.exts[i].n, ws.exts[i].ext);
+        if (ws.other_exts && used < sizeof skipped)
+            used += (size_t)snprintf(skipped + used, sizeof skipped - used, ", %zu other",
+                                     ws.other_exts);
+        if (used < sizeof skipped)
+            snprintf(skipped + used, sizeof skipped - used, ")");
+    }
+    pr.all = &paths;
+    pr.map = map;
+    pr.total = paths.count;
+    if (n_todo == 0) { /* nothing to classify: say what there was, and fail */
+        print_errors_before(&pr, paths.count);
+        fprintf(stderr, "alexnet classify: no image classified: %zu input%s found%s%s%s\n",
+                paths.count, paths.count == 1 ? "" : "s", paths.count ? " and reported" : "",
+                skipped[0] ? ", " : "", skipped[0] ? skipped : "");
+        rc = 1;
+        goto done;
+    }
     if ((rc = app_open_model(device, variant, weights, 0, &dev, &model)) != 0)
         goto done;
     if (!weights)
         fprintf(stderr, "alexnet: no --weights given: using seeded random weights; the "
                         "predictions are meaningless (see the README to bring real weights)\n");
 
-    pr.total = paths.count;
     pr.start = app_now();
     pr.progress = isatty(STDERR_FILENO);
     an_classify_stats st = {0};
-    int status = an_classify_files(model, (const char *const *)paths.items, paths.count, &o,
-                                   print_result, &pr, &st);
+    int status = an_classify_files(model, todo, n_todo, &o, print_result, &pr, &st);
+    if (status == AN_OK)
+        print_errors_before(&pr, paths.count);
     draw_progress(&pr, 1);
     if (status != AN_OK) {
         fprintf(stderr, "alexnet classify: stopped after %zu images: %s (%s)\n", st.images,
@@ -314,13 +702,19 @@ int cmd_classify(int argc, char **argv)
         goto done;
     }
     double busy = st.wall_seconds > 0 ? st.device_seconds / st.wall_seconds : 0;
+    size_t reported = paths.count - n_todo; /* dangling links, loops: failed entries */
     fprintf(stderr,
             "alexnet: %zu images, %zu failed, %zu batches of %d in %.2f s: %.1f images/s, "
-            "device busy %.0f%% of the time\n",
-            st.images, st.failed, st.batches, st.batch, st.wall_seconds,
-            st.wall_seconds > 0 ? st.images / st.wall_seconds : 0.0, 100.0 * busy);
-    rc = st.failed ? 1 : 0;
+            "device busy %.0f%% of the time%s%s\n",
+            st.images + reported, st.failed + reported, st.batches, st.batch, st.wall_seconds,
+            st.wall_seconds > 0 ? st.images / st.wall_seconds : 0.0, 100.0 * busy,
+            skipped[0] ? "; " : "", skipped);
+    rc = st.failed + reported ? 1 : 0;
 done:
+    free(todo);
+    free(map);
+    free(ws.files.slots);
+    free(ws.dirs.slots);
     if (pr.labels) {
         for (int i = 0; i < AN_CLASSES; i++)
             free(pr.labels[i]);

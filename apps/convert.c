@@ -10,13 +10,13 @@ int cmd_convert(int argc, char **argv);
 
 static void convert_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: alexnet convert IN OUT.safetensors\n"
-            "\n"
-            "IN is a PyTorch .pth holding a state_dict (torch.save, zip or legacy format,\n"
-            "float32 or float16) or a Caffe .caffemodel (current or V1 layers). The variant\n"
-            "is chosen from the tensors' names and shapes and printed; nothing in IN is\n"
-            "executed. OUT loads with --weights OUT --variant VARIANT.\n");
+    fprintf(f, "usage: alexnet convert IN OUT.safetensors\n"
+               "\n"
+               "IN is a PyTorch .pth holding a state_dict (torch.save, zip or legacy format,\n"
+               "float32 or float16), or a checkpoint holding one under state_dict,\n"
+               "model_state_dict, model or net, or a Caffe .caffemodel (current or V1 layers).\n"
+               "The variant is chosen from the tensors' names and shapes and printed; nothing\n"
+               "in IN is executed. OUT loads with --weights OUT --variant VARIANT.\n");
 }
 
 int cmd_convert(int argc, char **argv)
@@ -29,13 +29,15 @@ int cmd_convert(int argc, char **argv)
         convert_usage(stderr);
         return APP_EXIT_USAGE;
     }
-    char variant[64];
-    int status = an_convert(argv[2], argv[3], variant, sizeof variant);
+    an_convert_info info;
+    int status = an_convert_ex(argv[2], argv[3], &info);
     if (status != AN_OK) {
         fprintf(stderr, "alexnet: convert: %s (%s)\n", an_last_error(), an_status_name(status));
         return status == AN_ERR_IO ? APP_EXIT_USAGE : 1;
     }
-    printf("%s: variant %s, %lld parameters -> %s\n", argv[2], variant,
-           (long long)an_variant_params(variant), argv[3]);
+    if (info.source_key[0])
+        printf("%s: a checkpoint: the weights are its '%s'\n", argv[2], info.source_key);
+    printf("%s: variant %s, %lld parameters -> %s\n", argv[2], info.variant,
+           (long long)an_variant_params(info.variant), argv[3]);
     return 0;
 }

@@ -66,7 +66,8 @@ extern "C" {
     X(AN_ERR_TOO_LARGE, -4011, "does not fit on the device")                                       \
     X(AN_ERR_CLBLAST, -4012, "CLBlast call failed")                                                \
     X(AN_ERR_BAD_FILE, -4013, "malformed input file")                                              \
-    X(AN_ERR_BAD_IMAGE, -4014, "image could not be decoded")
+    X(AN_ERR_BAD_IMAGE, -4014, "image could not be decoded")                                       \
+    X(AN_ERR_NONFINITE, -4015, "non-finite value (NaN or infinity)")
 
 typedef enum {
 #define AN_STATUS_ENUM(name, value, text) name = value,
@@ -184,8 +185,18 @@ typedef struct an_model an_model;
 
 /* Loads a .safetensors file (F32 or F16 tensors, names as the README lists
  * them) after validating every tensor against the variant, and uploads the
- * weights to dev. A bad file gives AN_ERR_BAD_WEIGHTS naming the tensor. */
+ * weights to dev. A bad file gives AN_ERR_BAD_WEIGHTS naming the tensor; so
+ * does a NaN or infinite value, with the tensor and the first bad flat index. */
 AN_API int an_model_load(an_device *dev, const char *variant, const char *path, an_model **out);
+
+/* Flags of an_model_load_flags. */
+#define AN_LOAD_ALLOW_NONFINITE 1u /* accept NaN and infinite weights instead of refusing them */
+
+/* an_model_load with flags (0 is an_model_load). With AN_LOAD_ALLOW_NONFINITE
+ * non-finite weights load; images they spoil then fail alone in
+ * an_classify_files with AN_ERR_NONFINITE. */
+AN_API int an_model_load_flags(an_device *dev, const char *variant, const char *path,
+                               unsigned flags, an_model **out);
 
 /* Creates a model with deterministic pseudo-random weights drawn from seed
  * (He-uniform, so that logits have a spread). For tests and benchmarks only:
@@ -288,7 +299,8 @@ typedef struct {
 } an_score;
 
 /* One image's outcome, passed to the callback in input order. Pointers are
- * valid during the callback only. */
+ * valid during the callback only. An image whose probabilities hold a NaN or
+ * an infinity fails with AN_ERR_NONFINITE (k = 0): top holds nothing then. */
 typedef struct {
     size_t index; /* position in the input list */
     const char *path;
@@ -347,6 +359,22 @@ AN_API int an_classify_files(an_model *model, const char *const *paths, size_t c
  * through a temporary "OUT.partial", checked by loading it back, then
  * renamed, so a failure leaves no output file behind. */
 AN_API int an_convert(const char *in, const char *out, char *variant_out, size_t size);
+
+/* What an_convert_ex found. */
+typedef struct {
+    char variant[64];     /* the variant the tensors fit */
+    char format[64];      /* "PyTorch zip (torch.save)", "Caffe NetParameter (layer)", ... */
+    char source_key[128]; /* where a checkpoint kept the state_dict ("state_dict",
+                             "model.state_dict"), "" when the file is the state_dict */
+} an_convert_info;
+
+/* an_convert, saying more: a .pth may also be a checkpoint, a dict holding
+ * the state_dict under "state_dict", "model_state_dict", "model" or "net"
+ * (up to three levels down) beside entries that are read and ignored (epoch,
+ * accuracy, optimizer state...; still nothing executed); "module." is dropped
+ * wherever nn.DataParallel or DistributedDataParallel put it in a name
+ * ("features.module.0.weight"). info may be NULL; it is zeroed on failure. */
+AN_API int an_convert_ex(const char *in, const char *out, an_convert_info *info);
 
 #ifdef __cplusplus
 }

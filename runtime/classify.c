@@ -2,6 +2,7 @@
  * preprocessed on host threads into one of two input slots while the device
  * computes the batch in the other, results handed back in input order.
  * Also the ImageNet class names embedded from data/imagenet_classes.txt. */
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -115,18 +116,52 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void top_k(const float *probs, int k, an_score *out)
+/* true when (a, ia) ranks before (b, ib): higher probability first, NaN
+ * below every number, ties to the lower index. A total order on all floats. */
+static bool ranks_before(float a, int ia, float b, int ib)
 {
-    for (int j = 0; j < k; j++)
-        out[j] = (an_score){-1, -1.0f};
+    if (isnan(a) || isnan(b)) {
+        if (isnan(a) && isnan(b))
+            return ia < ib;
+        return isnan(b);
+    }
+    if (a != b)
+        return a > b;
+    return ia < ib;
+}
+
+void an__top_k(const float *probs, int k, an_score *out)
+{
+    if (k < 1)
+        return;
+    if (k > AN_CLASSES)
+        k = AN_CLASSES;
+    int n = 0; /* entries of out filled so far, in rank order */
     for (int c = 0; c < AN_CLASSES; c++) {
-        if (probs[c] <= out[k - 1].prob)
+        if (n == k && !ranks_before(probs[c], c, out[k - 1].prob, out[k - 1].index))
             continue;
-        int j = k - 1;
-        for (; j > 0 && out[j - 1].prob < probs[c]; j--)
+        int j = n < k ? n++ : k - 1;
+        for (; j > 0 && ranks_before(probs[c], c, out[j - 1].prob, out[j - 1].index); j--)
             out[j] = out[j - 1];
         out[j] = (an_score){c, probs[c]};
     }
+}
+
+/* Fails an image whose probabilities are not all finite, naming how many and
+ * the first class; AN_OK when they are. */
+static int check_finite(const float *probs, char *error, size_t size)
+{
+    int bad = 0, first = -1;
+    for (int c = 0; c < AN_CLASSES; c++)
+        if (!isfinite(probs[c]) && bad++ == 0)
+            first = c;
+    if (!bad)
+        return AN_OK;
+    snprintf(error, size,
+             "the network's output holds %d non-finite probabilit%s (NaN or infinity), the first "
+             "for class %d: the weights hold NaN or infinity, or a layer overflowed",
+             bad, bad == 1 ? "y" : "ies", first);
+    return AN_ERR_NONFINITE;
 }
 
 /* Device seconds a batch took: from its input write starting to its read ending. */
@@ -153,11 +188,15 @@ static int finish_batch(slot *s, const char *const *paths, int k, an_result_fn f
         an_result r = {s->first + (size_t)i, paths[s->first + (size_t)i], s->status[i],
                        s->error[i], 0, top};
         if (r.status == AN_OK) {
-            top_k(s->probs + (size_t)i * AN_CLASSES, k, top);
-            r.k = k;
-        } else {
-            st->failed++;
+            const float *probs = s->probs + (size_t)i * AN_CLASSES;
+            r.status = s->status[i] = check_finite(probs, s->error[i], sizeof s->error[i]);
+            if (r.status == AN_OK) {
+                an__top_k(probs, k, top);
+                r.k = k;
+            }
         }
+        if (r.status != AN_OK)
+            st->failed++;
         st->images++;
         stop = fn(&r, user) != 0;
     }

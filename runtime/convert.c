@@ -1,6 +1,7 @@
 /* convert.c - an_convert: a published weights file (PyTorch .pth in either
  * serialization, Caffe .caffemodel in either form) to a safetensors file with
- * this runtime's tensor names. The format is told by the file's first bytes,
+ * this runtime's tensor names. The format is told by the file's first bytes
+ * (and files of other kinds, ONNX, HDF5, NumPy, safetensors..., named),
  * the variant by the tensors' names and shapes; the output is written to a
  * temporary file, read back through the safetensors loader, then renamed. */
 #include <errno.h>
@@ -349,7 +350,121 @@ fail:
     return status;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Files of other kinds, told by their content                              */
+
+/* Reads a protobuf varint at *p (before end); false when malformed. */
+static bool pb_varint(const unsigned char **p, const unsigned char *end, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        unsigned char b = *(*p)++;
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return true;
+    }
+    return false;
+}
+
+/* An ONNX ModelProto: top-level protobuf fields where ir_version (1) is a
+ * varint and graph (7) or opset_import (8) a message. Caffe's NetParameter
+ * has a string at field 1, so the two never look alike. */
+static bool looks_onnx(const unsigned char *buf, size_t n)
+{
+    const unsigned char *p = buf, *end = buf + n;
+    bool ir_version = false, graph = false;
+    if (n < 2 || buf[0] != 0x08) /* serializers write ir_version, field 1, first */
+        return false;
+    while (p < end) {
+        uint64_t key, v;
+        if (!pb_varint(&p, end, &key) || key >> 3 == 0)
+            break;
+        int wire = (int)(key & 7);
+        uint64_t field = key >> 3;
+        if (wire == 0) {
+            if (!pb_varint(&p, end, &v))
+                break;
+            ir_version |= field == 1 && p - buf <= 11; /* the first field */
+        } else if (wire == 2) {
+            if (!pb_varint(&p, end, &v) || v > (uint64_t)(end - p))
+                break;
+            graph |= field == 7 || field == 8;
+            p += v;
+        } else if (wire == 5 || wire == 1) {
+            p += wire == 5 ? 4 : 8;
+        } else {
+            break;
+        }
+    }
+    return ir_version && graph;
+}
+
+const char *an__file_kind(const unsigned char *buf, size_t n)
+{
+    if (n >= 4 && memcmp(buf, "PK\x03\x04", 4) == 0)
+        return "a zip archive (a PyTorch .pth?)";
+    if (n >= 2 && buf[0] == 0x80 && buf[1] >= 2 && buf[1] <= 5)
+        return "a Python pickle (a legacy PyTorch .pth?)";
+    if (n >= 8 && memcmp(buf, "\x89HDF\r\n\x1a\n", 8) == 0)
+        return "an HDF5 file (Keras .h5 weights?)";
+    if (n >= 6 && memcmp(buf, "\x93NUMPY", 6) == 0)
+        return "a NumPy .npy array";
+    if (n >= 2 && buf[0] == 0x1f && buf[1] == 0x8b)
+        return "a gzip-compressed file (decompress it first)";
+    if (n >= 8 && memcmp(buf, "\x89PNG\r\n\x1a\n", 8) == 0)
+        return "a PNG image";
+    if (n >= 3 && memcmp(buf, "\xff\xd8\xff", 3) == 0)
+        return "a JPEG image";
+    if (n >= 10) { /* safetensors: an 8-byte header size, then a JSON object */
+        uint64_t h = 0;
+        for (int i = 7; i >= 0; i--)
+            h = (h << 8) | buf[i];
+        if (h >= 2 && h <= n - 8 && buf[8] == '{')
+            return "a safetensors file (already this runtime's format: load it with --weights)";
+    }
+    if (looks_onnx(buf, n))
+        return "an ONNX model";
+    return NULL;
+}
+
+/* Drops every "module" component of each name (nn.DataParallel and
+ * DistributedDataParallel insert "module." wherever they wrapped a submodule:
+ * "module.features.0.weight", "features.module.0.weight"). */
+static int drop_module(const char *path, an__ctensors *ts)
+{
+    for (int i = 0; i < ts->count; i++) {
+        char *name = ts->t[i].name;
+        size_t pos = 0; /* the start of a component */
+        for (;;) {
+            if (strncmp(name + pos, "module.", 7) == 0 && name[pos + 7]) {
+                memmove(name + pos, name + pos + 7, strlen(name + pos + 7) + 1);
+                continue;
+            }
+            const char *dot = strchr(name + pos, '.');
+            if (!dot)
+                break;
+            pos = (size_t)(dot - name) + 1;
+        }
+    }
+    for (int i = 0; i < ts->count; i++)
+        for (int j = 0; j < i; j++)
+            if (strcmp(ts->t[i].name, ts->t[j].name) == 0)
+                return an__fail(AN_ERR_BAD_WEIGHTS,
+                                "%s: tensor '%s' appears twice once 'module.' is dropped", path,
+                                ts->t[i].name);
+    return AN_OK;
+}
+
 int an_convert(const char *in, const char *out, char *variant_out, size_t size)
+{
+    an_convert_info info;
+    int status = an_convert_ex(in, out, &info);
+    if (variant_out && size)
+        snprintf(variant_out, size, "%s", status == AN_OK ? info.variant : "");
+    return status;
+}
+
+int an_convert_ex(const char *in, const char *out, an_convert_info *info)
 {
     int status = AN_OK;
     unsigned char *buf = NULL;
@@ -358,14 +473,24 @@ int an_convert(const char *in, const char *out, char *variant_out, size_t size)
     an__ctensors *ts = NULL;
     an__weights check;
     memset(&check, 0, sizeof check);
-    if (variant_out && size)
-        variant_out[0] = '\0';
+    if (info)
+        memset(info, 0, sizeof *info);
     if (!in || !out)
         return an__fail(AN_ERR_INVALID_ARGUMENT, "an_convert: %s is NULL", !in ? "in" : "out");
     ts = calloc(1, sizeof *ts);
     if (!ts)
         return an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory");
     AN_TRY(read_file(in, &buf, &n));
+    const char *kind = an__file_kind(buf, n);
+    if (kind && (memcmp(kind, "a zip", 5) == 0 || memcmp(kind, "a Python pickle", 15) == 0))
+        kind = NULL; /* the two .pth containers: read below */
+    if (kind) {
+        status = an__fail(AN_ERR_BAD_FILE,
+                          "%s is %s; convert accepts a PyTorch .pth (a state_dict saved by "
+                          "torch.save, zip or legacy format) and a Caffe .caffemodel",
+                          in, kind);
+        goto fail;
+    }
     if (n >= 4 && memcmp(buf, "PK\x03\x04", 4) == 0)
         AN_TRY(an__pth_read_zip(in, buf, n, ts));
     else if (n >= 2 && buf[0] == 0x80 && buf[1] >= 2 && buf[1] <= 5)
@@ -379,17 +504,24 @@ int an_convert(const char *in, const char *out, char *variant_out, size_t size)
     free(buf);
     buf = NULL;
 
-    /* nn.DataParallel's state_dict: every name under "module." */
-    bool wrapped = ts->count > 0;
-    for (int i = 0; i < ts->count && wrapped; i++)
-        wrapped = strncmp(ts->t[i].name, "module.", 7) == 0 && ts->t[i].name[7];
-    for (int i = 0; wrapped && i < ts->count; i++)
-        memmove(ts->t[i].name, ts->t[i].name + 7, strlen(ts->t[i].name + 7) + 1);
+    AN_TRY(drop_module(in, ts));
 
     const an__variant *v = an__convert_match(in, ts);
     if (!v) {
         status = AN_ERR_BAD_WEIGHTS;
         goto fail;
+    }
+    for (int i = 0; i < ts->count; i++) { /* NaN or infinity: refused, as the loader does */
+        const an__ctensor *t = &ts->t[i];
+        size_t bad = 0;
+        int64_t first = an__first_nonfinite(t->data, t->bytes / (size_t)t->dtype, t->dtype, &bad);
+        if (first >= 0) {
+            status = an__fail(AN_ERR_BAD_WEIGHTS,
+                              "%s: tensor '%s' holds %zu non-finite value%s (NaN or infinity), "
+                              "the first at flat index %lld: not converted",
+                              in, t->name, bad, bad == 1 ? "" : "s", (long long)first);
+            goto fail;
+        }
     }
     size_t tl = strlen(out) + 16;
     tmp = malloc(tl);
@@ -407,8 +539,11 @@ int an_convert(const char *in, const char *out, char *variant_out, size_t size)
         unlink(tmp);
         goto fail;
     }
-    if (variant_out && size)
-        snprintf(variant_out, size, "%s", v->name);
+    if (info) {
+        snprintf(info->variant, sizeof info->variant, "%s", v->name);
+        snprintf(info->format, sizeof info->format, "%s", ts->format);
+        snprintf(info->source_key, sizeof info->source_key, "%s", ts->source_key);
+    }
 fail:
     an__weights_free(&check);
     an__ctensors_free(ts);

@@ -147,8 +147,21 @@ typedef struct {
     float *bias[AN_MAX_LAYERS];   /* (O), owned */
 } an__weights;
 
-/* Reads and validates a safetensors file for variant v. */
+/* Reads and validates a safetensors file for variant v. A NaN or infinite
+ * value is refused (AN_ERR_BAD_WEIGHTS naming the tensor and the first bad
+ * flat index) unless flags holds AN_LOAD_ALLOW_NONFINITE. */
 int an__weights_load(const an__variant *v, const char *path, an__weights *w);
+int an__weights_load_flags(const an__variant *v, const char *path, unsigned flags, an__weights *w);
+
+/* Flat index of the first NaN or infinity among n little-endian elements of
+ * elem_size bytes (4: binary32, 2: binary16) at data, and the count of them
+ * in *count (may be NULL); -1 when all are finite. Reads the bits only. */
+int64_t an__first_nonfinite(const unsigned char *data, size_t n, int elem_size, size_t *count);
+
+/* The top k (1..1000) of probs (1000 values), most probable first, ties to
+ * the lower index. Defined for every float: NaN ranks below -inf, so out
+ * always holds k distinct valid indices. */
+void an__top_k(const float *probs, int k, an_score *out);
 
 /* Deterministic He-uniform weights from seed. */
 int an__weights_seed(const an__variant *v, uint64_t seed, an__weights *w);
@@ -298,6 +311,7 @@ typedef struct {
     int count;
     an__ctensor t[AN__MAX_CTENSORS];
     char format[64]; /* "PyTorch zip", "PyTorch legacy", "Caffe NetParameter (layer)", ... */
+    char source_key[128]; /* a checkpoint's keys down to the state_dict ("state_dict"), or "" */
 } an__ctensors;
 
 /* Appends a tensor (copying name; taking data, which is freed on failure). */
@@ -310,6 +324,11 @@ void an__ctensors_free(an__ctensors *ts);
 int an__pth_read_zip(const char *path, const unsigned char *buf, size_t size, an__ctensors *out);
 int an__pth_read_legacy(const char *path, const unsigned char *buf, size_t size, an__ctensors *out);
 int an__caffe_read(const char *path, const unsigned char *buf, size_t size, an__ctensors *out);
+
+/* What a file is, told by its first bytes, as a phrase ("an ONNX model", "a
+ * zip archive (a PyTorch .pth?)", "a safetensors file (...)"), for errors that
+ * name the kind of a file given in the wrong place; NULL when not known. */
+const char *an__file_kind(const unsigned char *buf, size_t n);
 
 /* The variant whose tensor names and shapes match ts exactly, or NULL with an
  * error naming the first tensor that fits none, its shape and the shapes the

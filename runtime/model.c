@@ -341,7 +341,7 @@ fail:
 }
 
 static int model_create(an_device *dev, const char *variant, const char *path, uint64_t seed,
-                        an_model **out)
+                        unsigned flags, an_model **out)
 {
     int status = AN_OK;
     an__weights w = {0};
@@ -359,7 +359,7 @@ static int model_create(an_device *dev, const char *variant, const char *path, u
     m->variant = v;
     AN_TRY(load_tuning(m));
     if (path)
-        AN_TRY(an__weights_load(v, path, &w));
+        AN_TRY(an__weights_load_flags(v, path, flags, &w));
     else
         AN_TRY(an__weights_seed(v, seed, &w));
     AN_TRY(upload_weights(m, &w));
@@ -376,12 +376,23 @@ int an_model_load(an_device *dev, const char *variant, const char *path, an_mode
 {
     if (!path)
         return an__fail(AN_ERR_INVALID_ARGUMENT, "an_model_load: no weights path");
-    return model_create(dev, variant, path, 0, out);
+    return model_create(dev, variant, path, 0, 0, out);
+}
+
+int an_model_load_flags(an_device *dev, const char *variant, const char *path, unsigned flags,
+                        an_model **out)
+{
+    if (!path)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_model_load_flags: no weights path");
+    if (flags & ~AN_LOAD_ALLOW_NONFINITE)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_model_load_flags: unknown flags 0x%x",
+                        flags & ~AN_LOAD_ALLOW_NONFINITE);
+    return model_create(dev, variant, path, 0, flags, out);
 }
 
 int an_model_seed(an_device *dev, const char *variant, uint64_t seed, an_model **out)
 {
-    return model_create(dev, variant, NULL, seed, out);
+    return model_create(dev, variant, NULL, seed, 0, out);
 }
 
 void an_model_free(an_model *model)

@@ -6,9 +6,12 @@
  * Nothing a file says is executed. The reader is a small stack machine over
  * inert values; GLOBAL may name only collections.OrderedDict,
  * torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter and the
- * float32/float16 storage types, REDUCE may only call those, and any opcode
- * outside the subset stops the read with its name and offset. Every read is
- * bounds-checked against the buffer; stack, memo and object counts are capped. */
+ * torch storage types, REDUCE may only call those, and any opcode outside the
+ * subset stops the read with its name and offset. Checkpoints are read too:
+ * floats, bytes, sets and other entries (epoch, optimizer state...) become
+ * inert values, and the state_dict is found under the usual keys. Only
+ * float32/float16 tensors may be weights. Every read is bounds-checked
+ * against the buffer; stack, memo and object counts are capped. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +34,9 @@ typedef enum {
     PK_DICT, /* items: key, value, key, value, ... */
     PK_GLOBAL,
     PK_STORAGE,
-    PK_TENSOR
+    PK_TENSOR,
+    PK_FLOAT, /* BINFLOAT: inert, never used */
+    PK_BYTES  /* BINBYTES: inert, never used */
 } pk_type;
 
 typedef enum {
@@ -39,11 +44,13 @@ typedef enum {
     G_REBUILD_TENSOR_V2,
     G_REBUILD_PARAMETER,
     G_FLOAT_STORAGE,
-    G_HALF_STORAGE
+    G_HALF_STORAGE,
+    G_OTHER_STORAGE /* torch.DoubleStorage, LongStorage, ...: read past, never weights */
 } pk_global;
 
-static const char *const type_names[] = {"None",   "bool", "int",    "long int", "str", "tuple",
-                                         "list",   "dict", "global", "storage",  "tensor"};
+static const char *const type_names[] = {"None",   "bool",  "int",  "long int", "str",
+                                         "tuple",  "list",  "dict", "global",   "storage",
+                                         "tensor", "float", "bytes"};
 
 typedef struct pk_obj {
     pk_type type;
@@ -52,7 +59,8 @@ typedef struct pk_obj {
     size_t len;
     struct pk_obj **items; /* TUPLE, LIST, DICT */
     size_t n, cap;
-    /* STORAGE: key in s/len, dtype, numel; TENSOR: storage, offset, shape */
+    /* STORAGE: key in s/len, dtype (element size), numel, and in storage its type's
+     * GLOBAL (name in s/len); TENSOR: storage, offset, shape */
     int dtype;
     int64_t numel, offset;
     struct pk_obj *storage;
@@ -279,6 +287,24 @@ static int do_global(pk_vm *vm, const unsigned char *mod, size_t mod_len,
     for (int i = 0; i < nl; i++)
         if (name[i] < 0x20 || name[i] > 0x7e)
             nl = i;
+    static const struct {
+        const char *name;
+        int size;
+    } others[] = {{"DoubleStorage", 8}, {"LongStorage", 8},    {"IntStorage", 4},
+                  {"ShortStorage", 2},  {"CharStorage", 1},    {"ByteStorage", 1},
+                  {"BoolStorage", 1},   {"BFloat16Storage", 2}};
+    for (size_t i = 0;
+         mod_len == 5 && memcmp(mod, "torch", 5) == 0 && i < sizeof others / sizeof others[0]; i++)
+        if (strlen(others[i].name) == name_len && memcmp(others[i].name, name, name_len) == 0) {
+            pk_obj *o = new_obj(vm, PK_GLOBAL); /* a storage type whose tensors are not weights */
+            if (!o)
+                return vm->err;
+            o->i = G_OTHER_STORAGE;
+            o->s = name;
+            o->len = name_len;
+            o->dtype = others[i].size;
+            return push(vm, o);
+        }
     if (ml == 5 && memcmp(mod, "torch", 5) == 0 && nl > 7 && memcmp(name + nl - 7, "Storage", 7) == 0)
         return bad(vm, "tensors of type torch.%.*s are not supported: only float32 (FloatStorage) "
                        "and float16 (HalfStorage)",
@@ -300,8 +326,9 @@ static int do_persid(pk_vm *vm)
     if (pid->type != PK_TUPLE || (pid->n != 5 && pid->n != 6) || !str_is(pid->items[0], "storage"))
         return bad(vm, "persistent id is not ('storage', type, key, location, size)");
     pk_obj *type = pid->items[1], *key = pid->items[2], *loc = pid->items[3], *n = pid->items[4];
-    if (type->type != PK_GLOBAL || (type->i != G_FLOAT_STORAGE && type->i != G_HALF_STORAGE))
-        return bad(vm, "persistent id names no float32/float16 storage type");
+    if (type->type != PK_GLOBAL ||
+        (type->i != G_FLOAT_STORAGE && type->i != G_HALF_STORAGE && type->i != G_OTHER_STORAGE))
+        return bad(vm, "persistent id names no torch storage type");
     if (key->type != PK_STR || key->len == 0 || key->len > 64 || loc->type != PK_STR)
         return bad(vm, "persistent id has a bad storage key or location");
     if (n->type != PK_INT || n->i < 0 || n->i > (int64_t)(SIZE_MAX / 8))
@@ -316,7 +343,10 @@ static int do_persid(pk_vm *vm)
         return vm->err;
     o->s = key->s;
     o->len = key->len;
-    o->dtype = type->i == G_FLOAT_STORAGE ? AN__DT_F32 : AN__DT_F16;
+    o->dtype = type->i == G_FLOAT_STORAGE  ? AN__DT_F32
+               : type->i == G_HALF_STORAGE ? AN__DT_F16
+                                           : type->dtype;
+    o->storage = type;
     o->numel = n->i;
     return push(vm, o);
 }
@@ -406,6 +436,7 @@ static int do_reduce(pk_vm *vm)
         return push(vm, args->items[0]);
     case G_FLOAT_STORAGE:
     case G_HALF_STORAGE:
+    case G_OTHER_STORAGE:
         break;
     }
     return bad(vm, "REDUCE calls a storage type");
@@ -641,6 +672,70 @@ static int run(pk_vm *vm, pk_obj **result)
             status = push(vm, o);
             break;
         }
+        case 'G': /* BINFLOAT: an 8-byte double (a learning rate, an accuracy), inert */
+            if ((status = need(vm, 8)))
+                return status;
+            vm->pos += 8;
+            status = push(vm, new_obj(vm, PK_FLOAT));
+            break;
+        case 'C':    /* SHORT_BINBYTES */
+        case 'B':    /* BINBYTES */
+        case 0x8e:   /* BINBYTES8 */
+        case 0x8d: { /* BINUNICODE8 */
+            int w = op == 'C' ? 1 : op == 'B' ? 4 : 8;
+            if ((status = need(vm, (size_t)w)))
+                return status;
+            uint64_t len = le(vm->buf + vm->pos, w);
+            vm->pos += (size_t)w;
+            if (len > vm->size - vm->pos)
+                return bad(vm, "%" PRIu64 " bytes run past the end (file truncated?)", len);
+            o = new_obj(vm, op == 0x8d ? PK_STR : PK_BYTES);
+            if (!o)
+                return vm->err;
+            o->s = vm->buf + vm->pos;
+            o->len = (size_t)len;
+            vm->pos += (size_t)len;
+            status = push(vm, o);
+            break;
+        }
+        case 0x8b: { /* LONG4: a big integer, kept as its bytes */
+            if ((status = need(vm, 4)))
+                return status;
+            uint64_t n = le(vm->buf + vm->pos, 4);
+            vm->pos += 4;
+            if (n > vm->size - vm->pos)
+                return bad(vm, "a LONG4 of %" PRIu64 " bytes runs past the end", n);
+            o = new_obj(vm, PK_BIGINT);
+            if (!o)
+                return vm->err;
+            o->s = vm->buf + vm->pos;
+            o->len = (size_t)n;
+            vm->pos += (size_t)n;
+            status = push(vm, o);
+            break;
+        }
+        case 0x8f: /* EMPTY_SET: a list here (nothing is hashed) */
+            status = push(vm, new_obj(vm, PK_LIST));
+            break;
+        case 0x90: /* ADDITEMS */
+            if (!(status = pop_mark(vm, &from)))
+                status = do_appends(vm, from);
+            break;
+        case 0x91: /* FROZENSET */
+            if (!(status = pop_mark(vm, &from)) && !(status = do_tuple(vm, from)))
+                vm->stack[vm->sp - 1]->type = PK_LIST;
+            break;
+        case '0': /* POP */
+            status = pop(vm, &a);
+            break;
+        case '1': /* POP_MARK */
+            if (!(status = pop_mark(vm, &from)))
+                vm->sp = from;
+            break;
+        case '2': /* DUP */
+            if (!(status = top(vm, &a)))
+                status = push(vm, a);
+            break;
         case 0x88: /* NEWTRUE */
         case 0x89: /* NEWFALSE */
             o = new_obj(vm, PK_BOOL);
@@ -715,6 +810,44 @@ static void vm_init(pk_vm *vm, const char *path, const char *what, const unsigne
 typedef int (*storage_fn)(void *ctx, const pk_obj *storage, const unsigned char **data,
                           size_t *bytes);
 
+/* A state_dict: a non-empty dict of string keys and tensors only. */
+static bool is_state_dict(const pk_obj *d)
+{
+    if (d->type != PK_DICT || d->n == 0)
+        return false;
+    for (size_t i = 0; i + 1 < d->n; i += 2)
+        if (d->items[i]->type != PK_STR || d->items[i + 1]->type != PK_TENSOR)
+            return false;
+    return true;
+}
+
+/* The keys a checkpoint keeps its model's state_dict under, most usual first. */
+static const char *const checkpoint_keys[] = {"state_dict", "model_state_dict", "model", "net"};
+#define N_CHECKPOINT_KEYS (sizeof checkpoint_keys / sizeof checkpoint_keys[0])
+
+/* The state_dict in root: root itself, or a dict under one of the checkpoint
+ * keys, up to three levels down ({"model": {"state_dict": ...}}). key gets
+ * the path of keys ("state_dict", "model.state_dict"; "" for root itself). */
+static const pk_obj *find_state_dict(const pk_obj *root, int depth, char *key, size_t size)
+{
+    if (is_state_dict(root))
+        return root;
+    if (root->type != PK_DICT || depth == 3)
+        return NULL;
+    for (size_t c = 0; c < N_CHECKPOINT_KEYS; c++)
+        for (size_t i = 0; i + 1 < root->n; i += 2) {
+            if (!str_is(root->items[i], checkpoint_keys[c]))
+                continue;
+            size_t used = strlen(key);
+            snprintf(key + used, size - used, "%s%s", used ? "." : "", checkpoint_keys[c]);
+            const pk_obj *d = find_state_dict(root->items[i + 1], depth + 1, key, size);
+            if (d)
+                return d;
+            key[used] = '\0';
+        }
+    return NULL;
+}
+
 static int collect(pk_vm *vm, const pk_obj *root, storage_fn fn, void *ctx, an__ctensors *out)
 {
     if (root->type != PK_DICT)
@@ -722,19 +855,41 @@ static int collect(pk_vm *vm, const pk_obj *root, storage_fn fn, void *ctx, an__
                    type_names[root->type]);
     if (root->n == 0)
         return bad(vm, "the state_dict is empty");
-    for (size_t i = 0; i + 1 < root->n; i += 2) {
-        const pk_obj *k = root->items[i], *v = root->items[i + 1];
+    char key[sizeof out->source_key] = "";
+    const pk_obj *sd = find_state_dict(root, 0, key, sizeof key);
+    if (!sd) {
+        /* say what the dict holds: its keys, and the first entry that is no tensor */
+        char keys[256] = "";
+        size_t used = 0, bad_entry = root->n;
+        for (size_t i = 0; i + 1 < root->n; i += 2) {
+            const pk_obj *k = root->items[i];
+            if (bad_entry == root->n &&
+                (k->type != PK_STR || root->items[i + 1]->type != PK_TENSOR))
+                bad_entry = i;
+            if (k->type == PK_STR && used < sizeof keys && i < 16)
+                used += (size_t)snprintf(keys + used, sizeof keys - used, "%s'%.*s'", i ? ", " : "",
+                                         (int)(k->len > 32 ? 32 : k->len), (const char *)k->s);
+        }
+        const pk_obj *k = root->items[bad_entry];
         if (k->type != PK_STR)
             return bad(vm, "a state_dict key is a %s, not a string", type_names[k->type]);
-        if (v->type != PK_TENSOR) {
-            if (v->type == PK_DICT)
-                return bad(vm, "'%.*s' is a dict: this looks like a checkpoint; save its "
-                               "state_dict alone",
-                           (int)(k->len > 64 ? 64 : k->len), (const char *)k->s);
-            return bad(vm, "'%.*s' is a %s, not a tensor", (int)(k->len > 64 ? 64 : k->len),
-                       (const char *)k->s, type_names[v->type]);
-        }
+        return bad(
+            vm,
+            "no state_dict found: '%.*s' holds a value of type %s, not a tensor, and no entry "
+            "state_dict, model_state_dict, model or net holds only tensors (keys: %s)",
+            (int)(k->len > 64 ? 64 : k->len), (const char *)k->s,
+            type_names[root->items[bad_entry + 1]->type], keys);
+    }
+    snprintf(out->source_key, sizeof out->source_key, "%s", key);
+    for (size_t i = 0; i + 1 < sd->n; i += 2) {
+        const pk_obj *k = sd->items[i], *v = sd->items[i + 1];
         const pk_obj *st = v->storage;
+        if (st->storage && st->storage->i == G_OTHER_STORAGE)
+            return bad(vm,
+                       "tensor '%.*s' is of type torch.%.*s: not supported, only float32 "
+                       "(FloatStorage) and float16 (HalfStorage)",
+                       (int)(k->len > 64 ? 64 : k->len), (const char *)k->s, (int)st->storage->len,
+                       (const char *)st->storage->s);
         const unsigned char *data = NULL;
         size_t bytes = 0;
         int status = fn(ctx, st, &data, &bytes);
@@ -862,8 +1017,22 @@ int an__pth_read_zip(const char *path, const unsigned char *buf, size_t size, an
         }
     }
     if (found != 1) {
-        status = an__fail(AN_ERR_BAD_FILE, "%s: the zip archive has %s 'ARCHIVE/data.pkl' entry: "
-                                           "not a PyTorch .pth", path, found ? "more than one" : "no");
+        int npy = 0; /* numpy.savez writes NAME.npy members */
+        for (zip_int64_t i = 0; i < n && !found; i++) {
+            const char *name = zip_get_name(z.zip, (zip_uint64_t)i, 0);
+            size_t len = name ? strlen(name) : 0;
+            npy += len > 4 && strcmp(name + len - 4, ".npy") == 0;
+        }
+        if (npy)
+            status = an__fail(AN_ERR_BAD_FILE,
+                              "%s is a NumPy .npz archive; convert accepts a "
+                              "PyTorch .pth and a Caffe .caffemodel",
+                              path);
+        else
+            status = an__fail(AN_ERR_BAD_FILE,
+                              "%s: the zip archive has %s 'ARCHIVE/data.pkl' entry: "
+                              "not a PyTorch .pth",
+                              path, found ? "more than one" : "no");
         goto fail;
     }
     char name[300];
@@ -934,15 +1103,13 @@ static int legacy_storage(void *vctx, const pk_obj *st, const unsigned char **da
                     c->path, (int)st->len, (const char *)st->s);
 }
 
-/* Element size of storage key in the state_dict (0 when no tensor uses it). */
-static int key_dtype(const pk_obj *root, const pk_obj *key)
+/* Element size of storage key, named anywhere in the pickle (a checkpoint's
+ * optimizer state too); 0 when no persistent id names it. */
+static int key_dtype(const pk_vm *vm, const pk_obj *key)
 {
-    for (size_t i = 1; root->type == PK_DICT && i < root->n; i += 2) {
-        const pk_obj *t = root->items[i];
-        if (t->type == PK_TENSOR && t->storage->len == key->len &&
-            memcmp(t->storage->s, key->s, key->len) == 0)
-            return t->storage->dtype;
-    }
+    for (const pk_obj *o = vm->objects; o; o = o->next)
+        if (o->type == PK_STORAGE && o->len == key->len && memcmp(o->s, key->s, key->len) == 0)
+            return o->dtype;
     return 0;
 }
 
@@ -999,7 +1166,7 @@ int an__pth_read_legacy(const char *path, const unsigned char *buf, size_t size,
             status = an__fail(AN_ERR_BAD_FILE, "%s: storage key %zu is not a string", path, i);
             goto fail;
         }
-        int es = key_dtype(val[3], k);
+        int es = key_dtype(&vms[3], k);
         if (!es) {
             status = an__fail(AN_ERR_BAD_FILE, "%s: storage '%.*s' belongs to no tensor", path,
                               (int)(k->len > 64 ? 64 : k->len), (const char *)k->s);

@@ -1,6 +1,7 @@
 /* weights.c - weights on the host: a .safetensors reader (memory-mapped, every
  * field validated against the variant before a byte of data is touched, F16
- * widened to F32) and deterministic He-uniform weights from a seed. */
+ * widened to F32, NaN and infinities refused unless allowed) and deterministic
+ * He-uniform weights from a seed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -367,9 +368,39 @@ static int make_slots(const an__variant *v, an__weights *w, tensor_slot *slots)
     return AN_OK;
 }
 
-static int copy_tensor(const char *path, const tensor_slot *s, const unsigned char *data,
-                       float **out)
+int64_t an__first_nonfinite(const unsigned char *data, size_t n, int elem_size, size_t *count)
 {
+    int64_t first = -1;
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* all exponent bits set: an infinity or a NaN */
+        bool nonfinite = elem_size == 2
+                             ? (data[2 * i + 1] & 0x7c) == 0x7c
+                             : (data[4 * i + 3] & 0x7f) == 0x7f && (data[4 * i + 2] & 0x80);
+        if (nonfinite) {
+            if (first < 0)
+                first = (int64_t)i;
+            bad++;
+        }
+    }
+    if (count)
+        *count = bad;
+    return first;
+}
+
+static int copy_tensor(const char *path, const tensor_slot *s, const unsigned char *data,
+                       unsigned flags, float **out)
+{
+    if (!(flags & AN_LOAD_ALLOW_NONFINITE)) {
+        size_t bad = 0;
+        int64_t first = an__first_nonfinite(data + s->begin, (size_t)s->numel, s->elem_size, &bad);
+        if (first >= 0)
+            return an__fail(AN_ERR_BAD_WEIGHTS,
+                            "%s: tensor '%s' holds %zu non-finite value%s (NaN or infinity), the "
+                            "first at flat index %lld; refused (allow with "
+                            "AN_LOAD_ALLOW_NONFINITE, `--allow-nonfinite`)",
+                            path, s->name, bad, bad == 1 ? "" : "s", (long long)first);
+    }
     float *dst = malloc((size_t)s->numel * sizeof(float));
     if (!dst)
         return an__fail(AN_ERR_OUT_OF_MEMORY, "%s: tensor '%s': cannot allocate %llu bytes", path,
@@ -383,6 +414,11 @@ static int copy_tensor(const char *path, const tensor_slot *s, const unsigned ch
 }
 
 int an__weights_load(const an__variant *v, const char *path, an__weights *w)
+{
+    return an__weights_load_flags(v, path, 0, w);
+}
+
+int an__weights_load_flags(const an__variant *v, const char *path, unsigned flags, an__weights *w)
 {
     int status = AN_OK;
     int fd = -1;
@@ -436,6 +472,14 @@ int an__weights_load(const an__variant *v, const char *path, an__weights *w)
     const unsigned char *bytes = map;
 
     uint64_t hdr_len = read_u64le(bytes);
+    const char *kind = an__file_kind(bytes, map_len);
+    if (kind && strncmp(kind, "a safetensors", 13) != 0) { /* another kind of file: say which */
+        status = an__fail(AN_ERR_BAD_WEIGHTS,
+                          "%s is %s, not a safetensors file; `alexnet convert` (an_convert) "
+                          "turns a PyTorch .pth or a Caffe .caffemodel into one",
+                          path, kind);
+        goto fail;
+    }
     if (hdr_len == 0 || hdr_len > MAX_HEADER_BYTES) {
         status = an__fail(AN_ERR_BAD_WEIGHTS,
                           "%s: header size %llu is %s (not a safetensors file?)", path,
@@ -454,8 +498,8 @@ int an__weights_load(const an__variant *v, const char *path, an__weights *w)
 
     const unsigned char *data = bytes + 8 + hdr_len;
     for (int i = 0; i < w->count; i++) {
-        AN_TRY(copy_tensor(path, &slots[2 * i], data, &w->weight[i]));
-        AN_TRY(copy_tensor(path, &slots[2 * i + 1], data, &w->bias[i]));
+        AN_TRY(copy_tensor(path, &slots[2 * i], data, flags, &w->weight[i]));
+        AN_TRY(copy_tensor(path, &slots[2 * i + 1], data, flags, &w->bias[i]));
     }
 
 fail:

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "npy.h"
 
 static an_device *dev;
 static an_model *model;
@@ -274,6 +275,468 @@ START_TEST(test_cli_many_batch7)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Non-finite numbers (issue 15, item 1)                                    */
+
+/* Top-k must be defined for every float: k distinct valid indices, in an
+ * order where NaN ranks below every number. */
+START_TEST(test_top_k_nonfinite)
+{
+    static float probs[AN_CLASSES];
+    an_score out[AN_CLASSES];
+    for (int pattern = 0; pattern < 4; pattern++) {
+        for (int c = 0; c < AN_CLASSES; c++) {
+            switch (pattern) {
+            case 0:
+                probs[c] = NAN;
+                break;
+            case 1:
+                probs[c] = c % 3 == 0 ? NAN : c % 3 == 1 ? INFINITY : -INFINITY;
+                break;
+            case 2:
+                probs[c] = c == 500 ? NAN : 0.001f;
+                break;
+            default:
+                probs[c] = c % 7 ? -NAN : (float)c;
+                break;
+            }
+        }
+        const int ks[] = {1, 3, 5, 999, 1000};
+        for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+            int k = ks[ki];
+            bool used[AN_CLASSES] = {false};
+            an__top_k(probs, k, out);
+            for (int j = 0; j < k; j++) {
+                int i = out[j].index;
+                ck_assert_msg(i >= 0 && i < AN_CLASSES, "pattern %d k %d: index %d", pattern, k, i);
+                ck_assert(!used[i]);
+                used[i] = true;
+                if (j > 0 && !isnan(out[j].prob))
+                    ck_assert_msg(!isnan(out[j - 1].prob) ? out[j - 1].prob >= out[j].prob : 0,
+                                  "pattern %d: NaN ranked above a number", pattern);
+            }
+        }
+    }
+    /* ties go to the lower index; a NaN never beats a number */
+    for (int c = 0; c < AN_CLASSES; c++)
+        probs[c] = c < 10 ? NAN : 0.5f;
+    an__top_k(probs, 2, out);
+    ck_assert_int_eq(out[0].index, 10);
+    ck_assert_int_eq(out[1].index, 11);
+}
+END_TEST
+
+/* A sparse torchvision-224 F32 file of zeros but one NaN in classifier.6.bias
+ * at index 5 (the data region is a hole). */
+static void write_nan_weights(const char *path)
+{
+    const an__variant *v = an__variant_find("torchvision-224");
+    an__param_shape ps[AN_MAX_LAYERS];
+    int n = an__variant_param_shapes(v, ps, AN_MAX_LAYERS);
+    char hdr[8192];
+    size_t len = 0;
+    uint64_t off = 0, nan_at = 0;
+    len += (size_t)snprintf(hdr + len, sizeof hdr - len, "{");
+    for (int i = 0; i < n; i++) {
+        const an__layer *l = &v->layers[ps[i].layer];
+        uint64_t numel = 1;
+        char shape[64] = "";
+        for (int d = 0; d < ps[i].ndim; d++) {
+            numel *= (uint64_t)ps[i].dims[d];
+            snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%d", d ? "," : "",
+                     ps[i].dims[d]);
+        }
+        len += (size_t)snprintf(
+            hdr + len, sizeof hdr - len,
+            "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[%s],\"data_offsets\":[%llu,%llu]},"
+            "\"%s\":{\"dtype\":\"F32\",\"shape\":[%d],\"data_offsets\":[%llu,%llu]}",
+            i ? "," : "", l->weight_name, shape, (unsigned long long)off,
+            (unsigned long long)(off + 4 * numel), l->bias_name, ps[i].dims[0],
+            (unsigned long long)(off + 4 * numel),
+            (unsigned long long)(off + 4 * numel + 4 * (uint64_t)ps[i].dims[0]));
+        off += 4 * numel;
+        if (strcmp(l->bias_name, "classifier.6.bias") == 0)
+            nan_at = off + 5 * 4;
+        off += 4 * (uint64_t)ps[i].dims[0];
+    }
+    len += (size_t)snprintf(hdr + len, sizeof hdr - len, "}");
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    unsigned char size_le[8];
+    for (int i = 0; i < 8; i++)
+        size_le[i] = (unsigned char)((uint64_t)len >> (8 * i));
+    ck_assert_uint_eq(fwrite(size_le, 1, 8, f), 8);
+    ck_assert_uint_eq(fwrite(hdr, 1, len, f), len);
+    ck_assert_int_eq(ftruncate(fileno(f), (off_t)(8 + len + off)), 0);
+    const unsigned char nan_le[4] = {0x00, 0x00, 0xc0, 0x7f};
+    ck_assert_int_eq(fseek(f, (long)(8 + len + nan_at), SEEK_SET), 0);
+    ck_assert_uint_eq(fwrite(nan_le, 1, 4, f), 4);
+    fclose(f);
+}
+
+START_TEST(test_nonfinite_weights)
+{
+    char weights[512], labels[512], cmd[4096], *out = NULL;
+    snprintf(weights, sizeof weights, "%s/nan.safetensors", dir);
+    write_nan_weights(weights);
+    make_mixed_folder();
+
+    /* refused at load, naming the tensor and the first bad flat index */
+    an_model *m = NULL;
+    ck_assert_int_eq(an_model_load(dev, "torchvision-224", weights, &m), AN_ERR_BAD_WEIGHTS);
+    ck_assert_ptr_null(m);
+    ck_assert_msg(strstr(an_last_error(), "'classifier.6.bias'") &&
+                      strstr(an_last_error(), "flat index 5;"),
+                  "%s", an_last_error());
+    ck_assert_int_eq(an_model_load_flags(dev, "torchvision-224", weights, 0x100, &m),
+                     AN_ERR_INVALID_ARGUMENT);
+
+    /* allowed: each image then fails alone, with no top-k */
+    ck_assert_msg(
+        an_model_load_flags(dev, "torchvision-224", weights, AN_LOAD_ALLOW_NONFINITE, &m) == AN_OK,
+        "%s", an_last_error());
+    char buf[3][512];
+    const char *paths[3];
+    const char *goods[3] = {"a_good.png", "b_empty.png", "c_good.png"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(buf[i], sizeof buf[i], "%s/mixed/%s", dir, goods[i]);
+        paths[i] = buf[i];
+    }
+    collected *c = calloc(1, sizeof *c);
+    an_classify_options o = {2, 5, 1, NULL};
+    an_classify_stats st;
+    ck_assert_int_eq(an_classify_files(m, paths, 3, &o, collect, c, &st), AN_OK);
+    ck_assert_uint_eq(c->n, 3);
+    ck_assert_uint_eq(st.failed, 3);
+    ck_assert_int_eq(c->r[0].status, AN_ERR_NONFINITE);
+    ck_assert_int_eq(c->r[0].k, 0);
+    ck_assert_ptr_nonnull(strstr(c->error[0], "non-finite"));
+    ck_assert_int_eq(c->r[1].status, AN_ERR_BAD_IMAGE); /* its own reason stays */
+    ck_assert_int_eq(c->r[2].status, AN_ERR_NONFINITE);
+    free(c);
+    an_model_free(m);
+
+    /* the CLI: refused without --allow-nonfinite (set-up error, status 2) */
+    const char *build = getenv("AN_BUILD_ROOT");
+    snprintf(cmd, sizeof cmd,
+             "'%s/apps/alexnet' classify --weights '%s' --json --top 3 '%s/mixed/a_good.png' 2>&1",
+             build, weights, dir);
+    ck_assert_int_eq(run_capture(cmd, &out), 2);
+    ck_assert_msg(strstr(out, "classifier.6.bias") && strstr(out, "--allow-nonfinite"), "%s", out);
+    free(out);
+
+    /* allowed: every printer gives each image an error line, status 1 */
+    snprintf(labels, sizeof labels, "%s/labels.txt", dir);
+    FILE *lf = fopen(labels, "w");
+    for (int i = 0; i < AN_CLASSES; i++)
+        fprintf(lf, "class %d\n", i);
+    fclose(lf);
+    const char *modes[] = {"--json --top 3", "--json --top 1", "--json --labels", "--labels", ""};
+    for (size_t mi = 0; mi < sizeof modes / sizeof modes[0]; mi++) {
+        bool json = strstr(modes[mi], "--json") != NULL, lab = strstr(modes[mi], "--labels");
+        snprintf(cmd, sizeof cmd,
+                 "'%s/apps/alexnet' classify --allow-nonfinite --weights '%s' %s %s%s%s "
+                 "'%s/mixed/a_good.png' '%s/mixed/c_good.png' 2>/dev/null",
+                 build, weights, modes[mi], lab ? "'" : "", lab ? labels : "", lab ? "'" : "", dir,
+                 dir);
+        int rc = run_capture(cmd, &out);
+        ck_assert_msg(rc == 1, "%s: status %d: %s", modes[mi], rc, out);
+        int lines = 0;
+        for (char *save = NULL, *l = strtok_r(out, "\n", &save); l;
+             l = strtok_r(NULL, "\n", &save), lines++) {
+            ck_assert_msg(!strstr(l, ":NaN") && !strstr(l, ":Infinity") && !strstr(l, "nan%") &&
+                              !strstr(l, "(null)") && !strstr(l, "(-1)"),
+                          "%s: %s", modes[mi], l);
+            ck_assert_msg(strstr(l, "non-finite"), "%s: no error in '%s'", modes[mi], l);
+            if (json) {
+                json_object *jo = json_tokener_parse(l), *err;
+                ck_assert_msg(jo && json_object_object_get_ex(jo, "error", &err), "%s", l);
+                json_object_put(jo);
+            }
+        }
+        ck_assert_int_eq(lines, 2);
+        free(out);
+    }
+
+    /* forward: an input .npy with a NaN in image 1 is refused, naming the image */
+    char npy[512], outnpy[512];
+    snprintf(npy, sizeof npy, "%s/x_nan.npy", dir);
+    snprintf(outnpy, sizeof outnpy, "%s/y.npy", dir);
+    float *x = calloc(2 * 3 * 224 * 224, sizeof *x);
+    x[3 * 224 * 224 + 777] = INFINITY;
+    int dims[4] = {2, 3, 224, 224};
+    ck_assert_int_eq(npy_write_f32(npy, x, dims, 4), AN_OK);
+    free(x);
+    snprintf(cmd, sizeof cmd,
+             "'%s/apps/alexnet' forward --variant torchvision-224 --seed 1 --input '%s' "
+             "--output '%s' 2>&1",
+             build, npy, outnpy);
+    ck_assert_int_eq(run_capture(cmd, &out), 2);
+    ck_assert_msg(strstr(out, "image 1 holds a non-finite value") && strstr(out, "index 777"), "%s",
+                  out);
+    free(out);
+    ck_assert_int_ne(access(outnpy, F_OK), 0);
+    /* forward with NaN weights allowed: the file is written, each image has an error */
+    snprintf(cmd, sizeof cmd,
+             "'%s/apps/alexnet' forward --variant torchvision-224 --allow-nonfinite --weights '%s' "
+             "--input '%s' --output '%s' 2>&1",
+             build, weights, npy, outnpy);
+    ck_assert_int_eq(run_capture(cmd, &out), 1);
+    ck_assert_msg(strstr(out, "image 0: error") && strstr(out, "image 1: error"), "%s", out);
+    free(out);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Directory walks like `find -L` (issue 15, item 2), and runs that classify */
+/* nothing (item 6)                                                          */
+
+/* Runs `alexnet classify --json --top 1 ARGS` (under a timeout: a walk that
+ * never ends fails), returns the status and the lines' "path" and "error"
+ * (or "") into paths/errors. */
+static int classify_json(const char *args, char paths[][512], char errors[][512], int max,
+                         int *lines, char **err_out)
+{
+    char cmd[4096], *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && timeout 120 '%s/apps/alexnet' classify --json --top 1 %s 2>'%s/stderr'",
+             dir, getenv("AN_BUILD_ROOT"), args, dir);
+    int rc = run_capture(cmd, &out);
+    *lines = 0;
+    for (char *save = NULL, *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        ck_assert_int_lt(*lines, max);
+        json_object *o = json_tokener_parse(l), *p, *e;
+        ck_assert_msg(o && json_object_object_get_ex(o, "path", &p), "not JSON: %s", l);
+        snprintf(paths[*lines], 512, "%s", json_object_get_string(p));
+        snprintf(errors[*lines], 512, "%s",
+                 json_object_object_get_ex(o, "error", &e) ? json_object_get_string(e) : "");
+        json_object_put(o);
+        (*lines)++;
+    }
+    free(out);
+    snprintf(cmd, sizeof cmd, "cat '%s/stderr'", dir);
+    run_capture(cmd, err_out);
+    return rc;
+}
+
+START_TEST(test_cli_walk_links)
+{
+    char p[512], q[512], paths[16][512], errors[16][512], *err = NULL;
+    int lines;
+    snprintf(p, sizeof p, "%s/walk", dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/walk/sub", dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/walk/a.png", dir);
+    write_png(p, 40, 30, 7);
+    snprintf(p, sizeof p, "%s/walk/sub/b.png", dir);
+    write_png(p, 30, 40, 8);
+    snprintf(q, sizeof q, "%s/walk/hard.png", dir); /* the same file: listed once */
+    ck_assert_int_eq(link(p, q), 0);
+    snprintf(p, sizeof p, "%s/walk/sym.png", dir);
+    ck_assert_int_eq(symlink("a.png", p), 0);
+    snprintf(p, sizeof p, "%s/walk/again", dir); /* two loops back to the root */
+    ck_assert_int_eq(symlink(".", p), 0);
+    snprintf(p, sizeof p, "%s/walk/sub/again", dir);
+    ck_assert_int_eq(symlink("..", p), 0);
+    snprintf(p, sizeof p, "%s/walk/dangling.png", dir);
+    ck_assert_int_eq(symlink("nowhere.png", p), 0);
+    snprintf(p, sizeof p, "%s/walk/b_sub", dir); /* a second way into sub: walked once */
+    ck_assert_int_eq(symlink("sub", p), 0);
+
+    /* sorted by bytes: a.png again b_sub dangling.png hard.png sub/ sym.png */
+    const char *want[][2] = {
+        {"walk/a.png", ""},
+        {"walk/again", "file system loop"},
+        {"walk/b_sub/again", "file system loop"},
+        {"walk/b_sub/b.png", ""}, /* sub/b.png is the same file: not listed again */
+        {"walk/dangling.png", "dangling symbolic link"},
+    };
+    int n_want = (int)(sizeof want / sizeof want[0]);
+    for (int run = 0; run < 2; run++) { /* the same output twice: stable */
+        int rc = classify_json("walk", paths, errors, 16, &lines, &err);
+        ck_assert_msg(rc == 1, "status %d: %s", rc, err);
+        ck_assert_msg(lines == n_want, "%d lines: %s", lines, err);
+        for (int i = 0; i < n_want; i++) {
+            ck_assert_str_eq(paths[i], want[i][0]);
+            if (want[i][1][0])
+                ck_assert_msg(strstr(errors[i], want[i][1]), "%s: '%s'", paths[i], errors[i]);
+            else
+                ck_assert_msg(!errors[i][0], "%s: %s", paths[i], errors[i]);
+        }
+        ck_assert_msg(strstr(err, "5 images, 3 failed"), "%s", err);
+        free(err);
+    }
+}
+END_TEST
+
+START_TEST(test_cli_nothing_classified)
+{
+    char p[512], paths[4][512], errors[4][512], *err = NULL;
+    int lines;
+    snprintf(p, sizeof p, "%s/jpegs", dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    const char *files[] = {"1.jpg", "2.JPG", "3.jpeg", "README"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/jpegs/%s", dir, files[i]);
+        write_bytes(p, "\xff\xd8\xff", 3);
+    }
+    int rc = classify_json("jpegs", paths, errors, 4, &lines, &err);
+    ck_assert_int_eq(rc, 1);
+    ck_assert_int_eq(lines, 0);
+    ck_assert_msg(strstr(err, "no image classified") && strstr(err, "4 files skipped") &&
+                      strstr(err, "2 .jpg") && strstr(err, "1 .jpeg") &&
+                      strstr(err, "1 no extension"),
+                  "%s", err);
+    free(err);
+    /* an empty folder too */
+    snprintf(p, sizeof p, "%s/empty", dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    ck_assert_int_eq(classify_json("empty", paths, errors, 4, &lines, &err), 1);
+    ck_assert_msg(strstr(err, "no image classified: 0 inputs"), "%s", err);
+    free(err);
+    /* a skipped file beside a classified one is named in the summary, status 0 */
+    snprintf(p, sizeof p, "%s/jpegs/ok.png", dir);
+    write_png(p, 20, 20, 9);
+    ck_assert_int_eq(classify_json("jpegs", paths, errors, 4, &lines, &err), 0);
+    ck_assert_int_eq(lines, 1);
+    ck_assert_msg(strstr(err, "4 files skipped"), "%s", err);
+    free(err);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Labels files (issue 15, item 3)                                           */
+
+/* Writes a labels file: BOM, then n lines "lab<i>" (line `blank` empty, 0 for
+ * none) joined by eol, a final eol when final; extra appended raw. */
+static void write_labels(const char *path, const char *bom, int n, int blank, const char *eol,
+                         bool final, const char *first, const char *extra)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs(bom, f);
+    for (int i = 0; i < n; i++) {
+        if (i == 0 && first)
+            fputs(first, f);
+        else if (i + 1 != blank)
+            fprintf(f, "lab%d%s", i - (first ? 1 : 0), i == 7 ? " caf\xc3\xa9" : "");
+        if (i + 1 < n || final)
+            fputs(eol, f);
+    }
+    fputs(extra, f);
+    fclose(f);
+}
+
+START_TEST(test_cli_labels)
+{
+    char lab[512], png[512], cmd[4096], *out = NULL;
+    snprintf(lab, sizeof lab, "%s/labels_case.txt", dir);
+    snprintf(png, sizeof png, "%s/labels.png", dir);
+    write_png(png, 50, 40, 11);
+    const struct {
+        const char *bom, *eol, *first, *extra;
+        int n, blank;
+        bool final;
+        const char *says;
+    } refused[] = {
+        {"", "\n", "background", "", 1001, 0, true,
+         "1001 labels, one a line; expected exactly 1000 (a TensorFlow-style list with "
+         "'background' first"},
+        {"", "\n", NULL, "", 999, 0, true, "999 labels"},
+        {"", "\n", NULL, "", 1000, 500, true, "line 500 is blank"},
+        {"", "\n", NULL, "\n", 1000, 0, true, "1001 labels, one a line (line 1001 is blank)"},
+        {"\xef\xbb\xbf", "\r\n", NULL, "\r\n", 1000, 0, true, "1001 labels"},
+        {"", "\n", NULL, "", 0, 0, true, "0 labels"},
+        {"", "\r", NULL, "", 1000, 0, true, "1 label, one a line"},
+        {"\xfe\xff", "\n", NULL, "", 1000, 0, true, "line 1 is not UTF-8 (byte 0xfe"},
+        {"", "\n", "caf\xe9", "", 1000, 0, false, "line 1 is not UTF-8 (byte 0xe9 at column 4)"},
+        {"", "\n", "a\rb", "", 1000, 0, false, "line 1 holds the control byte 0x0d"},
+        {"", "\n", "a\tb\x7f", "", 1000, 0, false,
+         "line 1 holds the control byte 0x7f at column 4"},
+        {"", "\n", "\xed\xa0\x80", "", 1000, 0, false, "line 1 is not UTF-8"}, /* a surrogate */
+    };
+    const char *build = getenv("AN_BUILD_ROOT");
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        write_labels(lab, refused[i].bom, refused[i].n, refused[i].blank, refused[i].eol,
+                     refused[i].final, refused[i].first, refused[i].extra);
+        snprintf(cmd, sizeof cmd, "'%s/apps/alexnet' classify --labels '%s' '%s' 2>&1", build, lab,
+                 png);
+        int rc = run_capture(cmd, &out);
+        ck_assert_msg(rc == 2 && strstr(out, refused[i].says), "case %zu: status %d: %s", i, rc,
+                      out);
+        free(out);
+    }
+    /* accepted: a BOM, CRLF endings, no final newline; labels by index, UTF-8 kept */
+    const char *eols[] = {"\r\n", "\n"};
+    for (int e = 0; e < 2; e++) {
+        write_labels(lab, e ? "" : "\xef\xbb\xbf", 1000, 0, eols[e], e == 1, NULL, "");
+        snprintf(cmd, sizeof cmd,
+                 "'%s/apps/alexnet' classify --json --top 1000 --labels '%s' '%s' 2>/dev/null",
+                 build, lab, png);
+        ck_assert_int_eq(run_capture(cmd, &out), 0);
+        json_object *o = json_tokener_parse(out), *top;
+        ck_assert(o && json_object_object_get_ex(o, "top", &top));
+        ck_assert_int_eq((int)json_object_array_length(top), 1000);
+        for (int j = 0; j < 1000; j++) {
+            json_object *c = json_object_array_get_idx(top, (size_t)j), *idx, *l;
+            ck_assert(json_object_object_get_ex(c, "index", &idx));
+            ck_assert(json_object_object_get_ex(c, "label", &l));
+            char want[64];
+            int k = json_object_get_int(idx);
+            snprintf(want, sizeof want, "lab%d%s", k, k == 7 ? " caf\xc3\xa9" : "");
+            ck_assert_str_eq(json_object_get_string(l), want);
+        }
+        json_object_put(o);
+        free(out);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* JSON lines whatever the bytes of a path (issue 15, item 7)                */
+
+/* A Latin-1 name, a name with quote, backslash, tab and valid UTF-8, and a
+ * missing path with invalid bytes (its error text quotes it): every line is
+ * strict UTF-8 JSON to Python, and os.fsencode() of "path" gives the bytes
+ * back (surrogateescape). */
+START_TEST(test_cli_json_bytes)
+{
+    char p[512], cmd[8192], *out = NULL;
+    snprintf(p, sizeof p, "%s/bytes", dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/bytes/caf\xe9.png", dir);
+    write_png(p, 30, 30, 21);
+    snprintf(p, sizeof p, "%s/bytes/q\"b\\t\tz\xc3\xa9\xe2\x98\x95.png", dir);
+    write_png(p, 30, 30, 22);
+    snprintf(p, sizeof p, "%s/bytes/\xed\xa0\x80sur.png", dir); /* an encoded surrogate */
+    write_png(p, 30, 30, 23);
+    const char *check =
+        "import json, os, sys\n"
+        "want = sorted(os.listdir(b'bytes'))\n"
+        "want = [b'bytes/' + w for w in want] + [b'bytes/gone\\xff\\xfe\\x80.png']\n"
+        "lines = sys.stdin.buffer.read().split(b'\\n')[:-1]\n"
+        "assert len(lines) == len(want), (len(lines), want)\n"
+        "for line, w in zip(lines, want):\n"
+        "    o = json.loads(line.decode('utf-8'))\n"
+        "    assert os.fsencode(o['path']) == w, (o['path'], w)\n"
+        "    if 'error' in o: assert w in os.fsencode(o['error']), o['error']\n"
+        "    else: assert len(o['top']) == 2\n"
+        "print('ok', len(lines))\n";
+    snprintf(p, sizeof p, "%s/check.py", dir);
+    FILE *f = fopen(p, "w");
+    fputs(check, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s/apps/alexnet' classify --json --top 2 bytes $(printf "
+             "'bytes/gone\\377\\376\\200.png') 2>/dev/null | /usr/bin/python3 check.py 2>&1",
+             dir, getenv("AN_BUILD_ROOT"));
+    int rc = run_capture(cmd, &out);
+    ck_assert_msg(rc == 0 && strcmp(out, "ok 4\n") == 0, "status %d: %s", rc, out);
+    free(out);
+}
+END_TEST
+
 static void setup(void)
 {
     if (!dev) {
@@ -293,6 +756,12 @@ int main(void)
     tcase_add_test(tc, test_library_pipeline);
     tcase_add_test(tc, test_cli_json_mixed);
     tcase_add_test(tc, test_cli_many_batch7);
+    tcase_add_test(tc, test_top_k_nonfinite);
+    tcase_add_test(tc, test_nonfinite_weights);
+    tcase_add_test(tc, test_cli_walk_links);
+    tcase_add_test(tc, test_cli_nothing_classified);
+    tcase_add_test(tc, test_cli_labels);
+    tcase_add_test(tc, test_cli_json_bytes);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

@@ -180,24 +180,34 @@ START_TEST(test_refusals)
 {
     const refusal cases[] = {
         {"bad_global.pth", AN_ERR_BAD_FILE, {"global 'posix.system' is not allowed", "offset 2"}},
-        {"bad_global_legacy.pth", AN_ERR_BAD_FILE, {"global 'os.system' is not allowed",
-                                                    "state_dict pickle"}},
-        {"bad_opcode.pth", AN_ERR_BAD_FILE, {"opcode 0x47 'G' (BINFLOAT)", "offset 12"}},
-        {"bad_shape.pth", AN_ERR_BAD_WEIGHTS,
-         {"tensor 'classifier.6.weight' has shape (10, 4096)", "torchvision-224 expects (1000, 4096)"}},
-        {"bad_shape_caffe.pth", AN_ERR_BAD_WEIGHTS,
+        {"bad_global_legacy.pth",
+         AN_ERR_BAD_FILE,
+         {"global 'os.system' is not allowed", "state_dict pickle"}},
+        {"bad_opcode.pth", AN_ERR_BAD_FILE, {"opcode 0x81", "NEWOBJ", "offset 12"}},
+        {"bad_shape.pth",
+         AN_ERR_BAD_WEIGHTS,
+         {"tensor 'classifier.6.weight' has shape (10, 4096)",
+          "torchvision-224 expects (1000, 4096)"}},
+        {"bad_shape_caffe.pth",
+         AN_ERR_BAD_WEIGHTS,
          {"'conv2.weight' has shape (256, 64, 5, 5)", "caffe-227 expects (256, 96, 5, 5)",
           "caffe-bvlc-227 expects (256, 48, 5, 5)"}},
         {"bad_strided.pth", AN_ERR_BAD_FILE, {"not contiguous"}},
         {"bad_double.pth", AN_ERR_BAD_FILE, {"DoubleStorage", "float32"}},
         {"bad_name.pth", AN_ERR_BAD_WEIGHTS, {"'model.fc.weight' is not a tensor of any variant"}},
-        {"bad_checkpoint.pth", AN_ERR_BAD_FILE, {"'state_dict' is a dict", "checkpoint"}},
+        {"bad_checkpoint.pth", AN_ERR_BAD_WEIGHTS, {"missing tensor 'features.0.weight'"}},
+        {"bad_ckpt_no_weights.pth",
+         AN_ERR_BAD_FILE,
+         {"no state_dict found: 'epoch' holds a value of type int", "keys: 'epoch', 'optimizer'"}},
+        {"ckpt_tiny_net.pth", AN_ERR_BAD_WEIGHTS, {"'features.0.weight' has shape (2, 3, 3, 3)"}},
+        {"ckpt_tiny_model.pth", AN_ERR_BAD_WEIGHTS, {"'features.0.weight' has shape (2, 3, 3, 3)"}},
         {"bad_notzip.pth", AN_ERR_BAD_FILE, {"not a readable zip archive"}},
         {"bad_varint.caffemodel", AN_ERR_BAD_FILE, {"not a valid Caffe NetParameter", "varint"}},
         {"bad_length.caffemodel", AN_ERR_BAD_FILE, {"runs past the end"}},
         {"bad_layer.caffemodel", AN_ERR_BAD_FILE, {"layer 'conv9' has weights"}},
         {"bad_blob.caffemodel", AN_ERR_BAD_FILE, {"shape holds 6 values but its data 5"}},
-        {"tiny_zip.pth", AN_ERR_BAD_WEIGHTS,
+        {"tiny_zip.pth",
+         AN_ERR_BAD_WEIGHTS,
          {"'features.0.weight' has shape (2, 3, 3, 3)", "expects (64, 3, 11, 11)"}},
         {"tiny_legacy.pth", AN_ERR_BAD_WEIGHTS, {"'features.0.weight' has shape (2, 3, 3, 3)"}},
         {"tiny.caffemodel", AN_ERR_BAD_WEIGHTS, {"'conv1.weight' has shape (2, 3, 3, 3)"}},
@@ -220,6 +230,108 @@ START_TEST(test_refusals)
     path_of(out, sizeof out, pub, "no-such-dir/out.safetensors");
     ck_assert_int_eq(an_convert(in, out, NULL, 0), AN_ERR_IO);
     ck_assert_ptr_nonnull(strstr(an_last_error(), "cannot create"));
+}
+END_TEST
+
+/* Checkpoints (issue 15): the state_dict under "state_dict" with
+ * "features.module.N" names and the optimizer beside it (pytorch/examples),
+ * and under "model_state_dict" with DDP's "module." in front, in the legacy
+ * format, beside an int64 tensor, floats, lists, tuples and a long int:
+ * converted bit for bit, and the key is said. */
+START_TEST(test_checkpoints)
+{
+    check_conversion("ckpt_examples.pth", "tv_expected.safetensors", "torchvision-224", "F32");
+    check_conversion("ckpt_ddp_legacy.pth", "tv_expected.safetensors", "torchvision-224", "F32");
+    const char *names[][2] = {{"ckpt_examples.pth", "state_dict"},
+                              {"ckpt_ddp_legacy.pth", "model_state_dict"},
+                              {"tv_zip.pth", ""}};
+    for (int i = 0; i < 3; i++) {
+        char in[4400], out[4400];
+        path_of(in, sizeof in, pub, names[i][0]);
+        path_of(out, sizeof out, tmp, "ckpt.safetensors");
+        an_convert_info info;
+        ck_assert_msg(an_convert_ex(in, out, &info) == AN_OK, "%s", an_last_error());
+        ck_assert_str_eq(info.source_key, names[i][1]);
+        ck_assert_str_eq(info.variant, "torchvision-224");
+        ck_assert_int_eq(remove(out), 0);
+    }
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd,
+             "'%s/apps/alexnet' convert '%s/ckpt_examples.pth' '%s/cli_ckpt.safetensors' | grep -q "
+             "\"a checkpoint: the weights are its 'state_dict'\" && rm '%s/cli_ckpt.safetensors'",
+             getenv("AN_BUILD_ROOT"), pub, tmp, tmp);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/* A NaN or infinity in a tensor is refused, naming the tensor and the first
+ * bad flat index (issue 15): torch's legacy format here stores the storage of
+ * features.0.weight last, so the file's final four bytes are that tensor's
+ * last element, 64*3*11*11 - 1. */
+START_TEST(test_nonfinite)
+{
+    char in[4400], bad[4400];
+    path_of(in, sizeof in, pub, "tv_legacy.pth");
+    path_of(bad, sizeof bad, tmp, "nan_legacy.pth");
+    size_t n;
+    unsigned char *buf = slurp(in, &n);
+    const unsigned char inf_le[4] = {0x00, 0x00, 0x80, 0xff}; /* -inf */
+    memcpy(buf + n - 4, inf_le, 4);
+    spit(bad, buf, n);
+    free(buf);
+    const char *says[] = {"tensor 'features.0.weight'", "non-finite", "flat index 23231:"};
+    expect_refusal(bad, AN_ERR_BAD_WEIGHTS, says, 3);
+    ck_assert_int_eq(remove(bad), 0);
+}
+END_TEST
+
+/* Files of another kind are named, with what convert accepts (issue 15,
+ * item 9): a hand-made ONNX ModelProto (ir_version 7, producer "pytorch",
+ * a graph and an opset import), HDF5, NumPy .npy and .npz, safetensors,
+ * gzip and image files. */
+START_TEST(test_wrong_kind)
+{
+    static const unsigned char onnx[] = {0x08, 0x07, 0x12, 0x07, 'p',  'y',  't',  'o',  'r',  'c',
+                                         'h',  0x1a, 0x03, '2',  '.',  '0',  0x3a, 0x06, 0x0a, 0x04,
+                                         0x12, 0x02, 'y',  'x',  0x42, 0x02, 0x10, 0x0d};
+    static const unsigned char hdf5[64] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    static const unsigned char npy[] = "\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': "
+                                       "False, 'shape': (1,), }";
+    static const unsigned char st[] = "\x0e\0\0\0\0\0\0\0{\"a\":{}}      ";
+    static const unsigned char gz[] = {0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0};
+    static const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0};
+    static const unsigned char jpg[] = {0xff, 0xd8, 0xff, 0xe0, 0, 0x10};
+    /* a stored zip holding one empty "x.npy", as numpy.savez writes */
+    static const unsigned char npz[] = {
+        'P', 'K', 3, 4,  20, 0,  0, 0, 0,  0,   0,   0,   0,   0,   0,   0,   0,   0,
+        0,   0,   0, 0,  0,  0,  0, 0, 5,  0,   0,   0,   'x', '.', 'n', 'p', 'y', 'P',
+        'K', 1,   2, 20, 0,  20, 0, 0, 0,  0,   0,   0,   0,   0,   0,   0,   0,   0,
+        0,   0,   0, 0,  0,  0,  0, 0, 0,  5,   0,   0,   0,   0,   0,   0,   0,   0,
+        0,   0,   0, 0,  0,  0,  0, 0, 0,  'x', '.', 'n', 'p', 'y', 'P', 'K', 5,   6,
+        0,   0,   0, 0,  1,  0,  1, 0, 51, 0,   0,   0,   35,  0,   0,   0,   0,   0};
+    const struct {
+        const char *name;
+        const unsigned char *data;
+        size_t size;
+        const char *says;
+    } cases[] = {
+        {"model.onnx", onnx, sizeof onnx, "model.onnx is an ONNX model; convert accepts"},
+        {"w.h5", hdf5, sizeof hdf5, "is an HDF5 file"},
+        {"a.npy", npy, sizeof npy - 1, "is a NumPy .npy array"},
+        {"a.npz", npz, sizeof npz, "is a NumPy .npz archive"},
+        {"w.safetensors", st, sizeof st - 1, "is a safetensors file"},
+        {"w.pth.gz", gz, sizeof gz, "gzip"},
+        {"photo.pth", png, sizeof png, "is a PNG image"},
+        {"photo.caffemodel", jpg, sizeof jpg, "is a JPEG image"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char in[4400];
+        path_of(in, sizeof in, tmp, cases[i].name);
+        spit(in, cases[i].data, cases[i].size);
+        const char *says[] = {cases[i].says, "PyTorch .pth", "Caffe .caffemodel"};
+        expect_refusal(in, AN_ERR_BAD_FILE, says, 3);
+        ck_assert_int_eq(remove(in), 0);
+    }
 }
 END_TEST
 
@@ -638,6 +750,9 @@ int main(void)
     tcase_add_test(tc, test_caffe_layer);
     tcase_add_test(tc, test_caffe_v1);
     tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_nonfinite);
+    tcase_add_test(tc, test_wrong_kind);
+    tcase_add_test(tc, test_checkpoints);
     tcase_add_test(tc, test_truncated_small);
     tcase_add_test(tc, test_truncated_large);
     tcase_add_test(tc, test_flipped_bytes);

@@ -336,7 +336,7 @@ START_TEST(test_load_f32_exact)
     const an__variant *v = variant("torchvision-224");
     const char *path = full_file(4);
     an__weights w;
-    int st = an__weights_load(v, path, &w);
+    int st = an__weights_load_flags(v, path, AN_LOAD_ALLOW_NONFINITE, &w);
     ck_assert_msg(st == AN_OK, "load: %d %s", st, an_last_error());
     check_shapes(v, &w);
     uint64_t bad = 0;
@@ -358,7 +358,7 @@ START_TEST(test_load_f16_exact)
     const an__variant *v = variant("torchvision-224");
     const char *path = full_file(2);
     an__weights w;
-    int st = an__weights_load(v, path, &w);
+    int st = an__weights_load_flags(v, path, AN_LOAD_ALLOW_NONFINITE, &w);
     ck_assert_msg(st == AN_OK, "load: %d %s", st, an_last_error());
     check_shapes(v, &w);
 
@@ -394,6 +394,106 @@ START_TEST(test_load_f16_exact)
     ck_assert_uint_eq(bad, 0);
     an__weights_free(&w);
     assert_zeroed(&w);
+}
+END_TEST
+
+/* The same files without the flag: refused, naming the first tensor (in the
+ * variant's order) that holds a NaN or infinity and its first bad flat index,
+ * computed here from the values written. */
+START_TEST(test_refuse_nonfinite)
+{
+    const an__variant *v = variant("torchvision-224");
+    an__param_shape ps[AN_MAX_LAYERS];
+    int n = an__variant_param_shapes(v, ps, AN_MAX_LAYERS);
+    for (int elem = 2; elem <= 4; elem += 2) {
+        const char *path = full_file(elem);
+        char want[256] = "";
+        for (int t = 0; t < 2 * n && !want[0]; t++) {
+            uint64_t numel = t % 2 ? (uint64_t)ps[t / 2].dims[0] : weight_numel(&ps[t / 2]);
+            const an__layer *l = &v->layers[ps[t / 2].layer];
+            for (uint64_t j = 0; j < numel && !want[0]; j++) {
+                bool bad = elem == 4 ? ((f32_value(t, j) >> 23) & 0xff) == 0xff
+                                     : ((f16_value(t, j) >> 10) & 0x1f) == 0x1f;
+                if (bad)
+                    snprintf(want, sizeof want, "tensor '%s' holds",
+                             t % 2 ? l->bias_name : l->weight_name);
+                if (bad)
+                    snprintf(want + strlen(want), sizeof want - strlen(want), "|flat index %llu;",
+                             (unsigned long long)j);
+            }
+        }
+        ck_assert(want[0]);
+        an__weights w;
+        int st = an__weights_load(v, path, &w);
+        ck_assert_int_eq(st, AN_ERR_BAD_WEIGHTS);
+        char *bar = strchr(want, '|');
+        *bar = '\0';
+        ck_assert_msg(strstr(an_last_error(), want), "'%s' does not say '%s'", an_last_error(),
+                      want);
+        ck_assert_msg(strstr(an_last_error(), bar + 1), "'%s' does not say '%s'", an_last_error(),
+                      bar + 1);
+        ck_assert_ptr_nonnull(strstr(an_last_error(), "non-finite"));
+        assert_zeroed(&w);
+    }
+
+    /* the raw-bit scan against isfinite() on every half and many float patterns */
+    for (uint32_t h = 0; h < 65536; h++) {
+        unsigned char b[2] = {(unsigned char)h, (unsigned char)(h >> 8)};
+        ck_assert_int_eq(an__first_nonfinite(b, 1, 2, NULL) == 0,
+                         !isfinite(f16_reference((uint16_t)h)));
+    }
+    for (uint64_t i = 0; i < 200000; i++) {
+        uint32_t u = f32_value(7, i);
+        float f;
+        memcpy(&f, &u, sizeof f);
+        unsigned char b[4] = {(unsigned char)u, (unsigned char)(u >> 8), (unsigned char)(u >> 16),
+                              (unsigned char)(u >> 24)};
+        ck_assert_int_eq(an__first_nonfinite(b, 1, 4, NULL) == 0, !isfinite(f));
+    }
+    unsigned char three[12] = {0}; /* 0, +inf, NaN: first at 1, two of them */
+    three[6] = 0x80, three[7] = 0x7f, three[10] = 0xc0, three[11] = 0x7f;
+    size_t count = 0;
+    ck_assert_int_eq(an__first_nonfinite(three, 3, 4, &count), 1);
+    ck_assert_uint_eq(count, 2);
+}
+END_TEST
+
+/* A file of another kind given as weights is named, with the way to convert
+ * it (issue 15, item 9): never "header size ... (not a safetensors file?)". */
+START_TEST(test_reject_other_kinds)
+{
+    static const unsigned char zip[64] = {'P', 'K', 3, 4, 20};
+    static const unsigned char pickle[64] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc};
+    static const unsigned char onnx[] = {0x08, 0x07, 0x12, 0x07, 'p',  'y',  't', 'o',
+                                         'r',  'c',  'h',  0x3a, 0x02, 0x0a, 0x00};
+    static const unsigned char hdf5[64] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    static const unsigned char png[64] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    const struct {
+        const unsigned char *data;
+        size_t size;
+        const char *says;
+    } cases[] = {
+        {zip, sizeof zip, "is a zip archive (a PyTorch .pth?), not a safetensors file"},
+        {pickle, sizeof pickle, "is a Python pickle (a legacy PyTorch .pth?)"},
+        {onnx, sizeof onnx, "is an ONNX model, not a safetensors file"},
+        {hdf5, sizeof hdf5, "is an HDF5 file"},
+        {png, sizeof png, "is a PNG image"},
+    };
+    char path[128];
+    tmp_path(path, sizeof path, "other.safetensors");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        FILE *f = fopen(path, "wb");
+        ck_assert_uint_eq(fwrite(cases[i].data, 1, cases[i].size, f), cases[i].size);
+        fclose(f);
+        an__weights w;
+        ck_assert_int_eq(an__weights_load(variant("torchvision-224"), path, &w),
+                         AN_ERR_BAD_WEIGHTS);
+        ck_assert_msg(strstr(an_last_error(), cases[i].says) &&
+                          strstr(an_last_error(), "alexnet convert"),
+                      "case %zu: %s", i, an_last_error());
+        assert_zeroed(&w);
+    }
+    remove(path);
 }
 END_TEST
 
@@ -1065,6 +1165,7 @@ static Suite *weights_suite(void)
     tcase_add_test(tc, test_load_f32_exact);
     tcase_add_test(tc, test_load_f16_exact);
     tcase_add_test(tc, test_load_caffe_mixed);
+    tcase_add_test(tc, test_refuse_nonfinite);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("reject");
@@ -1073,6 +1174,7 @@ static Suite *weights_suite(void)
     tcase_add_loop_test(tc, test_reject_raw_header, 0, N_RAW);
     tcase_add_test(tc, test_reject_truncated);
     tcase_add_test(tc, test_reject_io);
+    tcase_add_test(tc, test_reject_other_kinds);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("seed");

@@ -12,6 +12,8 @@
 
 /* What classify.c's cmd_classify calls beyond the parsers: never reached
  * here, stubbed so that the target links without the OpenCL pipeline. */
+unsigned app_load_flags;
+
 int app_open_model(const char *device, const char *variant, const char *weights, uint64_t seed,
                    an_device **dev, an_model **model)
 {

@@ -145,6 +145,23 @@ put('list', 'empty.txt', '')
 put('list', 'long_line.txt', 'x' * 5000 + '.png\n')
 put('list', 'cr_only.txt', 'a.png\rb.png\r')
 
+# --- .pth -----------------------------------------------------------------
+# The seeds in corpus/pth/ are small files that torch.save writes: copies of
+# tests/reference/make_published.py's tiny_*.pth, ckpt_tiny_*.pth and bad_*.pth
+# (that script needs torch; this one does not).
+
+# --- --labels --------------------------------------------------------------
+names = ['class %d' % i for i in range(1000)]
+put('labels', 'plain.txt', '\n'.join(names) + '\n')
+put('labels', 'crlf_bom.txt', b'\xef\xbb\xbf' + '\r\n'.join(names).encode())
+put('labels', 'background_1001.txt', '\n'.join(['background'] + names) + '\n')
+put('labels', 'blank_middle.txt', '\n'.join(names[:500] + [''] + names[501:]) + '\n')
+put('labels', 'two_final_newlines.txt', '\n'.join(names) + '\n\n')
+put('labels', 'latin1.txt', ('\n'.join(names) + '\n').encode().replace(b'class 7\n', b'caf\xe9\n'))
+put('labels', 'utf8.txt', ('\n'.join(names) + '\n').replace('class 7\n', 'caf\u00e9 \u2615 \U0001d11e\n').encode())
+put('labels', 'cr_only.txt', '\r'.join(names))
+put('labels', 'empty.txt', '')
+
 # --- --device selectors (see fuzz_selector.c for the layout) -----------------
 def sel(count, types, text):
     return bytes([count]) + bytes((types + [0] * 7)[:7]) + text.encode()

@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 out=${FUZZ_BUILD:-$root/build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-safetensors png list selector tuning}
+targets=${FUZZ_TARGETS:-safetensors png list selector tuning labels pth}
 CC=${CC_FUZZ:-clang}
 
 if ! command -v "$CC" >/dev/null; then
@@ -30,16 +30,17 @@ mkdir -p "$out/obj"
 san=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 cflags=(-std=c11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -DCL_TARGET_OPENCL_VERSION=120
         -DCL_USE_DEPRECATED_OPENCL_1_2_APIS -Iinclude -Iruntime
-        $(pkg-config --cflags OpenCL clblast libpng json-c))
-libs=($(pkg-config --libs OpenCL clblast libpng json-c) -lm -lpthread)
+        $(pkg-config --cflags OpenCL clblast libpng json-c libzip))
+libs=($(pkg-config --libs OpenCL clblast libpng json-c libzip) -lm -lpthread)
 
 # The parts of the runtime the targets reach, instrumented for coverage and the
-# sanitizers (fuzz_list.c stubs the few pipeline functions classify.c names).
+# sanitizers (fuzz_list.c and fuzz_labels.c stub the few pipeline functions classify.c names).
 objs=()
 # model.c (the tuning parser) needs program.c, and that the embedded kernels.
 python3 tools/embed.py "$out/obj/embedded_kernels.c" an__embedded_kernels cl_kernels/*.cl
 for src in runtime/status.c runtime/variant.c runtime/weights.c runtime/image.c runtime/device.c \
-    runtime/model.c runtime/program.c "$out/obj/embedded_kernels.c"; do
+    runtime/model.c runtime/program.c runtime/pickle.c runtime/convert.c runtime/caffe.c \
+    "$out/obj/embedded_kernels.c"; do
     o="$out/obj/$(basename "${src%.c}").o"
     if [ ! -f "$o" ] || [ "$src" -nt "$o" ] || [ "$0" -nt "$o" ]; then
         "$CC" "${cflags[@]}" "${san[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$o"

@@ -215,6 +215,22 @@ def main():
     except ImportError as e:  # python3-pil missing: the test skips the photographs
         print("no photographs:", e)
 
+    # checkpoints (issue 15): pytorch/examples' imagenet/main.py wraps only
+    # model.features in DataParallel and saves epoch, arch, best_acc1 and the
+    # optimizer beside the state_dict; DDP's "module." in front; numbers,
+    # strings, lists, tuples, None, an int64 tensor (LongStorage) around them
+    opt = {"state": {0: {"momentum_buffer": torch.zeros(3), "step": torch.tensor(7)}},
+           "param_groups": [{"lr": 0.01, "momentum": 0.9, "dampening": 0, "weight_decay": 1e-4,
+                             "nesterov": False, "maximize": False, "foreach": None,
+                             "params": [0, 1]}]}
+    ex = {k.replace("features.", "features.module.", 1): v for k, v in sd.items()}
+    torch.save({"epoch": 3, "arch": "alexnet", "state_dict": ex, "best_acc1": torch.tensor(56.52),
+                "optimizer": opt}, j("ckpt_examples.pth"))
+    ddp = {"module." + k: v for k, v in sd.items()}
+    torch.save({"model_state_dict": ddp, "optimizer_state_dict": opt, "loss": 0.25,
+                "history": [1.5, 2.5], "nested": {"a": (1, 2.0, "x", None, True), "big": 2 ** 70}},
+               j("ckpt_ddp_legacy.pth"), _use_new_zipfile_serialization=False)
+
     # small valid containers, for truncation and byte flips
     tiny = {"features.0.weight": torch.randn(2, 3, 3, 3, generator=torch.Generator().manual_seed(5)),
             "features.0.bias": torch.tensor([0.5, -0.25]).half()}
@@ -236,8 +252,8 @@ def main():
     assert legacy.count(b"ccollections\nOrderedDict\n") == 1
     with open(j("bad_global_legacy.pth"), "wb") as f:
         f.write(legacy.replace(b"ccollections\nOrderedDict\n", b"cos\nsystem\n"))
-    # BINFLOAT (G) in a state_dict: outside the subset
-    zip_pth(j("bad_opcode.pth"), b"\x80\x02}q\x00(X\x01\x00\x00\x00aG@\x09\x21\xfb\x54\x44\x2d\x18u.")
+    # NEWOBJ (0x81) in a state_dict: outside the subset (it would build an object)
+    zip_pth(j("bad_opcode.pth"), b"\x80\x02}q\x00(X\x01\x00\x00\x00a\x81u.")
     torch.save({"classifier.6.weight": torch.zeros(10, 4096), "classifier.6.bias": torch.zeros(10)},
                j("bad_shape.pth"))
     torch.save({"conv2.weight": torch.zeros(256, 64, 5, 5)}, j("bad_shape_caffe.pth"))
@@ -246,6 +262,10 @@ def main():
     torch.save({"features.0.bias": torch.zeros(64, dtype=torch.float64)}, j("bad_double.pth"))
     torch.save({"model.fc.weight": torch.zeros(3, 3)}, j("bad_name.pth"))
     torch.save({"state_dict": {"features.0.bias": torch.zeros(64)}}, j("bad_checkpoint.pth"))
+    torch.save({"net": tiny, "epoch": 1}, j("ckpt_tiny_net.pth"))
+    torch.save({"model": {"state_dict": tiny}, "acc": 0.5}, j("ckpt_tiny_model.pth"),
+               _use_new_zipfile_serialization=False)
+    torch.save({"epoch": 1, "optimizer": opt}, j("bad_ckpt_no_weights.pth"))
     with open(j("bad_notzip.pth"), "wb") as f:
         f.write(b"PK\x03\x04" + bytes(range(256)) * 4)
     with open(j("bad_varint.caffemodel"), "wb") as f:

@@ -1,6 +1,7 @@
 /* alexnet.c - the command-line program: parses arguments, calls the library,
  * prints. Subcommands: devices, summary, forward. Exit status: 0 success,
  * 1 a run that failed part-way, 2 usage or set-up errors. */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,11 +11,10 @@
 
 #include "alexnet.h"
 #include "apps.h"
+#include "bench.h"
 #include "npy.h"
 
 enum { EXIT_USAGE = APP_EXIT_USAGE };
-
-int cmd_convert(int argc, char **argv); /* convert.c */
 
 static void usage(FILE *f)
 {
@@ -55,6 +55,32 @@ double app_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int app_parse_int(const char *text, int lo, int hi, int *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (end == text || *end || errno == ERANGE || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int app_parse_int_list(const char *text, int lo, int hi, int *out, int max)
+{
+    int n = 0;
+    char *copy = strdup(text), *save = NULL;
+    if (!copy)
+        return -1;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        if (n == max || app_parse_int(t, lo, hi, &out[n++]) != 0) {
+            n = -1;
+            break;
+        }
+    free(copy);
+    return n;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -226,7 +252,8 @@ static int cmd_forward(const forward_args *a)
     int dims[8], ndim = 0, rc = EXIT_USAGE;
     int status = npy_read_f32(a->input, &x, dims, &ndim, 8);
     if (status != AN_OK) {
-        rc = fail_setup(a->input, status);
+        fprintf(stderr, "alexnet: %s: %s (%s)\n", a->input, npy_last_error(),
+                an_status_name(status));
         goto done;
     }
     if (ndim != 4) {
@@ -264,7 +291,7 @@ static int cmd_forward(const forward_args *a)
     int odims[2] = {dims[0], AN_CLASSES};
     status = npy_write_f32(a->output, y, odims, 2);
     if (status != AN_OK) {
-        fprintf(stderr, "alexnet forward: %s\n", an_last_error());
+        fprintf(stderr, "alexnet forward: %s\n", npy_last_error());
         rc = 1;
         goto done;
     }
@@ -333,7 +360,8 @@ int main(int argc, char **argv)
         return cmd_devices();
     if (strcmp(cmd, "summary") == 0) {
         if (!a.variant) {
-            fprintf(stderr, "alexnet summary: --variant is required (torchvision-224 or caffe-227)\n");
+            fprintf(stderr, "alexnet summary: --variant is required (torchvision-224, "
+                            "caffe-227 or caffe-bvlc-227)\n");
             return EXIT_USAGE;
         }
         return cmd_summary(a.variant, a.input);

@@ -37,6 +37,7 @@ struct an_plan {
     int n_steps;
     cl_kernel softmax;
     size_t softmax_global, softmax_local;
+    cl_event pending; /* the read-back of the pass an_plan_enqueue started, or NULL */
 };
 
 static size_t round_up(size_t x, size_t m)
@@ -522,7 +523,43 @@ int an_plan_forward(an_plan *p, const float *input, float *output, an_output wha
 {
     if (!p || !input || !output)
         return an__fail(AN_ERR_INVALID_ARGUMENT, "an_plan_forward: NULL argument");
+    int status = an_plan_wait(p);
+    if (status != AN_OK)
+        return status;
     return an__plan_enqueue(p, 0, input, output, what, NULL, NULL);
+}
+
+int an_plan_wait(an_plan *p)
+{
+    int status = AN_OK;
+    if (!p)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_plan_wait: NULL plan");
+    if (!p->pending)
+        return AN_OK;
+    cl_event e = p->pending;
+    p->pending = NULL;
+    cl_int run = CL_COMPLETE;
+    cl_int err = clWaitForEvents(1, &e);
+    if (err == CL_SUCCESS)
+        err = clGetEventInfo(e, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof run, &run, NULL);
+    clReleaseEvent(e);
+    if (err == CL_SUCCESS && run < 0)
+        err = run;
+    if (err != CL_SUCCESS) {
+        clFinish(p->model->dev->queue);
+        status = an__cl_fail(err, "clWaitForEvents(forward pass)", __FILE__, __LINE__);
+    }
+    return status;
+}
+
+int an_plan_enqueue(an_plan *p, const float *input, float *output, an_output what)
+{
+    if (!p || !input || !output)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_plan_enqueue: NULL argument");
+    int status = an_plan_wait(p);
+    if (status != AN_OK)
+        return status;
+    return an__plan_enqueue(p, 0, input, output, what, &p->pending, NULL);
 }
 
 int an__plan_batch(const an_plan *p)
@@ -574,6 +611,31 @@ fail:
     return status;
 }
 
+int an_plan_profile(an_plan *p, const float *input, an_layer_time *times, int max, int *count)
+{
+    if (!p || !input || !times || !count || max < 0)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_plan_profile: NULL argument");
+    an__step_time t[AN_MAX_LAYERS];
+    int n = 0, status = an_plan_wait(p);
+    if (status == AN_OK)
+        status = an__plan_profile(p, input, t, &n);
+    if (status != AN_OK)
+        return status;
+    *count = n < max ? n : max;
+    for (int i = 0; i < *count; i++)
+        times[i] = (an_layer_time){t[i].layer, t[i].ms, t[i].clblast};
+    return AN_OK;
+}
+
+int an_plan_layers(const an_plan *p, an_layer_info *layers, int *count)
+{
+    if (!p || !layers || !count)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_plan_layers: NULL argument");
+    memcpy(layers, p->layers, (size_t)p->n_layers * sizeof *layers);
+    *count = p->n_layers;
+    return AN_OK;
+}
+
 const an_layer_info *an__plan_layers(const an_plan *p, int *count)
 {
     *count = p->n_layers;
@@ -589,6 +651,7 @@ void an_plan_free(an_plan *p)
 {
     if (!p)
         return;
+    an_plan_wait(p); /* nothing may still use the caller's buffers */
     for (int i = 0; i < AN_MAX_LAYERS; i++) {
         if (p->steps[i].kernel)
             clReleaseKernel(p->steps[i].kernel);

@@ -161,8 +161,6 @@ int an__weights_seed(const an__variant *v, uint64_t seed, an__weights *w);
 
 void an__weights_free(an__weights *w);
 
-#endif /* AN_INTERNAL_H */
-
 /* ------------------------------------------------------------------------ */
 /* Models and plans                                                         */
 
@@ -321,8 +319,6 @@ an_model *an__plan_model(const an_plan *p);
 /* Converters: published weight files to safetensors (convert.c, pickle.c,  */
 /* caffe.c)                                                                 */
 
-#ifndef AN_CONVERT_DECLS
-#define AN_CONVERT_DECLS
 enum { AN__DT_F32 = 4, AN__DT_F16 = 2 }; /* element sizes */
 #define AN__MAX_CTENSORS 64
 #define AN__MAX_CDIMS 8
@@ -358,4 +354,5 @@ int an__caffe_read(const char *path, const unsigned char *buf, size_t size, an__
  * error naming the first tensor that fits none, its shape and the shapes the
  * candidate variants expect. */
 const an__variant *an__convert_match(const char *path, const an__ctensors *ts);
-#endif
+
+#endif /* AN_INTERNAL_H */

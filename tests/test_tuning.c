@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "internal.h" /* twice on purpose: its include guard must cover all of it */
 
 static an_device_info device(const char *name)
 {

@@ -81,8 +81,11 @@ AN_API const char *an_status_name(int status);
 /* Short fixed description of a status code; never NULL. */
 AN_API const char *an_status_message(int status);
 
-/* Detailed text of the last error on this thread (what failed, where, why);
- * "" when none. Valid until the next failing call on this thread. */
+/* Detailed text of the last error on this thread (what failed, where, why).
+ * Every fallible call (one returning a status) empties it on entry, so it is
+ * "" after a call that returned AN_OK and describes the failure after one
+ * that did not, until the next fallible call on this thread. (an_classify_files
+ * reports each image's failure in its result, not here.) */
 AN_API const char *an_last_error(void);
 
 /* ------------------------------------------------------------------------ */

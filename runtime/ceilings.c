@@ -50,6 +50,7 @@ fail:
 
 int an_device_ceilings(an_device *dev, double *gflops, double *gbps)
 {
+    an__clear_error();
     if (!dev || !gflops || !gbps)
         return an__fail(AN_ERR_INVALID_ARGUMENT, "an_device_ceilings: NULL argument");
     int status = AN_OK;

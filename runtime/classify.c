@@ -172,6 +172,7 @@ int an_classify_files(an_model *model, const char *const *paths, size_t count,
                       const an_classify_options *options, an_result_fn fn, void *user,
                       an_classify_stats *stats)
 {
+    an__clear_error();
     int status = AN_OK;
     an_plan *plan = NULL;
     slot slots[2] = {0};
@@ -270,5 +271,7 @@ fail:
     an_plan_free(plan);
     if (stats && status != AN_OK)
         *stats = st;
+    if (status == AN_OK)
+        an__clear_error(); /* images' failures went to their results */
     return status;
 }

@@ -351,6 +351,7 @@ fail:
 
 int an_convert(const char *in, const char *out, char *variant_out, size_t size)
 {
+    an__clear_error();
     int status = AN_OK;
     unsigned char *buf = NULL;
     size_t n = 0;

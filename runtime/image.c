@@ -197,11 +197,13 @@ fail:
 
 int an_image_decode_png_memory(const void *data, size_t size, an_image *out)
 {
+    an__clear_error();
     return decode_png(data, size, "PNG in memory", out);
 }
 
 int an_image_decode_png(const char *path, an_image *out)
 {
+    an__clear_error();
     FILE *f = NULL;
     unsigned char *buf = NULL;
     size_t size = 0, cap = 0;
@@ -265,6 +267,7 @@ void an_image_free(an_image *img)
 
 int an_preprocess_default(const char *variant, an_preprocess *out)
 {
+    an__clear_error();
     if (!out)
         return an__fail(AN_ERR_INVALID_ARGUMENT, "an_preprocess_default: out is NULL");
     memset(out, 0, sizeof *out);
@@ -400,6 +403,7 @@ static int crop_offset(int n, int crop)
 
 int an_image_preprocess(const an_image *img, const an_preprocess *pp, float *out)
 {
+    an__clear_error();
     resample_axis ax = {0}, ay = {0};
     unsigned char *tmp = NULL, *px = NULL;
     int status = AN_OK;

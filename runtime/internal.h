@@ -16,6 +16,10 @@
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                   */
 
+/* Empties the last-error text: every fallible public function calls it on
+ * entry, so that after a call that succeeded an_last_error() is "". */
+void an__clear_error(void);
+
 /* Records the detailed text for an_last_error() and returns status. */
 int an__fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -119,6 +119,7 @@ static char *copy_opt(const char *s, bool *ok)
 int an_model_load_opts(an_device *dev, const char *variant, const an_load_options *opts,
                        an_model **out)
 {
+    an__clear_error();
     int status = AN_OK;
     an__weights w = {0};
     an_model *m = NULL;

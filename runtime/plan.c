@@ -355,6 +355,7 @@ static int check_fits(const an_plan *p, size_t per_image_act, size_t per_image_i
 
 int an_plan_create(an_model *model, int batch, int height, int width, an_plan **out)
 {
+    an__clear_error();
     int status = AN_OK;
     an_plan *p = NULL;
     if (!model || !out || batch < 1)
@@ -521,6 +522,7 @@ fail:
 
 int an_plan_forward(an_plan *p, const float *input, float *output, an_output what)
 {
+    an__clear_error();
     if (!p || !input || !output)
         return an__fail(AN_ERR_INVALID_ARGUMENT, "an_plan_forward: NULL argument");
     int status = an_plan_wait(p);
@@ -531,6 +533,7 @@ int an_plan_forward(an_plan *p, const float *input, float *output, an_output wha
 
 int an_plan_wait(an_plan *p)
 {
+    an__clear_error();
     int status = AN_OK;
     if (!p)
         return an__fail(AN_ERR_INVALID_ARGUMENT, "an_plan_wait: NULL plan");
@@ -554,6 +557,7 @@ int an_plan_wait(an_plan *p)
 
 int an_plan_enqueue(an_plan *p, const float *input, float *output, an_output what)
 {
+    an__clear_error();
     if (!p || !input || !output)
         return an__fail(AN_ERR_INVALID_ARGUMENT, "an_plan_enqueue: NULL argument");
     int status = an_plan_wait(p);
@@ -613,6 +617,7 @@ fail:
 
 int an_plan_profile(an_plan *p, const float *input, an_layer_time *times, int max, int *count)
 {
+    an__clear_error();
     if (!p || !input || !times || !count || max < 0)
         return an__fail(AN_ERR_INVALID_ARGUMENT, "an_plan_profile: NULL argument");
     an__step_time t[AN_MAX_LAYERS];
@@ -629,6 +634,7 @@ int an_plan_profile(an_plan *p, const float *input, an_layer_time *times, int ma
 
 int an_plan_layers(const an_plan *p, an_layer_info *layers, int *count)
 {
+    an__clear_error();
     if (!p || !layers || !count)
         return an__fail(AN_ERR_INVALID_ARGUMENT, "an_plan_layers: NULL argument");
     memcpy(layers, p->layers, (size_t)p->n_layers * sizeof *layers);

@@ -554,6 +554,7 @@ fail:
 
 int an_tune(an_device *dev, const an_tune_options *opts)
 {
+    an__clear_error();
     static const int default_batches[] = {1, 16, 64};
     if (!dev || !opts)
         return an__fail(AN_ERR_INVALID_ARGUMENT, "an_tune: NULL argument");

@@ -69,6 +69,7 @@ const an__variant *an__variant_find(const char *name)
 
 int an_variant_input_size(const char *variant, int *height, int *width)
 {
+    an__clear_error();
     const an__variant *v = an__variant_find(variant);
     if (!v)
         return AN_ERR_UNKNOWN_VARIANT;
@@ -141,6 +142,7 @@ static int window_arith(int in, int k, int s, int p, char *buf, size_t size)
 int an_variant_infer(const char *variant, int channels, int height, int width,
                      an_layer_info *layers, int *count)
 {
+    an__clear_error();
     const an__variant *v = an__variant_find(variant);
     if (!v)
         return AN_ERR_UNKNOWN_VARIANT;

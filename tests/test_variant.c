@@ -471,6 +471,25 @@ START_TEST(test_last_error)
 }
 END_TEST
 
+/* The rule: a failing call leaves its detail, the next call that succeeds
+ * leaves "" (never an older failure's text). */
+START_TEST(test_last_error_cleared)
+{
+    int h = 0, w = 0;
+    ck_assert_int_eq(an_variant_input_size("no-such-variant", &h, &w), AN_ERR_UNKNOWN_VARIANT);
+    ck_assert_ptr_nonnull(strstr(an_last_error(), "no-such-variant"));
+    ck_assert_int_eq(an_variant_input_size("torchvision-224", &h, &w), AN_OK);
+    ck_assert_str_eq(an_last_error(), "");
+    an_layer_info layers[AN_MAX_LAYERS];
+    int n = 0;
+    ck_assert_int_ne(an_variant_infer("caffe-227", 3, 8, 8, layers, &n), AN_OK);
+    ck_assert_str_ne(an_last_error(), "");
+    an_preprocess pp;
+    ck_assert_int_eq(an_preprocess_default("caffe-227", &pp), AN_OK);
+    ck_assert_str_eq(an_last_error(), "");
+}
+END_TEST
+
 static Suite *variant_suite(void)
 {
     Suite *s = suite_create("variant");
@@ -494,6 +513,7 @@ static Suite *variant_suite(void)
     tcase_set_timeout(st, 300);
     tcase_add_test(st, test_status_names);
     tcase_add_test(st, test_last_error);
+    tcase_add_test(st, test_last_error_cleared);
     suite_add_tcase(s, st);
     return s;
 }

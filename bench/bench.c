@@ -5,6 +5,7 @@
  * device time of every layer from profiling events, its GFLOP/s, bytes and
  * GB/s and its share of the ceilings, and the end-to-end wall-clock time per
  * batch (upload and read-back included). Output: a table, --csv or --json. */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,10 +13,24 @@
 #include <string.h>
 #include <time.h>
 
+#include <json-c/json.h>
+
 #include "alexnet.h"
 #include "bench.h"
 
 enum { EXIT_USAGE = 2 };
+
+/* The whole of text as a base-10 integer in [lo, hi]: 0, else -1. */
+static int parse_int(const char *text, int lo, int hi, int *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (end == text || *end || errno == ERANGE || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
 
 static double now(void)
 {
@@ -78,8 +93,30 @@ typedef struct {
     out_format format;
 } bench_args;
 
+/* A JSON number printed with fmt (json-c keeps the text as given). */
+static json_object *num(const char *fmt, double v)
+{
+    char text[64];
+    snprintf(text, sizeof text, fmt, v);
+    return json_object_new_double_s(v, text);
+}
+
+/* Appends {"variant", "batch", "layer", then pairs of key and value printed
+ * with "%.4f"-style formats given as "key:fmt"}. */
+static void json_row(json_object *rows, const char *variant, int batch, const char *layer, int n,
+                     const char *const *keys, const char *const *fmts, const double *values)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "variant", json_object_new_string(variant));
+    json_object_object_add(o, "batch", json_object_new_int(batch));
+    json_object_object_add(o, "layer", json_object_new_string(layer));
+    for (int i = 0; i < n; i++)
+        json_object_object_add(o, keys[i], num(fmts[i], values[i]));
+    json_object_array_add(rows, o);
+}
+
 static int bench_batch(an_model *model, int batch, const bench_args *a, double gflops, double gbps,
-                       int *first_row)
+                       int *first_row, json_object *rows)
 {
     int status = AN_OK, rc = 1, hh = 0, ww = 0;
     an_plan *plan = NULL;
@@ -154,10 +191,10 @@ static int bench_batch(an_model *model, int batch, const bench_args *a, double g
             printf("%s,%d,%s,%.4f,%.2f,%.3f,%.3f,%.2f,%.2f\n", a->variant, batch, name, m, gf,
                    bytes / 1e6, gb, 100 * gf / gflops, 100 * gb / gbps);
         else
-            printf(
-                "%s{\"variant\":\"%s\",\"batch\":%d,\"layer\":\"%s\",\"ms\":%.4f,\"gflops\":%.2f,"
-                "\"mbytes\":%.3f,\"gbps\":%.3f}",
-                *first_row && i == 0 ? "" : ",\n", a->variant, batch, name, m, gf, bytes / 1e6, gb);
+            json_row(rows, a->variant, batch, name, 4,
+                     (const char *const[]){"ms", "gflops", "mbytes", "gbps"},
+                     (const char *const[]){"%.4f", "%.2f", "%.3f", "%.3f"},
+                     (const double[]){m, gf, bytes / 1e6, gb});
     }
     double wm = median(wall, runs), ips = batch / (wm * 1e-3);
     double conv_gf = conv_ms > 0 ? conv_flop / (conv_ms * 1e-3) * 1e-9 : 0;
@@ -170,9 +207,9 @@ static int bench_batch(an_model *model, int batch, const bench_args *a, double g
         printf("%s,%d,end_to_end,%.4f,,,,,\n%s,%d,images_per_second,%.3f,,,,,\n", a->variant, batch,
                wm, a->variant, batch, ips);
     else
-        printf(",\n{\"variant\":\"%s\",\"batch\":%d,\"layer\":\"end_to_end\",\"ms\":%.4f,"
-               "\"images_per_second\":%.3f,\"conv_gflops\":%.2f}",
-               a->variant, batch, wm, ips, conv_gf);
+        json_row(rows, a->variant, batch, "end_to_end", 3,
+                 (const char *const[]){"ms", "images_per_second", "conv_gflops"},
+                 (const char *const[]){"%.4f", "%.3f", "%.2f"}, (const double[]){wm, ips, conv_gf});
     *first_row = 0;
     rc = 0;
     goto done;
@@ -219,26 +256,28 @@ int cmd_bench(int argc, char **argv)
             a.format = OUT_JSON;
             break;
         case 'r':
-            a.runs = atoi(optarg);
-            if (a.runs < 1 || a.runs > 64) {
-                fprintf(stderr, "alexnet bench: --runs takes 1..64\n");
+            if (parse_int(optarg, 1, 64, &a.runs) != 0) {
+                fprintf(stderr, "alexnet bench: --runs takes 1..64, not '%s'\n", optarg);
                 return EXIT_USAGE;
             }
             break;
         case 'b': {
             a.n_batches = 0;
             char *save = NULL, *copy = strdup(optarg);
-            for (char *t = strtok_r(copy, ",", &save); t && a.n_batches < 16;
+            for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t;
                  t = strtok_r(NULL, ",", &save)) {
-                int v = atoi(t);
-                if (v < 1) {
-                    fprintf(stderr, "alexnet bench: bad batch size '%s'\n", t);
+                if (a.n_batches == 16 || parse_int(t, 1, 1 << 20, &a.batches[a.n_batches]) != 0) {
+                    fprintf(stderr, "alexnet bench: --batch takes up to 16 sizes, not '%s'\n", t);
                     free(copy);
                     return EXIT_USAGE;
                 }
-                a.batches[a.n_batches++] = v;
+                a.n_batches++;
             }
             free(copy);
+            if (a.n_batches == 0) {
+                fprintf(stderr, "alexnet bench: --batch takes sizes like 1,16,64\n");
+                return EXIT_USAGE;
+            }
             break;
         }
         case 'h':
@@ -276,14 +315,17 @@ int cmd_bench(int argc, char **argv)
                info.name, info.platform, info.driver, info.compute_units, gflops, gbps, tuning);
     else if (a.format == OUT_CSV)
         printf("# device,%s,ceiling_gflops,%.2f,ceiling_gbps,%.2f\n", info.name, gflops, gbps);
-    else
-        printf("{\"device\":\"%s\",\"ceiling_gflops\":%.2f,\"ceiling_gbps\":%.2f,\"rows\":[\n",
-               info.name, gflops, gbps);
+    json_object *root = json_object_new_object(), *rows = json_object_new_array();
+    json_object_object_add(root, "device", json_object_new_string(info.name));
+    json_object_object_add(root, "ceiling_gflops", num("%.2f", gflops));
+    json_object_object_add(root, "ceiling_gbps", num("%.2f", gbps));
+    json_object_object_add(root, "rows", rows);
     int first = 1;
     for (int i = 0; i < a.n_batches && rc == 0; i++)
-        rc = bench_batch(model, a.batches[i], &a, gflops, gbps, &first);
+        rc = bench_batch(model, a.batches[i], &a, gflops, gbps, &first, rows);
     if (a.format == OUT_JSON)
-        printf("]}\n");
+        printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+    json_object_put(root);
 done:
     an_model_free(model);
     return rc;

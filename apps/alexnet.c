@@ -322,34 +322,67 @@ int main(int argc, char **argv)
         return cmd_tune(argc, argv);
     if (strcmp(cmd, "convert") == 0)
         return cmd_convert(argc, argv);
-    static const struct option opts[] = {
+    /* devices, summary and forward: each accepts its own options only */
+    static const struct option devices_opts[] = {{"help", no_argument, NULL, 'h'},
+                                                 {NULL, 0, NULL, 0}};
+    static const struct option summary_opts[] = {{"variant", required_argument, NULL, 'v'},
+                                                 {"input", required_argument, NULL, 'i'},
+                                                 {"help", no_argument, NULL, 'h'},
+                                                 {NULL, 0, NULL, 0}};
+    static const struct option forward_opts[] = {
         {"variant", required_argument, NULL, 'v'}, {"input", required_argument, NULL, 'i'},
         {"output", required_argument, NULL, 'o'},  {"weights", required_argument, NULL, 'w'},
         {"seed", required_argument, NULL, 's'},    {"device", required_argument, NULL, 'd'},
         {"probs", no_argument, NULL, 'p'},         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
+    const struct option *opts = strcmp(cmd, "devices") == 0   ? devices_opts
+                                : strcmp(cmd, "summary") == 0 ? summary_opts
+                                : strcmp(cmd, "forward") == 0 ? forward_opts
+                                                              : NULL;
+    if (!opts) {
+        fprintf(stderr, "alexnet: unknown command '%s'\n", cmd);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
     forward_args a = {0};
     int c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
-        case 'v': a.variant = optarg; break;
-        case 'i': a.input = optarg; break;
-        case 'o': a.output = optarg; break;
-        case 'w': a.weights = optarg; break;
-        case 'd': a.device = optarg; break;
-        case 'p': a.probs = 1; break;
+        case 'v':
+            a.variant = optarg;
+            break;
+        case 'i':
+            a.input = optarg;
+            break;
+        case 'o':
+            a.output = optarg;
+            break;
+        case 'w':
+            a.weights = optarg;
+            break;
+        case 'd':
+            a.device = optarg;
+            break;
+        case 'p':
+            a.probs = 1;
+            break;
         case 's':
+            errno = 0;
             a.seed = strtoull(optarg, &end, 0);
-            if (!*optarg || *end) {
+            if (!*optarg || *end || errno == ERANGE || *optarg == '-') {
                 fprintf(stderr, "alexnet: --seed takes an integer, not '%s'\n", optarg);
                 return EXIT_USAGE;
             }
             a.have_seed = 1;
             break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return EXIT_USAGE;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            fprintf(stderr, "alexnet %s: see alexnet --help for its options\n", cmd);
+            return EXIT_USAGE;
         }
     }
     if (optind < argc) {
@@ -366,9 +399,5 @@ int main(int argc, char **argv)
         }
         return cmd_summary(a.variant, a.input);
     }
-    if (strcmp(cmd, "forward") == 0)
-        return cmd_forward(&a);
-    fprintf(stderr, "alexnet: unknown command '%s'\n", cmd);
-    usage(stderr);
-    return EXIT_USAGE;
+    return cmd_forward(&a);
 }

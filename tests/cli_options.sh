@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# cli_options.sh - numbers are parsed whole: usage errors exit with status 2
-# before any device work.
+# cli_options.sh - each subcommand accepts its own options only, and numbers
+# are parsed whole: usage errors exit with status 2 before any device work.
 # Needs AN_BUILD_ROOT (set by meson test).
 set -uo pipefail
 alexnet="$AN_BUILD_ROOT/apps/alexnet"
@@ -17,6 +17,11 @@ expect() { # expect STATUS ARGS...: the exit status of alexnet ARGS
         echo "ok: alexnet $* -> $got"
     fi
 }
+expect 2 devices --probs
+expect 2 devices --variant caffe-227
+expect 2 summary --variant caffe-227 --probs
+expect 2 summary --variant caffe-227 --weights x.safetensors
+expect 0 summary --variant caffe-227 --input 227
 expect 2 bench --runs 3x
 expect 2 bench --runs 0
 expect 2 bench --batch 1,2x
@@ -24,4 +29,5 @@ expect 2 bench --batch ,
 expect 2 tune --runs 2x --dry-run
 expect 2 tune --batch 0 --dry-run
 expect 2 tune --batch 1,abc --dry-run
+expect 2 forward --variant caffe-227 --seed 12abc --input x.npy --output y.npy
 exit $fail

@@ -39,9 +39,10 @@ static void usage(FILE *f)
             "  convert IN.pth|IN.caffemodel OUT.safetensors\n"
             "                                  published weights to this runtime's format\n"
             "\n"
-            "variants: torchvision-224, caffe-227, caffe-bvlc-227\n"
+            "variants: %s\n"
             "devices:  --device or $ALEXNET_DEVICE: P:D, gpu, cpu, accelerator, or part of a name;\n"
-            "          default: the first GPU, else the first device\n");
+            "          default: the first GPU, else the first device\n",
+            app_variant_list(", "));
 }
 
 static int fail_setup(const char *what, int status)
@@ -55,6 +56,17 @@ double app_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+const char *app_variant_list(const char *sep)
+{
+    static char list[512];
+    size_t used = 0;
+    list[0] = '\0';
+    const char *const *names = an_variant_names();
+    for (int i = 0; names[i] && used < sizeof list; i++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? sep : "", names[i]);
+    return list;
 }
 
 int app_parse_int(const char *text, int lo, int hi, int *out)
@@ -393,8 +405,8 @@ int main(int argc, char **argv)
         return cmd_devices();
     if (strcmp(cmd, "summary") == 0) {
         if (!a.variant) {
-            fprintf(stderr, "alexnet summary: --variant is required (torchvision-224, "
-                            "caffe-227 or caffe-bvlc-227)\n");
+            fprintf(stderr, "alexnet summary: --variant is required (%s)\n",
+                    app_variant_list(", "));
             return EXIT_USAGE;
         }
         return cmd_summary(a.variant, a.input);

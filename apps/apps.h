@@ -23,6 +23,9 @@ int app_parse_int(const char *text, int lo, int hi, int *out);
  * the count, or -1 for a malformed list. */
 int app_parse_int_list(const char *text, int lo, int hi, int *out, int max);
 
+/* The variants' names (an_variant_names) joined by sep, in a static buffer. */
+const char *app_variant_list(const char *sep);
+
 int cmd_classify(int argc, char **argv); /* classify.c */
 int cmd_convert(int argc, char **argv);  /* convert.c */
 int cmd_tune(int argc, char **argv);     /* tune.c */

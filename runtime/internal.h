@@ -129,9 +129,13 @@ typedef struct {
 typedef struct {
     const char *name;
     int in_channels, in_height, in_width; /* native input */
+    an_preprocess preprocess;             /* what its weights were trained with */
     int n_layers;
     an__layer layers[AN_MAX_LAYERS];
 } an__variant;
+
+/* "torchvision-224, caffe-227 or caffe-bvlc-227", from the table. */
+const char *an__variant_list(void);
 
 /* The built-in variant called name, or NULL with AN_ERR_UNKNOWN_VARIANT set. */
 const an__variant *an__variant_find(const char *name);

@@ -180,10 +180,19 @@ static void cache_write(const char *dir, const char *path, uint64_t key, const u
     if (!make_dirs(dir))
         return;
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
+    snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
+    /* unique per call: two threads (or processes) building one program
+     * each write their own file, and the last rename wins whole */
+    int fd = mkstemp(tmp);
+    if (fd < 0)
         return;
+    fchmod(fd, 0644);
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        close(fd);
+        remove(tmp);
+        return;
+    }
     unsigned char head[HEADER_BYTES];
     memcpy(head, CACHE_MAGIC, 8);
     put_u64(head + 8, key);

@@ -182,7 +182,7 @@ typedef struct {
     int conv_tx;    /* output pixels per work-item in conv.cl (1..16) */
     int conv_ocb;   /* blocks of conv_vec output channels per work-item in conv.cl (1..4) */
     int conv_local; /* work-group size along a row (dimension 0) */
-    int conv1_tx;   /* the same two for conv11s4.cl */
+    int conv1_tx;   /* the same two for conv1 (11x11, stride 4) */
     int conv1_ocb;
     int conv_vec;         /* output channels per vector in both conv kernels: 4, 8 or 16 (a
                              model-wide choice: it fixes the weight layout) */
@@ -293,7 +293,7 @@ int an__model_kernel(an_model *model, const char *file, const char *options, con
 
 /* Rearranges conv weights (OC, C, K, K) of `groups` groups (C input channels
  * per group) into (groups, ceil(OC/groups/vw), C, K, K, vw), each group's last
- * block zero-padded: the layout conv.cl and conv11s4.cl read with VW = vw.
+ * block zero-padded: the layout conv.cl reads with VW = vw.
  * dst holds an__conv_arranged_oc(oc, groups, vw)*C*K*K floats. With c = I,
  * k = 1, groups = 1 and vw = 8 it gives the blocked linear layout
  * (ceil(O/8), I, 8) of fc.cl. */

@@ -94,6 +94,7 @@ static int add_conv(an_plan *p, int layer, const an_layer_info *in, const an_lay
     char key[96];
     an__tuning_conv_key(key, sizeof key, C, H, W, OC, l->kernel, l->stride, l->pad, G, p->batch);
     an__tuning t = an__tuning_for(m, key);
+    /* conv1 (11x11, stride 4, one group) has tile parameters of its own */
     bool first = l->kernel == 11 && l->stride == 4 && G == 1;
     int tx = first ? t.conv1_tx : t.conv_tx, ocb = first ? t.conv1_ocb : t.conv_ocb;
     char opts[256];
@@ -104,8 +105,7 @@ static int add_conv(an_plan *p, int layer, const an_layer_info *in, const an_lay
     s->kind = STEP_KERNEL;
     s->layer = layer;
     s->src_arg = 0;
-    AN_TRY(an__model_kernel(m, first ? "conv11s4.cl" : "conv.cl", opts,
-                            first ? "conv11s4" : "conv2d", &s->kernel));
+    AN_TRY(an__model_kernel(m, "conv.cl", opts, "conv2d", &s->kernel));
     p->n_steps++;
     int bpg = (OC / G + vw - 1) / vw;
     int nz = p->batch * G * ((bpg + ocb - 1) / ocb);
@@ -115,7 +115,7 @@ static int add_conv(an_plan *p, int layer, const an_layer_info *in, const an_lay
     AN_CL(clSetKernelArg(k, 2, sizeof(cl_mem), &m->bias[pi]));
     AN_CL(clSetKernelArg(k, 3, sizeof dst, &dst));
     const int ints[] = {C / G, H, W, OC, OH, OW, nz, G};
-    for (int i = 0; i < (first ? 7 : 8); i++)
+    for (int i = 0; i < 8; i++)
         AN_CL(clSetKernelArg(k, (cl_uint)(4 + i), sizeof(int), &ints[i]));
     size_t local = 1;
     AN_TRY(local_size(m, k, (size_t)t.conv_local, &local));

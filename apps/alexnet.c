@@ -1,6 +1,7 @@
 /* alexnet.c - the command-line program: parses arguments, calls the library,
  * prints. Subcommands: devices, summary, forward. Exit status: 0 success,
  * 1 a run that failed part-way, 2 usage or set-up errors. */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -11,11 +12,10 @@
 
 #include "alexnet.h"
 #include "apps.h"
+#include "bench.h"
 #include "npy.h"
 
 enum { EXIT_USAGE = APP_EXIT_USAGE };
-
-int cmd_convert(int argc, char **argv); /* convert.c */
 
 static void usage(FILE *f)
 {
@@ -40,9 +40,10 @@ static void usage(FILE *f)
             "  convert IN.pth|IN.caffemodel OUT.safetensors\n"
             "                                  published weights to this runtime's format\n"
             "\n"
-            "variants: torchvision-224, caffe-227, caffe-bvlc-227\n"
+            "variants: %s\n"
             "devices:  --device or $ALEXNET_DEVICE: P:D, gpu, cpu, accelerator, or part of a name;\n"
-            "          default: the first GPU, else the first device\n");
+            "          default: the first GPU, else the first device\n",
+            app_variant_list(", "));
 }
 
 static int fail_setup(const char *what, int status)
@@ -56,6 +57,43 @@ double app_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+const char *app_variant_list(const char *sep)
+{
+    static char list[512];
+    size_t used = 0;
+    list[0] = '\0';
+    const char *const *names = an_variant_names();
+    for (int i = 0; names[i] && used < sizeof list; i++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? sep : "", names[i]);
+    return list;
+}
+
+int app_parse_int(const char *text, int lo, int hi, int *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (end == text || *end || errno == ERANGE || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int app_parse_int_list(const char *text, int lo, int hi, int *out, int max)
+{
+    int n = 0;
+    char *copy = strdup(text), *save = NULL;
+    if (!copy)
+        return -1;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        if (n == max || app_parse_int(t, lo, hi, &out[n++]) != 0) {
+            n = -1;
+            break;
+        }
+    free(copy);
+    return n;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -229,7 +267,8 @@ static int cmd_forward(const forward_args *a)
     int dims[8], ndim = 0, rc = EXIT_USAGE;
     int status = npy_read_f32(a->input, &x, dims, &ndim, 8);
     if (status != AN_OK) {
-        rc = fail_setup(a->input, status);
+        fprintf(stderr, "alexnet: %s: %s (%s)\n", a->input, npy_last_error(),
+                an_status_name(status));
         goto done;
     }
     if (ndim != 4) {
@@ -293,7 +332,7 @@ static int cmd_forward(const forward_args *a)
     int odims[2] = {dims[0], AN_CLASSES};
     status = npy_write_f32(a->output, y, odims, 2);
     if (status != AN_OK) {
-        fprintf(stderr, "alexnet forward: %s\n", an_last_error());
+        fprintf(stderr, "alexnet forward: %s\n", npy_last_error());
         rc = 1;
         goto done;
     }
@@ -324,36 +363,71 @@ int main(int argc, char **argv)
         return cmd_tune(argc, argv);
     if (strcmp(cmd, "convert") == 0)
         return cmd_convert(argc, argv);
-    static const struct option opts[] = {
+    /* devices, summary and forward: each accepts its own options only */
+    static const struct option devices_opts[] = {{"help", no_argument, NULL, 'h'},
+                                                 {NULL, 0, NULL, 0}};
+    static const struct option summary_opts[] = {{"variant", required_argument, NULL, 'v'},
+                                                 {"input", required_argument, NULL, 'i'},
+                                                 {"help", no_argument, NULL, 'h'},
+                                                 {NULL, 0, NULL, 0}};
+    static const struct option forward_opts[] = {
         {"variant", required_argument, NULL, 'v'}, {"input", required_argument, NULL, 'i'},
         {"output", required_argument, NULL, 'o'},  {"weights", required_argument, NULL, 'w'},
         {"seed", required_argument, NULL, 's'},    {"device", required_argument, NULL, 'd'},
         {"probs", no_argument, NULL, 'p'},         {"help", no_argument, NULL, 'h'},
         {"allow-nonfinite", no_argument, NULL, 'N'},
         {NULL, 0, NULL, 0}};
+    const struct option *opts = strcmp(cmd, "devices") == 0   ? devices_opts
+                                : strcmp(cmd, "summary") == 0 ? summary_opts
+                                : strcmp(cmd, "forward") == 0 ? forward_opts
+                                                              : NULL;
+    if (!opts) {
+        fprintf(stderr, "alexnet: unknown command '%s'\n", cmd);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
     forward_args a = {0};
     int c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
-        case 'v': a.variant = optarg; break;
-        case 'i': a.input = optarg; break;
-        case 'o': a.output = optarg; break;
-        case 'w': a.weights = optarg; break;
-        case 'd': a.device = optarg; break;
-        case 'p': a.probs = 1; break;
-        case 'N': app_load_flags |= AN_LOAD_ALLOW_NONFINITE; break;
+        case 'v':
+            a.variant = optarg;
+            break;
+        case 'i':
+            a.input = optarg;
+            break;
+        case 'o':
+            a.output = optarg;
+            break;
+        case 'w':
+            a.weights = optarg;
+            break;
+        case 'd':
+            a.device = optarg;
+            break;
+        case 'p':
+            a.probs = 1;
+            break;
+        case 'N':
+            app_load_flags |= AN_LOAD_ALLOW_NONFINITE;
+            break;
         case 's':
+            errno = 0;
             a.seed = strtoull(optarg, &end, 0);
-            if (!*optarg || *end) {
+            if (!*optarg || *end || errno == ERANGE || *optarg == '-') {
                 fprintf(stderr, "alexnet: --seed takes an integer, not '%s'\n", optarg);
                 return EXIT_USAGE;
             }
             a.have_seed = 1;
             break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return EXIT_USAGE;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            fprintf(stderr, "alexnet %s: see alexnet --help for its options\n", cmd);
+            return EXIT_USAGE;
         }
     }
     if (optind < argc) {
@@ -364,14 +438,11 @@ int main(int argc, char **argv)
         return cmd_devices();
     if (strcmp(cmd, "summary") == 0) {
         if (!a.variant) {
-            fprintf(stderr, "alexnet summary: --variant is required (torchvision-224 or caffe-227)\n");
+            fprintf(stderr, "alexnet summary: --variant is required (%s)\n",
+                    app_variant_list(", "));
             return EXIT_USAGE;
         }
         return cmd_summary(a.variant, a.input);
     }
-    if (strcmp(cmd, "forward") == 0)
-        return cmd_forward(&a);
-    fprintf(stderr, "alexnet: unknown command '%s'\n", cmd);
-    usage(stderr);
-    return EXIT_USAGE;
+    return cmd_forward(&a);
 }

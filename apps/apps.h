@@ -20,8 +20,18 @@ int app_open_model(const char *device, const char *variant, const char *weights,
 /* Seconds on a monotonic clock, for the commands' own timings. */
 double app_now(void);
 
-int cmd_classify(int argc, char **argv);
-int cmd_bench(int argc, char **argv); /* bench/bench.c */
-int cmd_tune(int argc, char **argv);  /* bench/tune.c */
+/* Checked integer parsing: the whole of text, base 10, in [lo, hi]; 0 or -1. */
+int app_parse_int(const char *text, int lo, int hi, int *out);
+
+/* A comma-separated list of such integers into out (at most max); returns
+ * the count, or -1 for a malformed list. */
+int app_parse_int_list(const char *text, int lo, int hi, int *out, int max);
+
+/* The variants' names (an_variant_names) joined by sep, in a static buffer. */
+const char *app_variant_list(const char *sep);
+
+int cmd_classify(int argc, char **argv); /* classify.c */
+int cmd_convert(int argc, char **argv);  /* convert.c */
+int cmd_tune(int argc, char **argv);     /* tune.c */
 
 #endif

@@ -619,11 +619,12 @@ int cmd_classify(int argc, char **argv)
             break;
         }
         case 'h':
-            printf("usage: alexnet classify [--variant torchvision-224|caffe-227|caffe-bvlc-227]\n"
+            printf("usage: alexnet classify [--variant %s]\n"
                    "         [--weights FILE] [--device SEL] [--batch N] [--top K] [--json]\n"
                    "         [--labels FILE] [--threads N] [--allow-nonfinite] INPUT...\n"
                    "INPUT: a PNG file, a directory (walked, sorted, PNGs only), or @list.txt\n"
-                   "       (one path a line; - or @- reads the list from standard input)\n");
+                   "       (one path a line; - or @- reads the list from standard input)\n",
+                   app_variant_list("|"));
             return 0;
         default: return APP_EXIT_USAGE;
         }

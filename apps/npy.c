@@ -7,14 +7,33 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "alexnet.h"
 #include "npy.h"
+
+static _Thread_local char npy_error[1024];
+
+const char *npy_last_error(void)
+{
+    return npy_error;
+}
+
+static int npy_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int npy_fail(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(npy_error, sizeof npy_error, fmt, ap);
+    va_end(ap);
+    return status;
+}
 
 #define NPY_MAX_DIMS 64           /* NumPy's own limit */
 #define NPY_MAX_HEADER (1u << 20) /* far above any real header */
@@ -45,7 +64,7 @@ static bool accept(cursor *c, char ch)
 
 static int syntax_error(const cursor *c, const char *what)
 {
-    return an__fail(AN_ERR_BAD_FILE, "%s: malformed .npy header: %s near \"%.20s\"", c->path, what,
+    return npy_fail(AN_ERR_BAD_FILE, "%s: malformed .npy header: %s near \"%.20s\"", c->path, what,
                     c->p < c->end ? c->p : "");
 }
 
@@ -90,14 +109,14 @@ static int parse_dim(cursor *c, int *out)
 {
     skip_ws(c);
     if (c->p < c->end && *c->p == '-')
-        return an__fail(AN_ERR_BAD_FILE, "%s: .npy shape has a negative dimension", c->path);
+        return npy_fail(AN_ERR_BAD_FILE, "%s: .npy shape has a negative dimension", c->path);
     if (c->p >= c->end || *c->p < '0' || *c->p > '9')
         return syntax_error(c, "expected a dimension");
     long long v = 0;
     while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
         v = v * 10 + (*c->p++ - '0');
         if (v > INT_MAX)
-            return an__fail(AN_ERR_BAD_FILE, "%s: .npy shape has an absurd dimension", c->path);
+            return npy_fail(AN_ERR_BAD_FILE, "%s: .npy shape has an absurd dimension", c->path);
     }
     *out = (int)v;
     return AN_OK;
@@ -113,7 +132,7 @@ static int parse_shape(cursor *c, int *dims, int *ndim)
         return AN_OK;
     for (;;) {
         if (*ndim == NPY_MAX_DIMS)
-            return an__fail(AN_ERR_BAD_FILE, "%s: .npy shape has more than %d dimensions", c->path,
+            return npy_fail(AN_ERR_BAD_FILE, "%s: .npy shape has more than %d dimensions", c->path,
                             NPY_MAX_DIMS);
         int status = parse_dim(c, &dims[(*ndim)++]);
         if (status != AN_OK)
@@ -156,13 +175,13 @@ static int parse_header(cursor *c, int *dims, int *ndim)
             seen = &have_shape;
             status = parse_shape(c, dims, ndim);
         } else {
-            return an__fail(AN_ERR_BAD_FILE, "%s: .npy header has an unknown key '%s'", c->path,
+            return npy_fail(AN_ERR_BAD_FILE, "%s: .npy header has an unknown key '%s'", c->path,
                             key);
         }
         if (status != AN_OK)
             return status;
         if (*seen)
-            return an__fail(AN_ERR_BAD_FILE, "%s: .npy header repeats key '%s'", c->path, key);
+            return npy_fail(AN_ERR_BAD_FILE, "%s: .npy header repeats key '%s'", c->path, key);
         *seen = true;
         if (!accept(c, ',')) {
             if (!accept(c, '}'))
@@ -174,7 +193,7 @@ static int parse_header(cursor *c, int *dims, int *ndim)
     if (c->p != c->end)
         return syntax_error(c, "trailing characters after the dict");
     if (!have_descr || !have_order || !have_shape)
-        return an__fail(AN_ERR_BAD_FILE, "%s: .npy header lacks '%s'", c->path,
+        return npy_fail(AN_ERR_BAD_FILE, "%s: .npy header lacks '%s'", c->path,
                         !have_descr   ? "descr"
                         : !have_order ? "fortran_order"
                                       : "shape");
@@ -182,13 +201,13 @@ static int parse_header(cursor *c, int *dims, int *ndim)
         const char *hint = strcmp(descr, ">f4") == 0   ? " (big-endian float32)"
                            : strcmp(descr, "<f8") == 0 ? " (float64)"
                                                        : "";
-        return an__fail(AN_ERR_BAD_FILE,
+        return npy_fail(AN_ERR_BAD_FILE,
                         "%s: .npy dtype '%s'%s is not supported, only little-endian float32 "
                         "'<f4' (numpy: a.astype('<f4'))",
                         c->path, descr, hint);
     }
     if (fortran)
-        return an__fail(AN_ERR_BAD_FILE,
+        return npy_fail(AN_ERR_BAD_FILE,
                         "%s: .npy array is in Fortran order, only C order is supported "
                         "(numpy: np.ascontiguousarray(a))",
                         c->path);
@@ -216,21 +235,21 @@ int npy_read_f32(const char *path, float **data, int *dims, int *ndim, int max_d
     int shape[NPY_MAX_DIMS], rank = 0;
 
     if (!data || !ndim || (!dims && max_dims > 0))
-        return an__fail(AN_ERR_INVALID_ARGUMENT, "npy_read_f32: NULL output");
+        return npy_fail(AN_ERR_INVALID_ARGUMENT, "npy_read_f32: NULL output");
     *data = NULL;
     *ndim = 0;
     if (!path) {
-        status = an__fail(AN_ERR_INVALID_ARGUMENT, "npy_read_f32: path is NULL");
+        status = npy_fail(AN_ERR_INVALID_ARGUMENT, "npy_read_f32: path is NULL");
         goto fail;
     }
     f = fopen(path, "rb");
     if (!f) {
-        status = an__fail(AN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        status = npy_fail(AN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
         goto fail;
     }
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        status = an__fail(AN_ERR_IO, "%s: not a regular file", path);
+        status = npy_fail(AN_ERR_IO, "%s: not a regular file", path);
         goto fail;
     }
     uint64_t file_size = (uint64_t)st.st_size;
@@ -238,17 +257,17 @@ int npy_read_f32(const char *path, float **data, int *dims, int *ndim, int max_d
     /* Preamble: magic, version, header length. */
     unsigned char pre[12];
     if (file_size < 10 || fread(pre, 1, 10, f) != 10) {
-        status = an__fail(AN_ERR_BAD_FILE, "%s: too short for a .npy file (%llu bytes)", path,
+        status = npy_fail(AN_ERR_BAD_FILE, "%s: too short for a .npy file (%llu bytes)", path,
                           (unsigned long long)file_size);
         goto fail;
     }
     if (memcmp(pre, "\x93NUMPY", 6) != 0) {
-        status = an__fail(AN_ERR_BAD_FILE, "%s: not a .npy file (bad magic)", path);
+        status = npy_fail(AN_ERR_BAD_FILE, "%s: not a .npy file (bad magic)", path);
         goto fail;
     }
     int major = pre[6], minor = pre[7];
     if ((major != 1 && major != 2 && major != 3) || minor != 0) {
-        status = an__fail(AN_ERR_BAD_FILE, "%s: .npy format version %d.%d is not supported", path,
+        status = npy_fail(AN_ERR_BAD_FILE, "%s: .npy format version %d.%d is not supported", path,
                           major, minor);
         goto fail;
     }
@@ -257,40 +276,41 @@ int npy_read_f32(const char *path, float **data, int *dims, int *ndim, int max_d
         header_len = (uint64_t)pre[8] | (uint64_t)pre[9] << 8;
     } else {
         if (fread(pre + 10, 1, 2, f) != 2) {
-            status = an__fail(AN_ERR_BAD_FILE, "%s: truncated .npy preamble", path);
+            status = npy_fail(AN_ERR_BAD_FILE, "%s: truncated .npy preamble", path);
             goto fail;
         }
         header_len = (uint64_t)pre[8] | (uint64_t)pre[9] << 8 | (uint64_t)pre[10] << 16 |
                      (uint64_t)pre[11] << 24;
     }
     if (header_len > NPY_MAX_HEADER) {
-        status = an__fail(AN_ERR_BAD_FILE, "%s: absurd .npy header length %llu", path,
+        status = npy_fail(AN_ERR_BAD_FILE, "%s: absurd .npy header length %llu", path,
                           (unsigned long long)header_len);
         goto fail;
     }
     if (header_start + header_len > file_size) {
-        status = an__fail(AN_ERR_BAD_FILE, "%s: .npy header (%llu bytes) runs past the end", path,
+        status = npy_fail(AN_ERR_BAD_FILE, "%s: .npy header (%llu bytes) runs past the end", path,
                           (unsigned long long)header_len);
         goto fail;
     }
     header = malloc((size_t)header_len + 1);
     if (!header) {
-        status = an__fail(AN_ERR_OUT_OF_MEMORY, "%s: cannot allocate the header", path);
+        status = npy_fail(AN_ERR_OUT_OF_MEMORY, "%s: cannot allocate the header", path);
         goto fail;
     }
     if (fread(header, 1, (size_t)header_len, f) != header_len) {
-        status = an__fail(AN_ERR_IO, "%s: cannot read the .npy header", path);
+        status = npy_fail(AN_ERR_IO, "%s: cannot read the .npy header", path);
         goto fail;
     }
     header[header_len] = '\0';
     if (strlen(header) != header_len) {
-        status = an__fail(AN_ERR_BAD_FILE, "%s: .npy header contains a NUL byte", path);
+        status = npy_fail(AN_ERR_BAD_FILE, "%s: .npy header contains a NUL byte", path);
         goto fail;
     }
     cursor c = {header, header + header_len, path};
-    AN_TRY(parse_header(&c, shape, &rank));
+    if ((status = parse_header(&c, shape, &rank)) != AN_OK)
+        goto fail;
     if (rank > max_dims) {
-        status = an__fail(AN_ERR_BAD_FILE, "%s: .npy array has %d dimensions, at most %d expected",
+        status = npy_fail(AN_ERR_BAD_FILE, "%s: .npy array has %d dimensions, at most %d expected",
                           path, rank, max_dims);
         goto fail;
     }
@@ -302,14 +322,14 @@ int npy_read_f32(const char *path, float **data, int *dims, int *ndim, int max_d
     for (int i = 0; i < rank; i++) {
         if (shape[i] != 0 && count > UINT64_MAX / 4 / (uint64_t)shape[i]) {
             status =
-                an__fail(AN_ERR_BAD_FILE, "%s: .npy shape %s is absurdly large", path, shape_text);
+                npy_fail(AN_ERR_BAD_FILE, "%s: .npy shape %s is absurdly large", path, shape_text);
             goto fail;
         }
         count *= (uint64_t)shape[i];
     }
     uint64_t bytes = count * 4;
     if (have != bytes) {
-        status = an__fail(AN_ERR_BAD_FILE,
+        status = npy_fail(AN_ERR_BAD_FILE,
                           "%s: .npy data is %llu bytes, shape %s of '<f4' needs "
                           "%llu (%s)",
                           path, (unsigned long long)have, shape_text, (unsigned long long)bytes,
@@ -318,17 +338,17 @@ int npy_read_f32(const char *path, float **data, int *dims, int *ndim, int max_d
     }
     if (bytes > SIZE_MAX) {
         status =
-            an__fail(AN_ERR_BAD_FILE, "%s: .npy shape %s does not fit in memory", path, shape_text);
+            npy_fail(AN_ERR_BAD_FILE, "%s: .npy shape %s does not fit in memory", path, shape_text);
         goto fail;
     }
     buf = malloc(bytes ? (size_t)bytes : 1);
     if (!buf) {
-        status = an__fail(AN_ERR_OUT_OF_MEMORY, "%s: cannot allocate %llu bytes", path,
+        status = npy_fail(AN_ERR_OUT_OF_MEMORY, "%s: cannot allocate %llu bytes", path,
                           (unsigned long long)bytes);
         goto fail;
     }
     if (fread(buf, 1, (size_t)bytes, f) != bytes) {
-        status = an__fail(AN_ERR_IO, "%s: cannot read %llu bytes of data", path,
+        status = npy_fail(AN_ERR_IO, "%s: cannot read %llu bytes of data", path,
                           (unsigned long long)bytes);
         goto fail;
     }
@@ -363,15 +383,15 @@ int npy_write_f32(const char *path, const float *data, const int *dims, int ndim
     FILE *f = NULL;
 
     if (!path || (!dims && ndim > 0) || ndim < 0 || ndim > NPY_MAX_DIMS)
-        return an__fail(AN_ERR_INVALID_ARGUMENT, "npy_write_f32: bad arguments");
+        return npy_fail(AN_ERR_INVALID_ARGUMENT, "npy_write_f32: bad arguments");
     uint64_t count = 1;
     for (int i = 0; i < ndim; i++) {
         if (dims[i] < 0 || (dims[i] != 0 && count > SIZE_MAX / 4 / (uint64_t)dims[i]))
-            return an__fail(AN_ERR_INVALID_ARGUMENT, "npy_write_f32: bad dimension %d", dims[i]);
+            return npy_fail(AN_ERR_INVALID_ARGUMENT, "npy_write_f32: bad dimension %d", dims[i]);
         count *= (uint64_t)dims[i];
     }
     if (!data && count > 0)
-        return an__fail(AN_ERR_INVALID_ARGUMENT, "npy_write_f32: data is NULL");
+        return npy_fail(AN_ERR_INVALID_ARGUMENT, "npy_write_f32: data is NULL");
 
     /* Header: dict, spaces, '\n', so that 10 + length is a multiple of 64. */
     char shape_text[NPY_MAX_DIMS * 12 + 4], header[1024];
@@ -385,7 +405,7 @@ int npy_write_f32(const char *path, const float *data, const int *dims, int ndim
 
     f = fopen(path, "wb");
     if (!f)
-        return an__fail(AN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        return npy_fail(AN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
     unsigned char pre[10] = {0x93,
                              'N',
                              'U',
@@ -419,7 +439,7 @@ int npy_write_f32(const char *path, const float *data, const int *dims, int ndim
     return AN_OK;
 
 fail:
-    status = an__fail(AN_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    status = npy_fail(AN_ERR_IO, "%s: write failed: %s", path, strerror(errno));
     if (f)
         fclose(f);
     remove(path); /* only reached once fopen created the file */

@@ -1,6 +1,6 @@
 /* npy.h - reading and writing float32 NumPy .npy files (little-endian '<f4',
  * C order), for the CLI's `forward` command and the tests. Errors return an
- * AN_ERR_* status with the detail in an_last_error(). */
+ * AN_ERR_* status with the detail in npy_last_error(). */
 #ifndef AN_NPY_H
 #define AN_NPY_H
 
@@ -15,5 +15,8 @@ int npy_read_f32(const char *path, float **data, int *dims, int *ndim, int max_d
 /* Writes data of shape dims[0..ndim) as a version 1.0 .npy file whose data
  * starts at a multiple of 64 bytes. A failed write removes the partial file. */
 int npy_write_f32(const char *path, const float *data, const int *dims, int ndim);
+
+/* The detail of the last failing npy_* call on this thread; "" when none. */
+const char *npy_last_error(void);
 
 #endif /* AN_NPY_H */

@@ -5,6 +5,7 @@
  * device time of every layer from profiling events, its GFLOP/s, bytes and
  * GB/s and its share of the ceilings, and the end-to-end wall-clock time per
  * batch (upload and read-back included). Output: a table, --csv or --json. */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,8 +13,31 @@
 #include <string.h>
 #include <time.h>
 
-#include "apps.h"
-#include "internal.h"
+#include <json-c/json.h>
+
+#include "alexnet.h"
+#include "bench.h"
+
+enum { EXIT_USAGE = 2 };
+
+/* The whole of text as a base-10 integer in [lo, hi]: 0, else -1. */
+static int parse_int(const char *text, int lo, int hi, int *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (end == text || *end || errno == ERANGE || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 typedef enum { OUT_TABLE, OUT_CSV, OUT_JSON } out_format;
 
@@ -27,121 +51,6 @@ static double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static double event_ms(cl_event e)
-{
-    cl_ulong t0 = 0, t1 = 0;
-    clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
-    clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
-    return t1 > t0 ? (double)(t1 - t0) * 1e-6 : 0;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Ceilings                                                                 */
-
-/* Median ms of `runs` launches of k over global items. */
-static int time_kernel(an_device *dev, cl_kernel k, size_t global, size_t local, int runs,
-                       double *ms)
-{
-    int status = AN_OK;
-    double t[16];
-    for (int r = 0; r < runs + 1 && r < 16; r++) {
-        cl_event e = NULL;
-        AN_CL(clEnqueueNDRangeKernel(dev->queue, k, 1, NULL, &global, &local, 0, NULL, &e));
-        AN_CL(clWaitForEvents(1, &e));
-        if (r > 0) /* the first launch warms up */
-            t[r - 1] = event_ms(e);
-        clReleaseEvent(e);
-    }
-    *ms = median(t, runs < 15 ? runs : 15);
-    return AN_OK;
-fail:
-    return status;
-}
-
-static int measure_ceilings(an_device *dev, double *gflops, double *gbps)
-{
-    int status = AN_OK;
-    cl_program prog = NULL;
-    cl_kernel fma[2] = {NULL, NULL}, copy = NULL;
-    cl_mem out = NULL, a = NULL, b = NULL;
-    AN_TRY(an__program_get(dev, "probe.cl", "-cl-std=CL1.2", &prog));
-    AN_CL_OBJ(fma[0], clCreateKernel(prog, "fma_chain", &an__err));
-    AN_CL_OBJ(fma[1], clCreateKernel(prog, "fma_chain16", &an__err));
-    AN_CL_OBJ(copy, clCreateKernel(prog, "copy4", &an__err));
-
-    /* float8 and float16 chains, each at work-group sizes 1, 64 and 256
-     * (within the kernel's and device's limits), the best of all: PoCL runs
-     * FMA chains far slower at 64 than at 1 or 256, an AVX-512 CPU reaches
-     * its peak only with float16, and a burst of load elsewhere during one
-     * measurement should not set the ceiling. */
-    size_t kwg_copy = 0;
-    AN_CL(clGetKernelWorkGroupInfo(copy, dev->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg_copy,
-                                   &kwg_copy, NULL));
-    const size_t wanted[] = {1, 64, 256};
-    size_t local = 64 <= dev->info.max_work_group ? 64 : dev->info.max_work_group;
-    size_t items = (size_t)dev->info.compute_units * 2048; /* a multiple of 256 */
-    int iters = 2048;
-    float alpha = 0.5f;
-    AN_CL_OBJ(out, clCreateBuffer(dev->context, CL_MEM_WRITE_ONLY, items * sizeof(float), NULL,
-                                  &an__err));
-    double ms = 0;
-    *gflops = 0;
-    for (int v = 0; v < 2; v++) {
-        int lanes = v ? 16 : 8;
-        size_t kwg_fma = 0;
-        AN_CL(clGetKernelWorkGroupInfo(fma[v], dev->device, CL_KERNEL_WORK_GROUP_SIZE,
-                                       sizeof kwg_fma, &kwg_fma, NULL));
-        AN_CL(clSetKernelArg(fma[v], 0, sizeof out, &out));
-        AN_CL(clSetKernelArg(fma[v], 1, sizeof iters, &iters));
-        AN_CL(clSetKernelArg(fma[v], 2, sizeof alpha, &alpha));
-        for (int w = 0; w < 3; w++) {
-            size_t l = wanted[w];
-            if (l > kwg_fma || l > dev->info.max_work_group || items % l)
-                continue;
-            AN_TRY(time_kernel(dev, fma[v], items, l, 5, &ms));
-            double g = (double)items * iters * lanes * 8 * 2 / (ms * 1e-3) * 1e-9;
-            if (g > *gflops)
-                *gflops = g;
-        }
-    }
-
-    size_t bytes = 64u << 20;
-    if (bytes > dev->info.max_alloc / 2)
-        bytes = (size_t)(dev->info.max_alloc / 2);
-    int n4 = (int)(bytes / 16);
-    AN_CL_OBJ(a, clCreateBuffer(dev->context, CL_MEM_READ_WRITE, bytes, NULL, &an__err));
-    AN_CL_OBJ(b, clCreateBuffer(dev->context, CL_MEM_READ_WRITE, bytes, NULL, &an__err));
-    float zero = 0.0f;
-    AN_CL(clEnqueueFillBuffer(dev->queue, a, &zero, sizeof zero, 0, bytes, 0, NULL, NULL));
-    AN_CL(clSetKernelArg(copy, 0, sizeof a, &a));
-    AN_CL(clSetKernelArg(copy, 1, sizeof b, &b));
-    AN_CL(clSetKernelArg(copy, 2, sizeof n4, &n4));
-    *gbps = 0;
-    for (int w = 1; w < 3; w++) { /* 64 and 256: one item per group would time the scheduler */
-        size_t l =
-            wanted[w] <= kwg_copy && wanted[w] <= dev->info.max_work_group ? wanted[w] : local;
-        if (l > kwg_copy)
-            l = kwg_copy;
-        AN_TRY(time_kernel(dev, copy, ((size_t)n4 + l - 1) / l * l, l, 5, &ms));
-        double g = 2.0 * (double)bytes / (ms * 1e-3) * 1e-9;
-        if (g > *gbps)
-            *gbps = g;
-    }
-fail:
-    for (int v = 0; v < 2; v++)
-        if (fma[v])
-            clReleaseKernel(fma[v]);
-    if (copy)
-        clReleaseKernel(copy);
-    if (prog)
-        clReleaseProgram(prog);
-    cl_mem bufs[] = {out, a, b};
-    for (int i = 0; i < 3; i++)
-        if (bufs[i])
-            clReleaseMemObject(bufs[i]);
-    return status;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -184,8 +93,30 @@ typedef struct {
     out_format format;
 } bench_args;
 
+/* A JSON number printed with fmt (json-c keeps the text as given). */
+static json_object *num(const char *fmt, double v)
+{
+    char text[64];
+    snprintf(text, sizeof text, fmt, v);
+    return json_object_new_double_s(v, text);
+}
+
+/* Appends {"variant", "batch", "layer", then pairs of key and value printed
+ * with "%.4f"-style formats given as "key:fmt"}. */
+static void json_row(json_object *rows, const char *variant, int batch, const char *layer, int n,
+                     const char *const *keys, const char *const *fmts, const double *values)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "variant", json_object_new_string(variant));
+    json_object_object_add(o, "batch", json_object_new_int(batch));
+    json_object_object_add(o, "layer", json_object_new_string(layer));
+    for (int i = 0; i < n; i++)
+        json_object_object_add(o, keys[i], num(fmts[i], values[i]));
+    json_object_array_add(rows, o);
+}
+
 static int bench_batch(an_model *model, int batch, const bench_args *a, double gflops, double gbps,
-                       int *first_row)
+                       int *first_row, json_object *rows)
 {
     int status = AN_OK, rc = 1, hh = 0, ww = 0;
     an_plan *plan = NULL;
@@ -208,24 +139,27 @@ static int bench_batch(an_model *model, int batch, const bench_args *a, double g
     /* warm up untimed: first launches compile (CLBlast, PoCL) */
     if ((status = an_plan_forward(plan, x, y, AN_OUTPUT_LOGITS)) != AN_OK)
         goto fail;
-    an__step_time t[AN_MAX_LAYERS];
+    an_layer_time t[AN_MAX_LAYERS];
     int steps = 0, runs = a->runs < 64 ? a->runs : 64;
     for (int r = 0; r < runs; r++) {
-        if ((status = an__plan_profile(plan, x, t, &steps)) != AN_OK)
+        if ((status = an_plan_profile(plan, x, t, AN_MAX_LAYERS, &steps)) != AN_OK)
             goto fail;
         for (int i = 0; i < steps; i++)
             ms[i][r] = t[i].ms;
     }
     for (int r = 0; r < runs; r++) {
-        double t0 = app_now();
+        double t0 = now();
         if ((status = an_plan_forward(plan, x, y, AN_OUTPUT_PROBS)) != AN_OK)
             goto fail;
-        wall[r] = (app_now() - t0) * 1e3;
+        wall[r] = (now() - t0) * 1e3;
     }
 
     int n_layers = 0;
-    const an_layer_info *l = an__plan_layers(plan, &n_layers);
-    const an_device_info *d = &model->dev->info;
+    an_layer_info l[AN_MAX_LAYERS];
+    an_plan_layers(plan, l, &n_layers);
+    an_device_info dinfo;
+    an_device_get_info(an_model_device(model), &dinfo);
+    const an_device_info *d = &dinfo;
     if (a->format == OUT_TABLE)
         printf("\n%s, batch %d, %s, median of %d runs\n%-20s %10s %10s %10s %9s %7s %7s\n",
                a->variant, batch, d->name, runs, "layer", "ms", "GFLOP/s", "MB", "GB/s", "%flop",
@@ -257,10 +191,10 @@ static int bench_batch(an_model *model, int batch, const bench_args *a, double g
             printf("%s,%d,%s,%.4f,%.2f,%.3f,%.3f,%.2f,%.2f\n", a->variant, batch, name, m, gf,
                    bytes / 1e6, gb, 100 * gf / gflops, 100 * gb / gbps);
         else
-            printf(
-                "%s{\"variant\":\"%s\",\"batch\":%d,\"layer\":\"%s\",\"ms\":%.4f,\"gflops\":%.2f,"
-                "\"mbytes\":%.3f,\"gbps\":%.3f}",
-                *first_row && i == 0 ? "" : ",\n", a->variant, batch, name, m, gf, bytes / 1e6, gb);
+            json_row(rows, a->variant, batch, name, 4,
+                     (const char *const[]){"ms", "gflops", "mbytes", "gbps"},
+                     (const char *const[]){"%.4f", "%.2f", "%.3f", "%.3f"},
+                     (const double[]){m, gf, bytes / 1e6, gb});
     }
     double wm = median(wall, runs), ips = batch / (wm * 1e-3);
     double conv_gf = conv_ms > 0 ? conv_flop / (conv_ms * 1e-3) * 1e-9 : 0;
@@ -273,9 +207,9 @@ static int bench_batch(an_model *model, int batch, const bench_args *a, double g
         printf("%s,%d,end_to_end,%.4f,,,,,\n%s,%d,images_per_second,%.3f,,,,,\n", a->variant, batch,
                wm, a->variant, batch, ips);
     else
-        printf(",\n{\"variant\":\"%s\",\"batch\":%d,\"layer\":\"end_to_end\",\"ms\":%.4f,"
-               "\"images_per_second\":%.3f,\"conv_gflops\":%.2f}",
-               a->variant, batch, wm, ips, conv_gf);
+        json_row(rows, a->variant, batch, "end_to_end", 3,
+                 (const char *const[]){"ms", "images_per_second", "conv_gflops"},
+                 (const char *const[]){"%.4f", "%.3f", "%.2f"}, (const double[]){wm, ips, conv_gf});
     *first_row = 0;
     rc = 0;
     goto done;
@@ -322,26 +256,28 @@ int cmd_bench(int argc, char **argv)
             a.format = OUT_JSON;
             break;
         case 'r':
-            a.runs = atoi(optarg);
-            if (a.runs < 1 || a.runs > 64) {
-                fprintf(stderr, "alexnet bench: --runs takes 1..64\n");
-                return APP_EXIT_USAGE;
+            if (parse_int(optarg, 1, 64, &a.runs) != 0) {
+                fprintf(stderr, "alexnet bench: --runs takes 1..64, not '%s'\n", optarg);
+                return EXIT_USAGE;
             }
             break;
         case 'b': {
             a.n_batches = 0;
             char *save = NULL, *copy = strdup(optarg);
-            for (char *t = strtok_r(copy, ",", &save); t && a.n_batches < 16;
+            for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t;
                  t = strtok_r(NULL, ",", &save)) {
-                int v = atoi(t);
-                if (v < 1) {
-                    fprintf(stderr, "alexnet bench: bad batch size '%s'\n", t);
+                if (a.n_batches == 16 || parse_int(t, 1, 1 << 20, &a.batches[a.n_batches]) != 0) {
+                    fprintf(stderr, "alexnet bench: --batch takes up to 16 sizes, not '%s'\n", t);
                     free(copy);
-                    return APP_EXIT_USAGE;
+                    return EXIT_USAGE;
                 }
-                a.batches[a.n_batches++] = v;
+                a.n_batches++;
             }
             free(copy);
+            if (a.n_batches == 0) {
+                fprintf(stderr, "alexnet bench: --batch takes sizes like 1,16,64\n");
+                return EXIT_USAGE;
+            }
             break;
         }
         case 'h':
@@ -349,47 +285,48 @@ int cmd_bench(int argc, char **argv)
                    "[--device SEL] [--weights FILE] [--csv | --json]\n");
             return 0;
         default:
-            return APP_EXIT_USAGE;
+            return EXIT_USAGE;
         }
     }
-    an_device *dev = NULL;
     an_model *model = NULL;
-    int rc = app_open_model(device, a.variant, weights, 1, &dev, &model);
-    if (rc != 0)
-        return rc;
+    an_load_options lo = {.weights = weights, .seed = 1, .device = device};
+    int rc = 0, status = an_model_load_opts(NULL, a.variant, &lo, &model);
+    if (status != AN_OK) {
+        fprintf(stderr, "alexnet bench: %s: %s (%s)\n", weights ? weights : "seeded weights",
+                an_last_error(), an_status_name(status));
+        return EXIT_USAGE;
+    }
+    an_device *dev = an_model_device(model);
+    an_device_info info;
+    an_device_get_info(dev, &info);
     double gflops = 0, gbps = 0;
-    int status = measure_ceilings(dev, &gflops, &gbps);
+    status = an_device_ceilings(dev, &gflops, &gbps);
     if (status != AN_OK) {
         fprintf(stderr, "alexnet bench: ceilings: %s\n", an_last_error());
         rc = 1;
         goto done;
     }
-    char tuning[512];
-    an__tuning_format(&model->tuning, tuning, sizeof tuning);
+    char tuning[1024];
+    an_model_tuning(model, tuning, sizeof tuning);
     if (a.format == OUT_TABLE)
         printf("device: %s (%s, %s), %u compute units\nceilings measured here: %.1f GFLOP/s "
                "(FMA chains), %.1f GB/s (float4 copy, read + write)\n"
-               "tuning: %s%s%s%s%s\n",
-               dev->info.name, dev->info.platform, dev->info.driver, dev->info.compute_units,
-               gflops, gbps, tuning,
-               getenv("ALEXNET_TUNING") && *getenv("ALEXNET_TUNING")
-                   ? " (forced by $ALEXNET_TUNING)"
-               : model->n_tuned ? " (and per-layer entries from the tuning file)"
-                                : "",
-               model->clblast[0] ? "; CLBlast's " : "", model->clblast[0] ? model->clblast : "",
-               model->clblast[0] ? " parameters from the tuning file" : "");
+               "tuning: %s\n",
+               info.name, info.platform, info.driver, info.compute_units, gflops, gbps, tuning);
     else if (a.format == OUT_CSV)
-        printf("# device,%s,ceiling_gflops,%.2f,ceiling_gbps,%.2f\n", dev->info.name, gflops, gbps);
-    else
-        printf("{\"device\":\"%s\",\"ceiling_gflops\":%.2f,\"ceiling_gbps\":%.2f,\"rows\":[\n",
-               dev->info.name, gflops, gbps);
+        printf("# device,%s,ceiling_gflops,%.2f,ceiling_gbps,%.2f\n", info.name, gflops, gbps);
+    json_object *root = json_object_new_object(), *rows = json_object_new_array();
+    json_object_object_add(root, "device", json_object_new_string(info.name));
+    json_object_object_add(root, "ceiling_gflops", num("%.2f", gflops));
+    json_object_object_add(root, "ceiling_gbps", num("%.2f", gbps));
+    json_object_object_add(root, "rows", rows);
     int first = 1;
     for (int i = 0; i < a.n_batches && rc == 0; i++)
-        rc = bench_batch(model, a.batches[i], &a, gflops, gbps, &first);
+        rc = bench_batch(model, a.batches[i], &a, gflops, gbps, &first, rows);
     if (a.format == OUT_JSON)
-        printf("]}\n");
+        printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+    json_object_put(root);
 done:
     an_model_free(model);
-    an_device_free(dev);
     return rc;
 }

@@ -1,7 +1,7 @@
 // vector.cl - the vector type the blocked kernels compute in: VW floats, one
 // output channel per lane (VW = 4, 8 or 16: the tuning parameters conv_vec
 // and fc_vec, which also fix how model.c arranges the weights). Spliced into
-// conv.cl, conv11s4.cl and fc.cl by the runtime's `#include` (program.c),
+// conv.cl and fc.cl by the runtime's `#include` (program.c),
 // not by the device compiler. OpenCL C 1.2.
 
 #ifndef VW

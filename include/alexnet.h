@@ -82,8 +82,11 @@ AN_API const char *an_status_name(int status);
 /* Short fixed description of a status code; never NULL. */
 AN_API const char *an_status_message(int status);
 
-/* Detailed text of the last error on this thread (what failed, where, why);
- * "" when none. Valid until the next failing call on this thread. */
+/* Detailed text of the last error on this thread (what failed, where, why).
+ * Every fallible call (one returning a status) empties it on entry, so it is
+ * "" after a call that returned AN_OK and describes the failure after one
+ * that did not, until the next fallible call on this thread. (an_classify_files
+ * reports each image's failure in its result, not here.) */
 AN_API const char *an_last_error(void);
 
 /* ------------------------------------------------------------------------ */
@@ -130,6 +133,11 @@ AN_API void an_device_free(an_device *dev);
 
 /* Fills *info for an open device. */
 AN_API void an_device_get_info(const an_device *dev, an_device_info *info);
+
+/* Measures the device's two ceilings: *gflops from FMA-chain kernels (float8
+ * and float16, work-groups of 1, 64 and 256: the best of them) and *gbps
+ * from a large float4 copy (bytes read plus written). Takes about a second. */
+AN_API int an_device_ceilings(an_device *dev, double *gflops, double *gbps);
 
 /* "gpu", "cpu", "accelerator" or "other". */
 AN_API const char *an_device_type_name(an_device_type type);
@@ -192,7 +200,8 @@ AN_API int an_model_load(an_device *dev, const char *variant, const char *path, 
 /* Flags of an_model_load_flags. */
 #define AN_LOAD_ALLOW_NONFINITE 1u /* accept NaN and infinite weights instead of refusing them */
 
-/* an_model_load with flags (0 is an_model_load). With AN_LOAD_ALLOW_NONFINITE
+/* an_model_load with flags (0 is an_model_load; an_load_options.flags is the
+ * same for an_model_load_opts). With AN_LOAD_ALLOW_NONFINITE
  * non-finite weights load; images they spoil then fail alone in
  * an_classify_files with AN_ERR_NONFINITE. */
 AN_API int an_model_load_flags(an_device *dev, const char *variant, const char *path,
@@ -203,11 +212,47 @@ AN_API int an_model_load_flags(an_device *dev, const char *variant, const char *
  * its predictions mean nothing. */
 AN_API int an_model_seed(an_device *dev, const char *variant, uint64_t seed, an_model **out);
 
-/* Releases the model's device buffers. Accepts NULL. */
+/* Everything an_model_load_opts may be told; zero-initialise it and set what
+ * you need. Strings are copied: they need not outlive the call. */
+typedef struct {
+    const char *weights; /* .safetensors file; NULL: seeded weights (an_model_seed) */
+    uint64_t seed;       /* the seed when weights is NULL */
+    const char *device;  /* selector (an_device_open) used when dev is NULL: the model
+                            then opens and owns its device */
+    const char *tuning;  /* "name=value,..." kernel parameters forced on every layer
+                            (the tuning file is then not read); NULL: $ALEXNET_TUNING;
+                            "": none forced */
+    const char *tuning_file; /* NULL: tuning.txt in the cache directory; "": none */
+    const char *cache_dir;   /* built programs and the tuning file; NULL: $XDG_CACHE_HOME/alexnet
+                                or ~/.cache/alexnet ($ALEXNET_NO_CACHE=1: off); "": off */
+    const char *kernel_dir;  /* .cl sources; NULL: $ALEXNET_KERNEL_DIR, else the copies
+                                embedded in the library; "": the embedded copies */
+    unsigned flags;          /* AN_LOAD_* flags (an_model_load_flags); 0: none */
+} an_load_options;
+
+/* Loads a model as an_model_load or an_model_seed do, configured by opts
+ * (NULL: all defaults, i.e. seeded weights from seed 0). dev may be NULL when
+ * opts->device (or its default) should be opened for this model alone; it is
+ * then freed by an_model_free. Errors as an_device_open and an_model_load;
+ * a malformed opts->tuning gives AN_ERR_INVALID_ARGUMENT. *out is NULL on
+ * failure. */
+AN_API int an_model_load_opts(an_device *dev, const char *variant, const an_load_options *opts,
+                              an_model **out);
+
+/* Releases the model's device buffers (and its device when it opened it).
+ * Accepts NULL. */
 AN_API void an_model_free(an_model *model);
 
 /* The model's variant name. */
 AN_API const char *an_model_variant(const an_model *model);
+
+/* The device the model runs on (owned by the caller or by the model). */
+AN_API an_device *an_model_device(const an_model *model);
+
+/* Describes the kernel parameters in effect into buf (size bytes, always
+ * terminated): "conv_tx=3,conv_ocb=4,..." and where they came from, e.g.
+ * " (and per-layer entries from the tuning file)". */
+AN_API void an_model_tuning(const an_model *model, char *buf, size_t size);
 
 /* ------------------------------------------------------------------------ */
 /* Plans: a model prepared for one batch size and input size                 */
@@ -226,11 +271,67 @@ AN_API int an_plan_create(an_model *model, int batch, int height, int width, an_
  * as logits or softmax probabilities. Blocks until the output is on the host. */
 AN_API int an_plan_forward(an_plan *plan, const float *input, float *output, an_output what);
 
+/* Starts the same forward pass without waiting: input must stay untouched
+ * and output unread until an_plan_wait returns. One pass at a time per plan:
+ * a second enqueue first waits for the one in flight. */
+AN_API int an_plan_enqueue(an_plan *plan, const float *input, float *output, an_output what);
+
+/* Waits for the pass an_plan_enqueue started; AN_OK at once when none is in
+ * flight. Returns the pass's error, if the device reported one. */
+AN_API int an_plan_wait(an_plan *plan);
+
+/* One step of a forward pass: a row of the layer table (ReLU folded into the
+ * layer before it) and its device time from profiling events. */
+typedef struct {
+    int layer;   /* 0-based row of an_plan_layers' table */
+    double ms;   /* device time of the step's commands */
+    int clblast; /* 1 when the step is a CLBlast GEMM plus its epilogue */
+} an_layer_time;
+
+/* Runs one forward pass on input (batch, 3, H, W) with an event per step and
+ * writes up to max steps' times, in order, and their count to *count. The
+ * output is discarded. Slower than an_plan_forward: for measuring only. */
+AN_API int an_plan_profile(an_plan *plan, const float *input, an_layer_time *times, int max,
+                           int *count);
+
+/* The plan's layer table (an_variant_infer at the plan's input size): up to
+ * AN_MAX_LAYERS rows into layers and their count into *count. */
+AN_API int an_plan_layers(const an_plan *plan, an_layer_info *layers, int *count);
+
 /* Device bytes the plan holds for activations (weights excluded). */
 AN_API size_t an_plan_activation_bytes(const an_plan *plan);
 
 /* Releases the plan. Accepts NULL. */
 AN_API void an_plan_free(an_plan *plan);
+
+/* ------------------------------------------------------------------------ */
+/* Tuning: kernel parameters searched on the device, stored for later loads  */
+
+/* Receives one line of progress text (no trailing newline). */
+typedef void (*an_log_fn)(const char *line, void *user);
+
+typedef struct {
+    const char *variants;      /* comma-separated; NULL: "torchvision-224,caffe-227" */
+    const int *batches;        /* n_batches sizes; NULL: 1, 16, 64 */
+    int n_batches;
+    int runs;                  /* timed rounds per candidate, 1..16; 0: 5 */
+    double clblast_fraction;   /* (0, 1]: also run CLBlast's SGEMM tuner on that share of its
+                                  configurations (CLBlast prints its own progress on stdout) */
+    const char *clblast_params; /* or check this "NAME=VALUE,..." CLBlast set instead */
+    int dry_run;               /* 1: search and report, store nothing */
+    const char *tuning_file;   /* NULL: tuning.txt in the default cache directory */
+    an_log_fn log;             /* progress and results, a line at a time; NULL: silent */
+    void *user;
+} an_tune_options;
+
+/* Searches kernel parameters per layer shape and batch on dev: every
+ * candidate runs the network on seeded weights, is checked against a host
+ * reference in double (a wrong candidate never wins), and is timed with
+ * profiling events; each layer keeps its fastest correct candidate. The
+ * winners are merged into the tuning file (other devices' entries stay),
+ * which an_model_load* then reads. AN_ERR_INVALID_ARGUMENT for bad options,
+ * AN_ERR_IO when the file cannot be written (or the cache is off). */
+AN_API int an_tune(an_device *dev, const an_tune_options *opts);
 
 /* ------------------------------------------------------------------------ */
 /* Images: PNG decoding and the variants' preprocessing (host only)          */

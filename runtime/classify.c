@@ -211,11 +211,13 @@ int an_classify_files(an_model *model, const char *const *paths, size_t count,
                       const an_classify_options *options, an_result_fn fn, void *user,
                       an_classify_stats *stats)
 {
+    an__clear_error();
     int status = AN_OK;
     an_plan *plan = NULL;
     slot slots[2] = {0};
     an_classify_stats st = {0};
     an_preprocess pp;
+    double t0 = now(); /* first decode (set again below) */
     if (!model || (!paths && count) || !fn)
         return an__fail(AN_ERR_INVALID_ARGUMENT, "an_classify_files: NULL model, paths or callback");
     an_classify_options o = options ? *options : (an_classify_options){0};
@@ -236,7 +238,7 @@ int an_classify_files(an_model *model, const char *const *paths, size_t count,
     if ((size_t)o.batch > count && count > 0)
         o.batch = (int)count;
     st.batch = o.batch;
-    double t0 = now();
+    t0 = now();
     if (count == 0)
         goto done;
     AN_TRY(an_plan_create(model, o.batch, pp.crop, pp.crop, &plan));
@@ -288,8 +290,10 @@ done:
         *stats = st;
     status = AN_OK;
 fail:
-    if (status == 1) /* the callback stopped the run: not an error */
+    if (status == 1) { /* the callback stopped the run: not an error, and stats as far as it went */
         status = AN_OK;
+        st.wall_seconds = now() - t0;
+    }
     /* a failed wait leaves a non-blocking read that may still write into the
      * slots: nothing is freed before the queue has drained */
     if (plan)
@@ -307,7 +311,9 @@ fail:
         free(slots[i].error);
     }
     an_plan_free(plan);
-    if (stats && status != AN_OK)
+    if (stats)
         *stats = st;
+    if (status == AN_OK)
+        an__clear_error(); /* images' failures went to their results */
     return status;
 }

@@ -466,6 +466,7 @@ int an_convert(const char *in, const char *out, char *variant_out, size_t size)
 
 int an_convert_ex(const char *in, const char *out, an_convert_info *info)
 {
+    an__clear_error();
     int status = AN_OK;
     unsigned char *buf = NULL;
     size_t n = 0;

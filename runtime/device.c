@@ -118,6 +118,7 @@ static int enumerate(device_ref *refs, an_device_info *infos, int max, int *coun
 
 int an_device_list(an_device_info **out, int *count)
 {
+    an__clear_error();
     if (!out || !count)
         return an__fail(AN_ERR_INVALID_ARGUMENT, "an_device_list: NULL argument");
     *out = NULL;
@@ -216,6 +217,7 @@ static int fail_no_match(const char *sel, const char *from, const an_device_info
 
 int an_device_open(const char *selector, an_device **out)
 {
+    an__clear_error();
     int status = AN_OK;
     an_device *dev = NULL;
     device_ref *refs = NULL;

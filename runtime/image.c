@@ -197,11 +197,13 @@ fail:
 
 int an_image_decode_png_memory(const void *data, size_t size, an_image *out)
 {
+    an__clear_error();
     return decode_png(data, size, "PNG in memory", out);
 }
 
 int an_image_decode_png(const char *path, an_image *out)
 {
+    an__clear_error();
     FILE *f = NULL;
     unsigned char *buf = NULL;
     size_t size = 0, cap = 0;
@@ -265,38 +267,15 @@ void an_image_free(an_image *img)
 
 int an_preprocess_default(const char *variant, an_preprocess *out)
 {
+    an__clear_error();
     if (!out)
         return an__fail(AN_ERR_INVALID_ARGUMENT, "an_preprocess_default: out is NULL");
     memset(out, 0, sizeof *out);
-    if (variant && strcmp(variant, "torchvision-224") == 0) {
-        *out = (an_preprocess){
-            .resize_mode = AN_RESIZE_SHORTER,
-            .resize = 256,
-            .crop = 224,
-            .bgr = 0,
-            .scale = 1.0f / 255.0f,
-            .mean = {0.485f, 0.456f, 0.406f},
-            .std = {0.229f, 0.224f, 0.225f},
-        };
-        return AN_OK;
-    }
-    /* both Caffe variants were trained on the same BVLC data pipeline */
-    if (variant && (strcmp(variant, "caffe-227") == 0 || strcmp(variant, "caffe-bvlc-227") == 0)) {
-        *out = (an_preprocess){
-            .resize_mode = AN_RESIZE_EXACT,
-            .resize = 256,
-            .crop = 227,
-            .bgr = 1,
-            .scale = 1.0f,
-            .mean = {104.0f, 117.0f, 123.0f}, /* B, G, R */
-            .std = {1.0f, 1.0f, 1.0f},
-        };
-        return AN_OK;
-    }
-    return an__fail(AN_ERR_UNKNOWN_VARIANT,
-                    "no preprocessing for variant '%s' (known: torchvision-224, caffe-227, "
-                    "caffe-bvlc-227)",
-                    variant ? variant : "(null)");
+    const an__variant *v = an__variant_find(variant);
+    if (!v)
+        return AN_ERR_UNKNOWN_VARIANT;
+    *out = v->preprocess;
+    return AN_OK;
 }
 
 #define PRECISION_BITS (32 - 8 - 2) /* PIL's fixed point: 22 fraction bits */
@@ -400,6 +379,7 @@ static int crop_offset(int n, int crop)
 
 int an_image_preprocess(const an_image *img, const an_preprocess *pp, float *out)
 {
+    an__clear_error();
     resample_axis ax = {0}, ay = {0};
     unsigned char *tmp = NULL, *px = NULL;
     int status = AN_OK;

@@ -16,6 +16,10 @@
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                   */
 
+/* Empties the last-error text: every fallible public function calls it on
+ * entry, so that after a call that succeeded an_last_error() is "". */
+void an__clear_error(void);
+
 /* Records the detailed text for an_last_error() and returns status. */
 int an__fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -88,11 +92,17 @@ extern const struct an__embedded an__embedded_labels[];  /* data/imagenet_classe
  * when it is set, else the copy embedded at build time. *owned is set when the
  * caller must free() the returned text. NULL with an error when not found. */
 const char *an__kernel_source(const char *name, size_t *len, bool *owned);
+/* The same from directory dir (NULL: as above; "": the embedded copy). */
+const char *an__kernel_source_in(const char *dir, const char *name, size_t *len, bool *owned);
 
 /* Builds cl_kernels/<file> for dev with options, through the on-disk program
  * cache ($XDG_CACHE_HOME/alexnet, else ~/.cache/alexnet; ALEXNET_NO_CACHE=1
  * turns it off). A failed build's error text holds the compiler log. */
 int an__program_get(an_device *dev, const char *file, const char *options, cl_program *out);
+/* The same with the cache in cache_dir (NULL: as above; "": off) and the
+ * sources from kernel_dir (NULL: as above; "": embedded). */
+int an__program_get_in(an_device *dev, const char *cache_dir, const char *kernel_dir,
+                       const char *file, const char *options, cl_program *out);
 
 /* How the last an__program_get on this thread was served (for tests). */
 typedef enum { AN_CACHE_OFF, AN_CACHE_MISS, AN_CACHE_HIT, AN_CACHE_CORRUPT } an__cache_result;
@@ -119,9 +129,13 @@ typedef struct {
 typedef struct {
     const char *name;
     int in_channels, in_height, in_width; /* native input */
+    an_preprocess preprocess;             /* what its weights were trained with */
     int n_layers;
     an__layer layers[AN_MAX_LAYERS];
 } an__variant;
+
+/* "torchvision-224, caffe-227 or caffe-bvlc-227", from the table. */
+const char *an__variant_list(void);
 
 /* The built-in variant called name, or NULL with AN_ERR_UNKNOWN_VARIANT set. */
 const an__variant *an__variant_find(const char *name);
@@ -168,8 +182,6 @@ int an__weights_seed(const an__variant *v, uint64_t seed, an__weights *w);
 
 void an__weights_free(an__weights *w);
 
-#endif /* AN_INTERNAL_H */
-
 /* ------------------------------------------------------------------------ */
 /* Models and plans                                                         */
 
@@ -183,7 +195,7 @@ typedef struct {
     int conv_tx;    /* output pixels per work-item in conv.cl (1..16) */
     int conv_ocb;   /* blocks of conv_vec output channels per work-item in conv.cl (1..4) */
     int conv_local; /* work-group size along a row (dimension 0) */
-    int conv1_tx;   /* the same two for conv11s4.cl */
+    int conv1_tx;   /* the same two for conv1 (11x11, stride 4) */
     int conv1_ocb;
     int conv_vec;         /* output channels per vector in both conv kernels: 4, 8 or 16 (a
                              model-wide choice: it fixes the weight layout) */
@@ -206,8 +218,6 @@ void an__tuning_format(const an__tuning *t, char *buf, size_t size);
 an__tuning an__tuning_defaults(const an_device_info *info);
 /* "platform|device|driver|compute units": the device part of a tuning key. */
 void an__tuning_device_key(const an_device_info *info, char *buf, size_t size);
-/* Path of the tuning file (static buffer), or NULL when the cache is off. */
-const char *an__tuning_path(void);
 /* Tuning keys of one layer shape and batch, as plan.c looks them up. */
 void an__tuning_conv_key(char *buf, size_t size, int c, int h, int w, int oc, int k, int s, int p,
                          int groups, int batch);
@@ -216,21 +226,60 @@ void an__tuning_fc_key(char *buf, size_t size, int in, int out, int batch);
  * device from "NAME=VALUE,..." (CLBlastOverrideParameters: process-wide, for
  * every later call on that device). */
 int an__clblast_override(cl_device_id device, const char *kernel, const char *text);
+
+/* The tuning file (tuning.c owns its format; see there). One entry: a key
+ * ("device", "clblast Xgemm" or a layer key) and its "name=value,..." text. */
+enum { AN__TUNING_FORMAT = 2 };
+typedef struct {
+    char *key, *params; /* owned */
+    double ms;          /* the tuner's time for it; 0 when read from a file */
+} an__tuning_entry;
+typedef struct {
+    an__tuning_entry *e; /* grows as needed: no limit on the count */
+    size_t n, cap;
+} an__tuning_table;
+
+/* Sets key to params (copied; replaces an entry with the same key). */
+int an__tuning_table_set(an__tuning_table *t, const char *key, const char *params, double ms);
+an__tuning_entry *an__tuning_table_find(const an__tuning_table *t, const char *key);
+/* Frees the entries and zeroes *t. Accepts NULL. */
+void an__tuning_table_free(an__tuning_table *t);
+/* Adds to *out the entries of a tuning file's text that are for the device
+ * info describes, in this format and runtime version; every other line is
+ * ignored. */
+int an__tuning_table_parse(const char *text, const an_device_info *info, an__tuning_table *out);
+/* The same from a file; a missing file adds nothing and is no error. */
+int an__tuning_table_read(const char *path, const an_device_info *info, an__tuning_table *out);
+/* Rewrites the file at path (through a unique temporary file and rename):
+ * lines of other devices and other runtime versions stay, this device's
+ * entries with a key in t are replaced by t's (an entry with params "" just
+ * removes its key), comments and lines of other formats are dropped. */
+int an__tuning_table_merge(const char *path, const an_device_info *info, const an__tuning_table *t);
+/* Hash of the embedded kernel sources: entries tuned for other kernels are
+ * stale. */
+uint64_t an__tuning_runtime_version(void);
+/* "FORMAT|RUNTIME|platform|device|driver|compute units": how this runtime's
+ * entries for a device start. */
+void an__tuning_line_prefix(const an_device_info *info, char *buf, size_t size);
+/* Path of the tuning file in the program cache's directory (static buffer,
+ * per thread), or NULL when the cache is off. */
+const char *an__tuning_path(void);
+/* Sets m->tuning (and m->tuned, m->clblast): the device's defaults, then
+ * forced ("name=value,..." on everything) when not NULL or "", else the
+ * entries of the tuning file at path (NULL: none) for m's device. */
+int an__tuning_load(an_model *m, const char *forced, const char *path);
 /* The model's tuning with the file's entry for layer key `key` applied. */
 an__tuning an__tuning_for(const an_model *m, const char *key);
 
-enum { AN_MAX_TUNED = 64 };
-
 struct an_model {
     an_device *dev;
+    bool owns_dev;                /* opened by an_model_load_opts: freed with the model */
+    bool forced;                  /* tuning forced by an option or $ALEXNET_TUNING */
+    char *cache_dir, *kernel_dir; /* the load options' (owned), or NULL for the defaults */
     const an__variant *variant;
     an__tuning tuning;
-    struct {
-        char key[96];      /* "conv c=.. h=.. ..." or "fc i=.. o=.. n=.." */
-        char params[160];  /* "conv_tx=..,conv_ocb=.." */
-    } tuned[AN_MAX_TUNED]; /* this device's per-layer entries from the tuning file */
-    int n_tuned;
-    char clblast[32]; /* the CLBlast kernel the tuning file overrode ("Xgemm"), or "" */
+    an__tuning_table tuned; /* this device's per-layer entries from the tuning file */
+    char clblast[32];       /* the CLBlast kernel the tuning file overrode ("Xgemm"), or "" */
     int n_params;
     an__param_shape shape[AN_MAX_LAYERS];
     cl_mem weight[AN_MAX_LAYERS]; /* conv: (G, ceil(OC/G/VW), C/G, K, K, VW) with VW =
@@ -257,7 +306,7 @@ int an__model_kernel(an_model *model, const char *file, const char *options, con
 
 /* Rearranges conv weights (OC, C, K, K) of `groups` groups (C input channels
  * per group) into (groups, ceil(OC/groups/vw), C, K, K, vw), each group's last
- * block zero-padded: the layout conv.cl and conv11s4.cl read with VW = vw.
+ * block zero-padded: the layout conv.cl reads with VW = vw.
  * dst holds an__conv_arranged_oc(oc, groups, vw)*C*K*K floats. With c = I,
  * k = 1, groups = 1 and vw = 8 it gives the blocked linear layout
  * (ceil(O/8), I, 8) of fc.cl. */
@@ -291,8 +340,6 @@ an_model *an__plan_model(const an_plan *p);
 /* Converters: published weight files to safetensors (convert.c, pickle.c,  */
 /* caffe.c)                                                                 */
 
-#ifndef AN_CONVERT_DECLS
-#define AN_CONVERT_DECLS
 enum { AN__DT_F32 = 4, AN__DT_F16 = 2 }; /* element sizes */
 #define AN__MAX_CTENSORS 64
 #define AN__MAX_CDIMS 8
@@ -334,4 +381,5 @@ const char *an__file_kind(const unsigned char *buf, size_t n);
  * error naming the first tensor that fits none, its shape and the shapes the
  * candidate variants expect. */
 const an__variant *an__convert_match(const char *path, const an__ctensors *ts);
-#endif
+
+#endif /* AN_INTERNAL_H */

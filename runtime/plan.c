@@ -37,6 +37,7 @@ struct an_plan {
     int n_steps;
     cl_kernel softmax;
     size_t softmax_global, softmax_local;
+    cl_event pending; /* the read-back of the pass an_plan_enqueue started, or NULL */
 };
 
 static size_t round_up(size_t x, size_t m)
@@ -93,6 +94,7 @@ static int add_conv(an_plan *p, int layer, const an_layer_info *in, const an_lay
     char key[96];
     an__tuning_conv_key(key, sizeof key, C, H, W, OC, l->kernel, l->stride, l->pad, G, p->batch);
     an__tuning t = an__tuning_for(m, key);
+    /* conv1 (11x11, stride 4, one group) has tile parameters of its own */
     bool first = l->kernel == 11 && l->stride == 4 && G == 1;
     int tx = first ? t.conv1_tx : t.conv_tx, ocb = first ? t.conv1_ocb : t.conv_ocb;
     char opts[256];
@@ -103,8 +105,7 @@ static int add_conv(an_plan *p, int layer, const an_layer_info *in, const an_lay
     s->kind = STEP_KERNEL;
     s->layer = layer;
     s->src_arg = 0;
-    AN_TRY(an__model_kernel(m, first ? "conv11s4.cl" : "conv.cl", opts,
-                            first ? "conv11s4" : "conv2d", &s->kernel));
+    AN_TRY(an__model_kernel(m, "conv.cl", opts, "conv2d", &s->kernel));
     p->n_steps++;
     int bpg = (OC / G + vw - 1) / vw;
     int nz = p->batch * G * ((bpg + ocb - 1) / ocb);
@@ -114,7 +115,7 @@ static int add_conv(an_plan *p, int layer, const an_layer_info *in, const an_lay
     AN_CL(clSetKernelArg(k, 2, sizeof(cl_mem), &m->bias[pi]));
     AN_CL(clSetKernelArg(k, 3, sizeof dst, &dst));
     const int ints[] = {C / G, H, W, OC, OH, OW, nz, G};
-    for (int i = 0; i < (first ? 7 : 8); i++)
+    for (int i = 0; i < 8; i++)
         AN_CL(clSetKernelArg(k, (cl_uint)(4 + i), sizeof(int), &ints[i]));
     size_t local = 1;
     AN_TRY(local_size(m, k, (size_t)t.conv_local, &local));
@@ -354,6 +355,7 @@ static int check_fits(const an_plan *p, size_t per_image_act, size_t per_image_i
 
 int an_plan_create(an_model *model, int batch, int height, int width, an_plan **out)
 {
+    an__clear_error();
     int status = AN_OK;
     an_plan *p = NULL;
     if (!model || !out || batch < 1)
@@ -520,9 +522,48 @@ fail:
 
 int an_plan_forward(an_plan *p, const float *input, float *output, an_output what)
 {
+    an__clear_error();
     if (!p || !input || !output)
         return an__fail(AN_ERR_INVALID_ARGUMENT, "an_plan_forward: NULL argument");
+    int status = an_plan_wait(p);
+    if (status != AN_OK)
+        return status;
     return an__plan_enqueue(p, 0, input, output, what, NULL, NULL);
+}
+
+int an_plan_wait(an_plan *p)
+{
+    an__clear_error();
+    int status = AN_OK;
+    if (!p)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_plan_wait: NULL plan");
+    if (!p->pending)
+        return AN_OK;
+    cl_event e = p->pending;
+    p->pending = NULL;
+    cl_int run = CL_COMPLETE;
+    cl_int err = clWaitForEvents(1, &e);
+    if (err == CL_SUCCESS)
+        err = clGetEventInfo(e, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof run, &run, NULL);
+    clReleaseEvent(e);
+    if (err == CL_SUCCESS && run < 0)
+        err = run;
+    if (err != CL_SUCCESS) {
+        clFinish(p->model->dev->queue);
+        status = an__cl_fail(err, "clWaitForEvents(forward pass)", __FILE__, __LINE__);
+    }
+    return status;
+}
+
+int an_plan_enqueue(an_plan *p, const float *input, float *output, an_output what)
+{
+    an__clear_error();
+    if (!p || !input || !output)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_plan_enqueue: NULL argument");
+    int status = an_plan_wait(p);
+    if (status != AN_OK)
+        return status;
+    return an__plan_enqueue(p, 0, input, output, what, &p->pending, NULL);
 }
 
 int an__plan_batch(const an_plan *p)
@@ -574,6 +615,33 @@ fail:
     return status;
 }
 
+int an_plan_profile(an_plan *p, const float *input, an_layer_time *times, int max, int *count)
+{
+    an__clear_error();
+    if (!p || !input || !times || !count || max < 0)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_plan_profile: NULL argument");
+    an__step_time t[AN_MAX_LAYERS];
+    int n = 0, status = an_plan_wait(p);
+    if (status == AN_OK)
+        status = an__plan_profile(p, input, t, &n);
+    if (status != AN_OK)
+        return status;
+    *count = n < max ? n : max;
+    for (int i = 0; i < *count; i++)
+        times[i] = (an_layer_time){t[i].layer, t[i].ms, t[i].clblast};
+    return AN_OK;
+}
+
+int an_plan_layers(const an_plan *p, an_layer_info *layers, int *count)
+{
+    an__clear_error();
+    if (!p || !layers || !count)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_plan_layers: NULL argument");
+    memcpy(layers, p->layers, (size_t)p->n_layers * sizeof *layers);
+    *count = p->n_layers;
+    return AN_OK;
+}
+
 const an_layer_info *an__plan_layers(const an_plan *p, int *count)
 {
     *count = p->n_layers;
@@ -589,6 +657,7 @@ void an_plan_free(an_plan *p)
 {
     if (!p)
         return;
+    an_plan_wait(p); /* nothing may still use the caller's buffers */
     for (int i = 0; i < AN_MAX_LAYERS; i++) {
         if (p->steps[i].kernel)
             clReleaseKernel(p->steps[i].kernel);

@@ -61,15 +61,22 @@ done:
 
 const char *an__kernel_source(const char *name, size_t *len, bool *owned)
 {
+    return an__kernel_source_in(NULL, name, len, owned);
+}
+
+const char *an__kernel_source_in(const char *dir, const char *name, size_t *len, bool *owned)
+{
     *owned = false;
-    const char *dir = getenv("ALEXNET_KERNEL_DIR");
+    bool from_env = !dir;
+    if (!dir)
+        dir = getenv("ALEXNET_KERNEL_DIR");
     if (dir && *dir) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, name);
         char *text = read_file(path, len, 16 << 20);
         if (!text) {
-            an__fail(AN_ERR_KERNEL_SOURCE, "cannot read kernel source %s ($ALEXNET_KERNEL_DIR): %s",
-                     path, strerror(errno));
+            an__fail(AN_ERR_KERNEL_SOURCE, "cannot read kernel source %s (%s): %s", path,
+                     from_env ? "$ALEXNET_KERNEL_DIR" : "the kernel directory", strerror(errno));
             return NULL;
         }
         *owned = true;
@@ -173,10 +180,19 @@ static void cache_write(const char *dir, const char *path, uint64_t key, const u
     if (!make_dirs(dir))
         return;
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
+    snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
+    /* unique per call: two threads (or processes) building one program
+     * each write their own file, and the last rename wins whole */
+    int fd = mkstemp(tmp);
+    if (fd < 0)
         return;
+    fchmod(fd, 0644);
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        close(fd);
+        remove(tmp);
+        return;
+    }
     unsigned char head[HEADER_BYTES];
     memcpy(head, CACHE_MAGIC, 8);
     put_u64(head + 8, key);
@@ -253,12 +269,12 @@ static unsigned char *program_binary(cl_program prog, size_t *size)
  * `#include "NAME"` replaced by NAME's source from the same place (embedded or
  * $ALEXNET_KERNEL_DIR) between #line directives. One level: the device
  * compiler cannot see the embedded files, so it never resolves includes. */
-static int kernel_text(const char *file, char **out, size_t *out_len)
+static int kernel_text(const char *kdir, const char *file, char **out, size_t *out_len)
 {
     int status = AN_OK;
     bool owned = false, inc_owned = false;
     size_t len = 0, inc_len = 0;
-    const char *inc = NULL, *text = an__kernel_source(file, &len, &owned);
+    const char *inc = NULL, *text = an__kernel_source_in(kdir, file, &len, &owned);
     char *src = NULL;
     if (!text)
         return AN_ERR_KERNEL_SOURCE;
@@ -272,7 +288,7 @@ static int kernel_text(const char *file, char **out, size_t *out_len)
             goto fail;
         }
         memcpy(name, q, (size_t)(end - q));
-        inc = an__kernel_source(name, &inc_len, &inc_owned);
+        inc = an__kernel_source_in(kdir, name, &inc_len, &inc_owned);
         if (!inc) {
             status = AN_ERR_KERNEL_SOURCE;
             goto fail;
@@ -316,6 +332,12 @@ fail:
 
 int an__program_get(an_device *dev, const char *file, const char *options, cl_program *out)
 {
+    return an__program_get_in(dev, NULL, NULL, file, options, out);
+}
+
+int an__program_get_in(an_device *dev, const char *cache_dir, const char *kernel_dir,
+                       const char *file, const char *options, cl_program *out)
+{
     int status = AN_OK;
     char *src = NULL;
     unsigned char *bin = NULL;
@@ -324,9 +346,9 @@ int an__program_get(an_device *dev, const char *file, const char *options, cl_pr
     const char *opts = options ? options : "";
 
     size_t src_len = 0;
-    AN_TRY(kernel_text(file, &src, &src_len));
+    AN_TRY(kernel_text(kernel_dir, file, &src, &src_len));
 
-    const char *dir = an__cache_dir();
+    const char *dir = cache_dir ? (*cache_dir ? cache_dir : NULL) : an__cache_dir();
     char path[4200] = "";
     uint64_t key = cache_key(dev, src, src_len, opts);
     last_cache_result = AN_CACHE_OFF;

@@ -12,6 +12,11 @@ const char *an_last_error(void)
     return last_error;
 }
 
+void an__clear_error(void)
+{
+    last_error[0] = '\0';
+}
+
 int an__fail(int status, const char *fmt, ...)
 {
     va_list ap;

@@ -1,6 +1,7 @@
 /* variant.c - the AlexNet variants as data (one table of layers each) and the
  * generic shape inference over them, with PyTorch's floor semantics and the
  * arithmetic behind every output size. No OpenCL here. */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,8 +17,17 @@
 /* Caffe's across-channel LRN as BVLC AlexNet uses it: local_size 5, alpha 1e-4, beta 0.75, k 1 */
 #define LRN5 {AN_LAYER_LRN, 0, 5, 0, 0, NULL, NULL, 1, 1e-4f, 0.75f, 1.0f}
 
+/* The preprocessing each variant's weights were trained with. */
+#define PP_TORCHVISION                                                                             \
+    {AN_RESIZE_SHORTER, 256, 224, 0, 1.0f / 255.0f, {0.485f, 0.456f, 0.406f},                      \
+     {0.229f, 0.224f, 0.225f}}
+/* both Caffe variants were trained on the same BVLC data pipeline: B, G, R */
+#define PP_CAFFE {AN_RESIZE_EXACT, 256, 227, 1, 1.0f, {104.0f, 117.0f, 123.0f}, {1.0f, 1.0f, 1.0f}}
+
+/* Every variant, and the only place one is described: its name, native input,
+ * layers and preprocessing. Lists of names and messages are generated from it. */
 static const an__variant variants[] = {
-    {"torchvision-224", 3, 224, 224, 21,
+    {"torchvision-224", 3, 224, 224, PP_TORCHVISION, 21,
      {CONV(64, 11, 4, 2, "features.0.weight", "features.0.bias"), RELU, MAXPOOL,
       CONV(192, 5, 1, 2, "features.3.weight", "features.3.bias"), RELU, MAXPOOL,
       CONV(384, 3, 1, 1, "features.6.weight", "features.6.bias"), RELU,
@@ -26,7 +36,7 @@ static const an__variant variants[] = {
       DROPOUT, LINEAR(4096, "classifier.1.weight", "classifier.1.bias"), RELU, DROPOUT,
       LINEAR(4096, "classifier.4.weight", "classifier.4.bias"), RELU,
       LINEAR(1000, "classifier.6.weight", "classifier.6.bias")}},
-    {"caffe-227", 3, 227, 227, 21,
+    {"caffe-227", 3, 227, 227, PP_CAFFE, 21,
      {CONV(96, 11, 4, 0, "conv1.weight", "conv1.bias"), RELU, MAXPOOL,
       CONV(256, 5, 1, 2, "conv2.weight", "conv2.bias"), RELU, MAXPOOL,
       CONV(384, 3, 1, 1, "conv3.weight", "conv3.bias"), RELU,
@@ -39,7 +49,7 @@ static const an__variant variants[] = {
      * adaptive pool: here it is the identity at 227 and gives other sizes the
      * meaning torchvision gives them. Caffe pools in ceil mode; at 227 every
      * pool division is exact, so floor and ceil agree. */
-    {"caffe-bvlc-227", 3, 227, 227, 23,
+    {"caffe-bvlc-227", 3, 227, 227, PP_CAFFE, 23,
      {CONV(96, 11, 4, 0, "conv1.weight", "conv1.bias"), RELU, LRN5, MAXPOOL,
       CONVG(256, 5, 1, 2, "conv2.weight", "conv2.bias", 2), RELU, LRN5, MAXPOOL,
       CONV(384, 3, 1, 1, "conv3.weight", "conv3.bias"), RELU,
@@ -50,10 +60,34 @@ static const an__variant variants[] = {
 };
 enum { N_VARIANTS = sizeof variants / sizeof variants[0] };
 
+static const char *names[N_VARIANTS + 1];
+static char name_list[N_VARIANTS * 32];
+
+static void make_names(void)
+{
+    size_t used = 0;
+    for (int i = 0; i < N_VARIANTS; i++) {
+        names[i] = variants[i].name;
+        used += (size_t)snprintf(name_list + used, sizeof name_list - used, "%s%s",
+                                 i == 0                ? ""
+                                 : i == N_VARIANTS - 1 ? " or "
+                                                       : ", ",
+                                 variants[i].name);
+    }
+}
+
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+
 const char *const *an_variant_names(void)
 {
-    static const char *const names[] = {"torchvision-224", "caffe-227", "caffe-bvlc-227", NULL};
+    pthread_once(&names_once, make_names);
     return names;
+}
+
+const char *an__variant_list(void)
+{
+    pthread_once(&names_once, make_names);
+    return name_list;
 }
 
 const an__variant *an__variant_find(const char *name)
@@ -61,14 +95,14 @@ const an__variant *an__variant_find(const char *name)
     for (int i = 0; name && i < N_VARIANTS; i++)
         if (strcmp(variants[i].name, name) == 0)
             return &variants[i];
-    an__fail(AN_ERR_UNKNOWN_VARIANT,
-             "unknown variant '%s': choose torchvision-224, caffe-227 or caffe-bvlc-227",
-             name ? name : "(null)");
+    an__fail(AN_ERR_UNKNOWN_VARIANT, "unknown variant '%s': choose %s", name ? name : "(null)",
+             an__variant_list());
     return NULL;
 }
 
 int an_variant_input_size(const char *variant, int *height, int *width)
 {
+    an__clear_error();
     const an__variant *v = an__variant_find(variant);
     if (!v)
         return AN_ERR_UNKNOWN_VARIANT;
@@ -141,6 +175,7 @@ static int window_arith(int in, int k, int s, int p, char *buf, size_t size)
 int an_variant_infer(const char *variant, int channels, int height, int width,
                      an_layer_info *layers, int *count)
 {
+    an__clear_error();
     const an__variant *v = an__variant_find(variant);
     if (!v)
         return AN_ERR_UNKNOWN_VARIANT;

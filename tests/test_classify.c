@@ -171,6 +171,37 @@ START_TEST(test_library_pipeline)
 }
 END_TEST
 
+static int stop_after_two(const an_result *r, void *user)
+{
+    (void)r;
+    return ++*(int *)user >= 2;
+}
+
+/* A callback that stops the run still gets the stats of what ran, and a run
+ * that ended well leaves no error text behind (images' failures included). */
+START_TEST(test_stop_writes_stats)
+{
+    make_mixed_folder();
+    const char *paths[7];
+    char buf[7][512];
+    for (int i = 0; i < 7; i++) {
+        snprintf(buf[i], sizeof buf[i], "%s/mixed/%s", dir, names[i]);
+        paths[i] = buf[i];
+    }
+    an_classify_options o = {2, 5, 2, NULL};
+    an_classify_stats st;
+    memset(&st, 0xff, sizeof st);
+    int seen = 0;
+    ck_assert_int_eq(an_classify_files(model, paths, 7, &o, stop_after_two, &seen, &st), AN_OK);
+    ck_assert_int_eq(seen, 2);
+    ck_assert_uint_ge(st.images, 2);
+    ck_assert_uint_le(st.images, 7);
+    ck_assert_int_eq(st.batch, 2);
+    ck_assert(st.wall_seconds >= 0 && st.wall_seconds < 3600);
+    ck_assert_str_eq(an_last_error(), "");
+}
+END_TEST
+
 /* Runs cmd, returns its exit status and its standard output (malloc'ed). */
 static int run_capture(const char *cmd, char **out)
 {
@@ -754,6 +785,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, test_library_pipeline);
+    tcase_add_test(tc, test_stop_writes_stats);
     tcase_add_test(tc, test_cli_json_mixed);
     tcase_add_test(tc, test_cli_many_batch7);
     tcase_add_test(tc, test_top_k_nonfinite);

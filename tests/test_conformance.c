@@ -29,7 +29,7 @@ static float *load(const char *name, int *dims, int *ndim)
     snprintf(path, sizeof path, "%s/%.255s", ref_dir, name);
     float *data = NULL;
     int status = npy_read_f32(path, &data, dims, ndim, 4);
-    ck_assert_msg(status == AN_OK, "%s: %s", path, an_last_error());
+    ck_assert_msg(status == AN_OK, "%s: %s", path, npy_last_error());
     return data;
 }
 
@@ -62,41 +62,36 @@ static const char *tuning_file_lines;
  * kernel it overrode ("Xgemm") or "" (no line, or one CLBlast refused). */
 static const char *tuning_file_clblast = "";
 
+/* A forced tuning text for check_batches' model (an_load_options.tuning), or NULL. */
+static const char *forced_tuning;
+
 static void check_batches(const char *variant, const char *tag, const int *batches, int nb)
 {
-    char name[256], weights[4400], saved_xdg[4096] = "";
+    char name[256], weights[4400], file[4500] = "";
     an_model *model = NULL;
     snprintf(weights, sizeof weights, "%s/%s.safetensors", ref_dir, variant);
     if (tuning_file_lines) {
-        char dir[4400], path[4500], dkey[512];
-        snprintf(saved_xdg, sizeof saved_xdg, "%s",
-                 getenv("XDG_CACHE_HOME") ? getenv("XDG_CACHE_HOME") : "");
-        snprintf(dir, sizeof dir, "%s/tuning-cache", ref_dir);
-        setenv("XDG_CACHE_HOME", dir, 1);
-        snprintf(path, sizeof path, "mkdir -p '%s/alexnet'", dir);
-        ck_assert_int_eq(system(path), 0);
-        snprintf(path, sizeof path, "%s/alexnet/tuning.txt", dir);
-        FILE *f = fopen(path, "w");
+        char prefix[700];
+        snprintf(file, sizeof file, "%s/tuning-test.txt", ref_dir);
+        FILE *f = fopen(file, "w");
         ck_assert_ptr_nonnull(f);
-        an__tuning_device_key(&dev->info, dkey, sizeof dkey);
-        fprintf(f, "# test\nOther platform|other device|1.0|4|device|fc_blocked=1\n");
+        an__tuning_line_prefix(&dev->info, prefix, sizeof prefix);
+        fprintf(f, "# test\n2|0|Other platform|other device|1.0|4|device|fc_blocked=1\n");
         for (const char *l = tuning_file_lines; *l;
              l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != 0))
-            fprintf(f, "%s|%.*s\n", dkey, (int)strcspn(l, "\n"), l);
+            fprintf(f, "%s|%.*s\n", prefix, (int)strcspn(l, "\n"), l);
         fclose(f);
     }
-    int status = an_model_load(dev, variant, weights, &model);
-    if (tuning_file_lines) {
-        if (saved_xdg[0])
-            setenv("XDG_CACHE_HOME", saved_xdg, 1);
-        else
-            unsetenv("XDG_CACHE_HOME");
-    }
+    /* the tuning file or the forced set, never the user's own file */
+    an_load_options lo = {.weights = weights,
+                          .tuning = forced_tuning ? forced_tuning : "",
+                          .tuning_file = file};
+    int status = an_model_load_opts(dev, variant, &lo, &model);
     ck_assert_msg(status == AN_OK, "%s", an_last_error());
     if (tuning_file_lines) {
         /* the file's device line and per-layer entries were read */
         ck_assert_int_eq(model->tuning.fc_blocked, 0);
-        ck_assert_int_eq(model->n_tuned, 2);
+        ck_assert_int_eq(model->tuned.n, 2);
         char key[96];
         an__tuning_conv_key(key, sizeof key, 64, 27, 27, 192, 5, 1, 2, 1, 3);
         an__tuning t = an__tuning_for(model, key);
@@ -207,10 +202,10 @@ static void check_tuned(const char *variant, const char *tag)
 {
     const int batches[] = {1, 3};
     for (size_t i = 0; i < sizeof tuning_sets / sizeof tuning_sets[0]; i++) {
-        fprintf(stderr, "# ALEXNET_TUNING=%s\n", tuning_sets[i]);
-        setenv("ALEXNET_TUNING", tuning_sets[i], 1);
+        fprintf(stderr, "# tuning %s\n", tuning_sets[i]);
+        forced_tuning = tuning_sets[i];
         check_batches(variant, tag, batches, 2);
-        unsetenv("ALEXNET_TUNING");
+        forced_tuning = NULL;
     }
 }
 
@@ -258,15 +253,13 @@ END_TEST
 START_TEST(test_tuning_bad)
 {
     an_model *model = NULL;
-    setenv("ALEXNET_TUNING", "conv_tx=2,conv_wobble=3", 1);
-    int status = an_model_seed(dev, "torchvision-224", 1, &model);
-    unsetenv("ALEXNET_TUNING");
+    an_load_options lo = {.seed = 1, .tuning = "conv_tx=2,conv_wobble=3"};
+    int status = an_model_load_opts(dev, "torchvision-224", &lo, &model);
     ck_assert_int_eq(status, AN_ERR_INVALID_ARGUMENT);
     ck_assert_ptr_null(model);
     ck_assert_ptr_nonnull(strstr(an_last_error(), "conv_wobble"));
-    setenv("ALEXNET_TUNING", "conv_tx=99", 1);
-    status = an_model_seed(dev, "torchvision-224", 1, &model);
-    unsetenv("ALEXNET_TUNING");
+    lo.tuning = "conv_tx=99";
+    status = an_model_load_opts(dev, "torchvision-224", &lo, &model);
     ck_assert_int_eq(status, AN_ERR_INVALID_ARGUMENT);
 }
 END_TEST

@@ -514,7 +514,7 @@ static float *load_npy(const char *name, int rows)
     int d[4], nd = 0;
     float *data = NULL;
     path_of(path, sizeof path, pub, name);
-    ck_assert_msg(npy_read_f32(path, &data, d, &nd, 4) == AN_OK, "%s", an_last_error());
+    ck_assert_msg(npy_read_f32(path, &data, d, &nd, 4) == AN_OK, "%s", npy_last_error());
     ck_assert_int_eq(nd, 2);
     ck_assert_int_eq(d[0], rows);
     ck_assert_int_eq(d[1], AN_CLASSES);
@@ -529,9 +529,9 @@ static void same_input(const char *variant, const char *weights, const char *tag
     int xd[4], xn = 0, rd[4], rn = 0;
     float *x = NULL, *ref = NULL;
     snprintf(path, sizeof path, "%s/x_photos_%s.npy", pub, tag);
-    ck_assert_msg(npy_read_f32(path, &x, xd, &xn, 4) == AN_OK, "%s", an_last_error());
+    ck_assert_msg(npy_read_f32(path, &x, xd, &xn, 4) == AN_OK, "%s", npy_last_error());
     snprintf(path, sizeof path, "%s/ref_photos_%s.npy", pub, tag);
-    ck_assert_msg(npy_read_f32(path, &ref, rd, &rn, 4) == AN_OK, "%s", an_last_error());
+    ck_assert_msg(npy_read_f32(path, &ref, rd, &rn, 4) == AN_OK, "%s", npy_last_error());
     ck_assert_int_eq(xn, 4);
     ck_assert_int_eq(rd[0], xd[0]);
     snprintf(path, sizeof path, "probs_photos_%s.npy", tag);
@@ -609,7 +609,7 @@ START_TEST(test_classify_torchvision)
     int rd[4], rn = 0;
     float *ref = NULL;
     path_of(in, sizeof in, pub, "ref_photos_tv.npy");
-    ck_assert_msg(npy_read_f32(in, &ref, rd, &rn, 4) == AN_OK, "%s", an_last_error());
+    ck_assert_msg(npy_read_f32(in, &ref, rd, &rn, 4) == AN_OK, "%s", npy_last_error());
     ck_assert_int_eq(rd[0], n);
     float *p32 = load_npy("probs_photos_tv.npy", n);
 
@@ -699,7 +699,7 @@ START_TEST(test_classify_bvlc)
     int rd[4], rn = 0;
     float *ref = NULL;
     path_of(in, sizeof in, pub, "ref_photos_bvlc.npy");
-    ck_assert_msg(npy_read_f32(in, &ref, rd, &rn, 4) == AN_OK, "%s", an_last_error());
+    ck_assert_msg(npy_read_f32(in, &ref, rd, &rn, 4) == AN_OK, "%s", npy_last_error());
     float *p32 = load_npy("probs_photos_bvlc.npy", n);
 
     an_device *dev = NULL;

@@ -256,9 +256,8 @@ static void setup(void)
         ck_assert_msg(an_device_open(NULL, &dev) == AN_OK, "%s", an_last_error());
         ck_assert_msg(an_model_seed(dev, "torchvision-224", 5, &model) == AN_OK, "%s",
                       an_last_error());
-        setenv("ALEXNET_TUNING", "fc_blocked=0", 1);
-        int status = an_model_seed(dev, "torchvision-224", 5, &model_clblast);
-        unsetenv("ALEXNET_TUNING");
+        an_load_options lo = {.seed = 5, .tuning = "fc_blocked=0"};
+        int status = an_model_load_opts(dev, "torchvision-224", &lo, &model_clblast);
         ck_assert_msg(status == AN_OK, "%s", an_last_error());
     }
 }

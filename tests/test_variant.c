@@ -471,6 +471,48 @@ START_TEST(test_last_error)
 }
 END_TEST
 
+/* The rule: a failing call leaves its detail, the next call that succeeds
+ * leaves "" (never an older failure's text). */
+START_TEST(test_last_error_cleared)
+{
+    int h = 0, w = 0;
+    ck_assert_int_eq(an_variant_input_size("no-such-variant", &h, &w), AN_ERR_UNKNOWN_VARIANT);
+    ck_assert_ptr_nonnull(strstr(an_last_error(), "no-such-variant"));
+    ck_assert_int_eq(an_variant_input_size("torchvision-224", &h, &w), AN_OK);
+    ck_assert_str_eq(an_last_error(), "");
+    an_layer_info layers[AN_MAX_LAYERS];
+    int n = 0;
+    ck_assert_int_ne(an_variant_infer("caffe-227", 3, 8, 8, layers, &n), AN_OK);
+    ck_assert_str_ne(an_last_error(), "");
+    an_preprocess pp;
+    ck_assert_int_eq(an_preprocess_default("caffe-227", &pp), AN_OK);
+    ck_assert_str_eq(an_last_error(), "");
+}
+END_TEST
+
+/* The variant table is the one description: every listed name has an input
+ * size and a preprocessing whose crop is that size, and the unknown-variant
+ * message names them all. */
+START_TEST(test_variant_table_single_place)
+{
+    const char *const *names = an_variant_names();
+    int n = 0;
+    for (; names[n]; n++) {
+        int h = 0, w = 0;
+        an_preprocess pp;
+        ck_assert_int_eq(an_variant_input_size(names[n], &h, &w), AN_OK);
+        ck_assert_int_eq(an_preprocess_default(names[n], &pp), AN_OK);
+        ck_assert_int_eq(pp.crop, h);
+        ck_assert_int_eq(pp.bgr, strncmp(names[n], "caffe", 5) == 0);
+    }
+    ck_assert_int_eq(n, 3);
+    an_preprocess pp;
+    ck_assert_int_eq(an_preprocess_default("nope", &pp), AN_ERR_UNKNOWN_VARIANT);
+    for (int i = 0; i < n; i++)
+        ck_assert_ptr_nonnull(strstr(an_last_error(), names[i]));
+}
+END_TEST
+
 static Suite *variant_suite(void)
 {
     Suite *s = suite_create("variant");
@@ -489,11 +531,13 @@ static Suite *variant_suite(void)
     tcase_add_test(tc, test_variant_names);
     tcase_add_test(tc, test_bvlc_table);
     tcase_add_test(tc, test_param_shapes);
+    tcase_add_test(tc, test_variant_table_single_place);
     suite_add_tcase(s, tc);
     TCase *st = tcase_create("status");
     tcase_set_timeout(st, 300);
     tcase_add_test(st, test_status_names);
     tcase_add_test(st, test_last_error);
+    tcase_add_test(st, test_last_error_cleared);
     suite_add_tcase(s, st);
     return s;
 }

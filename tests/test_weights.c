@@ -927,7 +927,7 @@ static void npy_round_trip(const int *dims, int ndim)
     }
     char path[128];
     tmp_path(path, sizeof path, "round.npy");
-    ck_assert_msg(npy_write_f32(path, x, dims, ndim) == AN_OK, "%s", an_last_error());
+    ck_assert_msg(npy_write_f32(path, x, dims, ndim) == AN_OK, "%s", npy_last_error());
 
     /* layout: magic, version 1.0, data at a multiple of 64 after '\n' */
     FILE *f = fopen(path, "rb");
@@ -947,7 +947,7 @@ static void npy_round_trip(const int *dims, int ndim)
 
     float *y = NULL;
     int got[8] = {0}, got_ndim = -1;
-    ck_assert_msg(npy_read_f32(path, &y, got, &got_ndim, 8) == AN_OK, "%s", an_last_error());
+    ck_assert_msg(npy_read_f32(path, &y, got, &got_ndim, 8) == AN_OK, "%s", npy_last_error());
     ck_assert_ptr_nonnull(y);
     ck_assert_int_eq(got_ndim, ndim);
     for (int i = 0; i < ndim; i++)
@@ -972,7 +972,7 @@ START_TEST(test_npy_round_trip)
     tmp_path(path, sizeof path, "nowhere/x.npy");
     float one = 1;
     ck_assert_int_eq(npy_write_f32(path, &one, (int[]){1}, 1), AN_ERR_IO);
-    ck_assert_ptr_nonnull(strstr(an_last_error(), path));
+    ck_assert_ptr_nonnull(strstr(npy_last_error(), path));
     ck_assert_int_eq(npy_write_f32(path, &one, (int[]){-1}, 1), AN_ERR_INVALID_ARGUMENT);
 }
 END_TEST
@@ -1010,7 +1010,7 @@ START_TEST(test_npy_versions)
         float *y = NULL;
         int dims[4], ndim;
         ck_assert_msg(npy_read_f32(path, &y, dims, &ndim, 4) == AN_OK, "v%d: %s", major,
-                      an_last_error());
+                      npy_last_error());
         ck_assert_int_eq(ndim, 2);
         ck_assert_int_eq(dims[0], 2);
         ck_assert_int_eq(dims[1], 3);
@@ -1022,7 +1022,7 @@ START_TEST(test_npy_versions)
                   "{\"shape\": (6,), \"fortran_order\": False, \"descr\": \"<f4\"}", 24);
     float *y = NULL;
     int dims[4], ndim;
-    ck_assert_msg(npy_read_f32(path, &y, dims, &ndim, 4) == AN_OK, "%s", an_last_error());
+    ck_assert_msg(npy_read_f32(path, &y, dims, &ndim, 4) == AN_OK, "%s", npy_last_error());
     ck_assert_int_eq(ndim, 1);
     ck_assert_int_eq(dims[0], 6);
     free(y);
@@ -1088,7 +1088,7 @@ START_TEST(test_npy_reject)
     float *y = &sentinel; /* must come back NULL */
     int dims[4], ndim = 9;
     int st = npy_read_f32(path, &y, dims, &ndim, nc->max_dims);
-    const char *err = an_last_error();
+    const char *err = npy_last_error();
     ck_assert_msg(st == nc->status, "case %d: status %d (%s)", _i, st, err);
     ck_assert_msg(strstr(err, path) && strstr(err, nc->needle), "case %d: \"%s\" lacks \"%s\"", _i,
                   err, nc->needle);
@@ -1110,7 +1110,7 @@ START_TEST(test_npy_truncated)
         ck_assert_int_eq(truncate(path, cut), 0);
         int st = npy_read_f32(path, &y, dims, &ndim, 4);
         ck_assert_msg(st == AN_ERR_BAD_FILE, "cut at %ld: status %d (%s)", cut, st,
-                      an_last_error());
+                      npy_last_error());
         ck_assert_ptr_null(y);
     }
     /* header length beyond the file */
@@ -1119,7 +1119,7 @@ START_TEST(test_npy_truncated)
     fwrite("\x93NUMPY\x02\x00\xff\xff\xff\x7f{}", 1, 14, f);
     fclose(f);
     ck_assert_int_eq(npy_read_f32(path, &y, dims, &ndim, 4), AN_ERR_BAD_FILE);
-    ck_assert_ptr_nonnull(strstr(an_last_error(), "header"));
+    ck_assert_ptr_nonnull(strstr(npy_last_error(), "header"));
 
     /* a NUL inside the header */
     static const char nul[] = "\x93NUMPY\x01\x00\x06\x00{'a'\0}";
@@ -1128,11 +1128,11 @@ START_TEST(test_npy_truncated)
     fwrite(nul, 1, sizeof nul - 1, f);
     fclose(f);
     ck_assert_int_eq(npy_read_f32(path, &y, dims, &ndim, 4), AN_ERR_BAD_FILE);
-    ck_assert_ptr_nonnull(strstr(an_last_error(), "NUL"));
+    ck_assert_ptr_nonnull(strstr(npy_last_error(), "NUL"));
     unlink(path);
 
     ck_assert_int_eq(npy_read_f32(path, &y, dims, &ndim, 4), AN_ERR_IO);
-    ck_assert_ptr_nonnull(strstr(an_last_error(), "No such file"));
+    ck_assert_ptr_nonnull(strstr(npy_last_error(), "No such file"));
 }
 END_TEST
 

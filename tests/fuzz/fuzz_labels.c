@@ -19,6 +19,12 @@ int app_open_model(const char *device, const char *variant, const char *weights,
     abort();
 }
 
+const char *app_variant_list(const char *sep)
+{
+    (void)sep;
+    return "";
+}
+
 int an_classify_files(an_model *model, const char *const *paths, size_t count,
                       const an_classify_options *options, an_result_fn fn, void *user,
                       an_classify_stats *stats)

@@ -40,6 +40,12 @@ double app_now(void)
     abort();
 }
 
+const char *app_variant_list(const char *sep)
+{
+    (void)sep;
+    return "";
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -20,8 +20,12 @@
 /* conv 1->2 channels 1x1 ("c.weight" (2,1,1,1), "c.bias" (2,)) then linear
  * 2->3 ("f.weight" (3,2), "f.bias" (3,)). */
 static const an__variant tiny = {
-    "fuzz-tiny", 1, 4, 4, 3,
-    {{AN_LAYER_CONV, 2, 1, 1, 0, "c.weight", "c.bias", 1, 0, 0, 0},
+    .name = "fuzz-tiny",
+    .in_channels = 1,
+    .in_height = 4,
+    .in_width = 4,
+    .n_layers = 3,
+    .layers = {{AN_LAYER_CONV, 2, 1, 1, 0, "c.weight", "c.bias", 1, 0, 0, 0},
      {AN_LAYER_RELU, 0, 0, 0, 0, NULL, NULL, 1, 0, 0, 0},
      {AN_LAYER_LINEAR, 3, 0, 0, 0, "f.weight", "f.bias", 1, 0, 0, 0}}};
 

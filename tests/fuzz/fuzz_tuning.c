@@ -5,7 +5,9 @@
  *
  * On success every parameter must be within its range (checked by formatting
  * the result and parsing that again: the round trip must give the same
- * values); on failure the tuning passed in must read as a refusal with a text. */
+ * values); on failure the tuning passed in must read as a refusal with a text.
+ * The same text is then read as a tuning file (an__tuning_table_parse): every
+ * entry it yields must have a key and parameters without line breaks. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (status != AN_ERR_INVALID_ARGUMENT || an_last_error()[0] == '\0') {
         abort();
     }
+    an__tuning_table table = {0};
+    if (an__tuning_table_parse(text, &info, &table) != AN_OK)
+        abort(); /* only running out of memory may fail */
+    for (size_t i = 0; i < table.n; i++)
+        if (!table.e[i].key[0] || strchr(table.e[i].key, '\n') || strchr(table.e[i].params, '\n'))
+            abort();
+    an__tuning_table_free(&table);
     free(text);
     return 0;
 }

@@ -1,6 +1,8 @@
-/* tune.c - `alexnet tune`: searches the kernel parameters (an__tuning) for
- * the selected device, per layer shape and batch, and stores the winners in
- * the tuning file beside the program cache, which an_model_* then loads.
+/* tune.c - an_tune, the library side of `alexnet tune`: searches the kernel
+ * parameters (an__tuning) for a device, per layer shape and batch, and stores
+ * the winners through the tuning module (tuning.c), which an_model_* then
+ * load. Progress goes to the caller's log callback, a line at a time; nothing
+ * here prints (CLBlast's own tuner writes its progress to stdout).
  *
  * For each variant and batch, every candidate parameter set runs the whole
  * network on seeded weights with profiling events, so one run times every
@@ -15,15 +17,40 @@
  * defaults and are stored on the device line with fc_blocked, so per-layer
  * tiles are only ever used with the widths they were tuned for.
  * CLBlast's own kernel parameters are not tuned here. */
-#include <getopt.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "apps.h"
 #include "clblast_tune.h"
 #include "internal.h"
+
+/* The log of the an_tune call running on this thread. */
+static _Thread_local an_log_fn log_fn;
+static _Thread_local void *log_user;
+
+/* Formats a message and hands it to the log a line at a time. */
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    if (!log_fn)
+        return;
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    for (char *line = buf; *line;) {
+        size_t n = strcspn(line, "\n");
+        char end = line[n];
+        line[n] = 0;
+        log_fn(line, log_user);
+        if (!end)
+            break;
+        line += n + 1;
+    }
+}
 
 /* Candidate sets: conv tile (TX, OCB), conv1 tile, FC tile, work-groups. */
 static const struct {
@@ -190,89 +217,37 @@ static bool matches(const float *got, const double *ref, int n, double *rel)
 /* Results and the tuning file                                              */
 
 typedef struct {
-    char key[96];
-    char params[160];
-    double ms;
-} entry;
-
-typedef struct {
-    entry e[AN_MAX_TUNED];
-    int n;
-    double fc_ms[2]; /* total FC time with fc_blocked = 0, 1 */
+    an__tuning_table t; /* layer key: the fastest candidate's parameters and time */
+    double fc_ms[2];    /* total FC time with fc_blocked = 0, 1 */
 } results;
 
 static void record(results *r, const char *key, const char *params, double ms)
 {
-    for (int i = 0; i < r->n; i++)
-        if (strcmp(r->e[i].key, key) == 0) {
-            if (ms < r->e[i].ms) {
-                snprintf(r->e[i].params, sizeof r->e[i].params, "%s", params);
-                r->e[i].ms = ms;
-            }
-            return;
-        }
-    if (r->n == AN_MAX_TUNED)
-        return;
-    snprintf(r->e[r->n].key, sizeof r->e[0].key, "%s", key);
-    snprintf(r->e[r->n].params, sizeof r->e[0].params, "%s", params);
-    r->e[r->n].ms = ms;
-    r->n++;
+    const an__tuning_entry *e = an__tuning_table_find(&r->t, key);
+    if (!e || ms < e->ms)
+        an__tuning_table_set(&r->t, key, params, ms);
 }
 
-/* Rewrites the file: other devices' lines and this device's other keys stay. */
-static int write_results(const an_device_info *info, const results *r, int fc_blocked,
-                         const an__tuning *def, const char *clblast)
+/* Stores the results in the tuning file (the runtime's tuning module owns its
+ * format and keeps other devices' entries and this device's other keys). */
+static int write_results(const char *path, const an_device_info *info, results *r,
+                         int fc_blocked, const an__tuning *def, const char *clblast)
 {
-    const char *path = an__tuning_path();
-    if (!path) {
-        fprintf(stderr, "alexnet tune: the cache is off (ALEXNET_NO_CACHE): nothing stored\n");
-        return 1;
-    }
-    char dkey[512], tmp[4300];
-    an__tuning_device_key(info, dkey, sizeof dkey);
-    size_t dlen = strlen(dkey);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *in = fopen(path, "r"), *out = fopen(tmp, "w");
-    if (!out) {
-        fprintf(stderr, "alexnet tune: cannot write %s\n", tmp);
-        if (in)
-            fclose(in);
-        return 1;
-    }
-    fprintf(out, "# alexnet tuning: platform|device|driver|compute units|key|parameters\n");
-    char line[1024];
-    while (in && fgets(line, sizeof line, in)) {
-        if (line[0] == '#')
-            continue;
-        bool drop = false;
-        if (strncmp(line, dkey, dlen) == 0 && line[dlen] == '|') {
-            const char *key = line + dlen + 1;
-            size_t klen = strcspn(key, "|");
-            if (klen == 6 && strncmp(key, "device", 6) == 0)
-                drop = true;
-            if (clblast && strncmp(key, "clblast Xgemm|", 14) == 0)
-                drop = true; /* retuned: replaced, or CLBlast's own set when none won */
-            for (int i = 0; i < r->n && !drop; i++)
-                if (strlen(r->e[i].key) == klen && strncmp(r->e[i].key, key, klen) == 0)
-                    drop = true;
-        }
-        if (!drop)
-            fputs(line, out);
-    }
-    if (in)
-        fclose(in);
-    fprintf(out, "%s|device|fc_blocked=%d,conv_vec=%d,fc_vec=%d\n", dkey, fc_blocked, def->conv_vec,
-            def->fc_vec);
-    for (int i = 0; i < r->n; i++)
-        fprintf(out, "%s|%s|%s\n", dkey, r->e[i].key, r->e[i].params);
-    if (clblast && *clblast)
-        fprintf(out, "%s|clblast Xgemm|%s\n", dkey, clblast);
-    if (fclose(out) != 0 || rename(tmp, path) != 0) {
-        fprintf(stderr, "alexnet tune: cannot write %s\n", path);
-        return 1;
-    }
-    printf("stored in %s\n", path);
-    return 0;
+    if (!path)
+        return an__fail(AN_ERR_IO, "the cache is off (ALEXNET_NO_CACHE) and no tuning file was "
+                                   "given: nothing stored");
+    char device[160];
+    snprintf(device, sizeof device, "fc_blocked=%d,conv_vec=%d,fc_vec=%d", fc_blocked,
+             def->conv_vec, def->fc_vec);
+    int status = an__tuning_table_set(&r->t, "device", device, 0);
+    /* a retuned CLBlast set replaces the old one, or removes it when none won */
+    if (status == AN_OK && clblast)
+        status = an__tuning_table_set(&r->t, "clblast Xgemm", clblast, 0);
+    if (status == AN_OK)
+        status = an__tuning_table_merge(path, info, &r->t);
+    if (status == AN_OK)
+        say("stored in %s\n", path);
+    return status;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -313,15 +288,15 @@ static bool prepare(cand_run *c, int batch, int hh, int ww, const float *x, cons
     bool ok = false;
     an__tuning_format(&c->t, desc, sizeof desc);
     c->model->tuning = c->t;
-    c->model->n_tuned = 0;
+    an__tuning_table_free(&c->model->tuned);
     if (!y || an_plan_create(c->model, batch, hh, ww, &c->plan) != AN_OK ||
         an_plan_forward(c->plan, x, y, AN_OUTPUT_LOGITS) != AN_OK) {
-        printf("  candidate %s: failed: %s\n", desc, an_last_error());
+        say("  candidate %s: failed: %s\n", desc, an_last_error());
         goto done;
     }
     double rel = 0;
     if (!matches(y, ref, n_ref, &rel)) {
-        printf("  candidate %s: WRONG (relative L2 %.3g against the reference): discarded\n", desc,
+        say("  candidate %s: WRONG (relative L2 %.3g against the reference): discarded\n", desc,
                rel);
         goto done;
     }
@@ -334,7 +309,6 @@ done:
         c->plan = NULL;
     }
     free(y);
-    fflush(stdout);
     return ok;
 }
 
@@ -390,7 +364,7 @@ static void report(const cand_run *c, int batch, int hh, int ww, results *r, boo
             }
         }
     }
-    printf("  candidate %s: layers %.2f ms, FC %.2f ms (fastest of the rounds)\n", desc, total, fc);
+    say("  candidate %s: layers %.2f ms, FC %.2f ms (fastest of the rounds)\n", desc, total, fc);
     if (fc < r->fc_ms[t->fc_blocked] || r->fc_ms[t->fc_blocked] == 0)
         r->fc_ms[t->fc_blocked] = fc; /* best per layout for this batch; summed by the caller */
 }
@@ -407,7 +381,7 @@ static double clblast_fc_ms(an_model *mc, const char *label, int batch, int hh, 
     c.model = mc;
     c.t = mc->tuning;
     if (!prepare(&c, batch, hh, ww, x, ref, n_ref)) {
-        printf("  CLBlast %s: discarded\n", label);
+        say("  CLBlast %s: discarded\n", label);
         return INFINITY;
     }
     for (int round = 0; round < runs; round++)
@@ -419,9 +393,8 @@ static double clblast_fc_ms(an_model *mc, const char *label, int batch, int hh, 
         if (l[c.layer[s]].kind == AN_LAYER_LINEAR)
             fc += c.best[s];
     an_plan_free(c.plan);
-    printf("  CLBlast %s: logits match the reference; FC layers %.2f ms at batch %d\n", label, fc,
-           batch);
-    fflush(stdout);
+    say("  CLBlast %s: logits match the reference; FC layers %.2f ms at batch %d\n", label, fc,
+        batch);
     return fc;
 }
 
@@ -449,13 +422,13 @@ static void tune_clblast(an_device *dev, an_model *mc, int batch, int hh, int ww
             in = mc->shape[i].dims[1];
         }
     if (batch < 2 || !in || an_clblast_gemm_params(dev->device, now, sizeof now) != 0) {
-        printf("CLBlast: nothing to tune (batch 1 never calls CLBlast, or no parameters)\n");
+        say("CLBlast: nothing to tune (batch 1 never calls CLBlast, or no parameters)\n");
         return;
     }
-    printf("CLBlast Xgemm now: %s\n", now);
+    say("CLBlast Xgemm now: %s\n", now);
     if (co->given) {
         snprintf(tuned, sizeof tuned, "%s", co->given);
-        printf("CLBlast Xgemm candidate (--clblast-params): %s\n", tuned);
+        say("CLBlast Xgemm candidate (--clblast-params): %s\n", tuned);
     } else {
         /* Its tuner wants m, n, k multiples of the largest tiles it tries (128,
          * 128, 32; SGEMM pads to the tile itself in the indirect path we use)
@@ -467,30 +440,30 @@ static void tune_clblast(an_device *dev, an_model *mc, int batch, int hh, int ww
         size_t tk = ((size_t)in + 31) / 32 * 32;
         tm = tm > 1024 ? 1024 : tm;
         tk = tk > 1024 ? 1024 : tk;
-        printf("CLBlast's tuner at m=%zu n=%zu k=%zu (FC6 at batch %d: %d x %d x %d, rounded to "
+        say("CLBlast's tuner at m=%zu n=%zu k=%zu (FC6 at batch %d: %d x %d x %d, rounded to "
                "its tiles, capped at 1024), %g of its configurations (its own output follows)\n",
                tm, tn, tk, batch, o, batch, in, co->fraction);
         fflush(stdout);
         int st = an_clblast_tune_gemm(dev->queue, tm, tn, tk, co->fraction, tuned, sizeof tuned);
         fflush(stdout);
         if (st != 0) {
-            printf("CLBlast's tuner failed (status %d): CLBlast keeps its parameters\n", st);
+            say("CLBlast's tuner failed (status %d): CLBlast keeps its parameters\n", st);
             return;
         }
-        printf("CLBlast's tuner picked: %s\n", tuned);
+        say("CLBlast's tuner picked: %s\n", tuned);
     }
     double t_now = clblast_fc_ms(mc, "current parameters", batch, hh, ww, x, ref, n_ref, runs);
     double t_tuned = INFINITY;
     if (an__clblast_override(dev->device, "Xgemm", tuned) == AN_OK)
         t_tuned = clblast_fc_ms(mc, "tuned parameters", batch, hh, ww, x, ref, n_ref, runs);
     else
-        printf("  CLBlast refused the tuned set: %s\n", an_last_error());
+        say("  CLBlast refused the tuned set: %s\n", an_last_error());
     if (t_tuned < t_now) {
         snprintf(out, size, "%s", tuned);
-        printf("CLBlast: the tuned set wins (%.2f ms against %.2f)\n", t_tuned, t_now);
+        say("CLBlast: the tuned set wins (%.2f ms against %.2f)\n", t_tuned, t_now);
     } else {
         an__clblast_override(dev->device, "Xgemm", now);
-        printf("CLBlast: the tuned set does not win (%.2f ms against %.2f): not stored\n", t_tuned,
+        say("CLBlast: the tuned set does not win (%.2f ms against %.2f): not stored\n", t_tuned,
                t_now);
     }
 }
@@ -499,52 +472,48 @@ static int tune_variant(an_device *dev, const char *variant, const int *batches,
                         results *r, double fc_total[2], const clblast_opts *co, char *clblast,
                         size_t clblast_size)
 {
-    int rc = 1, hh = 0, ww = 0, n_ref = 0;
+    int status = AN_OK, hh = 0, ww = 0, n_ref = 0;
     an_model *mb = NULL, *mc = NULL;
     an__weights w = {0};
     float *x = NULL;
     double *ref = NULL;
     const an__variant *v = an__variant_find(variant);
-    if (!v || an_variant_input_size(variant, &hh, &ww) != AN_OK) {
-        fprintf(stderr, "alexnet tune: %s\n", an_last_error());
-        return 1;
-    }
+    if (!v)
+        return AN_ERR_UNKNOWN_VARIANT;
+    AN_TRY(an_variant_input_size(variant, &hh, &ww));
     int maxb = 1;
     for (int i = 0; i < nb; i++)
         maxb = batches[i] > maxb ? batches[i] : maxb;
     size_t per = (size_t)v->in_channels * hh * ww;
     x = malloc((size_t)maxb * per * sizeof *x);
-    if (!x)
-        goto done;
+    if (!x) {
+        status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory for the tuning input");
+        goto fail;
+    }
     uint64_t s = 7;
     for (size_t i = 0; i < (size_t)maxb * per; i++) {
         s = s * 6364136223846793005ull + 1442695040888963407ull;
         x[i] = (float)((s >> 40) * (2.0 / 16777216.0) - 1.0);
     }
     /* the same seeded weights on the host (reference) and on the device */
-    if (an__weights_seed(v, 1, &w) != AN_OK)
-        goto fail;
-    printf("%s: host reference forward pass (double)...\n", variant);
-    fflush(stdout);
+    AN_TRY(an__weights_seed(v, 1, &w));
+    say("%s: host reference forward pass (double)...\n", variant);
     ref = ref_forward(v, &w, x, hh, ww, &n_ref);
     if (!ref || n_ref != AN_CLASSES) {
-        fprintf(stderr, "alexnet tune: reference forward pass failed\n");
-        goto done;
-    }
-    setenv("ALEXNET_TUNING", "fc_blocked=1", 1);
-    int st = an_model_seed(dev, variant, 1, &mb);
-    setenv("ALEXNET_TUNING", "fc_blocked=0", 1);
-    if (st == AN_OK)
-        st = an_model_seed(dev, variant, 1, &mc);
-    unsetenv("ALEXNET_TUNING");
-    if (st != AN_OK)
+        status = an__fail(AN_ERR_OUT_OF_MEMORY, "the host reference forward pass failed");
         goto fail;
+    }
+    /* one model per FC weight layout, with the defaults forced (no file) */
+    an_load_options lo = {.seed = 1, .tuning = "fc_blocked=1"};
+    AN_TRY(an_model_load_opts(dev, variant, &lo, &mb));
+    lo.tuning = "fc_blocked=0";
+    AN_TRY(an_model_load_opts(dev, variant, &lo, &mc));
     /* CLBlast first, so that the FC layout choice below sees its tuned speed */
     if (co)
         tune_clblast(dev, mc, maxb, hh, ww, x, ref, n_ref, runs, co, clblast, clblast_size);
     an__tuning def = an__tuning_defaults(&dev->info);
     for (int b = 0; b < nb; b++) {
-        printf("%s, batch %d: %d candidates, checked, then timed in %d interleaved rounds\n",
+        say("%s, batch %d: %d candidates, checked, then timed in %d interleaved rounds\n",
                variant, batches[b], N_CANDS + 1, runs);
         r->fc_ms[0] = r->fc_ms[1] = 0;
         cand_run c[N_CANDS + 1];
@@ -574,132 +543,68 @@ static int tune_variant(an_device *dev, const char *variant, const int *batches,
             ms[k]->n_programs = 0;
         }
     }
-    rc = 0;
-    goto done;
 fail:
-    fprintf(stderr, "alexnet tune: %s\n", an_last_error());
-done:
     an_model_free(mb);
     an_model_free(mc);
     an__weights_free(&w);
     free(x);
     free(ref);
-    return rc;
+    return status;
 }
 
-int cmd_tune(int argc, char **argv)
+int an_tune(an_device *dev, const an_tune_options *opts)
 {
-    static const struct option opts[] = {{"variant", required_argument, NULL, 'v'},
-                                         {"batch", required_argument, NULL, 'b'},
-                                         {"runs", required_argument, NULL, 'r'},
-                                         {"device", required_argument, NULL, 'd'},
-                                         {"dry-run", no_argument, NULL, 'n'},
-                                         {"clblast", required_argument, NULL, 'c'},
-                                         {"clblast-params", required_argument, NULL, 'p'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *variants = "torchvision-224,caffe-227", *device = NULL;
-    int batches[16] = {1, 16, 64}, nb = 3, runs = 5, dry = 0, c;
-    clblast_opts co = {0, NULL};
-    optind = 2;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'v':
-            variants = optarg;
-            break;
-        case 'd':
-            device = optarg;
-            break;
-        case 'n':
-            dry = 1;
-            break;
-        case 'c': {
-            char *end = NULL;
-            co.fraction = strtod(optarg, &end);
-            if (end == optarg || *end || !(co.fraction >= 0 && co.fraction <= 1)) {
-                fprintf(stderr, "alexnet tune: --clblast takes a fraction from 0 to 1\n");
-                return APP_EXIT_USAGE;
-            }
-            break;
-        }
-        case 'p':
-            co.given = optarg;
-            break;
-        case 'r':
-            runs = atoi(optarg);
-            if (runs < 1 || runs > 16) {
-                fprintf(stderr, "alexnet tune: --runs takes 1..16\n");
-                return APP_EXIT_USAGE;
-            }
-            break;
-        case 'b': {
-            nb = 0;
-            char *save = NULL, *copy = strdup(optarg);
-            for (char *t = strtok_r(copy, ",", &save); t && nb < 16;
-                 t = strtok_r(NULL, ",", &save)) {
-                int v = atoi(t);
-                if (v < 1) {
-                    fprintf(stderr, "alexnet tune: bad batch size '%s'\n", t);
-                    free(copy);
-                    return APP_EXIT_USAGE;
-                }
-                batches[nb++] = v;
-            }
-            free(copy);
-            break;
-        }
-        case 'h':
-            printf("usage: alexnet tune [--variant NAME[,NAME]] [--batch 1,16,64] [--runs N] "
-                   "[--device SEL]\n                   [--clblast FRACTION | --clblast-params SET] "
-                   "[--dry-run]\n"
-                   "Searches kernel parameters per layer shape and batch on the device, checks "
-                   "every\ncandidate against a host reference, stores the winners in the tuning "
-                   "file\n($XDG_CACHE_HOME/alexnet/tuning.txt), which models then load.\n"
-                   "--clblast F also runs CLBlast's own SGEMM tuner (for the FC layers on the "
-                   "CLBlast\npath) on F (0..1] of its configurations (slow: it compiles and times "
-                   "each one it draws;\n1%% did not finish in 15 minutes on PoCL); "
-                   "--clblast-params SET checks a given\n\"NAME=VALUE,...\" set instead. A set "
-                   "is stored only if the network still matches\nthe reference and the FC layers "
-                   "get faster.\n");
-            return 0;
-        default:
-            return APP_EXIT_USAGE;
-        }
-    }
-    if (getenv("ALEXNET_TUNING"))
-        fprintf(stderr, "alexnet tune: note: $ALEXNET_TUNING is ignored while tuning\n");
-    an_device *dev = NULL;
-    int status = an_device_open(device, &dev);
-    if (status != AN_OK) {
-        fprintf(stderr, "alexnet tune: %s (%s)\n", an_last_error(), an_status_name(status));
-        return 1;
-    }
-    printf("device: %s (%s, %s), %u compute units\n", dev->info.name, dev->info.platform,
-           dev->info.driver, dev->info.compute_units);
+    an__clear_error();
+    static const int default_batches[] = {1, 16, 64};
+    if (!dev || !opts)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_tune: NULL argument");
+    const char *variants = opts->variants ? opts->variants : "torchvision-224,caffe-227";
+    const int *batches = opts->batches ? opts->batches : default_batches;
+    int nb = opts->batches ? opts->n_batches : 3, runs = opts->runs ? opts->runs : 5;
+    if (nb < 1 || nb > 16 || runs < 1 || runs > 16 ||
+        !(opts->clblast_fraction >= 0 && opts->clblast_fraction <= 1))
+        return an__fail(AN_ERR_INVALID_ARGUMENT,
+                        "an_tune: 1..16 batch sizes, 1..16 runs and a CLBlast fraction from 0 "
+                        "to 1");
+    for (int i = 0; i < nb; i++)
+        if (batches[i] < 1)
+            return an__fail(AN_ERR_INVALID_ARGUMENT, "an_tune: batch size %d", batches[i]);
+    const char *path = opts->tuning_file ? opts->tuning_file : an__tuning_path();
+    log_fn = opts->log;
+    log_user = opts->user;
+    clblast_opts co = {opts->clblast_fraction, opts->clblast_params};
+    say("device: %s (%s, %s), %u compute units\n", dev->info.name, dev->info.platform,
+        dev->info.driver, dev->info.compute_units);
     char clblast[512] = "";
     bool clblast_on = co.fraction > 0 || co.given, clblast_pending = clblast_on;
     results *r = calloc(1, sizeof *r);
-    double fc_total[2] = {0, 0};
-    int rc = r ? 0 : 1;
     char *copy = strdup(variants), *save = NULL;
-    for (char *v = strtok_r(copy, ",", &save); v && rc == 0; v = strtok_r(NULL, ",", &save))
-        rc = tune_variant(dev, v, batches, nb, runs, r, fc_total, clblast_pending ? &co : NULL,
-                          clblast, sizeof clblast),
+    double fc_total[2] = {0, 0};
+    int status = r && copy ? AN_OK : an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory");
+    for (char *v = copy ? strtok_r(copy, ",", &save) : NULL; v && status == AN_OK;
+         v = strtok_r(NULL, ",", &save)) {
+        status = tune_variant(dev, v, batches, nb, runs, r, fc_total,
+                              clblast_pending ? &co : NULL, clblast, sizeof clblast);
         clblast_pending = false; /* once: CLBlast's parameters are device-wide */
+    }
     free(copy);
-    if (rc == 0) {
+    if (status == AN_OK) {
         int fc_blocked = fc_total[1] <= fc_total[0];
-        printf("\nFC layers, all batches: %.2f ms on blocked weights (fc_gemm/gemv_blocked), "
-               "%.2f ms with CLBlast/gemv_rows (1e30: a candidate failed): fc_blocked=%d\n",
-               fc_total[1], fc_total[0], fc_blocked);
-        for (int i = 0; i < r->n; i++)
-            printf("%-60s %-48s %9.3f ms\n", r->e[i].key, r->e[i].params, r->e[i].ms);
-        if (!dry) {
+        say("\nFC layers, all batches: %.2f ms on blocked weights (fc_gemm/gemv_blocked), "
+            "%.2f ms with CLBlast/gemv_rows (1e30: a candidate failed): fc_blocked=%d\n",
+            fc_total[1], fc_total[0], fc_blocked);
+        for (size_t i = 0; i < r->t.n; i++)
+            say("%-60s %-48s %9.3f ms\n", r->t.e[i].key, r->t.e[i].params, r->t.e[i].ms);
+        if (!opts->dry_run) {
             an__tuning def = an__tuning_defaults(&dev->info);
-            rc = write_results(&dev->info, r, fc_blocked, &def, clblast_on ? clblast : NULL);
+            status = write_results(path, &dev->info, r, fc_blocked, &def,
+                                   clblast_on ? clblast : NULL);
         }
     }
+    if (r)
+        an__tuning_table_free(&r->t);
     free(r);
-    an_device_free(dev);
-    return rc;
+    log_fn = NULL;
+    log_user = NULL;
+    return status;
 }

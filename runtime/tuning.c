@@ -1,0 +1,471 @@
+/* tuning.c - kernel parameters (an__tuning): the device defaults, the
+ * "name=value,..." text form, and the one owner of the tuning file's format:
+ * reading, merging and writing it. Choosing parameters is the tuner's job
+ * (tune.c); applying them is the plans' (plan.c through an__tuning_for).
+ *
+ * The file, $cache/tuning.txt, holds one entry a line:
+ *     FORMAT|RUNTIME|platform|device|driver|compute units|KEY|name=value,...
+ * FORMAT is AN__TUNING_FORMAT; RUNTIME is an__tuning_runtime_version(), a hash
+ * of the embedded kernel sources, so entries tuned for other kernels are
+ * ignored (stale), as are lines of any other format. KEY is "device" (model-wide
+ * parameters), "clblast Xgemm" (CLBlast's kernel parameters) or a layer key
+ * (an__tuning_conv_key, an__tuning_fc_key): new algorithms or parameters enter
+ * as new names in the parameter table below or new keys, with no format change.
+ * A line this runtime cannot use is skipped, never an error. The number of
+ * entries has no limit. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <clblast_c.h>
+
+#include "internal.h"
+
+an__tuning an__tuning_defaults(const an_device_info *info)
+{
+    an__tuning t;
+    bool cpu = info->type == AN_DEVICE_CPU;
+    /* CPU (PoCL): one work-item per group, large register tiles, contiguous
+     * streams, our own FC kernels (CLBlast's untuned SGEMM is slow there).
+     * GPU: wider work-groups, interleaved reads, CLBlast for batched FC. */
+    /* CPUs: the device's preferred float vector (16 with AVX-512, 8 with
+     * AVX2), one output channel per lane; GPUs: 8, measured on an H200 */
+    t.conv_vec = 8;
+    if (cpu && info->float_vector >= 16)
+        t.conv_vec = 16;
+    else if (cpu && info->float_vector > 0 && info->float_vector <= 4)
+        t.conv_vec = 4;
+    /* CPU tiles: measured on PoCL (2-core Xeon, AVX-512) at batches 16 and
+     * 64: with float16, 3 pixels x 4 blocks (12 accumulators) for every
+     * conv; with float8 (the all-round winners of `alexnet tune` before
+     * float16), 4 x 3 and 4 x 2 for conv1. GPU values: H200 at batch 1. */
+    bool wide = t.conv_vec == 16;
+    t.conv_tx = cpu && wide ? 3 : 4;
+    t.conv_ocb = cpu ? (wide ? 4 : 3) : 1;
+    t.conv_local = cpu ? 1 : 16;
+
+    t.conv1_tx = cpu && wide ? 3 : 4;
+    t.conv1_ocb = cpu ? (wide ? 4 : 2) : 1;
+    t.fc_blocked = cpu ? 1 : 0;
+    t.fc_vec = t.conv_vec == 16 ? 16 : 8;
+    /* fc_gemm tiles on PoCL at batch 64: 3 rows x 2 blocks of 16, or 2 x 4
+     * blocks of 8 */
+    t.fc_tm = cpu ? (t.fc_vec == 16 ? 3 : 2) : 8;
+    t.fc_tnb = cpu ? (t.fc_vec == 16 ? 2 : 4) : 1;
+    t.fc_local = 1;
+    t.gemv_lws = 64;
+    while (t.gemv_lws > 1 && (size_t)t.gemv_lws > info->max_work_group)
+        t.gemv_lws /= 2;
+    t.gemv_interleaved = cpu ? 0 : 1;
+    t.pointwise_local = info->max_work_group >= 64 ? 64 : (int)info->max_work_group;
+    t.pool_px = cpu ? 32 : 1; /* CPU: a whole row per work-item (clamped to its width) */
+    return t;
+}
+
+/* name, offset, smallest and largest value */
+static const struct {
+    const char *name;
+    size_t offset;
+    int lo, hi;
+} param_table[] = {
+    {"conv_tx", offsetof(an__tuning, conv_tx), 1, 16},
+    {"conv_ocb", offsetof(an__tuning, conv_ocb), 1, 4},
+    {"conv_local", offsetof(an__tuning, conv_local), 1, 1024},
+    {"conv1_tx", offsetof(an__tuning, conv1_tx), 1, 16},
+    {"conv1_ocb", offsetof(an__tuning, conv1_ocb), 1, 4},
+    {"conv_vec", offsetof(an__tuning, conv_vec), 4, 16},
+
+    {"fc_blocked", offsetof(an__tuning, fc_blocked), 0, 1},
+    {"fc_vec", offsetof(an__tuning, fc_vec), 8, 16},
+    {"fc_tm", offsetof(an__tuning, fc_tm), 1, 16},
+    {"fc_tnb", offsetof(an__tuning, fc_tnb), 1, 4},
+    {"fc_local", offsetof(an__tuning, fc_local), 1, 1024},
+    {"gemv_lws", offsetof(an__tuning, gemv_lws), 1, 1024},
+    {"gemv_interleaved", offsetof(an__tuning, gemv_interleaved), 0, 1},
+    {"pointwise_local", offsetof(an__tuning, pointwise_local), 1, 1024},
+    {"pool_px", offsetof(an__tuning, pool_px), 1, 32},
+};
+
+int an__tuning_parse(const char *text, an__tuning *t)
+{
+    const char *p = text;
+    while (*p) {
+        while (*p == ',' || *p == ' ' || *p == '\t')
+            p++;
+        if (!*p || *p == '\n')
+            break;
+        size_t n = strcspn(p, "=, \t\n");
+        if (p[n] != '=')
+            return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning \"%s\": expected name=value at \"%s\"",
+                            text, p);
+        size_t i = 0;
+        while (i < sizeof param_table / sizeof param_table[0] &&
+               (strlen(param_table[i].name) != n || strncmp(param_table[i].name, p, n) != 0))
+            i++;
+        if (i == sizeof param_table / sizeof param_table[0])
+            return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning \"%s\": unknown parameter \"%.*s\"",
+                            text, (int)n, p);
+        char *end = NULL;
+        long v = strtol(p + n + 1, &end, 10);
+        if (end == p + n + 1 || (*end && !strchr(", \t\n", *end)) || v < param_table[i].lo ||
+            v > param_table[i].hi)
+            return an__fail(AN_ERR_INVALID_ARGUMENT,
+                            "tuning \"%s\": %s takes an integer from %d to %d", text,
+                            param_table[i].name, param_table[i].lo, param_table[i].hi);
+        if (strcmp(param_table[i].name, "gemv_lws") == 0 && (v & (v - 1)))
+            return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning: gemv_lws must be a power of two");
+        if (strcmp(param_table[i].name, "conv_vec") == 0 && v != 4 && v != 8 && v != 16)
+            return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning: conv_vec must be 4, 8 or 16");
+        if (strcmp(param_table[i].name, "fc_vec") == 0 && v != 8 && v != 16)
+            return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning: fc_vec must be 8 or 16");
+        *(int *)((char *)t + param_table[i].offset) = (int)v;
+        p = end;
+    }
+    return AN_OK;
+}
+
+void an__tuning_format(const an__tuning *t, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < sizeof param_table / sizeof param_table[0] && used < size; i++)
+        used +=
+            (size_t)snprintf(buf + used, size - used, "%s%s=%d", i ? "," : "", param_table[i].name,
+                             *(const int *)((const char *)t + param_table[i].offset));
+}
+
+void an__tuning_device_key(const an_device_info *info, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s|%s|%s|%u", info->platform, info->name, info->driver,
+             info->compute_units);
+    for (char *c = buf; *c; c++)
+        if (*c == '\n' || *c == '\t')
+            *c = ' ';
+}
+
+void an__tuning_conv_key(char *buf, size_t size, int c, int h, int w, int oc, int k, int s, int p,
+                         int groups, int batch)
+{
+    snprintf(buf, size, "conv c=%d h=%d w=%d oc=%d k=%d s=%d p=%d g=%d n=%d", c, h, w, oc, k, s, p,
+             groups, batch);
+}
+
+void an__tuning_fc_key(char *buf, size_t size, int in, int out, int batch)
+{
+    snprintf(buf, size, "fc i=%d o=%d n=%d", in, out, batch);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tuning entries and the file                                              */
+
+uint64_t an__tuning_runtime_version(void)
+{
+    uint64_t h = AN_FNV_SEED;
+    for (const struct an__embedded *e = an__embedded_kernels; e->name; e++) {
+        h = an__fnv1a(h, e->name, strlen(e->name) + 1);
+        h = an__fnv1a(h, e->text, e->len);
+    }
+    return h;
+}
+
+void an__tuning_line_prefix(const an_device_info *info, char *buf, size_t size)
+{
+    char dkey[512];
+    an__tuning_device_key(info, dkey, sizeof dkey);
+    snprintf(buf, size, "%d|%016llx|%s", AN__TUNING_FORMAT,
+             (unsigned long long)an__tuning_runtime_version(), dkey);
+}
+
+const char *an__tuning_path(void)
+{
+    static _Thread_local char path[4200];
+    const char *dir = an__cache_dir();
+    if (!dir)
+        return NULL;
+    snprintf(path, sizeof path, "%s/tuning.txt", dir);
+    return path;
+}
+
+an__tuning_entry *an__tuning_table_find(const an__tuning_table *t, const char *key)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->e[i].key, key) == 0)
+            return &t->e[i];
+    return NULL;
+}
+
+int an__tuning_table_set(an__tuning_table *t, const char *key, const char *params, double ms)
+{
+    char *p = strdup(params ? params : "");
+    if (!p)
+        return an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory in the tuning table");
+    an__tuning_entry *e = an__tuning_table_find(t, key);
+    if (e) {
+        free(e->params);
+        e->params = p;
+        e->ms = ms;
+        return AN_OK;
+    }
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 32;
+        an__tuning_entry *grown = realloc(t->e, cap * sizeof *grown);
+        if (!grown) {
+            free(p);
+            return an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory in the tuning table");
+        }
+        t->e = grown;
+        t->cap = cap;
+    }
+    char *k = strdup(key);
+    if (!k) {
+        free(p);
+        return an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory in the tuning table");
+    }
+    t->e[t->n++] = (an__tuning_entry){k, p, ms};
+    return AN_OK;
+}
+
+void an__tuning_table_free(an__tuning_table *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->e[i].key);
+        free(t->e[i].params);
+    }
+    free(t->e);
+    memset(t, 0, sizeof *t);
+}
+
+/* The key of a line when it is a current entry for the device whose line
+ * prefix is prefix (its text up to the next '|' in *key_len), else NULL. */
+static const char *line_key(const char *line, size_t len, const char *prefix, size_t plen,
+                            size_t *key_len)
+{
+    if (len <= plen || strncmp(line, prefix, plen) != 0 || line[plen] != '|')
+        return NULL;
+    const char *key = line + plen + 1;
+    const char *bar = memchr(key, '|', len - plen - 1);
+    if (!bar || bar == key)
+        return NULL;
+    *key_len = (size_t)(bar - key);
+    return key;
+}
+
+int an__tuning_table_parse(const char *text, const an_device_info *info, an__tuning_table *out)
+{
+    char prefix[700], key[512];
+    an__tuning_line_prefix(info, prefix, sizeof prefix);
+    size_t plen = strlen(prefix);
+    for (const char *line = text; *line;) {
+        size_t len = strcspn(line, "\n");
+        size_t klen = 0;
+        const char *k = line_key(line, len, prefix, plen, &klen);
+        if (k && klen < sizeof key) {
+            memcpy(key, k, klen);
+            key[klen] = 0;
+            const char *params = k + klen + 1;
+            size_t params_len = len - (size_t)(params - line);
+            char *copy = strndup(params, params_len);
+            int status = copy ? an__tuning_table_set(out, key, copy, 0)
+                              : an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory");
+            free(copy);
+            if (status != AN_OK)
+                return status;
+        }
+        line += len + (line[len] == '\n');
+    }
+    return AN_OK;
+}
+
+static char *read_text(const char *path, int *status)
+{
+    *status = AN_OK;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno != ENOENT)
+            *status =
+                an__fail(AN_ERR_IO, "cannot read the tuning file %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n + 1 >= cap) {
+            char *grown = realloc(buf, cap *= 2);
+            if (!grown) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = grown;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (buf)
+        buf[n] = 0;
+    else
+        *status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory reading %s", path);
+    fclose(f);
+    return buf;
+}
+
+int an__tuning_table_read(const char *path, const an_device_info *info, an__tuning_table *out)
+{
+    int status = AN_OK;
+    char *text = read_text(path, &status);
+    if (text)
+        status = an__tuning_table_parse(text, info, out);
+    free(text);
+    return status;
+}
+
+int an__tuning_table_merge(const char *path, const an_device_info *info, const an__tuning_table *t)
+{
+    int status = AN_OK;
+    char prefix[700];
+    an__tuning_line_prefix(info, prefix, sizeof prefix);
+    size_t plen = strlen(prefix);
+    char *old = read_text(path, &status);
+    if (status != AN_OK)
+        return status;
+    size_t tlen = strlen(path) + 16;
+    char *tmp = malloc(tlen);
+    if (!tmp) {
+        free(old);
+        return an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    snprintf(tmp, tlen, "%s.XXXXXX", path);
+    int fd = mkstemp(tmp); /* unique: two tuners never share a temporary file */
+    if (fd >= 0)
+        fchmod(fd, 0644);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        status = an__fail(AN_ERR_IO, "cannot write a temporary file beside %s: %s", path,
+                          strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        goto done;
+    }
+    fprintf(f,
+            "# alexnet tuning, format %d: "
+            "format|runtime|platform|device|driver|compute units|key|parameters\n",
+            AN__TUNING_FORMAT);
+    /* kept: every line of another device or runtime version in this format;
+     * dropped: comments, other formats, and this device's keys that t sets */
+    char fmt[16];
+    int fmt_len = snprintf(fmt, sizeof fmt, "%d|", AN__TUNING_FORMAT);
+    for (const char *line = old ? old : ""; *line;) {
+        size_t len = strcspn(line, "\n"), klen = 0;
+        bool keep = len > 0 && strncmp(line, fmt, (size_t)fmt_len) == 0;
+        const char *k = keep ? line_key(line, len, prefix, plen, &klen) : NULL;
+        for (size_t i = 0; k && i < t->n && keep; i++)
+            if (strlen(t->e[i].key) == klen && strncmp(t->e[i].key, k, klen) == 0)
+                keep = false;
+        if (keep)
+            fprintf(f, "%.*s\n", (int)len, line);
+        line += len + (line[len] == '\n');
+    }
+    for (size_t i = 0; i < t->n; i++)
+        if (t->e[i].params[0]) /* "" removes the key */
+            fprintf(f, "%s|%s|%s\n", prefix, t->e[i].key, t->e[i].params);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        status = an__fail(AN_ERR_IO, "cannot write the tuning file %s: %s", path, strerror(errno));
+        remove(tmp);
+    }
+done:
+    free(tmp);
+    free(old);
+    return status;
+}
+
+/* ------------------------------------------------------------------------ */
+/* A model's tuning                                                         */
+
+an__tuning an__tuning_for(const an_model *m, const char *key)
+{
+    an__tuning t = m->tuning;
+    const an__tuning_entry *e = an__tuning_table_find(&m->tuned, key);
+    if (e && an__tuning_parse(e->params, &t) != AN_OK)
+        return m->tuning; /* a bad entry: the device's tuning */
+    return t;
+}
+
+int an__clblast_override(cl_device_id device, const char *kernel, const char *text)
+{
+    enum { MAX_PARAMS = 32 };
+    char names[MAX_PARAMS][24];
+    const char *name_ptrs[MAX_PARAMS];
+    size_t values[MAX_PARAMS];
+    size_t n = 0;
+    const char *p = text;
+    while (*p) {
+        size_t len = strcspn(p, "=");
+        char *end = NULL;
+        if (n == MAX_PARAMS || len == 0 || len >= sizeof names[0] || p[len] != '=')
+            return an__fail(AN_ERR_INVALID_ARGUMENT,
+                            "CLBlast %s parameters \"%s\": expected "
+                            "NAME=VALUE,... (at most %d)",
+                            kernel, text, MAX_PARAMS);
+        unsigned long long v = strtoull(p + len + 1, &end, 10);
+        if (end == p + len + 1 || (*end && *end != ','))
+            return an__fail(AN_ERR_INVALID_ARGUMENT,
+                            "CLBlast %s parameters \"%s\": bad value "
+                            "for %.*s",
+                            kernel, text, (int)len, p);
+        memcpy(names[n], p, len);
+        names[n][len] = 0;
+        name_ptrs[n] = names[n];
+        values[n++] = (size_t)v;
+        p = *end ? end + 1 : end;
+    }
+    CLBlastStatusCode st =
+        CLBlastOverrideParameters(device, kernel, CLBlastPrecisionSingle, n, name_ptrs, values);
+    if (st != CLBlastSuccess)
+        return an__fail(AN_ERR_CLBLAST, "CLBlastOverrideParameters(%s, \"%s\") failed: %d", kernel,
+                        text, (int)st);
+    return AN_OK;
+}
+
+/* Defaults, then the tuning file's entries for this device ("device" applies
+ * to the whole model, "clblast Xgemm" overrides CLBlast's SGEMM kernel
+ * parameters for the device, other keys apply to one layer shape and batch),
+ * or, when a tuning text is forced, the defaults with that on everything (and
+ * CLBlast left as it is). */
+int an__tuning_load(an_model *m, const char *forced, const char *path)
+{
+    m->tuning = an__tuning_defaults(&m->dev->info);
+    if (forced && *forced)
+        return an__tuning_parse(forced, &m->tuning);
+    if (!path)
+        return AN_OK;
+    an__tuning_table file = {0};
+    int status = an__tuning_table_read(path, &m->dev->info, &file);
+    if (status != AN_OK) {
+        an__tuning_table_free(&file);
+        return status;
+    }
+    for (size_t i = 0; i < file.n && status == AN_OK; i++) {
+        const an__tuning_entry *e = &file.e[i];
+        if (strcmp(e->key, "device") == 0) {
+            an__tuning t = m->tuning;
+            if (an__tuning_parse(e->params, &t) == AN_OK)
+                m->tuning = t; /* a malformed entry is ignored: defaults stay */
+        } else if (strncmp(e->key, "clblast ", 8) == 0) {
+            /* a set CLBlast refuses leaves its own parameters in place */
+            if (an__clblast_override(m->dev->device, e->key + 8, e->params) == AN_OK)
+                snprintf(m->clblast, sizeof m->clblast, "%s", e->key + 8);
+        } else {
+            status = an__tuning_table_set(&m->tuned, e->key, e->params, 0);
+        }
+    }
+    an__tuning_table_free(&file);
+    return status;
+}

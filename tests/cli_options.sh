@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# cli_options.sh - each subcommand accepts its own options only, and numbers
+# are parsed whole: usage errors exit with status 2 before any device work.
+# Needs AN_BUILD_ROOT (set by meson test).
+set -uo pipefail
+alexnet="$AN_BUILD_ROOT/apps/alexnet"
+fail=0
+expect() { # expect STATUS ARGS...: the exit status of alexnet ARGS
+    local want=$1
+    shift
+    "$alexnet" "$@" >/dev/null 2>&1
+    local got=$?
+    if [ "$got" != "$want" ]; then
+        echo "FAIL: alexnet $*: exit status $got, want $want"
+        fail=1
+    else
+        echo "ok: alexnet $* -> $got"
+    fi
+}
+expect 2 devices --probs
+expect 2 devices --variant caffe-227
+expect 2 summary --variant caffe-227 --probs
+expect 2 summary --variant caffe-227 --weights x.safetensors
+expect 0 summary --variant caffe-227 --input 227
+expect 2 bench --runs 3x
+expect 2 bench --runs 0
+expect 2 bench --batch 1,2x
+expect 2 bench --batch ,
+expect 2 tune --runs 2x --dry-run
+expect 2 tune --batch 0 --dry-run
+expect 2 tune --batch 1,abc --dry-run
+expect 2 forward --variant caffe-227 --seed 12abc --input x.npy --output y.npy
+exit $fail

@@ -1,0 +1,130 @@
+/* test_api.c - the public API the project's own tools use, through
+ * alexnet.h alone: load options (own device, seed, cache and kernel
+ * directories, forced tuning), asynchronous enqueue and wait against the
+ * blocking forward pass, per-layer profiling, the layer table of a plan, the
+ * device ceilings and the model's tuning text. */
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alexnet.h"
+
+static char cache[64];
+
+static int count_bins(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        n += strstr(e->d_name, ".bin") != NULL;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+START_TEST(test_load_opts_forward_async_profile)
+{
+    snprintf(cache, sizeof cache, "/tmp/an_test_api_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(cache));
+    an_load_options lo = {.seed = 3, .device = "cpu", .cache_dir = cache, .kernel_dir = ""};
+    an_model *model = NULL;
+    ck_assert_msg(an_model_load_opts(NULL, "caffe-227", &lo, &model) == AN_OK, "%s",
+                  an_last_error());
+    ck_assert_ptr_nonnull(an_model_device(model));
+    char tuning[1024];
+    an_model_tuning(model, tuning, sizeof tuning);
+    ck_assert_ptr_nonnull(strstr(tuning, "conv_tx="));
+
+    an_plan *plan = NULL;
+    ck_assert_msg(an_plan_create(model, 2, 227, 227, &plan) == AN_OK, "%s", an_last_error());
+    /* the programs were cached in the given directory */
+    ck_assert_int_gt(count_bins(cache), 0);
+
+    size_t n_in = (size_t)2 * 3 * 227 * 227;
+    float *x = malloc(n_in * sizeof *x), *a = malloc(2 * AN_CLASSES * sizeof *a);
+    float *b = malloc(2 * AN_CLASSES * sizeof *b);
+    for (size_t i = 0; i < n_in; i++)
+        x[i] = (float)((i * 2654435761u) % 1000) / 10.0f - 50.0f;
+    ck_assert_int_eq(an_plan_forward(plan, x, a, AN_OUTPUT_PROBS), AN_OK);
+    for (size_t i = 0; i < 2 * AN_CLASSES; i++)
+        b[i] = -1;
+    ck_assert_int_eq(an_plan_enqueue(plan, x, b, AN_OUTPUT_PROBS), AN_OK);
+    ck_assert_int_eq(an_plan_wait(plan), AN_OK);
+    ck_assert_int_eq(an_plan_wait(plan), AN_OK); /* nothing in flight: at once */
+    ck_assert_int_eq(memcmp(a, b, 2 * AN_CLASSES * sizeof *a), 0);
+
+    an_layer_info layers[AN_MAX_LAYERS];
+    int nl = 0;
+    ck_assert_int_eq(an_plan_layers(plan, layers, &nl), AN_OK);
+    ck_assert_int_eq(nl, 21);
+    an_layer_time t[AN_MAX_LAYERS];
+    int steps = 0;
+    ck_assert_int_eq(an_plan_profile(plan, x, t, AN_MAX_LAYERS, &steps), AN_OK);
+    ck_assert_int_gt(steps, 8); /* 5 conv, 3 pool, 3 linear at least */
+    int convs = 0;
+    for (int i = 0; i < steps; i++) {
+        ck_assert_int_ge(t[i].layer, 0);
+        ck_assert_int_lt(t[i].layer, nl);
+        ck_assert(t[i].ms >= 0);
+        convs += layers[t[i].layer].kind == AN_LAYER_CONV;
+    }
+    ck_assert_int_eq(convs, 5);
+    ck_assert_int_eq(an_plan_profile(plan, x, t, 3, &steps), AN_OK);
+    ck_assert_int_eq(steps, 3);
+
+    double gflops = 0, gbps = 0;
+    ck_assert_int_eq(an_device_ceilings(an_model_device(model), &gflops, &gbps), AN_OK);
+    ck_assert(gflops > 0 && gbps > 0);
+
+    an_plan_free(plan);
+    an_model_free(model); /* frees the device it opened */
+    free(x), free(a), free(b);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/* A forced tuning text is checked like $ALEXNET_TUNING; a bad one fails the
+ * load with the parameter's name. */
+START_TEST(test_load_opts_tuning)
+{
+    an_load_options lo = {.seed = 1, .device = "cpu", .tuning = "conv_tx=2,pool_px=1"};
+    an_model *model = NULL;
+    ck_assert_msg(an_model_load_opts(NULL, "torchvision-224", &lo, &model) == AN_OK, "%s",
+                  an_last_error());
+    char tuning[1024];
+    an_model_tuning(model, tuning, sizeof tuning);
+    ck_assert_ptr_nonnull(strstr(tuning, "conv_tx=2,"));
+    ck_assert_ptr_nonnull(strstr(tuning, "(forced)"));
+    an_model_free(model);
+    lo.tuning = "conv_tx=2,no_such=1";
+    ck_assert_int_eq(an_model_load_opts(NULL, "torchvision-224", &lo, &model),
+                     AN_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(model);
+    ck_assert_ptr_nonnull(strstr(an_last_error(), "no_such"));
+}
+END_TEST
+
+static Suite *api_suite(void)
+{
+    Suite *s = suite_create("api");
+    TCase *tc = tcase_create("api");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_load_opts_forward_async_profile);
+    tcase_add_test(tc, test_load_opts_tuning);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(api_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -184,7 +184,8 @@ static int print_result(const an_result *r, void *user)
             json_object *top = json_object_new_array();
             for (int i = 0; i < r->k; i++) {
                 json_object *c = json_object_new_object();
-                json_object_object_add(c, "label", json_object_new_string(label(p, r->top[i].index)));
+                json_object_object_add(c, "label",
+                                       json_object_new_string(label(p, r->top[i].index)));
                 json_object_object_add(c, "index", json_object_new_int(r->top[i].index));
                 json_object_object_add(c, "probability", json_object_new_double(r->top[i].prob));
                 json_object_array_add(top, c);
@@ -255,11 +256,21 @@ int cmd_classify(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
-        case 'v': variant = optarg; break;
-        case 'w': weights = optarg; break;
-        case 'd': device = optarg; break;
-        case 'l': labels_path = optarg; break;
-        case 'j': pr.json = 1; break;
+        case 'v':
+            variant = optarg;
+            break;
+        case 'w':
+            weights = optarg;
+            break;
+        case 'd':
+            device = optarg;
+            break;
+        case 'l':
+            labels_path = optarg;
+            break;
+        case 'j':
+            pr.json = 1;
+            break;
         case 'b':
         case 't':
         case 'T': {
@@ -279,7 +290,8 @@ int cmd_classify(int argc, char **argv)
                    "       (one path a line; - or @- reads the list from standard input)\n",
                    app_variant_list("|"));
             return 0;
-        default: return APP_EXIT_USAGE;
+        default:
+            return APP_EXIT_USAGE;
         }
     }
     if (optind >= argc) {

@@ -10,13 +10,12 @@ int cmd_convert(int argc, char **argv);
 
 static void convert_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: alexnet convert IN OUT.safetensors\n"
-            "\n"
-            "IN is a PyTorch .pth holding a state_dict (torch.save, zip or legacy format,\n"
-            "float32 or float16) or a Caffe .caffemodel (current or V1 layers). The variant\n"
-            "is chosen from the tensors' names and shapes and printed; nothing in IN is\n"
-            "executed. OUT loads with --weights OUT --variant VARIANT.\n");
+    fprintf(f, "usage: alexnet convert IN OUT.safetensors\n"
+               "\n"
+               "IN is a PyTorch .pth holding a state_dict (torch.save, zip or legacy format,\n"
+               "float32 or float16) or a Caffe .caffemodel (current or V1 layers). The variant\n"
+               "is chosen from the tensors' names and shapes and printed; nothing in IN is\n"
+               "executed. OUT loads with --weights OUT --variant VARIANT.\n");
 }
 
 int cmd_convert(int argc, char **argv)

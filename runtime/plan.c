@@ -531,12 +531,10 @@ int an_plan_forward(an_plan *p, const float *input, float *output, an_output wha
     return an__plan_enqueue(p, 0, input, output, what, NULL, NULL);
 }
 
-int an_plan_wait(an_plan *p)
+/* Waits for the pass in flight, if any; records an error only when asked
+ * (an_plan_free must not touch the error text of the call that failed). */
+static int plan_wait(an_plan *p, bool record)
 {
-    an__clear_error();
-    int status = AN_OK;
-    if (!p)
-        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_plan_wait: NULL plan");
     if (!p->pending)
         return AN_OK;
     cl_event e = p->pending;
@@ -548,11 +546,18 @@ int an_plan_wait(an_plan *p)
     clReleaseEvent(e);
     if (err == CL_SUCCESS && run < 0)
         err = run;
-    if (err != CL_SUCCESS) {
-        clFinish(p->model->dev->queue);
-        status = an__cl_fail(err, "clWaitForEvents(forward pass)", __FILE__, __LINE__);
-    }
-    return status;
+    if (err == CL_SUCCESS)
+        return AN_OK;
+    clFinish(p->model->dev->queue);
+    return record ? an__cl_fail(err, "clWaitForEvents(forward pass)", __FILE__, __LINE__) : err;
+}
+
+int an_plan_wait(an_plan *p)
+{
+    an__clear_error();
+    if (!p)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_plan_wait: NULL plan");
+    return plan_wait(p, true);
 }
 
 int an_plan_enqueue(an_plan *p, const float *input, float *output, an_output what)
@@ -657,7 +662,7 @@ void an_plan_free(an_plan *p)
 {
     if (!p)
         return;
-    an_plan_wait(p); /* nothing may still use the caller's buffers */
+    plan_wait(p, false); /* nothing may still use the caller's buffers */
     for (int i = 0; i < AN_MAX_LAYERS; i++) {
         if (p->steps[i].kernel)
             clReleaseKernel(p->steps[i].kernel);

@@ -38,7 +38,11 @@ START_TEST(test_load_opts_forward_async_profile)
     an_model_tuning(model, tuning, sizeof tuning);
     ck_assert_ptr_nonnull(strstr(tuning, "conv_tx="));
 
+    /* a plan that cannot be made says why (its clean-up keeps the text) */
     an_plan *plan = NULL;
+    ck_assert_int_ne(an_plan_create(model, 2, 8, 8, &plan), AN_OK);
+    ck_assert_ptr_null(plan);
+    ck_assert_str_ne(an_last_error(), "");
     ck_assert_msg(an_plan_create(model, 2, 227, 227, &plan) == AN_OK, "%s", an_last_error());
     /* the programs were cached in the given directory */
     ck_assert_int_gt(count_bins(cache), 0);

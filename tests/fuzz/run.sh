@@ -36,11 +36,12 @@ libs=($(pkg-config --libs OpenCL clblast libpng json-c libzip) -lm -lpthread)
 # The parts of the runtime the targets reach, instrumented for coverage and the
 # sanitizers (fuzz_list.c and fuzz_labels.c stub the few pipeline functions classify.c names).
 objs=()
-# model.c (the tuning parser) needs program.c, and that the embedded kernels.
+# model.c (classify.c frees models) and tuning.c (the tuning parser and file) need
+# program.c, and that the embedded kernels.
 python3 tools/embed.py "$out/obj/embedded_kernels.c" an__embedded_kernels cl_kernels/*.cl
 for src in runtime/status.c runtime/variant.c runtime/weights.c runtime/image.c runtime/device.c \
-    runtime/model.c runtime/program.c runtime/pickle.c runtime/convert.c runtime/caffe.c \
-    "$out/obj/embedded_kernels.c"; do
+    runtime/model.c runtime/tuning.c runtime/program.c runtime/pickle.c runtime/convert.c \
+    runtime/caffe.c "$out/obj/embedded_kernels.c"; do
     o="$out/obj/$(basename "${src%.c}").o"
     if [ ! -f "$o" ] || [ "$src" -nt "$o" ] || [ "$0" -nt "$o" ]; then
         "$CC" "${cflags[@]}" "${san[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$o"

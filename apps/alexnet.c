@@ -19,31 +19,32 @@ enum { EXIT_USAGE = APP_EXIT_USAGE };
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: alexnet COMMAND [options]\n"
-            "\n"
-            "commands:\n"
-            "  devices                         list every OpenCL device\n"
-            "  summary --variant NAME [--input HxW]\n"
-            "                                  layer table, shapes and parameter counts\n"
-            "  forward --variant NAME [--weights FILE.safetensors | --seed N] [--device SEL]\n"
-            "          --input X.npy --output Y.npy [--probs] [--allow-nonfinite]\n"
-            "                                  logits (or probabilities) for a (N,3,H,W) batch\n"
-            "  classify [--variant NAME] [--weights FILE] [--device SEL] [--batch N] [--top K]\n"
-            "           [--json] [--labels FILE] [--allow-nonfinite] INPUT...\n"
-            "                                  top-K classes of PNG files (see classify --help)\n"
-            "  bench [--variant NAME] [--batch 1,16,64] [--runs N] [--csv | --json]\n"
-            "                                  per-layer and end-to-end timings, device ceilings\n"
-            "  tune [--variant NAME[,NAME]] [--batch 1,16,64] [--runs N] [--dry-run]\n"
-            "                                  search kernel parameters for the device, checked\n"
-            "                                  against a host reference; stored in tuning.txt\n"
-            "  convert IN.pth|IN.caffemodel OUT.safetensors\n"
-            "                                  published weights to this runtime's format\n"
-            "\n"
-            "variants: %s\n"
-            "devices:  --device or $ALEXNET_DEVICE: P:D, gpu, cpu, accelerator, or part of a name;\n"
-            "          default: the first GPU, else the first device\n",
-            app_variant_list(", "));
+    fprintf(
+        f,
+        "usage: alexnet COMMAND [options]\n"
+        "\n"
+        "commands:\n"
+        "  devices                         list every OpenCL device\n"
+        "  summary --variant NAME [--input HxW]\n"
+        "                                  layer table, shapes and parameter counts\n"
+        "  forward --variant NAME [--weights FILE.safetensors | --seed N] [--device SEL]\n"
+        "          --input X.npy --output Y.npy [--probs] [--allow-nonfinite]\n"
+        "                                  logits (or probabilities) for a (N,3,H,W) batch\n"
+        "  classify [--variant NAME] [--weights FILE] [--device SEL] [--batch N] [--top K]\n"
+        "           [--json] [--labels FILE] [--allow-nonfinite] INPUT...\n"
+        "                                  top-K classes of PNG files (see classify --help)\n"
+        "  bench [--variant NAME] [--batch 1,16,64] [--runs N] [--csv | --json]\n"
+        "                                  per-layer and end-to-end timings, device ceilings\n"
+        "  tune [--variant NAME[,NAME]] [--batch 1,16,64] [--runs N] [--dry-run]\n"
+        "                                  search kernel parameters for the device, checked\n"
+        "                                  against a host reference; stored in tuning.txt\n"
+        "  convert IN.pth|IN.caffemodel OUT.safetensors\n"
+        "                                  published weights to this runtime's format\n"
+        "\n"
+        "variants: %s\n"
+        "devices:  --device or $ALEXNET_DEVICE: P:D, gpu, cpu, accelerator, or part of a name;\n"
+        "          default: the first GPU, else the first device\n",
+        app_variant_list(", "));
 }
 
 static int fail_setup(const char *what, int status)
@@ -122,8 +123,8 @@ static int cmd_devices(void)
     for (int i = 0; i < n; i++) {
         const an_device_info *d = &list[i];
         char g[24], a[24], l[24], idx[16];
-        const char *cver = strncmp(d->c_version, "OpenCL C ", 9) == 0 ? d->c_version + 9
-                                                                      : d->c_version;
+        const char *cver =
+            strncmp(d->c_version, "OpenCL C ", 9) == 0 ? d->c_version + 9 : d->c_version;
         snprintf(idx, sizeof idx, "%d:%d", d->platform_index, d->device_index);
         printf("%-5s %-28.28s %-40.40s %-5s %-12.12s %4u %10s %10s %9s %6zu %4s %4s\n", idx,
                d->platform, d->name, an_device_type_name(d->type), cver, d->compute_units,
@@ -153,8 +154,7 @@ static void commas(int64_t v, char *buf, size_t size)
 
 /* Says on stderr when the input is not the variant's own size, and which
  * layers floored a division: the seed document's 224-versus-227 question. */
-static void note_input_size(const char *variant, int h, int w, const an_layer_info *layers,
-                            int n)
+static void note_input_size(const char *variant, int h, int w, const an_layer_info *layers, int n)
 {
     int nh = 0, nw = 0;
     an_variant_input_size(variant, &nh, &nw);
@@ -199,17 +199,18 @@ static int cmd_summary(const char *variant, const char *input)
                        "--------------------------------";
     printf("%s, input [-1, 3, %d, %d]\n%s\n", variant, h, w, rule);
     printf("%22s %26s %15s    %s\n", "Layer (type)", "Output Shape", "Param #", "kernel");
-    printf("%.*s\n", (int)strlen(rule), "================================================="
-                                        "================================================="
-                                        "==============");
+    printf("%.*s\n", (int)strlen(rule),
+           "================================================="
+           "================================================="
+           "==============");
     int64_t total = 0;
     for (int i = 0; i < n; i++) {
         const an_layer_info *l = &layers[i];
         char name[40], shape[40], params[32];
         snprintf(name, sizeof name, "%s-%d", l->type_name, l->index);
-        if (l->h == 1 && l->w == 1 && (l->kind == AN_LAYER_LINEAR || l->kind == AN_LAYER_DROPOUT ||
-                                       (l->kind == AN_LAYER_RELU && i > 0 &&
-                                        layers[i - 1].kind == AN_LAYER_LINEAR)))
+        if (l->h == 1 && l->w == 1 &&
+            (l->kind == AN_LAYER_LINEAR || l->kind == AN_LAYER_DROPOUT ||
+             (l->kind == AN_LAYER_RELU && i > 0 && layers[i - 1].kind == AN_LAYER_LINEAR)))
             snprintf(shape, sizeof shape, "[-1, %d]", l->c);
         else
             snprintf(shape, sizeof shape, "[-1, %d, %d, %d]", l->c, l->h, l->w);
@@ -371,12 +372,11 @@ int main(int argc, char **argv)
                                                  {"help", no_argument, NULL, 'h'},
                                                  {NULL, 0, NULL, 0}};
     static const struct option forward_opts[] = {
-        {"variant", required_argument, NULL, 'v'}, {"input", required_argument, NULL, 'i'},
-        {"output", required_argument, NULL, 'o'},  {"weights", required_argument, NULL, 'w'},
-        {"seed", required_argument, NULL, 's'},    {"device", required_argument, NULL, 'd'},
-        {"probs", no_argument, NULL, 'p'},         {"help", no_argument, NULL, 'h'},
-        {"allow-nonfinite", no_argument, NULL, 'N'},
-        {NULL, 0, NULL, 0}};
+        {"variant", required_argument, NULL, 'v'},   {"input", required_argument, NULL, 'i'},
+        {"output", required_argument, NULL, 'o'},    {"weights", required_argument, NULL, 'w'},
+        {"seed", required_argument, NULL, 's'},      {"device", required_argument, NULL, 'd'},
+        {"probs", no_argument, NULL, 'p'},           {"help", no_argument, NULL, 'h'},
+        {"allow-nonfinite", no_argument, NULL, 'N'}, {NULL, 0, NULL, 0}};
     const struct option *opts = strcmp(cmd, "devices") == 0   ? devices_opts
                                 : strcmp(cmd, "summary") == 0 ? summary_opts
                                 : strcmp(cmd, "forward") == 0 ? forward_opts

@@ -586,13 +586,17 @@ static char **read_labels(const char *path)
 
 int cmd_classify(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"variant", required_argument, NULL, 'v'}, {"weights", required_argument, NULL, 'w'},
-        {"device", required_argument, NULL, 'd'},  {"batch", required_argument, NULL, 'b'},
-        {"top", required_argument, NULL, 't'},     {"json", no_argument, NULL, 'j'},
-        {"labels", required_argument, NULL, 'l'},  {"threads", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},          {"allow-nonfinite", no_argument, NULL, 'N'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"variant", required_argument, NULL, 'v'},
+                                         {"weights", required_argument, NULL, 'w'},
+                                         {"device", required_argument, NULL, 'd'},
+                                         {"batch", required_argument, NULL, 'b'},
+                                         {"top", required_argument, NULL, 't'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"labels", required_argument, NULL, 'l'},
+                                         {"threads", required_argument, NULL, 'T'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"allow-nonfinite", no_argument, NULL, 'N'},
+                                         {NULL, 0, NULL, 0}};
     const char *variant = "torchvision-224", *weights = NULL, *device = NULL, *labels_path = NULL;
     an_classify_options o = {16, 5, 0, NULL};
     printer pr = {0};
@@ -601,12 +605,24 @@ int cmd_classify(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
-        case 'v': variant = optarg; break;
-        case 'w': weights = optarg; break;
-        case 'd': device = optarg; break;
-        case 'l': labels_path = optarg; break;
-        case 'j': pr.json = 1; break;
-        case 'N': app_load_flags |= AN_LOAD_ALLOW_NONFINITE; break;
+        case 'v':
+            variant = optarg;
+            break;
+        case 'w':
+            weights = optarg;
+            break;
+        case 'd':
+            device = optarg;
+            break;
+        case 'l':
+            labels_path = optarg;
+            break;
+        case 'j':
+            pr.json = 1;
+            break;
+        case 'N':
+            app_load_flags |= AN_LOAD_ALLOW_NONFINITE;
+            break;
         case 'b':
         case 't':
         case 'T': {
@@ -626,7 +642,8 @@ int cmd_classify(int argc, char **argv)
                    "       (one path a line; - or @- reads the list from standard input)\n",
                    app_variant_list("|"));
             return 0;
-        default: return APP_EXIT_USAGE;
+        default:
+            return APP_EXIT_USAGE;
         }
     }
     if (optind >= argc) {

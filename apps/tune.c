@@ -62,8 +62,9 @@ int cmd_tune(int argc, char **argv)
         case 'b':
             to.n_batches = app_parse_int_list(optarg, 1, 1 << 20, batches, 16);
             if (to.n_batches < 1) {
-                fprintf(stderr, "alexnet tune: --batch takes up to 16 sizes like 1,16,64, not "
-                                "'%s'\n",
+                fprintf(stderr,
+                        "alexnet tune: --batch takes up to 16 sizes like 1,16,64, not "
+                        "'%s'\n",
                         optarg);
                 return APP_EXIT_USAGE;
             }

@@ -215,13 +215,13 @@ AN_API int an_model_seed(an_device *dev, const char *variant, uint64_t seed, an_
 /* Everything an_model_load_opts may be told; zero-initialise it and set what
  * you need. Strings are copied: they need not outlive the call. */
 typedef struct {
-    const char *weights; /* .safetensors file; NULL: seeded weights (an_model_seed) */
-    uint64_t seed;       /* the seed when weights is NULL */
-    const char *device;  /* selector (an_device_open) used when dev is NULL: the model
-                            then opens and owns its device */
-    const char *tuning;  /* "name=value,..." kernel parameters forced on every layer
-                            (the tuning file is then not read); NULL: $ALEXNET_TUNING;
-                            "": none forced */
+    const char *weights;     /* .safetensors file; NULL: seeded weights (an_model_seed) */
+    uint64_t seed;           /* the seed when weights is NULL */
+    const char *device;      /* selector (an_device_open) used when dev is NULL: the model
+                                then opens and owns its device */
+    const char *tuning;      /* "name=value,..." kernel parameters forced on every layer
+                                (the tuning file is then not read); NULL: $ALEXNET_TUNING;
+                                "": none forced */
     const char *tuning_file; /* NULL: tuning.txt in the cache directory; "": none */
     const char *cache_dir;   /* built programs and the tuning file; NULL: $XDG_CACHE_HOME/alexnet
                                 or ~/.cache/alexnet ($ALEXNET_NO_CACHE=1: off); "": off */
@@ -311,16 +311,16 @@ AN_API void an_plan_free(an_plan *plan);
 typedef void (*an_log_fn)(const char *line, void *user);
 
 typedef struct {
-    const char *variants;      /* comma-separated; NULL: "torchvision-224,caffe-227" */
-    const int *batches;        /* n_batches sizes; NULL: 1, 16, 64 */
+    const char *variants; /* comma-separated; NULL: "torchvision-224,caffe-227" */
+    const int *batches;   /* n_batches sizes; NULL: 1, 16, 64 */
     int n_batches;
-    int runs;                  /* timed rounds per candidate, 1..16; 0: 5 */
-    double clblast_fraction;   /* (0, 1]: also run CLBlast's SGEMM tuner on that share of its
-                                  configurations (CLBlast prints its own progress on stdout) */
+    int runs;                   /* timed rounds per candidate, 1..16; 0: 5 */
+    double clblast_fraction;    /* (0, 1]: also run CLBlast's SGEMM tuner on that share of its
+                                   configurations (CLBlast prints its own progress on stdout) */
     const char *clblast_params; /* or check this "NAME=VALUE,..." CLBlast set instead */
-    int dry_run;               /* 1: search and report, store nothing */
-    const char *tuning_file;   /* NULL: tuning.txt in the default cache directory */
-    an_log_fn log;             /* progress and results, a line at a time; NULL: silent */
+    int dry_run;                /* 1: search and report, store nothing */
+    const char *tuning_file;    /* NULL: tuning.txt in the default cache directory */
+    an_log_fn log;              /* progress and results, a line at a time; NULL: silent */
     void *user;
 } an_tune_options;
 

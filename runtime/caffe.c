@@ -64,8 +64,8 @@ static int pb_varint(const pb_file *f, pb_span *s, uint64_t *out)
 typedef struct {
     uint32_t number;
     int wire;
-    uint64_t value;      /* wire 0, 1, 5 */
-    pb_span sub;         /* wire 2 */
+    uint64_t value; /* wire 0, 1, 5 */
+    pb_span sub;    /* wire 2 */
     const unsigned char *at;
 } pb_field;
 
@@ -87,8 +87,10 @@ static int pb_next(const pb_file *f, pb_span *s, pb_field *fd)
     case 5: {
         size_t n = fd->wire == 1 ? 8 : 4;
         if ((size_t)(s->end - s->p) < n)
-            return pb_bad(f, fd->at, "field %u's %zu-byte value runs past the end (file "
-                                     "truncated?)", fd->number, n);
+            return pb_bad(f, fd->at,
+                          "field %u's %zu-byte value runs past the end (file "
+                          "truncated?)",
+                          fd->number, n);
         uint64_t v = 0;
         for (size_t i = n; i-- > 0;)
             v = (v << 8) | s->p[i];
@@ -101,8 +103,9 @@ static int pb_next(const pb_file *f, pb_span *s, pb_field *fd)
         if ((status = pb_varint(f, s, &len)))
             return status;
         if (len > (uint64_t)(s->end - s->p))
-            return pb_bad(f, fd->at, "field %u's length %" PRIu64 " runs past the end of its "
-                                     "message (%zu bytes left; file truncated?)",
+            return pb_bad(f, fd->at,
+                          "field %u's length %" PRIu64 " runs past the end of its "
+                          "message (%zu bytes left; file truncated?)",
                           fd->number, len, (size_t)(s->end - s->p));
         fd->sub.p = s->p;
         fd->sub.end = s->p + len;
@@ -110,8 +113,10 @@ static int pb_next(const pb_file *f, pb_span *s, pb_field *fd)
         return AN_OK;
     }
     default:
-        return pb_bad(f, fd->at, "field %u has wire type %d (groups and unknown types are not "
-                                 "Caffe's)", fd->number, fd->wire);
+        return pb_bad(f, fd->at,
+                      "field %u has wire type %d (groups and unknown types are not "
+                      "Caffe's)",
+                      fd->number, fd->wire);
     }
 }
 
@@ -154,8 +159,7 @@ static int parse_shape(const pb_file *f, pb_span s, blob *b)
             continue;
         if (fd.wire == 0) {
             if (b->ndim == AN__MAX_CDIMS)
-                return pb_bad(f, fd.at, "a blob shape with more than %d dimensions",
-                              AN__MAX_CDIMS);
+                return pb_bad(f, fd.at, "a blob shape with more than %d dimensions", AN__MAX_CDIMS);
             b->dims[b->ndim++] = (int64_t)fd.value;
         } else if (fd.wire == 2) {
             while (fd.sub.p < fd.sub.end) {
@@ -186,7 +190,10 @@ static int parse_blob(const pb_file *f, pb_span s, blob *b)
         if ((status = pb_next(f, &s, &fd)))
             return status;
         switch (fd.number) {
-        case 1: case 2: case 3: case 4:
+        case 1:
+        case 2:
+        case 3:
+        case 4:
             if (fd.wire != 0)
                 return pb_bad(f, fd.at, "BlobProto field %u has wire type %d", fd.number, fd.wire);
             if ((int64_t)(int32_t)fd.value < 0 || fd.value > INT32_MAX)
@@ -239,8 +246,8 @@ static int parse_blob(const pb_file *f, pb_span s, blob *b)
     for (int i = 0; i < b->ndim; i++)
         numel *= (uint64_t)b->dims[i]; /* each <= 2^31, and at most 8: compared below */
     if (b->ndim > 4 || numel != b->n)
-        return pb_bad(f, s.end, "a blob's shape holds %" PRIu64 " values but its data %zu",
-                      numel, b->n);
+        return pb_bad(f, s.end, "a blob's shape holds %" PRIu64 " values but its data %zu", numel,
+                      b->n);
     return AN_OK;
 }
 
@@ -316,8 +323,10 @@ static int parse_layer(const pb_file *f, pb_span s, bool v1, an__ctensors *out, 
         for (size_t i = 0; i < n; i++)
             shown[i] = name.p[i] >= 0x20 && name.p[i] < 0x7f ? (char)name.p[i] : '?';
         shown[n] = '\0';
-        return pb_bad(f, at, "layer '%s' has weights but is not an AlexNet layer (conv1..conv5, "
-                             "fc6..fc8)", shown);
+        return pb_bad(f, at,
+                      "layer '%s' has weights but is not an AlexNet layer (conv1..conv5, "
+                      "fc6..fc8)",
+                      shown);
     }
     if (n_blobs != 2)
         return pb_bad(f, at, "layer '%s' has %d blobs, not a weight and a bias", layer, n_blobs);
@@ -353,9 +362,13 @@ int an__caffe_read(const char *path, const unsigned char *buf, size_t size, an__
             return status;
     }
     if (current + legacy == 0)
-        return an__fail(AN_ERR_BAD_FILE, "%s: no layer with weights: not a Caffe .caffemodel (nor "
-                                         "a PyTorch .pth)", path);
+        return an__fail(AN_ERR_BAD_FILE,
+                        "%s: no layer with weights: not a Caffe .caffemodel (nor "
+                        "a PyTorch .pth)",
+                        path);
     snprintf(out->format, sizeof out->format, "Caffe NetParameter (%s)",
-             current && legacy ? "layer and V1 layers" : current ? "layer" : "V1 layers");
+             current && legacy ? "layer and V1 layers"
+             : current         ? "layer"
+                               : "V1 layers");
     return AN_OK;
 }

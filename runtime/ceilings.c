@@ -134,4 +134,3 @@ fail:
             clReleaseMemObject(bufs[i]);
     return status;
 }
-

@@ -50,12 +50,12 @@ const char *an_class_label(int index)
 /* Decoding a batch on host threads                                         */
 
 typedef struct {
-    float *input;   /* (batch, 3, crop, crop) */
-    float *probs;   /* (batch, 1000) */
-    int *status;    /* per image */
+    float *input; /* (batch, 3, crop, crop) */
+    float *probs; /* (batch, 1000) */
+    int *status;  /* per image */
     char (*error)[512];
-    size_t first;   /* index of the slot's first image in the input list */
-    int count;      /* images in this batch (the rest of the slot is zeros) */
+    size_t first; /* index of the slot's first image in the input list */
+    int count;    /* images in this batch (the rest of the slot is zeros) */
     cl_event done, started;
 } slot;
 
@@ -169,8 +169,7 @@ static double batch_device_seconds(slot *s)
 {
     cl_ulong t0 = 0, t1 = 0;
     if (clGetEventProfilingInfo(s->started, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) ||
-        clGetEventProfilingInfo(s->done, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) ||
-        t1 < t0)
+        clGetEventProfilingInfo(s->done, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) || t1 < t0)
         return 0;
     return (double)(t1 - t0) * 1e-9;
 }
@@ -185,8 +184,8 @@ static int finish_batch(slot *s, const char *const *paths, int k, an_result_fn f
     AN_CL(clWaitForEvents(1, &s->done));
     st->device_seconds += batch_device_seconds(s);
     for (int i = 0; i < s->count && !stop; i++) {
-        an_result r = {s->first + (size_t)i, paths[s->first + (size_t)i], s->status[i],
-                       s->error[i], 0, top};
+        an_result r = {
+            s->first + (size_t)i, paths[s->first + (size_t)i], s->status[i], s->error[i], 0, top};
         if (r.status == AN_OK) {
             const float *probs = s->probs + (size_t)i * AN_CLASSES;
             r.status = s->status[i] = check_finite(probs, s->error[i], sizeof s->error[i]);
@@ -219,7 +218,8 @@ int an_classify_files(an_model *model, const char *const *paths, size_t count,
     an_preprocess pp;
     double t0 = now(); /* first decode (set again below) */
     if (!model || (!paths && count) || !fn)
-        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_classify_files: NULL model, paths or callback");
+        return an__fail(AN_ERR_INVALID_ARGUMENT,
+                        "an_classify_files: NULL model, paths or callback");
     an_classify_options o = options ? *options : (an_classify_options){0};
     if (o.batch <= 0)
         o.batch = 16;
@@ -268,8 +268,8 @@ int an_classify_files(an_model *model, const char *const *paths, size_t count,
         if (s->count < o.batch) /* the last, partial batch: zeros after it */
             memset(s->input + (size_t)s->count * image_floats, 0,
                    (size_t)(o.batch - s->count) * image_floats * sizeof(float));
-        AN_TRY(an__plan_enqueue(plan, (int)(b & 1), s->input, s->probs, AN_OUTPUT_PROBS,
-                                &s->done, &s->started));
+        AN_TRY(an__plan_enqueue(plan, (int)(b & 1), s->input, s->probs, AN_OUTPUT_PROBS, &s->done,
+                                &s->started));
         st.batches++;
         if (pending) {
             status = finish_batch(pending, paths, o.top_k, fn, user, &st);

@@ -33,8 +33,9 @@ int an__ctensors_add(an__ctensors *ts, const char *path, const char *name, size_
         if ((unsigned char)name[i] < 0x20 || (unsigned char)name[i] > 0x7e || name[i] == '"' ||
             name[i] == '\\') {
             free(data);
-            return an__fail(AN_ERR_BAD_WEIGHTS, "%s: tensor name '%.*s' holds byte 0x%02x, which "
-                                                "no AlexNet tensor name has",
+            return an__fail(AN_ERR_BAD_WEIGHTS,
+                            "%s: tensor name '%.*s' holds byte 0x%02x, which "
+                            "no AlexNet tensor name has",
                             path, (int)i, name, (unsigned char)name[i]);
         }
     for (int i = 0; i < ts->count; i++)
@@ -77,8 +78,8 @@ static int expected_tensors(const an__variant *v, expected *e)
     int n = an__variant_param_shapes(v, s, AN_MAX_LAYERS), k = 0;
     for (int i = 0; i < n && i < AN_MAX_LAYERS; i++) {
         const an__layer *l = &v->layers[s[i].layer];
-        e[k++] = (expected){l->weight_name, s[i].ndim, {s[i].dims[0], s[i].dims[1], s[i].dims[2],
-                                                        s[i].dims[3]}};
+        e[k++] = (expected){
+            l->weight_name, s[i].ndim, {s[i].dims[0], s[i].dims[1], s[i].dims[2], s[i].dims[3]}};
         e[k++] = (expected){l->bias_name, 1, {s[i].dims[0], 0, 0, 0}};
     }
     return k;
@@ -194,7 +195,8 @@ const an__variant *an__convert_match(const char *path, const an__ctensors *ts)
             seen = strcmp(ts->t[i].name, exp[0][j].name) == 0;
         if (!seen) {
             an__fail(AN_ERR_BAD_WEIGHTS, "%s: missing tensor '%s' (variant %s%s)", path,
-                     exp[0][j].name, cand[0]->name, n_cand > 1 ? " and the others with its names" : "");
+                     exp[0][j].name, cand[0]->name,
+                     n_cand > 1 ? " and the others with its names" : "");
             return NULL;
         }
     }
@@ -288,8 +290,8 @@ static int write_safetensors(const char *path, const an__variant *v, const an__c
             goto fail;
         }
     }
-    len = (size_t)snprintf(hdr, cap, "{\"__metadata__\":{\"format\":\"pt\",\"converted_from\":\"%s\"}",
-                           source_format);
+    len = (size_t)snprintf(
+        hdr, cap, "{\"__metadata__\":{\"format\":\"pt\",\"converted_from\":\"%s\"}", source_format);
     uint64_t offset = 0;
     for (int j = 0; j < ne; j++) {
         const an__ctensor *t = order[j];
@@ -306,11 +308,10 @@ static int write_safetensors(const char *path, const an__variant *v, const an__c
             }
             hdr = p;
         }
-        len += (size_t)snprintf(hdr + len, cap - len,
-                                ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%s],\"data_offsets\":[%" PRIu64
-                                ",%" PRIu64 "]}",
-                                t->name, t->dtype == AN__DT_F16 ? "F16" : "F32", shape, offset,
-                                offset + t->bytes);
+        len += (size_t)snprintf(
+            hdr + len, cap - len,
+            ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%s],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}",
+            t->name, t->dtype == AN__DT_F16 ? "F16" : "F32", shape, offset, offset + t->bytes);
         offset += t->bytes;
     }
     if (cap - len < 16) {
@@ -497,8 +498,10 @@ int an_convert_ex(const char *in, const char *out, an_convert_info *info)
     else if (n >= 2 && buf[0] == 0x80 && buf[1] >= 2 && buf[1] <= 5)
         AN_TRY(an__pth_read_legacy(in, buf, n, ts));
     else if (n >= 2 && memcmp(buf, "PK", 2) == 0) {
-        status = an__fail(AN_ERR_BAD_FILE, "%s: starts like a zip archive but has no local file "
-                                           "header: not a PyTorch .pth", in);
+        status = an__fail(AN_ERR_BAD_FILE,
+                          "%s: starts like a zip archive but has no local file "
+                          "header: not a PyTorch .pth",
+                          in);
         goto fail;
     } else
         AN_TRY(an__caffe_read(in, buf, n, ts));

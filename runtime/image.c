@@ -104,9 +104,8 @@ static int png_decode(png_reader *r)
     int depth, color, interlace;
     png_get_IHDR(r->png, r->info, &w, &h, &depth, &color, &interlace, NULL, NULL);
     if ((uint64_t)w * h > AN_IMAGE_MAX_PIXELS) {
-        return an__fail(AN_ERR_BAD_IMAGE, "%s: %ux%u is %llu pixels, over the limit of %d",
-                        r->name, (unsigned)w, (unsigned)h, (unsigned long long)w * h,
-                        AN_IMAGE_MAX_PIXELS);
+        return an__fail(AN_ERR_BAD_IMAGE, "%s: %ux%u is %llu pixels, over the limit of %d", r->name,
+                        (unsigned)w, (unsigned)h, (unsigned long long)w * h, AN_IMAGE_MAX_PIXELS);
     }
 
     /* Every kind to RGB8 the way PIL's convert("RGB") gets there. */

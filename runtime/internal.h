@@ -357,7 +357,7 @@ typedef struct {
 typedef struct {
     int count;
     an__ctensor t[AN__MAX_CTENSORS];
-    char format[64]; /* "PyTorch zip", "PyTorch legacy", "Caffe NetParameter (layer)", ... */
+    char format[64];      /* "PyTorch zip", "PyTorch legacy", "Caffe NetParameter (layer)", ... */
     char source_key[128]; /* a checkpoint's keys down to the state_dict ("state_dict"), or "" */
 } an__ctensors;
 

@@ -88,7 +88,7 @@ typedef struct {
     size_t n_marks;
     pk_obj **memo;
     size_t memo_cap, memo_len; /* memo_len: entries set, where MEMOIZE stores */
-    int err; /* why new_obj returned NULL */
+    int err;                   /* why new_obj returned NULL */
     pk_obj *objects;
     size_t n_objects;
 } pk_vm;
@@ -101,8 +101,7 @@ static int bad(pk_vm *vm, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return an__fail(AN_ERR_BAD_FILE, "%s: %s, offset %zu: %s", vm->path, vm->what, vm->op_pos,
-                    msg);
+    return an__fail(AN_ERR_BAD_FILE, "%s: %s, offset %zu: %s", vm->path, vm->what, vm->op_pos, msg);
 }
 
 static pk_obj *new_obj(pk_vm *vm, pk_type type)
@@ -132,8 +131,7 @@ static int add_item(pk_vm *vm, pk_obj *seq, pk_obj *item)
         size_t cap = seq->cap ? 2 * seq->cap : 8;
         pk_obj **p = realloc(seq->items, cap * sizeof *p);
         if (!p)
-            return an__fail(AN_ERR_OUT_OF_MEMORY, "%s: out of memory reading the pickle",
-                            vm->path);
+            return an__fail(AN_ERR_OUT_OF_MEMORY, "%s: out of memory reading the pickle", vm->path);
         seq->items = p;
         seq->cap = cap;
     }
@@ -160,8 +158,7 @@ static void vm_free(pk_vm *vm)
 static int need(pk_vm *vm, size_t n)
 {
     if (n > vm->size - vm->pos)
-        return bad(vm, "the pickle ends within an opcode's %zu-byte argument (file truncated?)",
-                   n);
+        return bad(vm, "the pickle ends within an opcode's %zu-byte argument (file truncated?)", n);
     return AN_OK;
 }
 
@@ -257,8 +254,8 @@ static bool str_is(const pk_obj *o, const char *s)
 }
 
 /* A module and name, as GLOBAL and STACK_GLOBAL give them. */
-static int do_global(pk_vm *vm, const unsigned char *mod, size_t mod_len,
-                     const unsigned char *name, size_t name_len)
+static int do_global(pk_vm *vm, const unsigned char *mod, size_t mod_len, const unsigned char *name,
+                     size_t name_len)
 {
     static const struct {
         const char *mod, *name;
@@ -305,14 +302,17 @@ static int do_global(pk_vm *vm, const unsigned char *mod, size_t mod_len,
             o->dtype = others[i].size;
             return push(vm, o);
         }
-    if (ml == 5 && memcmp(mod, "torch", 5) == 0 && nl > 7 && memcmp(name + nl - 7, "Storage", 7) == 0)
-        return bad(vm, "tensors of type torch.%.*s are not supported: only float32 (FloatStorage) "
-                       "and float16 (HalfStorage)",
+    if (ml == 5 && memcmp(mod, "torch", 5) == 0 && nl > 7 &&
+        memcmp(name + nl - 7, "Storage", 7) == 0)
+        return bad(vm,
+                   "tensors of type torch.%.*s are not supported: only float32 (FloatStorage) "
+                   "and float16 (HalfStorage)",
                    nl, (const char *)name);
-    return bad(vm, "global '%.*s.%.*s' is not allowed in a state_dict (allowed: "
-                   "collections.OrderedDict, torch._utils._rebuild_tensor_v2, "
-                   "torch._utils._rebuild_parameter, torch.FloatStorage, torch.HalfStorage); "
-                   "refused, nothing in the file is executed",
+    return bad(vm,
+               "global '%.*s.%.*s' is not allowed in a state_dict (allowed: "
+               "collections.OrderedDict, torch._utils._rebuild_tensor_v2, "
+               "torch._utils._rebuild_parameter, torch.FloatStorage, torch.HalfStorage); "
+               "refused, nothing in the file is executed",
                ml, (const char *)mod, nl, (const char *)name);
 }
 
@@ -388,8 +388,9 @@ static int rebuild_tensor(pk_vm *vm, pk_obj *args)
     uint64_t numel = 1, expect = 1;
     for (int d = nd - 1; d >= 0; d--) {
         if (size[d] != 1 && (uint64_t)stride[d] != expect)
-            return bad(vm, "tensor is not contiguous (stride %" PRId64 " in dimension %d, "
-                           "expected %" PRIu64 "); save tensor.contiguous() instead",
+            return bad(vm,
+                       "tensor is not contiguous (stride %" PRId64 " in dimension %d, "
+                       "expected %" PRIu64 "); save tensor.contiguous() instead",
                        stride[d], d, expect);
         if (size[d] && numel > (uint64_t)INT64_MAX / (uint64_t)size[d])
             return bad(vm, "tensor size overflows");
@@ -397,8 +398,9 @@ static int rebuild_tensor(pk_vm *vm, pk_obj *args)
         expect = numel ? numel : 1;
     }
     if ((uint64_t)off->i > (uint64_t)st->numel || numel > (uint64_t)st->numel - (uint64_t)off->i)
-        return bad(vm, "tensor of %" PRIu64 " elements at offset %" PRId64
-                       " runs past its storage of %" PRId64 " elements",
+        return bad(vm,
+                   "tensor of %" PRIu64 " elements at offset %" PRId64
+                   " runs past its storage of %" PRId64 " elements",
                    numel, off->i, st->numel);
     pk_obj *t = new_obj(vm, PK_TENSOR);
     if (!t)
@@ -491,37 +493,72 @@ static int do_appends(pk_vm *vm, size_t from)
 static const char *opcode_name(unsigned char op)
 {
     switch (op) {
-    case 'i': return "INST (builds an arbitrary object)";
-    case 'o': return "OBJ (builds an arbitrary object)";
-    case 0x81: return "NEWOBJ (builds an arbitrary object)";
-    case 0x92: return "NEWOBJ_EX (builds an arbitrary object)";
-    case 0x82: case 0x83: case 0x84: return "EXT (extension registry)";
-    case 'G': return "BINFLOAT";
-    case 'F': return "FLOAT";
-    case 'I': return "INT";
-    case 'L': return "LONG";
-    case 'S': return "STRING";
-    case 'V': return "UNICODE";
-    case 'P': return "PERSID";
-    case '0': return "POP";
-    case '1': return "POP_MARK";
-    case '2': return "DUP";
-    case 'p': return "PUT";
-    case 'g': return "GET";
-    case 'B': case 'C': case 0x8e: return "BINBYTES";
-    case 0x8b: return "LONG4";
-    case 0x8f: return "EMPTY_SET";
-    case 0x90: return "ADDITEMS";
-    case 0x91: return "FROZENSET";
-    case 0x96: return "BYTEARRAY8";
-    case 0x97: return "NEXT_BUFFER";
-    case 0x98: return "READONLY_BUFFER";
-    case 'l': return "LIST";
-    case 'd': return "DICT";
-    case 'U': return "SHORT_BINSTRING";
-    case 'T': return "BINSTRING";
-    case 0x8d: return "BINUNICODE8";
-    default: return "unknown opcode";
+    case 'i':
+        return "INST (builds an arbitrary object)";
+    case 'o':
+        return "OBJ (builds an arbitrary object)";
+    case 0x81:
+        return "NEWOBJ (builds an arbitrary object)";
+    case 0x92:
+        return "NEWOBJ_EX (builds an arbitrary object)";
+    case 0x82:
+    case 0x83:
+    case 0x84:
+        return "EXT (extension registry)";
+    case 'G':
+        return "BINFLOAT";
+    case 'F':
+        return "FLOAT";
+    case 'I':
+        return "INT";
+    case 'L':
+        return "LONG";
+    case 'S':
+        return "STRING";
+    case 'V':
+        return "UNICODE";
+    case 'P':
+        return "PERSID";
+    case '0':
+        return "POP";
+    case '1':
+        return "POP_MARK";
+    case '2':
+        return "DUP";
+    case 'p':
+        return "PUT";
+    case 'g':
+        return "GET";
+    case 'B':
+    case 'C':
+    case 0x8e:
+        return "BINBYTES";
+    case 0x8b:
+        return "LONG4";
+    case 0x8f:
+        return "EMPTY_SET";
+    case 0x90:
+        return "ADDITEMS";
+    case 0x91:
+        return "FROZENSET";
+    case 0x96:
+        return "BYTEARRAY8";
+    case 0x97:
+        return "NEXT_BUFFER";
+    case 0x98:
+        return "READONLY_BUFFER";
+    case 'l':
+        return "LIST";
+    case 'd':
+        return "DICT";
+    case 'U':
+        return "SHORT_BINSTRING";
+    case 'T':
+        return "BINSTRING";
+    case 0x8d:
+        return "BINUNICODE8";
+    default:
+        return "unknown opcode";
     }
 }
 
@@ -563,7 +600,7 @@ static int run(pk_vm *vm, pk_obj **result)
                 return bad(vm, "more than %d nested MARKs", MAX_MARKS);
             vm->marks[vm->n_marks++] = vm->sp;
             break;
-        case 'X':   /* BINUNICODE */
+        case 'X':    /* BINUNICODE */
         case 0x8c: { /* SHORT_BINUNICODE */
             int w = op == 'X' ? 4 : 1;
             if ((status = need(vm, (size_t)w)))
@@ -582,9 +619,9 @@ static int run(pk_vm *vm, pk_obj **result)
             status = push(vm, o);
             break;
         }
-        case 'q': /* BINPUT */
-        case 'r': /* LONG_BINPUT */
-        case 'h': /* BINGET */
+        case 'q':   /* BINPUT */
+        case 'r':   /* LONG_BINPUT */
+        case 'h':   /* BINGET */
         case 'j': { /* LONG_BINGET */
             int w = op == 'q' || op == 'h' ? 1 : 4;
             if ((status = need(vm, (size_t)w)))
@@ -594,7 +631,7 @@ static int run(pk_vm *vm, pk_obj **result)
             status = op == 'q' || op == 'r' ? memo_put(vm, idx) : memo_get(vm, idx);
             break;
         }
-        case 0x94: /* MEMOIZE */
+        case 0x94:                               /* MEMOIZE */
             status = memo_put(vm, vm->memo_len); /* at the memo's current length */
             break;
         case 'c': { /* GLOBAL: "module\nname\n" */
@@ -631,8 +668,8 @@ static int run(pk_vm *vm, pk_obj **result)
             status = do_tuple(vm, vm->sp - n);
             break;
         }
-        case 'J': /* BININT */
-        case 'K': /* BININT1 */
+        case 'J':   /* BININT */
+        case 'K':   /* BININT1 */
         case 'M': { /* BININT2 */
             int w = op == 'J' ? 4 : op == 'K' ? 1 : 2;
             if ((status = need(vm, (size_t)w)))
@@ -782,10 +819,12 @@ static int run(pk_vm *vm, pk_obj **result)
             vm->sp = 0;
             return AN_OK;
         default:
-            return bad(vm, "pickle opcode 0x%02x%s%c%s (%s) is outside the subset a state_dict "
-                           "uses; refused, nothing in the file is executed",
-                       op, op >= 0x21 && op <= 0x7e ? " '" : "", op >= 0x21 && op <= 0x7e ? op : ' ',
-                       op >= 0x21 && op <= 0x7e ? "'" : "", opcode_name(op));
+            return bad(vm,
+                       "pickle opcode 0x%02x%s%c%s (%s) is outside the subset a state_dict "
+                       "uses; refused, nothing in the file is executed",
+                       op, op >= 0x21 && op <= 0x7e ? " '" : "",
+                       op >= 0x21 && op <= 0x7e ? op : ' ', op >= 0x21 && op <= 0x7e ? "'" : "",
+                       opcode_name(op));
         }
         if (status)
             return status;
@@ -898,8 +937,9 @@ static int collect(pk_vm *vm, const pk_obj *root, storage_fn fn, void *ctx, an__
         size_t es = (size_t)st->dtype;
         /* rebuild_tensor checked offset + numel <= storage numel; fn checked bytes */
         if ((uint64_t)bytes != (uint64_t)st->numel * es)
-            return an__fail(AN_ERR_BAD_FILE, "%s: storage '%.*s' holds %zu bytes, not %" PRId64
-                                             " elements of %zu bytes",
+            return an__fail(AN_ERR_BAD_FILE,
+                            "%s: storage '%.*s' holds %zu bytes, not %" PRId64
+                            " elements of %zu bytes",
                             vm->path, (int)st->len, (const char *)st->s, bytes, st->numel, es);
         size_t n = (size_t)v->numel * es;
         unsigned char *copy = malloc(n ? n : 1);
@@ -920,8 +960,8 @@ static int collect(pk_vm *vm, const pk_obj *root, storage_fn fn, void *ctx, an__
 typedef struct {
     const char *path;
     zip_t *zip;
-    char prefix[256]; /* "archive/" */
-    unsigned char *blob;  /* the last storage read, owned */
+    char prefix[256];    /* "archive/" */
+    unsigned char *blob; /* the last storage read, owned */
 } zip_ctx;
 
 static int zip_read_entry(const char *path, zip_t *zip, const char *name, unsigned char **out,
@@ -1113,8 +1153,7 @@ static int key_dtype(const pk_vm *vm, const pk_obj *key)
     return 0;
 }
 
-int an__pth_read_legacy(const char *path, const unsigned char *buf, size_t size,
-                        an__ctensors *out)
+int an__pth_read_legacy(const char *path, const unsigned char *buf, size_t size, an__ctensors *out)
 {
     int status = AN_OK;
     pk_vm vms[5];
@@ -1173,17 +1212,19 @@ int an__pth_read_legacy(const char *path, const unsigned char *buf, size_t size,
             goto fail;
         }
         if (size - pos < 8) {
-            status = an__fail(AN_ERR_BAD_FILE, "%s: storage '%.*s' at offset %zu: the file ends "
-                                               "before its size (file truncated?)",
+            status = an__fail(AN_ERR_BAD_FILE,
+                              "%s: storage '%.*s' at offset %zu: the file ends "
+                              "before its size (file truncated?)",
                               path, (int)k->len, (const char *)k->s, pos);
             goto fail;
         }
         uint64_t count = le(buf + pos, 8);
         pos += 8;
         if (count > (size - pos) / (uint64_t)es) {
-            status = an__fail(AN_ERR_BAD_FILE, "%s: storage '%.*s' at offset %zu: %" PRIu64
-                                               " elements of %d bytes run past the end of the "
-                                               "%zu-byte file (file truncated?)",
+            status = an__fail(AN_ERR_BAD_FILE,
+                              "%s: storage '%.*s' at offset %zu: %" PRIu64
+                              " elements of %d bytes run past the end of the "
+                              "%zu-byte file (file truncated?)",
                               path, (int)k->len, (const char *)k->s, pos - 8, count, es, size);
             goto fail;
         }

@@ -26,6 +26,8 @@ int an__fail(int status, const char *fmt, ...)
     return status;
 }
 
+/* a table: clang-format would wrap it mid-entry */
+// clang-format off
 #define CL_ERROR_MAP(X)                                                                    \
     X(CL_DEVICE_NOT_FOUND) X(CL_DEVICE_NOT_AVAILABLE) X(CL_COMPILER_NOT_AVAILABLE)         \
     X(CL_MEM_OBJECT_ALLOCATION_FAILURE) X(CL_OUT_OF_RESOURCES) X(CL_OUT_OF_HOST_MEMORY)    \
@@ -47,12 +49,13 @@ int an__fail(int status, const char *fmt, ...)
     X(CL_INVALID_BUFFER_SIZE) X(CL_INVALID_MIP_LEVEL) X(CL_INVALID_GLOBAL_WORK_SIZE)       \
     X(CL_INVALID_PROPERTY) X(CL_INVALID_IMAGE_DESCRIPTOR) X(CL_INVALID_COMPILER_OPTIONS)   \
     X(CL_INVALID_LINKER_OPTIONS) X(CL_INVALID_DEVICE_PARTITION_COUNT)
+// clang-format on
 
 const char *an__cl_error_name(cl_int code)
 {
     switch (code) {
-#define CL_ERROR_CASE(name)                                                                \
-    case name:                                                                             \
+#define CL_ERROR_CASE(name)                                                                        \
+    case name:                                                                                     \
         return #name;
         CL_ERROR_MAP(CL_ERROR_CASE)
 #undef CL_ERROR_CASE
@@ -66,8 +69,8 @@ const char *an__cl_error_name(cl_int code)
 const char *an_status_name(int status)
 {
     switch (status) {
-#define AN_STATUS_CASE(name, value, text)                                                  \
-    case value:                                                                            \
+#define AN_STATUS_CASE(name, value, text)                                                          \
+    case value:                                                                                    \
         return #name;
         AN_STATUS_MAP(AN_STATUS_CASE)
 #undef AN_STATUS_CASE
@@ -81,8 +84,8 @@ const char *an_status_name(int status)
 const char *an_status_message(int status)
 {
     switch (status) {
-#define AN_STATUS_TEXT(name, value, text)                                                  \
-    case value:                                                                            \
+#define AN_STATUS_TEXT(name, value, text)                                                          \
+    case value:                                                                                    \
         return text;
         AN_STATUS_MAP(AN_STATUS_TEXT)
 #undef AN_STATUS_TEXT

@@ -230,8 +230,8 @@ static void record(results *r, const char *key, const char *params, double ms)
 
 /* Stores the results in the tuning file (the runtime's tuning module owns its
  * format and keeps other devices' entries and this device's other keys). */
-static int write_results(const char *path, const an_device_info *info, results *r,
-                         int fc_blocked, const an__tuning *def, const char *clblast)
+static int write_results(const char *path, const an_device_info *info, results *r, int fc_blocked,
+                         const an__tuning *def, const char *clblast)
 {
     if (!path)
         return an__fail(AN_ERR_IO, "the cache is off (ALEXNET_NO_CACHE) and no tuning file was "
@@ -297,7 +297,7 @@ static bool prepare(cand_run *c, int batch, int hh, int ww, const float *x, cons
     double rel = 0;
     if (!matches(y, ref, n_ref, &rel)) {
         say("  candidate %s: WRONG (relative L2 %.3g against the reference): discarded\n", desc,
-               rel);
+            rel);
         goto done;
     }
     for (int i = 0; i < AN_MAX_LAYERS; i++)
@@ -441,8 +441,8 @@ static void tune_clblast(an_device *dev, an_model *mc, int batch, int hh, int ww
         tm = tm > 1024 ? 1024 : tm;
         tk = tk > 1024 ? 1024 : tk;
         say("CLBlast's tuner at m=%zu n=%zu k=%zu (FC6 at batch %d: %d x %d x %d, rounded to "
-               "its tiles, capped at 1024), %g of its configurations (its own output follows)\n",
-               tm, tn, tk, batch, o, batch, in, co->fraction);
+            "its tiles, capped at 1024), %g of its configurations (its own output follows)\n",
+            tm, tn, tk, batch, o, batch, in, co->fraction);
         fflush(stdout);
         int st = an_clblast_tune_gemm(dev->queue, tm, tn, tk, co->fraction, tuned, sizeof tuned);
         fflush(stdout);
@@ -464,7 +464,7 @@ static void tune_clblast(an_device *dev, an_model *mc, int batch, int hh, int ww
     } else {
         an__clblast_override(dev->device, "Xgemm", now);
         say("CLBlast: the tuned set does not win (%.2f ms against %.2f): not stored\n", t_tuned,
-               t_now);
+            t_now);
     }
 }
 
@@ -513,8 +513,8 @@ static int tune_variant(an_device *dev, const char *variant, const int *batches,
         tune_clblast(dev, mc, maxb, hh, ww, x, ref, n_ref, runs, co, clblast, clblast_size);
     an__tuning def = an__tuning_defaults(&dev->info);
     for (int b = 0; b < nb; b++) {
-        say("%s, batch %d: %d candidates, checked, then timed in %d interleaved rounds\n",
-               variant, batches[b], N_CANDS + 1, runs);
+        say("%s, batch %d: %d candidates, checked, then timed in %d interleaved rounds\n", variant,
+            batches[b], N_CANDS + 1, runs);
         r->fc_ms[0] = r->fc_ms[1] = 0;
         cand_run c[N_CANDS + 1];
         memset(c, 0, sizeof c);
@@ -583,8 +583,8 @@ int an_tune(an_device *dev, const an_tune_options *opts)
     int status = r && copy ? AN_OK : an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory");
     for (char *v = copy ? strtok_r(copy, ",", &save) : NULL; v && status == AN_OK;
          v = strtok_r(NULL, ",", &save)) {
-        status = tune_variant(dev, v, batches, nb, runs, r, fc_total,
-                              clblast_pending ? &co : NULL, clblast, sizeof clblast);
+        status = tune_variant(dev, v, batches, nb, runs, r, fc_total, clblast_pending ? &co : NULL,
+                              clblast, sizeof clblast);
         clblast_pending = false; /* once: CLBlast's parameters are device-wide */
     }
     free(copy);
@@ -597,8 +597,8 @@ int an_tune(an_device *dev, const an_tune_options *opts)
             say("%-60s %-48s %9.3f ms\n", r->t.e[i].key, r->t.e[i].params, r->t.e[i].ms);
         if (!opts->dry_run) {
             an__tuning def = an__tuning_defaults(&dev->info);
-            status = write_results(path, &dev->info, r, fc_blocked, &def,
-                                   clblast_on ? clblast : NULL);
+            status =
+                write_results(path, &dev->info, r, fc_blocked, &def, clblast_on ? clblast : NULL);
         }
     }
     if (r)

@@ -7,6 +7,8 @@
 
 #include "internal.h"
 
+/* one-line layer macros: clang-format 14 would spread each over four lines */
+// clang-format off
 #define CONV(oc, k, s, p, w, b) {AN_LAYER_CONV, oc, k, s, p, w, b, 1, 0, 0, 0}
 #define CONVG(oc, k, s, p, w, b, g) {AN_LAYER_CONV, oc, k, s, p, w, b, g, 0, 0, 0}
 #define RELU {AN_LAYER_RELU, 0, 0, 0, 0, NULL, NULL, 1, 0, 0, 0}
@@ -23,40 +25,99 @@
      {0.229f, 0.224f, 0.225f}}
 /* both Caffe variants were trained on the same BVLC data pipeline: B, G, R */
 #define PP_CAFFE {AN_RESIZE_EXACT, 256, 227, 1, 1.0f, {104.0f, 117.0f, 123.0f}, {1.0f, 1.0f, 1.0f}}
+// clang-format on
 
 /* Every variant, and the only place one is described: its name, native input,
  * layers and preprocessing. Lists of names and messages are generated from it. */
 static const an__variant variants[] = {
-    {"torchvision-224", 3, 224, 224, PP_TORCHVISION, 21,
-     {CONV(64, 11, 4, 2, "features.0.weight", "features.0.bias"), RELU, MAXPOOL,
-      CONV(192, 5, 1, 2, "features.3.weight", "features.3.bias"), RELU, MAXPOOL,
-      CONV(384, 3, 1, 1, "features.6.weight", "features.6.bias"), RELU,
-      CONV(256, 3, 1, 1, "features.8.weight", "features.8.bias"), RELU,
-      CONV(256, 3, 1, 1, "features.10.weight", "features.10.bias"), RELU, MAXPOOL, AVGPOOL6,
-      DROPOUT, LINEAR(4096, "classifier.1.weight", "classifier.1.bias"), RELU, DROPOUT,
-      LINEAR(4096, "classifier.4.weight", "classifier.4.bias"), RELU,
+    {"torchvision-224",
+     3,
+     224,
+     224,
+     PP_TORCHVISION,
+     21,
+     {CONV(64, 11, 4, 2, "features.0.weight", "features.0.bias"),
+      RELU,
+      MAXPOOL,
+      CONV(192, 5, 1, 2, "features.3.weight", "features.3.bias"),
+      RELU,
+      MAXPOOL,
+      CONV(384, 3, 1, 1, "features.6.weight", "features.6.bias"),
+      RELU,
+      CONV(256, 3, 1, 1, "features.8.weight", "features.8.bias"),
+      RELU,
+      CONV(256, 3, 1, 1, "features.10.weight", "features.10.bias"),
+      RELU,
+      MAXPOOL,
+      AVGPOOL6,
+      DROPOUT,
+      LINEAR(4096, "classifier.1.weight", "classifier.1.bias"),
+      RELU,
+      DROPOUT,
+      LINEAR(4096, "classifier.4.weight", "classifier.4.bias"),
+      RELU,
       LINEAR(1000, "classifier.6.weight", "classifier.6.bias")}},
-    {"caffe-227", 3, 227, 227, PP_CAFFE, 21,
-     {CONV(96, 11, 4, 0, "conv1.weight", "conv1.bias"), RELU, MAXPOOL,
-      CONV(256, 5, 1, 2, "conv2.weight", "conv2.bias"), RELU, MAXPOOL,
-      CONV(384, 3, 1, 1, "conv3.weight", "conv3.bias"), RELU,
-      CONV(256, 3, 1, 1, "conv4.weight", "conv4.bias"), RELU,
-      CONV(256, 3, 1, 1, "conv5.weight", "conv5.bias"), RELU, MAXPOOL, AVGPOOL6, DROPOUT,
-      LINEAR(4096, "fc6.weight", "fc6.bias"), RELU, DROPOUT, LINEAR(4096, "fc7.weight", "fc7.bias"),
-      RELU, LINEAR(1000, "fc8.weight", "fc8.bias")}},
+    {"caffe-227",
+     3,
+     227,
+     227,
+     PP_CAFFE,
+     21,
+     {CONV(96, 11, 4, 0, "conv1.weight", "conv1.bias"),
+      RELU,
+      MAXPOOL,
+      CONV(256, 5, 1, 2, "conv2.weight", "conv2.bias"),
+      RELU,
+      MAXPOOL,
+      CONV(384, 3, 1, 1, "conv3.weight", "conv3.bias"),
+      RELU,
+      CONV(256, 3, 1, 1, "conv4.weight", "conv4.bias"),
+      RELU,
+      CONV(256, 3, 1, 1, "conv5.weight", "conv5.bias"),
+      RELU,
+      MAXPOOL,
+      AVGPOOL6,
+      DROPOUT,
+      LINEAR(4096, "fc6.weight", "fc6.bias"),
+      RELU,
+      DROPOUT,
+      LINEAR(4096, "fc7.weight", "fc7.bias"),
+      RELU,
+      LINEAR(1000, "fc8.weight", "fc8.bias")}},
     /* The original BVLC reference network (Caffe's bvlc_alexnet): LRN after
      * conv1 and conv2, two groups in conv2, conv4 and conv5. Caffe has no
      * adaptive pool: here it is the identity at 227 and gives other sizes the
      * meaning torchvision gives them. Caffe pools in ceil mode; at 227 every
      * pool division is exact, so floor and ceil agree. */
-    {"caffe-bvlc-227", 3, 227, 227, PP_CAFFE, 23,
-     {CONV(96, 11, 4, 0, "conv1.weight", "conv1.bias"), RELU, LRN5, MAXPOOL,
-      CONVG(256, 5, 1, 2, "conv2.weight", "conv2.bias", 2), RELU, LRN5, MAXPOOL,
-      CONV(384, 3, 1, 1, "conv3.weight", "conv3.bias"), RELU,
-      CONVG(384, 3, 1, 1, "conv4.weight", "conv4.bias", 2), RELU,
-      CONVG(256, 3, 1, 1, "conv5.weight", "conv5.bias", 2), RELU, MAXPOOL, AVGPOOL6, DROPOUT,
-      LINEAR(4096, "fc6.weight", "fc6.bias"), RELU, DROPOUT, LINEAR(4096, "fc7.weight", "fc7.bias"),
-      RELU, LINEAR(1000, "fc8.weight", "fc8.bias")}},
+    {"caffe-bvlc-227",
+     3,
+     227,
+     227,
+     PP_CAFFE,
+     23,
+     {CONV(96, 11, 4, 0, "conv1.weight", "conv1.bias"),
+      RELU,
+      LRN5,
+      MAXPOOL,
+      CONVG(256, 5, 1, 2, "conv2.weight", "conv2.bias", 2),
+      RELU,
+      LRN5,
+      MAXPOOL,
+      CONV(384, 3, 1, 1, "conv3.weight", "conv3.bias"),
+      RELU,
+      CONVG(384, 3, 1, 1, "conv4.weight", "conv4.bias", 2),
+      RELU,
+      CONVG(256, 3, 1, 1, "conv5.weight", "conv5.bias", 2),
+      RELU,
+      MAXPOOL,
+      AVGPOOL6,
+      DROPOUT,
+      LINEAR(4096, "fc6.weight", "fc6.bias"),
+      RELU,
+      DROPOUT,
+      LINEAR(4096, "fc7.weight", "fc7.bias"),
+      RELU,
+      LINEAR(1000, "fc8.weight", "fc8.bias")}},
 };
 enum { N_VARIANTS = sizeof variants / sizeof variants[0] };
 
@@ -153,9 +214,9 @@ int64_t an_variant_params(const char *variant)
 }
 
 static const char *type_names[] = {
-    [AN_LAYER_CONV] = "Conv2d",   [AN_LAYER_RELU] = "ReLU",
-    [AN_LAYER_MAXPOOL] = "MaxPool2d", [AN_LAYER_ADAPTIVE_AVGPOOL] = "AdaptiveAvgPool2d",
-    [AN_LAYER_DROPOUT] = "Dropout", [AN_LAYER_LINEAR] = "Linear",
+    [AN_LAYER_CONV] = "Conv2d",           [AN_LAYER_RELU] = "ReLU",
+    [AN_LAYER_MAXPOOL] = "MaxPool2d",     [AN_LAYER_ADAPTIVE_AVGPOOL] = "AdaptiveAvgPool2d",
+    [AN_LAYER_DROPOUT] = "Dropout",       [AN_LAYER_LINEAR] = "Linear",
     [AN_LAYER_LRN] = "LocalResponseNorm",
 };
 
@@ -213,8 +274,9 @@ int an_variant_infer(const char *variant, int channels, int height, int width,
             int oh = window_arith(h, l->kernel, l->stride, l->pad, ah, sizeof ah);
             int ow = window_arith(w, l->kernel, l->stride, l->pad, aw, sizeof aw);
             char kp[40];
-            int n = l->pad > 0 ? snprintf(kp, sizeof kp, "k=%d,s=%d,p=%d", l->kernel, l->stride, l->pad)
-                               : snprintf(kp, sizeof kp, "k=%d,s=%d", l->kernel, l->stride);
+            int n = l->pad > 0
+                        ? snprintf(kp, sizeof kp, "k=%d,s=%d,p=%d", l->kernel, l->stride, l->pad)
+                        : snprintf(kp, sizeof kp, "k=%d,s=%d", l->kernel, l->stride);
             if (o->groups > 1 && n > 0 && (size_t)n < sizeof kp)
                 snprintf(kp + n, sizeof kp - (size_t)n, ",g=%d", o->groups);
             if (h == w)
@@ -225,8 +287,8 @@ int an_variant_infer(const char *variant, int channels, int height, int width,
                 return an__fail(AN_ERR_BAD_SHAPE,
                                 "input %dx%dx%d is too small for %s: %s-%d (%s) gets %dx%d and "
                                 "its output would be empty: H %s, W %s",
-                                channels, height, width, v->name, o->type_name, o->index, kp, h,
-                                w, ah, aw);
+                                channels, height, width, v->name, o->type_name, o->index, kp, h, w,
+                                ah, aw);
             o->exact = (h + 2 * l->pad - l->kernel) % l->stride == 0 &&
                        (w + 2 * l->pad - l->kernel) % l->stride == 0;
             if (l->kind == AN_LAYER_CONV) {
@@ -242,8 +304,8 @@ int an_variant_infer(const char *variant, int channels, int height, int width,
             if (h == l->kernel && w == l->kernel)
                 snprintf(o->arith, sizeof o->arith, "out=%dx%d, identity", l->kernel, l->kernel);
             else
-                snprintf(o->arith, sizeof o->arith, "out=%dx%d from %dx%d", l->kernel, l->kernel,
-                         h, w);
+                snprintf(o->arith, sizeof o->arith, "out=%dx%d from %dx%d", l->kernel, l->kernel, h,
+                         w);
             h = w = l->kernel;
             break;
         case AN_LAYER_DROPOUT:

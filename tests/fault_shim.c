@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *const fault_kind_names[FAULT_KINDS] = {"mem", "kernel", "program", "event", "queue",
-                                                   "context"};
+const char *const fault_kind_names[FAULT_KINDS] = {"mem",   "kernel", "program",
+                                                   "event", "queue",  "context"};
 
 static atomic_long calls, clblast_calls, target, live[FAULT_KINDS];
 static const char *failed_name;
@@ -32,8 +32,14 @@ void fault_reset(long n)
     failed_clblast = false;
 }
 
-long fault_calls(void) { return atomic_load(&calls); }
-long fault_clblast_calls(void) { return atomic_load(&clblast_calls); }
+long fault_calls(void)
+{
+    return atomic_load(&calls);
+}
+long fault_clblast_calls(void)
+{
+    return atomic_load(&clblast_calls);
+}
 
 static bool from_clblast(const void *caller)
 {
@@ -45,9 +51,18 @@ const char *fault_call_name(long n)
 {
     return n >= 1 && n <= MAX_LOGGED ? logged[n - 1] : NULL;
 }
-const char *fault_failed_name(void) { return failed_name; }
-cl_int fault_failed_code(void) { return failed_code; }
-bool fault_failed_in_clblast(void) { return failed_clblast; }
+const char *fault_failed_name(void)
+{
+    return failed_name;
+}
+cl_int fault_failed_code(void)
+{
+    return failed_code;
+}
+bool fault_failed_in_clblast(void)
+{
+    return failed_clblast;
+}
 
 void fault_only(const char *names)
 {
@@ -89,59 +104,59 @@ static bool inject(const char *name, cl_int code, const void *caller)
     return true;
 }
 
-#define REAL(name)                                                                             \
-    static __typeof__(name) *real_##name;                                                      \
-    if (!real_##name)                                                                          \
+#define REAL(name)                                                                                 \
+    static __typeof__(name) *real_##name;                                                          \
+    if (!real_##name)                                                                              \
     *(void **)(&real_##name) = dlsym(RTLD_NEXT, #name)
 
 #define CALLER __builtin_return_address(0)
 
 /* A function returning cl_int that may fail. */
-#define FAIL_INT(name, code)                                                                   \
-    do {                                                                                       \
-        if (inject(#name, code, CALLER))                                                       \
-            return code;                                                                       \
+#define FAIL_INT(name, code)                                                                       \
+    do {                                                                                           \
+        if (inject(#name, code, CALLER))                                                           \
+            return code;                                                                           \
     } while (0)
 
 /* A function returning an object and its error through errcode_ret. */
-#define FAIL_OBJ(name, code, errcode_ret)                                                      \
-    do {                                                                                       \
-        if (inject(#name, code, CALLER)) {                                                     \
-            if (errcode_ret)                                                                   \
-                *(errcode_ret) = code;                                                         \
-            return NULL;                                                                       \
-        }                                                                                      \
+#define FAIL_OBJ(name, code, errcode_ret)                                                          \
+    do {                                                                                           \
+        if (inject(#name, code, CALLER)) {                                                         \
+            if (errcode_ret)                                                                       \
+                *(errcode_ret) = code;                                                             \
+            return NULL;                                                                           \
+        }                                                                                          \
     } while (0)
 
-#define COUNT_OBJ(kind, obj)                                                                   \
-    do {                                                                                       \
-        if (obj)                                                                               \
-            atomic_fetch_add(&live[kind], 1);                                                  \
+#define COUNT_OBJ(kind, obj)                                                                       \
+    do {                                                                                           \
+        if (obj)                                                                                   \
+            atomic_fetch_add(&live[kind], 1);                                                      \
     } while (0)
 
 /* An enqueue that succeeded created *event when event was given. */
-#define COUNT_EVENT(rc, event)                                                                 \
-    do {                                                                                       \
-        if ((rc) == CL_SUCCESS && (event) && *(event))                                         \
-            atomic_fetch_add(&live[FAULT_EVENT], 1);                                           \
+#define COUNT_EVENT(rc, event)                                                                     \
+    do {                                                                                           \
+        if ((rc) == CL_SUCCESS && (event) && *(event))                                             \
+            atomic_fetch_add(&live[FAULT_EVENT], 1);                                               \
     } while (0)
 
-#define RETAIN_RELEASE(kind, type, retain, release)                                           \
-    cl_int retain(type o)                                                                      \
-    {                                                                                          \
-        REAL(retain);                                                                          \
-        cl_int rc = real_##retain(o);                                                          \
-        if (rc == CL_SUCCESS)                                                                  \
-            atomic_fetch_add(&live[kind], 1);                                                  \
-        return rc;                                                                             \
-    }                                                                                          \
-    cl_int release(type o)                                                                     \
-    {                                                                                          \
-        REAL(release);                                                                         \
-        cl_int rc = real_##release(o);                                                         \
-        if (rc == CL_SUCCESS)                                                                  \
-            atomic_fetch_sub(&live[kind], 1);                                                  \
-        return rc;                                                                             \
+#define RETAIN_RELEASE(kind, type, retain, release)                                                \
+    cl_int retain(type o)                                                                          \
+    {                                                                                              \
+        REAL(retain);                                                                              \
+        cl_int rc = real_##retain(o);                                                              \
+        if (rc == CL_SUCCESS)                                                                      \
+            atomic_fetch_add(&live[kind], 1);                                                      \
+        return rc;                                                                                 \
+    }                                                                                              \
+    cl_int release(type o)                                                                         \
+    {                                                                                              \
+        REAL(release);                                                                             \
+        cl_int rc = real_##release(o);                                                             \
+        if (rc == CL_SUCCESS)                                                                      \
+            atomic_fetch_sub(&live[kind], 1);                                                      \
+        return rc;                                                                                 \
     }
 
 RETAIN_RELEASE(FAULT_MEM, cl_mem, clRetainMemObject, clReleaseMemObject)
@@ -165,7 +180,8 @@ cl_context clCreateContext(const cl_context_properties *props, cl_uint num_devic
 {
     REAL(clCreateContext);
     FAIL_OBJ(clCreateContext, CL_OUT_OF_HOST_MEMORY, errcode_ret);
-    cl_context c = real_clCreateContext(props, num_devices, devices, notify, user_data, errcode_ret);
+    cl_context c =
+        real_clCreateContext(props, num_devices, devices, notify, user_data, errcode_ret);
     COUNT_OBJ(FAULT_CONTEXT, c);
     return c;
 }
@@ -217,8 +233,8 @@ cl_program clCreateProgramWithBinary(cl_context context, cl_uint num_devices,
 {
     REAL(clCreateProgramWithBinary);
     FAIL_OBJ(clCreateProgramWithBinary, CL_INVALID_BINARY, errcode_ret);
-    cl_program p = real_clCreateProgramWithBinary(context, num_devices, devices, lengths,
-                                                  binaries, binary_status, errcode_ret);
+    cl_program p = real_clCreateProgramWithBinary(context, num_devices, devices, lengths, binaries,
+                                                  binary_status, errcode_ret);
     COUNT_OBJ(FAULT_PROGRAM, p);
     return p;
 }
@@ -277,8 +293,8 @@ cl_int clEnqueueNDRangeKernel(cl_command_queue queue, cl_kernel kernel, cl_uint 
     return rc;
 }
 
-cl_int clEnqueueWriteBuffer(cl_command_queue queue, cl_mem buffer, cl_bool blocking,
-                            size_t offset, size_t size, const void *ptr, cl_uint num_events,
+cl_int clEnqueueWriteBuffer(cl_command_queue queue, cl_mem buffer, cl_bool blocking, size_t offset,
+                            size_t size, const void *ptr, cl_uint num_events,
                             const cl_event *wait_list, cl_event *event)
 {
     REAL(clEnqueueWriteBuffer);

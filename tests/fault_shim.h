@@ -36,8 +36,15 @@ bool fault_failed_in_clblast(void);
  * list; NULL: all faultable functions. */
 void fault_only(const char *names);
 
-enum { FAULT_MEM, FAULT_KERNEL, FAULT_PROGRAM, FAULT_EVENT, FAULT_QUEUE, FAULT_CONTEXT,
-       FAULT_KINDS };
+enum {
+    FAULT_MEM,
+    FAULT_KERNEL,
+    FAULT_PROGRAM,
+    FAULT_EVENT,
+    FAULT_QUEUE,
+    FAULT_CONTEXT,
+    FAULT_KINDS
+};
 /* Live objects of each kind (created or retained, minus released). */
 void fault_live(long live[FAULT_KINDS]);
 extern const char *const fault_kind_names[FAULT_KINDS];

@@ -99,7 +99,8 @@ static int count_entries(char *last, size_t size)
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         size_t len = strlen(e->d_name);
-        ck_assert_msg((len < 4 || strcmp(e->d_name + len - 4, ".tmp") != 0) && !strstr(e->d_name, ".bin."),
+        ck_assert_msg((len < 4 || strcmp(e->d_name + len - 4, ".tmp") != 0) &&
+                          !strstr(e->d_name, ".bin."),
                       "temporary file left: %s", e->d_name);
         if (len > 4 && strcmp(e->d_name + len - 4, ".bin") == 0) {
             n++;

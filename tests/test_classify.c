@@ -103,8 +103,8 @@ static void reference_top5(const char *path, an_score *out)
     free(x);
 }
 
-static const char *names[] = {"a_good.png", "b_empty.png", "c_good.png", "d_notpng.png",
-                              "e_truncated.png", "f_good.png", "g_missing.png"};
+static const char *names[] = {"a_good.png",      "b_empty.png", "c_good.png",   "d_notpng.png",
+                              "e_truncated.png", "f_good.png",  "g_missing.png"};
 static const bool good[] = {true, false, true, false, false, true, false};
 
 static void make_mixed_folder(void)
@@ -284,7 +284,8 @@ START_TEST(test_cli_many_batch7)
         fprintf(list, "%s\n", p);
     }
     fclose(list);
-    snprintf(cmd, sizeof cmd, "'%s/apps/alexnet' classify --json --batch 7 --top 1 @'%s/list.txt' 2>/dev/null",
+    snprintf(cmd, sizeof cmd,
+             "'%s/apps/alexnet' classify --json --batch 7 --top 1 @'%s/list.txt' 2>/dev/null",
              getenv("AN_BUILD_ROOT"), dir);
     ck_assert_int_eq(run_capture(cmd, &out), 1);
     int line = 0, errors = 0;

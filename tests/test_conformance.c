@@ -83,9 +83,8 @@ static void check_batches(const char *variant, const char *tag, const int *batch
         fclose(f);
     }
     /* the tuning file or the forced set, never the user's own file */
-    an_load_options lo = {.weights = weights,
-                          .tuning = forced_tuning ? forced_tuning : "",
-                          .tuning_file = file};
+    an_load_options lo = {
+        .weights = weights, .tuning = forced_tuning ? forced_tuning : "", .tuning_file = file};
     int status = an_model_load_opts(dev, variant, &lo, &model);
     ck_assert_msg(status == AN_OK, "%s", an_last_error());
     if (tuning_file_lines) {

@@ -171,8 +171,8 @@ static void expect_refusal(const char *in, int want, const char *const *says, in
                   an_status_name(want), err);
     for (int i = 0; i < n_says; i++)
         if (says[i])
-            ck_assert_msg(strstr(err, says[i]) != NULL, "%s: error '%s' does not say '%s'", in,
-                          err, says[i]);
+            ck_assert_msg(strstr(err, says[i]) != NULL, "%s: error '%s' does not say '%s'", in, err,
+                          says[i]);
     ck_assert_msg(!exists(out), "%s: an output was left behind", in);
 }
 
@@ -364,7 +364,8 @@ START_TEST(test_truncated_small)
             ck_assert(!exists(out));
         }
         ck_assert_int_gt(bad_file, (int)size / 2);
-        fprintf(stderr, "# %s: %zu cut points refused (%d as malformed)\n", files[f], size, bad_file);
+        fprintf(stderr, "# %s: %zu cut points refused (%d as malformed)\n", files[f], size,
+                bad_file);
         free(data);
     }
 }
@@ -393,8 +394,8 @@ START_TEST(test_truncated_large)
             size_t n = cases[f].at[i] < 0 ? size - 1 : (size_t)(cases[f].at[i] * (double)size);
             spit(cut, data, n);
             int status = an_convert(cut, out, NULL, 0);
-            ck_assert_msg(status == AN_ERR_BAD_FILE, "%s cut to %zu bytes: %s (%s)",
-                          cases[f].file, n, an_status_name(status), an_last_error());
+            ck_assert_msg(status == AN_ERR_BAD_FILE, "%s cut to %zu bytes: %s (%s)", cases[f].file,
+                          n, an_status_name(status), an_last_error());
             fprintf(stderr, "# %s cut to %zu: %s\n", cases[f].file, n, an_last_error());
             ck_assert(!exists(out));
         }
@@ -451,14 +452,20 @@ START_TEST(test_cli)
     const char *build = getenv("AN_BUILD_ROOT");
     ck_assert_ptr_nonnull(build);
     char cmd[16384];
-    snprintf(cmd, sizeof cmd, "'%s/apps/alexnet' convert '%s/bvlc_v1.caffemodel' '%s/cli.safetensors' "
-             "| grep -q 'variant caffe-bvlc-227, 60965224 parameters'", build, pub, tmp);
+    snprintf(cmd, sizeof cmd,
+             "'%s/apps/alexnet' convert '%s/bvlc_v1.caffemodel' '%s/cli.safetensors' "
+             "| grep -q 'variant caffe-bvlc-227, 60965224 parameters'",
+             build, pub, tmp);
     ck_assert_int_eq(run_cmd(cmd), 0);
-    snprintf(cmd, sizeof cmd, "'%s/apps/alexnet' convert '%s/bad_global.pth' '%s/cli2.safetensors' "
-             "2>&1 | grep -q 'posix.system' && ! test -e '%s/cli2.safetensors'", build, pub, tmp, tmp);
+    snprintf(cmd, sizeof cmd,
+             "'%s/apps/alexnet' convert '%s/bad_global.pth' '%s/cli2.safetensors' "
+             "2>&1 | grep -q 'posix.system' && ! test -e '%s/cli2.safetensors'",
+             build, pub, tmp, tmp);
     ck_assert_int_eq(run_cmd(cmd), 0);
-    snprintf(cmd, sizeof cmd, "'%s/apps/alexnet' convert '%s/bad_global.pth' '%s/cli2.safetensors' "
-             "2>/dev/null", build, pub, tmp);
+    snprintf(cmd, sizeof cmd,
+             "'%s/apps/alexnet' convert '%s/bad_global.pth' '%s/cli2.safetensors' "
+             "2>/dev/null",
+             build, pub, tmp);
     ck_assert_int_eq(run_cmd(cmd), 1);
     snprintf(cmd, sizeof cmd, "'%s/apps/alexnet' convert onlyone 2>/dev/null", build);
     ck_assert_int_eq(run_cmd(cmd), 2);
@@ -503,9 +510,11 @@ static void compare_top5(const char *what, int image, const int *idx, const floa
                       "%s image %d class %d: p %.8f, torch float32 %.8f", what, image, idx[k],
                       (double)prob[k], (double)probs32[idx[k]]);
     }
-    fprintf(stderr, "# %s image %d: top-5 %d %d %d %d %d as torch (p0 %.7f, torch float32 %.7f, "
-                    "float64 %.7f)\n", what, image, idx[0], idx[1], idx[2], idx[3], idx[4],
-            (double)prob[0], (double)probs32[idx[0]], p[order[0]]);
+    fprintf(stderr,
+            "# %s image %d: top-5 %d %d %d %d %d as torch (p0 %.7f, torch float32 %.7f, "
+            "float64 %.7f)\n",
+            what, image, idx[0], idx[1], idx[2], idx[3], idx[4], (double)prob[0],
+            (double)probs32[idx[0]], p[order[0]]);
 }
 
 static float *load_npy(const char *name, int rows)
@@ -619,8 +628,8 @@ START_TEST(test_classify_torchvision)
                                    "'%s' --json --top 5",
                                    build, weights);
     for (int i = 0; i < n; i++)
-        used += (size_t)snprintf(cmd + used, sizeof cmd - used, " '%s/data/samples/%s'", src,
-                                 names[i]);
+        used +=
+            (size_t)snprintf(cmd + used, sizeof cmd - used, " '%s/data/samples/%s'", src, names[i]);
     FILE *p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
     char line[8192];

@@ -73,8 +73,8 @@ static void check_not_found(const char *selector, const an_device_info *infos, i
     for (int i = 0; i < count; i++) {
         char pd[32];
         snprintf(pd, sizeof pd, "%d:%d", infos[i].platform_index, infos[i].device_index);
-        ck_assert_msg(strstr(e, infos[i].name) != NULL, "error text lacks '%s': %s",
-                      infos[i].name, e);
+        ck_assert_msg(strstr(e, infos[i].name) != NULL, "error text lacks '%s': %s", infos[i].name,
+                      e);
         ck_assert_msg(strstr(e, pd) != NULL, "error text lacks '%s': %s", pd, e);
     }
 }
@@ -451,9 +451,8 @@ START_TEST(test_two_platforms)
             l++;
         int p = -1, d = -1;
         char type[32] = "", platform[128] = "", name[128] = "";
-        ck_assert_int_eq(sscanf(l, "DEV|%d:%d|%31[^|]|%127[^|]|%127[^\n]", &p, &d, type,
-                                platform, name),
-                         5);
+        ck_assert_int_eq(
+            sscanf(l, "DEV|%d:%d|%31[^|]|%127[^|]|%127[^\n]", &p, &d, type, platform, name), 5);
         if (strcmp(platform, "Oclgrind") == 0 && ocl_p < 0) {
             ocl_p = p;
             ocl_d = d;
@@ -478,8 +477,7 @@ START_TEST(test_two_platforms)
     snprintf(ocl_pd, sizeof ocl_pd, "%d:%d", ocl_p, ocl_d);
     snprintf(pocl_pd, sizeof pocl_pd, "%d:%d", pocl_p, pocl_d);
     snprintf(bad_pd, sizeof bad_pd, "%d:%d", ocl_p, ocl_d + 5);
-    const char *sels[] = {"oclgrind", "OCLGRIND SIM", ocl_pd, pocl_pd, "gpu", "cpu", "",
-                          bad_pd};
+    const char *sels[] = {"oclgrind", "OCLGRIND SIM", ocl_pd, pocl_pd, "gpu", "cpu", "", bad_pd};
     out = run_child(dir, sels, 8);
     char want[512];
     snprintf(want, sizeof want, "SEL|oclgrind|AN_OK|%s|Oclgrind|Oclgrind Simulator", ocl_pd);
@@ -488,8 +486,8 @@ START_TEST(test_two_platforms)
     ck_assert_msg(strstr(out, want) != NULL, "want '%s' in:\n%s", want, out);
     snprintf(want, sizeof want, "SEL|%s|AN_OK|%s|Oclgrind|Oclgrind Simulator", ocl_pd, ocl_pd);
     ck_assert_msg(strstr(out, want) != NULL, "want '%s' in:\n%s", want, out);
-    snprintf(want, sizeof want, "SEL|%s|AN_OK|%s|Portable Computing Language|%s", pocl_pd,
-             pocl_pd, pocl_name);
+    snprintf(want, sizeof want, "SEL|%s|AN_OK|%s|Portable Computing Language|%s", pocl_pd, pocl_pd,
+             pocl_name);
     ck_assert_msg(strstr(out, want) != NULL, "want '%s' in:\n%s", want, out);
     snprintf(want, sizeof want, "SEL|gpu|AN_OK|%s|Oclgrind|", ocl_pd);
     ck_assert_msg(strstr(out, want) != NULL, "want '%s' in:\n%s", want, out);

@@ -27,9 +27,9 @@ static an_model *model_clblast; /* ALEXNET_TUNING=fc_blocked=0: batches > 1 run 
 
 typedef struct {
     const char *name;
-    int (*run)(void *ctx);     /* returns a status; releases everything it made */
-    bool (*same)(void *ctx);   /* after AN_OK: output equals the clean run's */
-    void (*keep)(void *ctx);   /* after the clean run: keep its output as reference */
+    int (*run)(void *ctx);   /* returns a status; releases everything it made */
+    bool (*same)(void *ctx); /* after AN_OK: output equals the clean run's */
+    void (*keep)(void *ctx); /* after the clean run: keep its output as reference */
     void *ctx;
     bool clblast; /* the scenario runs CLBlast: its calls must be seen; its
                      kernel cache is kept across runs (rebuilding it every
@@ -48,8 +48,9 @@ static void check_live(const char *what, long n, const long base[FAULT_KINDS], b
     long now[FAULT_KINDS];
     live_now(now, keep_clblast);
     for (int k = 0; k < FAULT_KINDS; k++)
-        ck_assert_msg(now[k] == base[k], "%s: after failing call %ld: %ld %s objects live, %ld before",
-                      what, n, now[k], fault_kind_names[k], base[k]);
+        ck_assert_msg(now[k] == base[k],
+                      "%s: after failing call %ld: %ld %s objects live, %ld before", what, n,
+                      now[k], fault_kind_names[k], base[k]);
 }
 
 /* Failures that crash or leak today, reported and waiting for a fix in the
@@ -101,8 +102,8 @@ static bool walk(const scenario *s)
     int failed = 0, tolerated = 0, skipped = 0;
     for (long n = 1; n <= total; n++) {
         if (is_known_bug(s->name, names[n - 1])) {
-            fprintf(stderr, "# %s: call %ld %s: SKIPPED, known bug (see known_bugs)\n", s->name,
-                    n, names[n - 1]);
+            fprintf(stderr, "# %s: call %ld %s: SKIPPED, known bug (see known_bugs)\n", s->name, n,
+                    names[n - 1]);
             skipped++;
             continue;
         }
@@ -118,8 +119,8 @@ static bool walk(const scenario *s)
                           "%s: %s (call %ld) failed with %s, the run returned AN_OK but its "
                           "output differs from the clean run's",
                           s->name, fn, n, code);
-            fprintf(stderr, "# %s: call %ld %s -> %s: tolerated, output correct\n", s->name, n,
-                    fn, code);
+            fprintf(stderr, "# %s: call %ld %s -> %s: tolerated, output correct\n", s->name, n, fn,
+                    code);
             tolerated++;
         } else {
             const char *text = an_last_error();
@@ -173,7 +174,7 @@ static int run_model(void *ctx)
 enum { SIDE = 95 };
 typedef struct {
     float *input, *out, *ref;
-    bool own_model; /* seed a model in each run: its programs are built each time */
+    bool own_model;   /* seed a model in each run: its programs are built each time */
     an_model *shared; /* else this one */
 } fwd_ctx;
 

@@ -85,8 +85,8 @@ START_TEST(test_sizes_that_overflow)
 {
     /* (in + 2p - k) and the batch products must not wrap around: refused as a
      * bad shape or as too large, never planned */
-    const int sizes[][3] = {{1, INT_MAX, INT_MAX}, {1, INT_MAX - 3, 224}, {INT_MAX, 4096, 4096},
-                            {2, 1 << 30, 1 << 30}};
+    const int sizes[][3] = {
+        {1, INT_MAX, INT_MAX}, {1, INT_MAX - 3, 224}, {INT_MAX, 4096, 4096}, {2, 1 << 30, 1 << 30}};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         an_plan *p = NULL;
         fault_only("clCreateBuffer");
@@ -107,8 +107,7 @@ END_TEST
 
 /* ------------------------------------------------------------------------ */
 
-static size_t put_chunk(unsigned char *out, const char *kind, const unsigned char *body,
-                        size_t len)
+static size_t put_chunk(unsigned char *out, const char *kind, const unsigned char *body, size_t len)
 {
     out[0] = (unsigned char)(len >> 24), out[1] = (unsigned char)(len >> 16);
     out[2] = (unsigned char)(len >> 8), out[3] = (unsigned char)len;
@@ -126,11 +125,19 @@ static size_t put_chunk(unsigned char *out, const char *kind, const unsigned cha
 static size_t huge_png(unsigned char *buf, unsigned w, unsigned h)
 {
     static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    unsigned char ihdr[13] = {(unsigned char)(w >> 24), (unsigned char)(w >> 16),
-                              (unsigned char)(w >> 8),  (unsigned char)w,
-                              (unsigned char)(h >> 24), (unsigned char)(h >> 16),
-                              (unsigned char)(h >> 8),  (unsigned char)h,
-                              8, 2, 0, 0, 0};
+    unsigned char ihdr[13] = {(unsigned char)(w >> 24),
+                              (unsigned char)(w >> 16),
+                              (unsigned char)(w >> 8),
+                              (unsigned char)w,
+                              (unsigned char)(h >> 24),
+                              (unsigned char)(h >> 16),
+                              (unsigned char)(h >> 8),
+                              (unsigned char)h,
+                              8,
+                              2,
+                              0,
+                              0,
+                              0};
     unsigned char zeros[256] = {0}, z[512];
     uLongf zlen = sizeof z;
     ck_assert_int_eq(compress(z, &zlen, zeros, sizeof zeros), Z_OK);

@@ -91,13 +91,13 @@ static void check_lrn(const lrn_case *t, int beta075)
     ck_assert_int_eq(clSetKernelArg(k, 6, sizeof(float), &aos), CL_SUCCESS);
     ck_assert_int_eq(clSetKernelArg(k, 7, sizeof(float), &beta), CL_SUCCESS);
     ck_assert_int_eq(clSetKernelArg(k, 8, sizeof(float), &kk), CL_SUCCESS);
-    size_t items = (size_t)t->n * hw; /* one work-item per (image, pixel) */
+    size_t items = (size_t)t->n * hw;                   /* one work-item per (image, pixel) */
     size_t local = 4, global = (items + 3) / 4 * 4 + 4; /* a guarded tail */
     ck_assert_int_eq(clEnqueueNDRangeKernel(dev->queue, k, 1, NULL, &global, &local, 0, NULL, NULL),
                      CL_SUCCESS);
-    ck_assert_int_eq(clEnqueueReadBuffer(dev->queue, by, CL_TRUE, 0, n * sizeof *got, got, 0, NULL,
-                                         NULL),
-                     CL_SUCCESS);
+    ck_assert_int_eq(
+        clEnqueueReadBuffer(dev->queue, by, CL_TRUE, 0, n * sizeof *got, got, 0, NULL, NULL),
+        CL_SUCCESS);
     double worst = 0, effect = 0;
     for (size_t i = 0; i < n; i++) {
         ck_assert_msg(!isnan(got[i]), "element %zu is NaN (never written?)", i);
@@ -111,10 +111,11 @@ static void check_lrn(const lrn_case *t, int beta075)
     }
     /* the case must normalise noticeably, or it proves nothing about the sum */
     ck_assert_msg(effect > 0.01, "case changes values by at most %g", effect);
-    fprintf(stderr, "# lrn%s N%d C%d %dx%d size %d alpha %g beta %g k %g: max rel error %.3g, "
-                    "max change %.3g\n",
-            beta075 ? " (beta 0.75 path)" : "", t->n, t->c, t->h, t->w, t->size, t->alpha,
-            t->beta, t->k, worst, effect);
+    fprintf(stderr,
+            "# lrn%s N%d C%d %dx%d size %d alpha %g beta %g k %g: max rel error %.3g, "
+            "max change %.3g\n",
+            beta075 ? " (beta 0.75 path)" : "", t->n, t->c, t->h, t->w, t->size, t->alpha, t->beta,
+            t->k, worst, effect);
     clReleaseKernel(k);
     clReleaseMemObject(bx);
     clReleaseMemObject(by);
@@ -124,13 +125,13 @@ static void check_lrn(const lrn_case *t, int beta075)
 START_TEST(test_lrn_kernel)
 {
     const lrn_case cases[] = {
-        {2, 7, 5, 3, 5, 1e-4, 0.75, 1.0, 100.0},   /* BVLC's parameters, Caffe-sized inputs */
+        {2, 7, 5, 3, 5, 1e-4, 0.75, 1.0, 100.0}, /* BVLC's parameters, Caffe-sized inputs */
         {3, 13, 7, 9, 5, 1e-4, 0.75, 1.0, 60.0},
-        {1, 4, 3, 3, 5, 1e-4, 0.75, 1.0, 200.0},   /* window wider than the channels */
+        {1, 4, 3, 3, 5, 1e-4, 0.75, 1.0, 200.0}, /* window wider than the channels */
         {1, 9, 4, 5, 3, 0.5, 0.75, 2.0, 3.0},
-        {2, 11, 3, 7, 1, 1.0, 0.5, 1.0, 2.0},      /* size 1: the element alone */
+        {2, 11, 3, 7, 1, 1.0, 0.5, 1.0, 2.0}, /* size 1: the element alone */
         {1, 17, 2, 3, 7, 0.2, 1.0, 1.0, 2.0},
-        {1, 96, 5, 5, 5, 1e-4, 0.75, 1.0, 150.0},  /* conv1's channel count */
+        {1, 96, 5, 5, 5, 1e-4, 0.75, 1.0, 150.0}, /* conv1's channel count */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         check_lrn(&cases[i], 0);

@@ -20,7 +20,7 @@ enum { SIDE = 127, ROUNDS = 3, THREADS = 2 };
 static const char *variant = "torchvision-224";
 
 typedef struct {
-    an_device *dev;     /* shared handle, or NULL: open one in the thread */
+    an_device *dev; /* shared handle, or NULL: open one in the thread */
     uint64_t seed;
     const float *input; /* (2, 3, SIDE, SIDE) */
     float *ref;         /* 3 * AN_CLASSES: batch 1 then batch 2, from the lone run */

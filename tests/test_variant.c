@@ -42,16 +42,16 @@ static void check_table(const char *variant, int size, const expect_row *want)
 START_TEST(test_torchvision_native)
 {
     static const expect_row want[21] = {
-        {"Conv2d", 64, 55, 55, 23296},       {"ReLU", 64, 55, 55, 0},
-        {"MaxPool2d", 64, 27, 27, 0},        {"Conv2d", 192, 27, 27, 307392},
-        {"ReLU", 192, 27, 27, 0},            {"MaxPool2d", 192, 13, 13, 0},
-        {"Conv2d", 384, 13, 13, 663936},     {"ReLU", 384, 13, 13, 0},
-        {"Conv2d", 256, 13, 13, 884992},     {"ReLU", 256, 13, 13, 0},
-        {"Conv2d", 256, 13, 13, 590080},     {"ReLU", 256, 13, 13, 0},
-        {"MaxPool2d", 256, 6, 6, 0},         {"AdaptiveAvgPool2d", 256, 6, 6, 0},
-        {"Dropout", 9216, 1, 1, 0},          {"Linear", 4096, 1, 1, 37752832},
-        {"ReLU", 4096, 1, 1, 0},             {"Dropout", 4096, 1, 1, 0},
-        {"Linear", 4096, 1, 1, 16781312},    {"ReLU", 4096, 1, 1, 0},
+        {"Conv2d", 64, 55, 55, 23296},    {"ReLU", 64, 55, 55, 0},
+        {"MaxPool2d", 64, 27, 27, 0},     {"Conv2d", 192, 27, 27, 307392},
+        {"ReLU", 192, 27, 27, 0},         {"MaxPool2d", 192, 13, 13, 0},
+        {"Conv2d", 384, 13, 13, 663936},  {"ReLU", 384, 13, 13, 0},
+        {"Conv2d", 256, 13, 13, 884992},  {"ReLU", 256, 13, 13, 0},
+        {"Conv2d", 256, 13, 13, 590080},  {"ReLU", 256, 13, 13, 0},
+        {"MaxPool2d", 256, 6, 6, 0},      {"AdaptiveAvgPool2d", 256, 6, 6, 0},
+        {"Dropout", 9216, 1, 1, 0},       {"Linear", 4096, 1, 1, 37752832},
+        {"ReLU", 4096, 1, 1, 0},          {"Dropout", 4096, 1, 1, 0},
+        {"Linear", 4096, 1, 1, 16781312}, {"ReLU", 4096, 1, 1, 0},
         {"Linear", 1000, 1, 1, 4097000},
     };
     check_table("torchvision-224", 224, want);
@@ -66,16 +66,16 @@ END_TEST
 START_TEST(test_caffe_native)
 {
     static const expect_row want[21] = {
-        {"Conv2d", 96, 55, 55, 34944},       {"ReLU", 96, 55, 55, 0},
-        {"MaxPool2d", 96, 27, 27, 0},        {"Conv2d", 256, 27, 27, 614656},
-        {"ReLU", 256, 27, 27, 0},            {"MaxPool2d", 256, 13, 13, 0},
-        {"Conv2d", 384, 13, 13, 885120},     {"ReLU", 384, 13, 13, 0},
-        {"Conv2d", 256, 13, 13, 884992},     {"ReLU", 256, 13, 13, 0},
-        {"Conv2d", 256, 13, 13, 590080},     {"ReLU", 256, 13, 13, 0},
-        {"MaxPool2d", 256, 6, 6, 0},         {"AdaptiveAvgPool2d", 256, 6, 6, 0},
-        {"Dropout", 9216, 1, 1, 0},          {"Linear", 4096, 1, 1, 37752832},
-        {"ReLU", 4096, 1, 1, 0},             {"Dropout", 4096, 1, 1, 0},
-        {"Linear", 4096, 1, 1, 16781312},    {"ReLU", 4096, 1, 1, 0},
+        {"Conv2d", 96, 55, 55, 34944},    {"ReLU", 96, 55, 55, 0},
+        {"MaxPool2d", 96, 27, 27, 0},     {"Conv2d", 256, 27, 27, 614656},
+        {"ReLU", 256, 27, 27, 0},         {"MaxPool2d", 256, 13, 13, 0},
+        {"Conv2d", 384, 13, 13, 885120},  {"ReLU", 384, 13, 13, 0},
+        {"Conv2d", 256, 13, 13, 884992},  {"ReLU", 256, 13, 13, 0},
+        {"Conv2d", 256, 13, 13, 590080},  {"ReLU", 256, 13, 13, 0},
+        {"MaxPool2d", 256, 6, 6, 0},      {"AdaptiveAvgPool2d", 256, 6, 6, 0},
+        {"Dropout", 9216, 1, 1, 0},       {"Linear", 4096, 1, 1, 37752832},
+        {"ReLU", 4096, 1, 1, 0},          {"Dropout", 4096, 1, 1, 0},
+        {"Linear", 4096, 1, 1, 16781312}, {"ReLU", 4096, 1, 1, 0},
         {"Linear", 1000, 1, 1, 4097000},
     };
     check_table("caffe-227", 227, want);
@@ -377,7 +377,7 @@ END_TEST
 START_TEST(test_param_shapes)
 {
     static const int want[8][4] = {
-        {64, 3, 11, 11}, {192, 64, 5, 5}, {384, 192, 3, 3}, {256, 384, 3, 3},
+        {64, 3, 11, 11},  {192, 64, 5, 5},    {384, 192, 3, 3},   {256, 384, 3, 3},
         {256, 256, 3, 3}, {4096, 9216, 1, 1}, {4096, 4096, 1, 1}, {1000, 4096, 1, 1},
     };
     static const int want_layer[8] = {0, 3, 6, 8, 10, 15, 18, 20};
@@ -455,9 +455,9 @@ START_TEST(test_last_error)
 {
     ck_assert_int_eq(an__fail(AN_ERR_IO, "reading %s: %d", "x.bin", 42), AN_ERR_IO);
     ck_assert_str_eq(an_last_error(), "reading x.bin: 42");
-    ck_assert_int_eq(an__cl_fail(CL_INVALID_KERNEL_ARGS, "clEnqueueNDRangeKernel(q, k)",
-                                 "/a/b/plan.c", 77),
-                     CL_INVALID_KERNEL_ARGS);
+    ck_assert_int_eq(
+        an__cl_fail(CL_INVALID_KERNEL_ARGS, "clEnqueueNDRangeKernel(q, k)", "/a/b/plan.c", 77),
+        CL_INVALID_KERNEL_ARGS);
     ck_assert_str_eq(an_last_error(), "clEnqueueNDRangeKernel(q, k) failed: "
                                       "CL_INVALID_KERNEL_ARGS (-52) at plan.c:77");
     /* a long call text is cut with "..." */

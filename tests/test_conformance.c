@@ -77,9 +77,11 @@ static void check_batches(const char *variant, const char *tag, const int *batch
         ck_assert_ptr_nonnull(f);
         an__tuning_line_prefix(&dev->info, prefix, sizeof prefix);
         fprintf(f, "# test\n2|0|Other platform|other device|1.0|4|device|fc_blocked=1\n");
-        for (const char *l = tuning_file_lines; *l;
-             l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != 0))
-            fprintf(f, "%s|%.*s\n", prefix, (int)strcspn(l, "\n"), l);
+        for (const char *l = tuning_file_lines; *l;) {
+            size_t len = strcspn(l, "\n");
+            fprintf(f, "%s|%.*s\n", prefix, (int)len, l);
+            l += len + (l[len] != 0);
+        }
         fclose(f);
     }
     /* the tuning file or the forced set, never the user's own file */

@@ -63,9 +63,12 @@ an__tuning an__tuning_defaults(const an_device_info *info)
     t.gemv_interleaved = cpu ? 0 : 1;
     t.pointwise_local = info->max_work_group >= 64 ? 64 : (int)info->max_work_group;
     t.pool_px = cpu ? 32 : 1; /* CPU: a whole row per work-item (clamped to its width) */
-    /* 3x3 stride-1 layers: direct until Winograd is measured faster (see
-     * docs/PERFORMANCE.md); its GEMM block as conv.cl's: 12 accumulators */
-    t.conv_algo = 0;
+    /* 3x3 stride-1 layers: Winograd on CPUs, measured 1.0-1.7x faster than
+     * direct (median 1.3x) on conv3-5 of both variants at batches 1 and 64
+     * on PoCL pthread-haswell (AVX2, docs/PERFORMANCE.md); not measured on an
+     * AVX-512 CPU, where the direct kernel runs float16. GPUs: direct
+     * (unmeasured there). The GEMM block as conv.cl's: 12 accumulators. */
+    t.conv_algo = cpu ? 1 : 0;
     t.wino_tt = 4;
     t.wino_ocb = cpu ? 3 : 1;
     return t;

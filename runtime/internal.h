@@ -197,17 +197,21 @@ typedef struct {
     int conv_local; /* work-group size along a row (dimension 0) */
     int conv1_tx;   /* the same two for conv1 (11x11, stride 4) */
     int conv1_ocb;
-    int conv_vec;         /* output channels per vector in both conv kernels: 4, 8 or 16 (a
-                             model-wide choice: it fixes the weight layout) */
-    int fc_blocked;       /* 1: fc_gemm/gemv_blocked on (O/VW, I, VW) weights; 0: CLBlast SGEMM
-                             and gemv_rows on (O, I) (a model-wide choice: it fixes the layout) */
-    int fc_vec;           /* outputs per block of the blocked layout: 8 or 16 (model-wide) */
-    int fc_tm, fc_tnb;    /* fc_gemm tile: batch rows (1..16) x blocks of fc_vec outputs (1..4) */
-    int fc_local;         /* fc_gemm work-group size along dimension 0 */
-    int gemv_lws;         /* work-group size of gemv_rows, a power of two */
-    int gemv_interleaved; /* 1: GPU-style interleaved reads; 0: contiguous chunks */
-    int pointwise_local;  /* work-group size of the 1-D kernels */
-    int pool_px;          /* max pooling outputs per work-item along a row (1..32) */
+    int conv_vec;          /* output channels per vector in both conv kernels: 4, 8 or 16 (a
+                              model-wide choice: it fixes the weight layout) */
+    int fc_blocked;        /* 1: fc_gemm/gemv_blocked on (O/VW, I, VW) weights; 0: CLBlast SGEMM
+                              and gemv_rows on (O, I) (a model-wide choice: it fixes the layout) */
+    int fc_vec;            /* outputs per block of the blocked layout: 8 or 16 (model-wide) */
+    int fc_tm, fc_tnb;     /* fc_gemm tile: batch rows (1..16) x blocks of fc_vec outputs (1..4) */
+    int fc_local;          /* fc_gemm work-group size along dimension 0 */
+    int gemv_lws;          /* work-group size of gemv_rows, a power of two */
+    int gemv_interleaved;  /* 1: GPU-style interleaved reads; 0: contiguous chunks */
+    int pointwise_local;   /* work-group size of the 1-D kernels */
+    int pool_px;           /* max pooling outputs per work-item along a row (1..32) */
+    int conv_algo;         /* 3x3 stride-1 pad-1 convolutions: 0 direct (conv.cl), 1 Winograd
+                              F(2x2,3x3) (winograd.cl); other layers always run direct */
+    int wino_tt, wino_ocb; /* Winograd GEMM block: tiles (1..8) x blocks of conv_vec output
+                              channels (1..4) per work-item */
 } an__tuning;
 
 /* Parses "name=value,name=value" (commas or blanks) onto *t; unknown names
@@ -287,6 +291,9 @@ struct an_model {
                                      with VW = tuning.fc_vec when tuning.fc_blocked */
     cl_mem bias[AN_MAX_LAYERS];   /* conv: (G, ceil(OC/G/8), 8); linear: (O), padded to 8
                                      when blocked */
+    cl_mem wino[AN_MAX_LAYERS];   /* Winograd-eligible conv when Winograd may run (model.c,
+                                     wants_winograd): U = G g G^T arranged as
+                                     (16, G, ceil(OC/G/VW), C/G, VW); else NULL */
     size_t weight_bytes;
     struct {
         char file[32];
@@ -312,6 +319,14 @@ int an__model_kernel(an_model *model, const char *file, const char *options, con
  * (ceil(O/8), I, 8) of fc.cl. */
 void an__conv_weights_arrange(const float *src, float *dst, int oc, int c, int k, int groups,
                               int vw);
+/* Whether a conv layer can run as Winograd F(2x2,3x3) (winograd.cl): 3x3,
+ * stride 1, padding 1, at any input size and group count. */
+bool an__conv_winograd_ok(const an__layer *l);
+/* Transforms conv weights (OC, C, 3, 3) of `groups` groups into U = G g G^T
+ * (in double, rounded once) arranged as (16, groups, ceil(OC/groups/vw), C,
+ * vw), each group's last block zero-padded: the layout wino_gemm reads. dst
+ * holds 16 * an__conv_arranged_oc(oc, groups, vw) * C floats. */
+void an__winograd_weights_arrange(const float *src, float *dst, int oc, int c, int groups, int vw);
 /* Output channels after padding each group to a multiple of vw. */
 int an__conv_arranged_oc(int oc, int groups, int vw);
 /* The same arrangement for a bias: (groups, ceil(OC/groups/vw), vw). */

@@ -41,6 +41,58 @@ void an__conv_bias_arrange(const float *src, float *dst, int oc, int groups, int
             dst[(size_t)g * bpg * vw + b] = b < ocg ? src[(size_t)g * ocg + b] : 0.0f;
 }
 
+bool an__conv_winograd_ok(const an__layer *l)
+{
+    return l->kind == AN_LAYER_CONV && l->kernel == 3 && l->stride == 1 && l->pad == 1;
+}
+
+void an__winograd_weights_arrange(const float *src, float *dst, int oc, int c, int groups, int vw)
+{
+    /* G of F(2x2,3x3) (Lavin & Gray 2015, arXiv:1509.09308, section 4.1) */
+    static const double Gm[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    if (groups < 1)
+        groups = 1;
+    int ocg = oc / groups, bpg = (ocg + vw - 1) / vw;
+    size_t xstride = (size_t)groups * bpg * c * vw;
+    for (int g = 0; g < groups; g++)
+        for (int b = 0; b < bpg; b++)
+            for (int ci = 0; ci < c; ci++)
+                for (int j = 0; j < vw; j++) {
+                    int o = b * vw + j;
+                    double u[4][4] = {{0}};
+                    if (o < ocg) {
+                        const float *k = src + ((size_t)(g * ocg + o) * c + ci) * 9;
+                        double gk[4][3]; /* G g */
+                        for (int r = 0; r < 4; r++)
+                            for (int q = 0; q < 3; q++)
+                                gk[r][q] =
+                                    Gm[r][0] * k[q] + Gm[r][1] * k[3 + q] + Gm[r][2] * k[6 + q];
+                        for (int r = 0; r < 4; r++) /* (G g) G^T */
+                            for (int q = 0; q < 4; q++)
+                                u[r][q] =
+                                    gk[r][0] * Gm[q][0] + gk[r][1] * Gm[q][1] + gk[r][2] * Gm[q][2];
+                    }
+                    for (int xi = 0; xi < 16; xi++)
+                        dst[xi * xstride + (((size_t)g * bpg + b) * c + ci) * vw + j] =
+                            (float)u[xi / 4][xi % 4];
+                }
+}
+
+/* Whether some layer may run Winograd under m's tuning: the model-wide
+ * conv_algo, or any per-layer entry of the tuning file that asks for it.
+ * Only then are the transformed weights (16/9 of the 3x3 weights) made. */
+static bool wants_winograd(const an_model *m)
+{
+    if (m->tuning.conv_algo == 1)
+        return true;
+    for (size_t i = 0; i < m->tuned.n; i++) {
+        an__tuning t = m->tuning;
+        if (an__tuning_parse(m->tuned.e[i].params, &t) == AN_OK && t.conv_algo == 1)
+            return true;
+    }
+    return false;
+}
+
 int an__model_param_index(const an_model *model, int layer)
 {
     for (int i = 0; i < model->n_params; i++)
@@ -95,6 +147,19 @@ static int upload_weights(an_model *m, const an__weights *w)
             AN_TRY(upload(m, tmp, padded * sizeof *tmp, &m->bias[i]));
             free(tmp);
             tmp = NULL;
+            if (conv && an__conv_winograd_ok(&m->variant->layers[w->shape[i].layer]) &&
+                wants_winograd(m)) {
+                n = 16 * padded * d[1];
+                tmp = malloc(n * sizeof *tmp);
+                if (!tmp) {
+                    status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory arranging weights");
+                    goto fail;
+                }
+                an__winograd_weights_arrange(w->weight[i], tmp, d[0], d[1], groups, vw);
+                AN_TRY(upload(m, tmp, n * sizeof *tmp, &m->wino[i]));
+                free(tmp);
+                tmp = NULL;
+            }
         } else {
             AN_TRY(upload(m, w->weight[i], (size_t)d[0] * d[1] * sizeof(float), &m->weight[i]));
             AN_TRY(upload(m, w->bias[i], (size_t)d[0] * sizeof(float), &m->bias[i]));
@@ -218,6 +283,8 @@ void an_model_free(an_model *model)
             clReleaseMemObject(model->weight[i]);
         if (model->bias[i])
             clReleaseMemObject(model->bias[i]);
+        if (model->wino[i])
+            clReleaseMemObject(model->wino[i]);
     }
     for (int i = 0; i < model->n_programs; i++)
         clReleaseProgram(model->programs[i].program);

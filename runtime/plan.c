@@ -23,6 +23,14 @@ typedef struct {
     cl_mem x, w, y;
     size_t m, n, k;
     cl_mem temp; /* CLBlast's temporary buffer (NULL when it needs none) */
+    /* STEP_KERNEL: kernels enqueued after `kernel`, in order (Winograd's GEMM
+     * and output transform) */
+    int n_more;
+    struct {
+        cl_kernel kernel;
+        cl_uint dims;
+        size_t global[3], local[3];
+    } more[2];
 } step;
 
 struct an_plan {
@@ -33,6 +41,8 @@ struct an_plan {
     cl_mem input[2]; /* two, so that a batch can be written while one computes */
     cl_mem act[2], logits, probs;
     size_t act_bytes;
+    cl_mem wino_v, wino_m; /* Winograd's V and M, shared by its layers (NULL when none) */
+    size_t wino_v_bytes, wino_m_bytes;
     step steps[AN_MAX_LAYERS];
     int n_steps;
     cl_kernel softmax;
@@ -76,6 +86,119 @@ fail:
     return status;
 }
 
+/* A conv layer's tuning (the model's with its tuning-file entry) and
+ * whether it runs as Winograd: asked for, eligible, and its transformed
+ * weights made at load. *tt is then the GEMM's tiles per work-item. */
+static an__tuning conv_tuning(const an_plan *p, int layer, const an_layer_info *in,
+                              const an_layer_info *o, bool *wino)
+{
+    const an_model *m = p->model;
+    const an__layer *l = &m->variant->layers[layer];
+    int G = l->groups > 1 ? l->groups : 1;
+    char key[96];
+    an__tuning_conv_key(key, sizeof key, in->c, in->h, in->w, o->c, l->kernel, l->stride, l->pad, G,
+                        p->batch);
+    an__tuning t = an__tuning_for(m, key);
+    int pi = an__model_param_index(m, layer);
+    *wino = t.conv_algo == 1 && an__conv_winograd_ok(l) && pi >= 0 && m->wino[pi];
+    return t;
+}
+
+/* Winograd's tile counts for an input of h x w at batch n with tt tiles per
+ * GEMM work-item, and the floats of V and M for c input and ocp padded
+ * output channels (see winograd.cl for the layouts). */
+typedef struct {
+    int tw, tpi, nt, tt, ntb;
+    size_t v, m;
+} wino_dims;
+
+static wino_dims wino_size(int n, int h, int w, int c, int ocp, int tt)
+{
+    wino_dims d;
+    d.tw = (w + 1) / 2;
+    d.tpi = d.tw * ((h + 1) / 2);
+    d.nt = n * d.tpi;
+    d.tt = tt < d.nt ? tt : d.nt; /* no block wider than all tiles */
+    d.ntb = (d.nt + d.tt - 1) / d.tt;
+    d.v = (size_t)16 * c * d.ntb * d.tt;
+    d.m = (size_t)16 * d.nt * ocp;
+    return d;
+}
+
+/* Winograd F(2x2,3x3): input transform, 16 GEMMs, output transform
+ * (winograd.cl), through the plan's V and M buffers. */
+static int add_winograd(an_plan *p, int layer, const an_layer_info *in, const an_layer_info *o,
+                        int relu, cl_mem src, cl_mem dst, const an__tuning *t)
+{
+    int status = AN_OK;
+    an_model *m = p->model;
+    const an__layer *l = &m->variant->layers[layer];
+    step *s = &p->steps[p->n_steps];
+    int pi = an__model_param_index(m, layer);
+    int G = l->groups > 1 ? l->groups : 1, vw = m->tuning.conv_vec;
+    int C = in->c / G, H = in->h, W = in->w, OC = o->c, bpg = (OC / G + vw - 1) / vw;
+    wino_dims d = wino_size(p->batch, H, W, in->c, G * bpg * vw, t->wino_tt);
+    int ocb = t->wino_ocb < bpg ? t->wino_ocb : bpg, nz = G * ((bpg + ocb - 1) / ocb);
+    char opts[160];
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DTT=%d -DOCB=%d -DVW=%d -DRELU=%d", d.tt, ocb, vw,
+             relu);
+    s->kind = STEP_KERNEL;
+    s->layer = layer;
+    s->src_arg = 0;
+    AN_TRY(an__model_kernel(m, "winograd.cl", opts, "wino_input", &s->kernel));
+    p->n_steps++;
+    AN_TRY(an__model_kernel(m, "winograd.cl", opts, "wino_gemm", &s->more[0].kernel));
+    s->n_more = 1;
+    AN_TRY(an__model_kernel(m, "winograd.cl", opts, "wino_output", &s->more[1].kernel));
+    s->n_more = 2;
+
+    cl_kernel k = s->kernel;
+    AN_CL(clSetKernelArg(k, 0, sizeof src, &src));
+    AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &p->wino_v));
+    const int in_ints[] = {C, H, W, G, d.tw, d.tpi, d.nt, d.ntb};
+    for (int i = 0; i < 8; i++)
+        AN_CL(clSetKernelArg(k, (cl_uint)(2 + i), sizeof(int), &in_ints[i]));
+    size_t local = 1;
+    AN_TRY(local_size(m, k, (size_t)m->tuning.pointwise_local, &local));
+    s->dims = 2;
+    s->local[0] = local;
+    s->local[1] = 1;
+    s->global[0] = round_up((size_t)d.ntb * d.tt, local);
+    s->global[1] = (size_t)G * C;
+
+    k = s->more[0].kernel;
+    AN_CL(clSetKernelArg(k, 0, sizeof(cl_mem), &p->wino_v));
+    AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &m->wino[pi]));
+    AN_CL(clSetKernelArg(k, 2, sizeof(cl_mem), &p->wino_m));
+    const int gemm_ints[] = {C, G, bpg, d.nt, d.ntb, nz};
+    for (int i = 0; i < 6; i++)
+        AN_CL(clSetKernelArg(k, (cl_uint)(3 + i), sizeof(int), &gemm_ints[i]));
+    AN_TRY(local_size(m, k, (size_t)t->conv_local, &local));
+    s->more[0].dims = 3;
+    s->more[0].local[0] = local;
+    s->more[0].local[1] = s->more[0].local[2] = 1;
+    s->more[0].global[0] = round_up((size_t)d.ntb, local);
+    s->more[0].global[1] = (size_t)nz;
+    s->more[0].global[2] = 16;
+
+    k = s->more[1].kernel;
+    AN_CL(clSetKernelArg(k, 0, sizeof(cl_mem), &p->wino_m));
+    AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &m->bias[pi]));
+    AN_CL(clSetKernelArg(k, 2, sizeof dst, &dst));
+    const int out_ints[] = {OC, H, W, G, bpg, d.tw, d.tpi, d.nt};
+    for (int i = 0; i < 8; i++)
+        AN_CL(clSetKernelArg(k, (cl_uint)(3 + i), sizeof(int), &out_ints[i]));
+    AN_TRY(local_size(m, k, (size_t)m->tuning.pointwise_local, &local));
+    s->more[1].dims = 2;
+    s->more[1].local[0] = local;
+    s->more[1].local[1] = 1;
+    s->more[1].global[0] = round_up((size_t)d.nt, local);
+    s->more[1].global[1] = (size_t)G * bpg;
+    return AN_OK;
+fail:
+    return status;
+}
+
 static int add_conv(an_plan *p, int layer, const an_layer_info *in, const an_layer_info *o,
                     int relu, cl_mem src, cl_mem dst)
 {
@@ -91,9 +214,10 @@ static int add_conv(an_plan *p, int layer, const an_layer_info *in, const an_lay
                         "%s: Conv2d-%d: %d groups do not divide %d input "
                         "and %d output channels",
                         m->variant->name, layer + 1, G, C, OC);
-    char key[96];
-    an__tuning_conv_key(key, sizeof key, C, H, W, OC, l->kernel, l->stride, l->pad, G, p->batch);
-    an__tuning t = an__tuning_for(m, key);
+    bool wino = false;
+    an__tuning t = conv_tuning(p, layer, in, o, &wino);
+    if (wino)
+        return add_winograd(p, layer, in, o, relu, src, dst, &t);
     /* conv1 (11x11, stride 4, one group) has tile parameters of its own */
     bool first = l->kernel == 11 && l->stride == 4 && G == 1;
     int tx = first ? t.conv1_tx : t.conv_tx, ocb = first ? t.conv1_ocb : t.conv_ocb;
@@ -327,8 +451,12 @@ static int check_fits(const an_plan *p, size_t per_image_act, size_t per_image_i
 {
     const an_device_info *d = &p->model->dev->info;
     size_t per_image = 2 * per_image_in + 2 * per_image_act + 2 * AN_CLASSES * sizeof(float);
-    size_t need = per_image * (size_t)p->batch;
+    size_t need = per_image * (size_t)p->batch + p->wino_v_bytes + p->wino_m_bytes;
     size_t largest_buffer = per_image_act * (size_t)p->batch;
+    if (p->wino_v_bytes > largest_buffer)
+        largest_buffer = p->wino_v_bytes;
+    if (p->wino_m_bytes > largest_buffer)
+        largest_buffer = p->wino_m_bytes;
     uint64_t avail =
         d->global_mem > p->model->weight_bytes ? d->global_mem - p->model->weight_bytes : 0;
     if (largest_buffer <= d->max_alloc && need <= avail)
@@ -381,6 +509,25 @@ int an_plan_create(an_model *model, int batch, int height, int width, an_plan **
             per_image_act = n;
     }
     size_t per_image_in = (size_t)v->in_channels * height * width * sizeof(float);
+    /* Winograd's V and M: one pair, as large as its largest layer needs */
+    for (int i = 0; i < p->n_layers; i++) {
+        an_layer_info in = i > 0 ? p->layers[i - 1]
+                                 : (an_layer_info){.c = v->in_channels, .h = height, .w = width};
+        bool wino = false;
+        if (p->layers[i].kind != AN_LAYER_CONV)
+            continue;
+        an__tuning t = conv_tuning(p, i, &in, &p->layers[i], &wino);
+        if (!wino)
+            continue;
+        int G = v->layers[i].groups > 1 ? v->layers[i].groups : 1;
+        wino_dims d =
+            wino_size(batch, in.h, in.w, in.c,
+                      an__conv_arranged_oc(p->layers[i].c, G, model->tuning.conv_vec), t.wino_tt);
+        if (d.v * sizeof(float) > p->wino_v_bytes)
+            p->wino_v_bytes = d.v * sizeof(float);
+        if (d.m * sizeof(float) > p->wino_m_bytes)
+            p->wino_m_bytes = d.m * sizeof(float);
+    }
     AN_TRY(check_fits(p, per_image_act, per_image_in));
 
     cl_context ctx = model->dev->context;
@@ -393,6 +540,12 @@ int an_plan_create(an_model *model, int batch, int height, int width, an_plan **
     }
     AN_CL_OBJ(p->logits, clCreateBuffer(ctx, CL_MEM_READ_WRITE, out_bytes, NULL, &an__err));
     AN_CL_OBJ(p->probs, clCreateBuffer(ctx, CL_MEM_WRITE_ONLY, out_bytes, NULL, &an__err));
+    if (p->wino_v_bytes) {
+        AN_CL_OBJ(p->wino_v,
+                  clCreateBuffer(ctx, CL_MEM_READ_WRITE, p->wino_v_bytes, NULL, &an__err));
+        AN_CL_OBJ(p->wino_m,
+                  clCreateBuffer(ctx, CL_MEM_READ_WRITE, p->wino_m_bytes, NULL, &an__err));
+    }
 
     /* Walk the table: `cur` holds the current activation, outputs ping-pong. */
     cl_mem cur = p->input[0];
@@ -481,8 +634,15 @@ static int enqueue_step(an_plan *p, const step *s, cl_mem input, cl_event ev[2])
     } else if (input) {
         AN_CL(clSetKernelArg(s->kernel, (cl_uint)s->src_arg, sizeof input, &input));
     }
+    /* several kernels: as for CLBlast, a marker first and the last one's event */
+    if (ev && s->n_more)
+        AN_CL(clEnqueueMarkerWithWaitList(q, 0, NULL, &ev[1]));
     AN_CL(clEnqueueNDRangeKernel(q, s->kernel, s->dims, NULL, s->global, s->local, 0, NULL,
-                                 ev ? &ev[0] : NULL));
+                                 ev && !s->n_more ? &ev[0] : NULL));
+    for (int i = 0; i < s->n_more; i++)
+        AN_CL(clEnqueueNDRangeKernel(q, s->more[i].kernel, s->more[i].dims, NULL, s->more[i].global,
+                                     s->more[i].local, 0, NULL,
+                                     ev && i == s->n_more - 1 ? &ev[0] : NULL));
     return AN_OK;
 fail:
     return status;
@@ -668,10 +828,14 @@ void an_plan_free(an_plan *p)
             clReleaseKernel(p->steps[i].kernel);
         if (p->steps[i].temp)
             clReleaseMemObject(p->steps[i].temp);
+        for (int j = 0; j < p->steps[i].n_more; j++)
+            if (p->steps[i].more[j].kernel)
+                clReleaseKernel(p->steps[i].more[j].kernel);
     }
     if (p->softmax)
         clReleaseKernel(p->softmax);
-    cl_mem bufs[] = {p->input[0], p->input[1], p->act[0], p->act[1], p->logits, p->probs};
+    cl_mem bufs[] = {p->input[0], p->input[1], p->act[0], p->act[1],
+                     p->logits,   p->probs,    p->wino_v, p->wino_m};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i])
             clReleaseMemObject(bufs[i]);

@@ -10,7 +10,8 @@
  * each layer keeps its fastest round (shared machines are noisy). Before its times count, a
  * candidate's logits for the first image must match a plain C forward pass in double on the host
  * (the reference) within 1e-4 relative L2 and 1e-3*|ref| + 1e-4*max|ref| per logit: a fast wrong
- * kernel never wins. Each conv and FC layer then takes the fastest correct candidate's parameters;
+ * kernel never wins. Each conv and FC layer then takes the fastest correct candidate's parameters
+ * (for a 3x3 stride-1 layer that includes the algorithm: direct or Winograd, conv_algo);
  * the FC weight layout (fc_blocked: our fc_gemm/gemv_blocked, or CLBlast SGEMM/gemv_rows) is a
  * device-wide choice by the total FC time over everything tuned. The vector
  * widths (conv_vec, fc_vec: they fix the weight layouts) stay the device's
@@ -52,14 +53,20 @@ static void say(const char *fmt, ...)
     }
 }
 
-/* Candidate sets: conv tile (TX, OCB), conv1 tile, FC tile, work-groups. */
+/* Candidate sets: conv tile (TX, OCB), conv1 tile, FC tile, work-groups,
+ * then the 3x3 stride-1 layers' algorithm (0 direct with the conv tile, 1
+ * Winograd) and Winograd's GEMM block (tiles x blocks; 0: the default). */
 static const struct {
     int conv_tx, conv_ocb, conv1_tx, conv1_ocb, fc_tm, fc_tnb, conv_local, fc_local;
+    int conv_algo, wino_tt, wino_ocb;
 } cands[] = {
-    {4, 2, 4, 2, 8, 1, 0, 0}, {2, 4, 2, 4, 4, 2, 0, 0},  {6, 2, 6, 2, 6, 2, 0, 0},
-    {8, 1, 8, 1, 8, 2, 0, 0}, {3, 3, 3, 3, 2, 4, 0, 0},  {4, 3, 5, 2, 4, 3, 0, 0},
-    {7, 2, 4, 1, 1, 4, 0, 0}, {4, 1, 4, 4, 8, 1, 16, 4}, {4, 2, 4, 2, 8, 1, 64, 16},
-    {3, 4, 3, 4, 4, 4, 0, 0},
+    {4, 2, 4, 2, 8, 1, 0, 0, 0, 0, 0},   {2, 4, 2, 4, 4, 2, 0, 0, 0, 0, 0},
+    {6, 2, 6, 2, 6, 2, 0, 0, 0, 0, 0},   {8, 1, 8, 1, 8, 2, 0, 0, 0, 0, 0},
+    {3, 3, 3, 3, 2, 4, 0, 0, 0, 0, 0},   {4, 3, 5, 2, 4, 3, 0, 0, 0, 0, 0},
+    {7, 2, 4, 1, 1, 4, 0, 0, 0, 0, 0},   {4, 1, 4, 4, 8, 1, 16, 4, 0, 0, 0},
+    {4, 2, 4, 2, 8, 1, 64, 16, 0, 0, 0}, {3, 4, 3, 4, 4, 4, 0, 0, 0, 0, 0},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 4, 3},   {4, 3, 4, 2, 2, 4, 0, 0, 1, 6, 2},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 3, 4},   {4, 3, 4, 2, 2, 4, 16, 0, 1, 8, 1},
 };
 enum { N_CANDS = sizeof cands / sizeof cands[0] };
 
@@ -265,6 +272,11 @@ static an__tuning candidate(const an__tuning *def, int i, int fc_blocked)
         t.conv_local = cands[i].conv_local;
     if (cands[i].fc_local)
         t.fc_local = cands[i].fc_local;
+    t.conv_algo = cands[i].conv_algo;
+    if (cands[i].wino_tt)
+        t.wino_tt = cands[i].wino_tt;
+    if (cands[i].wino_ocb)
+        t.wino_ocb = cands[i].wino_ocb;
     t.fc_blocked = fc_blocked;
     return t;
 }
@@ -342,6 +354,7 @@ static void report(const cand_run *c, int batch, int hh, int ww, results *r, boo
             li > 0 ? l[li - 1] : (an_layer_info){.c = v->in_channels, .h = hh, .w = ww};
         const an__layer *vl = &v->layers[li];
         char key[96], params[160];
+        bool wino = an__conv_winograd_ok(vl);
         if (l[li].kind == AN_LAYER_CONV && !fc_only) {
             int g = vl->groups > 1 ? vl->groups : 1;
             bool first = vl->kernel == 11 && vl->stride == 4 && g == 1;
@@ -350,6 +363,12 @@ static void report(const cand_run *c, int batch, int hh, int ww, results *r, boo
             if (first)
                 snprintf(params, sizeof params, "conv1_tx=%d,conv1_ocb=%d,conv_local=%d",
                          t->conv1_tx, t->conv1_ocb, t->conv_local);
+            else if (wino && t->conv_algo == 1)
+                snprintf(params, sizeof params, "conv_algo=1,wino_tt=%d,wino_ocb=%d,conv_local=%d",
+                         t->wino_tt, t->wino_ocb, t->conv_local);
+            else if (wino)
+                snprintf(params, sizeof params, "conv_algo=0,conv_tx=%d,conv_ocb=%d,conv_local=%d",
+                         t->conv_tx, t->conv_ocb, t->conv_local);
             else
                 snprintf(params, sizeof params, "conv_tx=%d,conv_ocb=%d,conv_local=%d", t->conv_tx,
                          t->conv_ocb, t->conv_local);
@@ -503,10 +522,11 @@ static int tune_variant(an_device *dev, const char *variant, const int *batches,
         status = an__fail(AN_ERR_OUT_OF_MEMORY, "the host reference forward pass failed");
         goto fail;
     }
-    /* one model per FC weight layout, with the defaults forced (no file) */
-    an_load_options lo = {.seed = 1, .tuning = "fc_blocked=1"};
+    /* one model per FC weight layout, with the defaults forced (no file) and
+     * Winograd's transformed weights made, so that candidates can pick it */
+    an_load_options lo = {.seed = 1, .tuning = "fc_blocked=1,conv_algo=1"};
     AN_TRY(an_model_load_opts(dev, variant, &lo, &mb));
-    lo.tuning = "fc_blocked=0";
+    lo.tuning = "fc_blocked=0,conv_algo=1";
     AN_TRY(an_model_load_opts(dev, variant, &lo, &mc));
     /* CLBlast first, so that the FC layout choice below sees its tuned speed */
     if (co)

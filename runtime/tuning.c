@@ -63,6 +63,14 @@ an__tuning an__tuning_defaults(const an_device_info *info)
     t.gemv_interleaved = cpu ? 0 : 1;
     t.pointwise_local = info->max_work_group >= 64 ? 64 : (int)info->max_work_group;
     t.pool_px = cpu ? 32 : 1; /* CPU: a whole row per work-item (clamped to its width) */
+    /* 3x3 stride-1 layers: Winograd on CPUs, measured 1.0-1.7x faster than
+     * direct (median 1.3x) on conv3-5 of both variants at batches 1 and 64
+     * on PoCL pthread-haswell (AVX2, docs/PERFORMANCE.md); not measured on an
+     * AVX-512 CPU, where the direct kernel runs float16. GPUs: direct
+     * (unmeasured there). The GEMM block as conv.cl's: 12 accumulators. */
+    t.conv_algo = cpu ? 1 : 0;
+    t.wino_tt = 4;
+    t.wino_ocb = cpu ? 3 : 1;
     return t;
 }
 
@@ -88,6 +96,9 @@ static const struct {
     {"gemv_interleaved", offsetof(an__tuning, gemv_interleaved), 0, 1},
     {"pointwise_local", offsetof(an__tuning, pointwise_local), 1, 1024},
     {"pool_px", offsetof(an__tuning, pool_px), 1, 32},
+    {"conv_algo", offsetof(an__tuning, conv_algo), 0, 1},
+    {"wino_tt", offsetof(an__tuning, wino_tt), 1, 8},
+    {"wino_ocb", offsetof(an__tuning, wino_ocb), 1, 4},
 };
 
 int an__tuning_parse(const char *text, an__tuning *t)

@@ -187,16 +187,19 @@ END_TEST
 /* The same network under other kernel parameter sets, forced through
  * $ALEXNET_TUNING (read by an_model_load): every set must meet the same bound.
  * Set 1 takes the other FC path (CLBlast SGEMM and gemv_rows on (O, I)
- * weights) with small conv tiles of float4 and one pooled output per
- * work-item; set 2 large conv tiles and FC blocks of float8 (an AVX-512 CPU's
- * default is float16), odd FC tiles, pooling tiles that leave a ragged end
- * and work-groups above 1. Batches 1 (GEMV) and 3 (GEMM) keep the runtime
+ * weights) with small conv tiles of float4, the direct kernel on the 3x3
+ * layers, and one pooled output per work-item; set 2 Winograd F(2x2,3x3) on
+ * every 3x3 stride-1 layer (odd GEMM blocks, work-groups of 2), large direct
+ * tiles elsewhere and FC blocks of float8 (an AVX-512 CPU's default is
+ * float16), odd FC tiles, pooling tiles that leave a ragged end and
+ * work-groups above 1. Batches 1 (GEMV) and 3 (GEMM) keep the runtime
  * modest. */
 static const char *const tuning_sets[] = {
     "fc_blocked=0,conv_tx=2,conv_ocb=1,conv1_tx=3,conv1_ocb=1,conv_vec=4,gemv_lws=16,"
-    "gemv_interleaved=1,pool_px=1",
+    "gemv_interleaved=1,pool_px=1,conv_algo=0",
     "fc_blocked=1,conv_tx=7,conv_ocb=3,conv1_tx=6,conv1_ocb=4,conv_vec=8,fc_vec=8,fc_tm=3,"
-    "fc_tnb=3,fc_local=2,conv_local=2,pointwise_local=8,pool_px=5",
+    "fc_tnb=3,fc_local=2,conv_local=2,pointwise_local=8,pool_px=5,conv_algo=1,wino_tt=3,"
+    "wino_ocb=2",
 };
 
 static void check_tuned(const char *variant, const char *tag)
@@ -213,6 +216,12 @@ static void check_tuned(const char *variant, const char *tag)
 START_TEST(test_tuning_sets_torchvision)
 {
     check_tuned("torchvision-224", "torchvision-224");
+}
+END_TEST
+
+START_TEST(test_tuning_sets_caffe_227)
+{
+    check_tuned("caffe-227", "caffe-227");
 }
 END_TEST
 
@@ -234,13 +243,15 @@ START_TEST(test_tuning_file)
     const int batches[] = {3};
     tuning_file_lines = "device|fc_blocked=0\n"
                         "conv c=64 h=27 w=27 oc=192 k=5 s=1 p=2 g=1 n=3|conv_tx=3,conv_ocb=1\n"
-                        "conv c=192 h=13 w=13 oc=384 k=3 s=1 p=1 g=1 n=3|conv_tx=5,conv_ocb=4\n"
+                        "conv c=192 h=13 w=13 oc=384 k=3 s=1 p=1 g=1 n=3|conv_algo=0,conv_tx=5,"
+                        "conv_ocb=4\n"
                         "clblast Xgemm|KWG=16,MWG=32,WOBBLE=1";
     tuning_file_clblast = "";
     check_batches("torchvision-224", "torchvision-224", batches, 1);
     tuning_file_lines = "device|fc_blocked=0\n"
                         "conv c=64 h=27 w=27 oc=192 k=5 s=1 p=2 g=1 n=3|conv_tx=3,conv_ocb=1\n"
-                        "conv c=192 h=13 w=13 oc=384 k=3 s=1 p=1 g=1 n=3|conv_tx=5,conv_ocb=4\n"
+                        "conv c=192 h=13 w=13 oc=384 k=3 s=1 p=1 g=1 n=3|conv_algo=0,conv_tx=5,"
+                        "conv_ocb=4\n"
                         "clblast Xgemm|GEMMK=0,KREG=1,KWG=16,KWI=2,MDIMA=8,MDIMC=8,MWG=32,"
                         "NDIMB=8,NDIMC=8,NWG=32,SA=0,SB=0,STRM=0,STRN=0,VWM=2,VWN=2";
     tuning_file_clblast = "Xgemm";
@@ -324,6 +335,7 @@ int main(void)
     tcase_add_test(tc, test_caffe_227);
     tcase_add_test(tc, test_caffe_bvlc_227);
     tcase_add_test(tc, test_tuning_sets_torchvision);
+    tcase_add_test(tc, test_tuning_sets_caffe_227);
     tcase_add_test(tc, test_tuning_sets_caffe_bvlc);
     tcase_add_test(tc, test_tuning_bad);
     tcase_add_test(tc, test_tuning_file);

@@ -276,6 +276,132 @@ START_TEST(test_conv11s4)
 }
 END_TEST
 
+/* Winograd F(2x2,3x3) (winograd.cl): a 3x3 stride-1 pad-1 convolution
+ * through its three kernels, with the work sizes plan.c gives them (plus a
+ * work-group of 2 and a guarded tail), V, M and the output poisoned with NaN.
+ * tt is clamped to the tile count as plan.c does. */
+typedef struct {
+    int n, c, h, w, oc, groups, tt, ocb, vw, relu;
+} wino_case;
+
+static void check_winograd(const wino_case *t)
+{
+    int g = t->groups, vw = t->vw, cg = t->c / g, ocg = t->oc / g, bpg = (ocg + vw - 1) / vw;
+    ck_assert_int_eq(cg * g, t->c);
+    ck_assert_int_eq(ocg * g, t->oc);
+    int padded = an__conv_arranged_oc(t->oc, g, vw);
+    int tw = (t->w + 1) / 2, tpi = tw * ((t->h + 1) / 2), nt = t->n * tpi;
+    int tt = t->tt < nt ? t->tt : nt, ntb = (nt + tt - 1) / tt;
+    int ocb = t->ocb < bpg ? t->ocb : bpg, nz = g * ((bpg + ocb - 1) / ocb);
+    size_t nin = (size_t)t->n * t->c * t->h * t->w, nw = (size_t)t->oc * cg * 9;
+    size_t nout = (size_t)t->n * t->oc * t->h * t->w, nu = (size_t)16 * padded * cg;
+    size_t nv = (size_t)16 * t->c * ntb * tt, nm = (size_t)16 * nt * padded;
+    float *x = random_floats(nin), *w = random_floats(nw), *b = random_floats((size_t)t->oc);
+    float *u = malloc(nu * sizeof *u), *barr = malloc((size_t)padded * sizeof *barr);
+    an__winograd_weights_arrange(w, u, t->oc, cg, g, vw);
+    an__conv_bias_arrange(b, barr, t->oc, g, vw);
+    /* U at xi = 0 is g[0][0] and at xi = 15 is g[2][2] (rows/columns 0 and 3
+     * of G pick one tap); padded lanes are zero */
+    for (int gi = 0; gi < g; gi++)
+        for (int bl = 0; bl < bpg; bl++)
+            for (int j = 0; j < vw; j++) {
+                int o = bl * vw + j;
+                size_t at = (((size_t)gi * bpg + bl) * cg) * vw + j;
+                float w00 = o < ocg ? w[((size_t)gi * ocg + o) * cg * 9] : 0.0f;
+                float w22 = o < ocg ? w[((size_t)gi * ocg + o) * cg * 9 + 8] : 0.0f;
+                ck_assert(u[at] == w00);
+                ck_assert(u[15 * (nu / 16) + at] == w22);
+            }
+
+    double *want = malloc(nout * sizeof *want), *scale = malloc(nout * sizeof *scale);
+    for (int n = 0; n < t->n; n++)
+        for (int o = 0; o < t->oc; o++)
+            for (int y = 0; y < t->h; y++)
+                for (int xx = 0; xx < t->w; xx++) {
+                    double acc = b[o], mag = fabs(b[o]);
+                    int gi = o / ocg;
+                    for (int c = 0; c < cg; c++)
+                        for (int ky = 0; ky < 3; ky++)
+                            for (int kx = 0; kx < 3; kx++) {
+                                int iy = y - 1 + ky, ix = xx - 1 + kx;
+                                if (iy < 0 || iy >= t->h || ix < 0 || ix >= t->w)
+                                    continue;
+                                double v =
+                                    (double)
+                                        x[((size_t)(n * t->c + gi * cg + c) * t->h + iy) * t->w +
+                                          ix] *
+                                    w[((size_t)(o * cg + c) * 3 + ky) * 3 + kx];
+                                acc += v;
+                                mag += fabs(v);
+                            }
+                    size_t i = ((size_t)(n * t->oc + o) * t->h + y) * t->w + xx;
+                    want[i] = t->relu && acc < 0 ? 0 : acc;
+                    scale[i] = mag;
+                }
+
+    char opts[160];
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DTT=%d -DOCB=%d -DVW=%d -DRELU=%d", tt, ocb, vw,
+             t->relu);
+    cl_kernel ki = kernel("winograd.cl", opts, "wino_input");
+    cl_kernel kg = kernel("winograd.cl", opts, "wino_gemm");
+    cl_kernel ko = kernel("winograd.cl", opts, "wino_output");
+    cl_mem bx = buffer(x, nin), bu = buffer(u, nu), bb = buffer(barr, (size_t)padded);
+    cl_mem bv = poisoned(nv), bm = poisoned(nm), by = poisoned(nout);
+    arg_mem(ki, 0, bx);
+    arg_mem(ki, 1, bv);
+    int in_ints[] = {cg, t->h, t->w, g, tw, tpi, nt, ntb};
+    for (int i = 0; i < 8; i++)
+        arg_int(ki, (cl_uint)(2 + i), in_ints[i]);
+    size_t local[3] = {2, 1, 1};
+    size_t gi[2] = {((size_t)ntb * tt + 2) / 2 * 2, (size_t)t->c};
+    run(ki, 2, gi, local);
+    arg_mem(kg, 0, bv);
+    arg_mem(kg, 1, bu);
+    arg_mem(kg, 2, bm);
+    int gemm_ints[] = {cg, g, bpg, nt, ntb, nz};
+    for (int i = 0; i < 6; i++)
+        arg_int(kg, (cl_uint)(3 + i), gemm_ints[i]);
+    size_t gg[3] = {((size_t)ntb + 2) / 2 * 2, (size_t)nz, 16};
+    run(kg, 3, gg, local);
+    arg_mem(ko, 0, bm);
+    arg_mem(ko, 1, bb);
+    arg_mem(ko, 2, by);
+    int out_ints[] = {t->oc, t->h, t->w, g, bpg, tw, tpi, nt};
+    for (int i = 0; i < 8; i++)
+        arg_int(ko, (cl_uint)(3 + i), out_ints[i]);
+    size_t go[2] = {((size_t)nt + 2) / 2 * 2, (size_t)g * bpg};
+    run(ko, 2, go, local);
+    float *got = read_back(by, nout);
+    char what[160];
+    snprintf(what, sizeof what, "winograd N%d C%d %dx%d OC%d g%d tt%d ocb%d vw%d relu%d", t->n,
+             t->c, t->h, t->w, t->oc, g, tt, ocb, vw, t->relu);
+    /* the direct kernels' bound holds: the transforms' extra additions stay
+     * well inside 1e-5 of the magnitudes summed */
+    compare(what, got, want, scale, nout, 1e-5);
+
+    clReleaseKernel(ki), clReleaseKernel(kg), clReleaseKernel(ko);
+    clReleaseMemObject(bx), clReleaseMemObject(bu), clReleaseMemObject(bb);
+    clReleaseMemObject(bv), clReleaseMemObject(bm), clReleaseMemObject(by);
+    free(x), free(w), free(b), free(u), free(barr), free(want), free(scale), free(got);
+}
+
+START_TEST(test_winograd)
+{
+    const wino_case cases[] = {
+        {2, 7, 9, 11, 13, 1, 4, 1, 8, 1},   /* odd H and W: ragged tiles, 13 = 8 + 5 */
+        {3, 5, 7, 5, 19, 1, 3, 2, 4, 0},    /* NT = 36 not a multiple of TT */
+        {1, 6, 13, 11, 20, 2, 2, 3, 8, 1},  /* groups: 10 per group, OCB clamped to 2 blocks */
+        {1, 8, 7, 9, 40, 2, 3, 2, 4, 1},    /* groups: 5 blocks each, OCB past the group's end */
+        {2, 10, 5, 7, 36, 2, 8, 2, 16, 1},  /* 18 per group in float16 */
+        {1, 3, 1, 1, 5, 1, 4, 4, 8, 0},     /* one pixel: one tile, TT clamped to 1 */
+        {2, 11, 13, 13, 52, 1, 4, 3, 8, 1}, /* the CPU default block at conv3-like odd sizes */
+        {1, 4, 6, 8, 12, 2, 5, 1, 4, 1},    /* even sizes: no ragged tile */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_winograd(&cases[i]);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Pooling                                                                  */
 
@@ -560,6 +686,7 @@ int main(void)
     tcase_add_test(tc, test_conv2d);
     tcase_add_test(tc, test_conv2d_groups);
     tcase_add_test(tc, test_conv11s4);
+    tcase_add_test(tc, test_winograd);
     tcase_add_test(tc, test_maxpool);
     tcase_add_test(tc, test_adaptive_avgpool);
     tcase_add_test(tc, test_gemv);

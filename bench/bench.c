@@ -4,7 +4,11 @@
  * over vector widths and work-group sizes 1, 64 and 256); then, per batch size, the median
  * device time of every layer from profiling events, its GFLOP/s, bytes and
  * GB/s and its share of the ceilings, and the end-to-end wall-clock time per
- * batch (upload and read-back included). Output: a table, --csv or --json. */
+ * batch (upload and read-back included): its median, the latency percentiles
+ * over the runs (min, p50, p90, p99, max, nearest rank), the first inference
+ * after the plan is made (first launches compile) and the model's load time
+ * (weights, their arrangement and upload), as onnxruntime_perf_test and
+ * trtexec report them. Output: a table, --csv or --json. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -51,6 +55,15 @@ static double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* The nearest-rank percentile p (0..100) of v[0..n) sorted ascending. */
+static double percentile(const double *v, int n, double p)
+{
+    int rank = (int)ceil(p / 100.0 * n);
+    if (rank < 1)
+        rank = 1;
+    return v[(rank > n ? n : rank) - 1];
 }
 
 /* ------------------------------------------------------------------------ */
@@ -116,7 +129,7 @@ static void json_row(json_object *rows, const char *variant, int batch, const ch
 }
 
 static int bench_batch(an_model *model, int batch, const bench_args *a, double gflops, double gbps,
-                       int *first_row, json_object *rows)
+                       double load_ms, int *first_row, json_object *rows)
 {
     int status = AN_OK, rc = 1, hh = 0, ww = 0;
     an_plan *plan = NULL;
@@ -136,9 +149,11 @@ static int bench_batch(an_model *model, int batch, const bench_args *a, double g
         fprintf(stderr, "alexnet bench: batch %d: %s\n", batch, an_last_error());
         goto done;
     }
-    /* warm up untimed: first launches compile (CLBlast, PoCL) */
+    /* warm up, timed apart: first launches compile (CLBlast, PoCL) */
+    double t_first = now();
     if ((status = an_plan_forward(plan, x, y, AN_OUTPUT_LOGITS)) != AN_OK)
         goto fail;
+    double first_ms = (now() - t_first) * 1e3;
     an_layer_time t[AN_MAX_LAYERS];
     int steps = 0, runs = a->runs < 64 ? a->runs : 64;
     for (int r = 0; r < runs; r++) {
@@ -196,20 +211,41 @@ static int bench_batch(an_model *model, int batch, const bench_args *a, double g
                      (const char *const[]){"%.4f", "%.2f", "%.3f", "%.3f"},
                      (const double[]){m, gf, bytes / 1e6, gb});
     }
-    double wm = median(wall, runs), ips = batch / (wm * 1e-3);
+    double wm = median(wall, runs), ips = batch / (wm * 1e-3); /* median sorts wall */
     double conv_gf = conv_ms > 0 ? conv_flop / (conv_ms * 1e-3) * 1e-9 : 0;
-    if (a->format == OUT_TABLE)
+    /* latency over the runs, then the one-off costs */
+    static const char *const lat_name[] = {"latency_min", "latency_p50", "latency_p90",
+                                           "latency_p99", "latency_max", "first_inference",
+                                           "model_load"};
+    double lat[] = {wall[0],
+                    percentile(wall, runs, 50),
+                    percentile(wall, runs, 90),
+                    percentile(wall, runs, 99),
+                    wall[runs - 1],
+                    first_ms,
+                    load_ms};
+    enum { N_LAT = sizeof lat / sizeof lat[0] };
+    if (a->format == OUT_TABLE) {
         printf("%-20s %10.3f\nconv layers together: %.1f GFLOP/s, %.1f%% of the FMA ceiling\n"
                "end to end: %.3f ms per batch of %d (wall clock, upload and read-back included), "
                "%.1f images/s\n",
                "layers total", total, conv_gf, 100 * conv_gf / gflops, wm, batch, ips);
-    else if (a->format == OUT_CSV)
+        printf("latency over %d runs, ms: min %.3f, p50 %.3f, p90 %.3f, p99 %.3f, max %.3f; "
+               "first inference %.3f ms; model load %.3f ms\n",
+               runs, lat[0], lat[1], lat[2], lat[3], lat[4], lat[5], lat[6]);
+    } else if (a->format == OUT_CSV) {
         printf("%s,%d,end_to_end,%.4f,,,,,\n%s,%d,images_per_second,%.3f,,,,,\n", a->variant, batch,
                wm, a->variant, batch, ips);
-    else
+        for (int i = 0; i < N_LAT; i++)
+            printf("%s,%d,%s,%.4f,,,,,\n", a->variant, batch, lat_name[i], lat[i]);
+    } else {
         json_row(rows, a->variant, batch, "end_to_end", 3,
                  (const char *const[]){"ms", "images_per_second", "conv_gflops"},
                  (const char *const[]){"%.4f", "%.3f", "%.2f"}, (const double[]){wm, ips, conv_gf});
+        for (int i = 0; i < N_LAT; i++)
+            json_row(rows, a->variant, batch, lat_name[i], 1, (const char *const[]){"ms"},
+                     (const char *const[]){"%.4f"}, &lat[i]);
+    }
     *first_row = 0;
     rc = 0;
     goto done;
@@ -290,7 +326,9 @@ int cmd_bench(int argc, char **argv)
     }
     an_model *model = NULL;
     an_load_options lo = {.weights = weights, .seed = 1, .device = device};
+    double t_load = now();
     int rc = 0, status = an_model_load_opts(NULL, a.variant, &lo, &model);
+    double load_ms = (now() - t_load) * 1e3; /* device opening included */
     if (status != AN_OK) {
         fprintf(stderr, "alexnet bench: %s: %s (%s)\n", weights ? weights : "seeded weights",
                 an_last_error(), an_status_name(status));
@@ -322,7 +360,7 @@ int cmd_bench(int argc, char **argv)
     json_object_object_add(root, "rows", rows);
     int first = 1;
     for (int i = 0; i < a.n_batches && rc == 0; i++)
-        rc = bench_batch(model, a.batches[i], &a, gflops, gbps, &first, rows);
+        rc = bench_batch(model, a.batches[i], &a, gflops, gbps, load_ms, &first, rows);
     if (a.format == OUT_JSON)
         printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
     json_object_put(root);

@@ -24,6 +24,8 @@ echo "# bench, table"
 cat "$tmp/table.txt"
 grep -q "^ceilings measured here: " "$tmp/table.txt" || fail "no ceilings line"
 grep -q "images/s" "$tmp/table.txt" || fail "no end-to-end line"
+grep -Eq "^latency over 1 runs, ms: min [0-9.]+, p50 [0-9.]+, p90 [0-9.]+, p99 [0-9.]+, max [0-9.]+; first inference [0-9.]+ ms; model load [0-9.]+ ms$" \
+    "$tmp/table.txt" || fail "no latency line"
 
 echo "# bench, csv"
 "$alexnet" bench --variant caffe-227 --batch 1,2 --runs 1 --csv >"$tmp/b.csv"
@@ -36,6 +38,10 @@ done
 awk -F, '$3 == "images_per_second" && $4 > 0 {n++} END {exit n == 2 ? 0 : 1}' "$tmp/b.csv" ||
     fail "csv: images_per_second missing or not positive"
 grep -q "^# device,.*,ceiling_gflops,.*,ceiling_gbps," "$tmp/b.csv" || fail "csv: no ceilings"
+for row in latency_min latency_p50 latency_p90 latency_p99 latency_max first_inference model_load; do
+    awk -F, -v r=$row '$3 == r && $4 > 0 {n++} END {exit n == 2 ? 0 : 1}' "$tmp/b.csv" ||
+        fail "csv: $row missing or not positive at each batch"
+done
 
 echo "# bench, json"
 "$alexnet" bench --variant torchvision-224 --batch 2 --runs 1 --json >"$tmp/b.json"
@@ -45,6 +51,11 @@ d = json.load(open(sys.argv[1]))
 assert d["ceiling_gflops"] > 0 and d["ceiling_gbps"] > 0, d
 layers = {r.get("layer") for r in d["rows"]}
 assert {"Conv2d-1", "Linear-21"} <= layers, layers
+lat = {r["layer"]: r["ms"] for r in d["rows"] if r["layer"].startswith(("latency_", "first_", "model_"))}
+names = ["latency_min", "latency_p50", "latency_p90", "latency_p99", "latency_max"]
+assert set(names + ["first_inference", "model_load"]) <= set(lat), lat
+assert all(lat[k] > 0 for k in lat), lat
+assert [lat[k] for k in names] == sorted(lat[k] for k in names), lat
 print("# json: %d rows" % len(d["rows"]))
 EOF
 

@@ -200,7 +200,8 @@ static int walk(path_list *l, walk_state *ws, const char *dir, const ancestor *u
         if (e->d_name[0] != '.' && push(&names, e->d_name) != 0)
             rc = -1;
     closedir(d);
-    qsort(names.items, names.count, sizeof *names.items, cmp_str);
+    if (names.count > 1) /* an empty directory has no array at all */
+        qsort(names.items, names.count, sizeof *names.items, cmp_str);
     for (size_t i = 0; i < names.count && rc == 0; i++) {
         size_t n = strlen(dir) + strlen(names.items[i]) + 2;
         char *path = malloc(n);

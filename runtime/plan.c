@@ -4,6 +4,7 @@
  * host wait between layers. ReLU is fused into the layer before it, dropout
  * and an identity adaptive pool cost nothing. */
 #include <clblast_c.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +115,14 @@ typedef struct {
 
 static wino_dims wino_size(int n, int h, int w, int c, int ocp, int tt)
 {
-    wino_dims d;
+    wino_dims d = {0};
+    long long tiles = (long long)((w + 1) / 2) * ((h + 1) / 2) * n;
+    if (tiles > INT_MAX / 16) {
+        /* past the kernels' int indices: sized so that the plan's memory check
+         * refuses it (2^50 bytes each), never computed in int */
+        d.v = d.m = (size_t)1 << 48;
+        return d;
+    }
     d.tw = (w + 1) / 2;
     d.tpi = d.tw * ((h + 1) / 2);
     d.nt = n * d.tpi;

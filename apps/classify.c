@@ -655,8 +655,8 @@ int cmd_classify(int argc, char **argv)
     int rc = APP_EXIT_USAGE;
     path_list paths = {0};
     walk_state ws = {0};
-    const char **todo = NULL; /* the entries to classify, and where each is in paths */
-    size_t *map = NULL, n_todo = 0;
+    const char **pending = NULL; /* the entries to classify, and where each is in paths */
+    size_t *map = NULL, n_pending = 0;
     an_device *dev = NULL;
     an_model *model = NULL;
     if (labels_path && !(pr.labels = read_labels(labels_path)))
@@ -665,16 +665,16 @@ int cmd_classify(int argc, char **argv)
         fprintf(stderr, "alexnet classify: out of memory gathering the inputs\n");
         goto done;
     }
-    todo = malloc((paths.count + 1) * sizeof *todo);
+    pending = malloc((paths.count + 1) * sizeof *pending);
     map = malloc((paths.count + 1) * sizeof *map);
-    if (!todo || !map) {
+    if (!pending || !map) {
         fprintf(stderr, "alexnet classify: out of memory\n");
         goto done;
     }
     for (size_t i = 0; i < paths.count; i++)
         if (!paths.errors[i]) {
-            map[n_todo] = i;
-            todo[n_todo++] = paths.items[i];
+            map[n_pending] = i;
+            pending[n_pending++] = paths.items[i];
         }
     char skipped[512] = "";
     if (ws.skipped) {
@@ -693,7 +693,7 @@ int cmd_classify(int argc, char **argv)
     pr.all = &paths;
     pr.map = map;
     pr.total = paths.count;
-    if (n_todo == 0) { /* nothing to classify: say what there was, and fail */
+    if (n_pending == 0) { /* nothing to classify: say what there was, and fail */
         print_errors_before(&pr, paths.count);
         fprintf(stderr, "alexnet classify: no image classified: %zu input%s found%s%s%s\n",
                 paths.count, paths.count == 1 ? "" : "s", paths.count ? " and reported" : "",
@@ -710,7 +710,7 @@ int cmd_classify(int argc, char **argv)
     pr.start = app_now();
     pr.progress = isatty(STDERR_FILENO);
     an_classify_stats st = {0};
-    int status = an_classify_files(model, todo, n_todo, &o, print_result, &pr, &st);
+    int status = an_classify_files(model, pending, n_pending, &o, print_result, &pr, &st);
     if (status == AN_OK)
         print_errors_before(&pr, paths.count);
     draw_progress(&pr, 1);
@@ -721,7 +721,7 @@ int cmd_classify(int argc, char **argv)
         goto done;
     }
     double busy = st.wall_seconds > 0 ? st.device_seconds / st.wall_seconds : 0;
-    size_t reported = paths.count - n_todo; /* dangling links, loops: failed entries */
+    size_t reported = paths.count - n_pending; /* dangling links, loops: failed entries */
     fprintf(stderr,
             "alexnet: %zu images, %zu failed, %zu batches of %d in %.2f s: %.1f images/s, "
             "device busy %.0f%% of the time%s%s\n",
@@ -730,7 +730,7 @@ int cmd_classify(int argc, char **argv)
             skipped[0] ? "; " : "", skipped);
     rc = st.failed + reported ? 1 : 0;
 done:
-    free(todo);
+    free(pending);
     free(map);
     free(ws.files.slots);
     free(ws.dirs.slots);

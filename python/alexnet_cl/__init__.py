@@ -196,11 +196,14 @@ class Error(Exception):
     message: an_last_error()'s text, or the status's short description when
     the library left none."""
 
-    def __init__(self, status, message):
+    def __init__(self, status, message=""):
         self.status = status
         self.name = _text(_lib.an_status_name(status))
         self.message = message or _text(_lib.an_status_message(status))
-        super().__init__(f"{self.name}: {self.message}")
+        super().__init__(status, self.message)  # args as given: pickling rebuilds it
+
+    def __str__(self):
+        return f"{self.name}: {self.message}"
 
 
 def _check(status):

@@ -18,6 +18,7 @@ a cold cache with PoCL on 2 cores), so the tests share two shapes: (1, 224,
 """
 import json
 import os
+import pickle
 import subprocess
 import threading
 import time
@@ -207,6 +208,8 @@ def test_load_errors():
     with pytest.raises(alexnet_cl.Error) as e:
         alexnet_cl.Model("vgg16")
     assert e.value.name == "AN_ERR_UNKNOWN_VARIANT" and "vgg16" in e.value.message
+    again = pickle.loads(pickle.dumps(e.value))  # as multiprocessing passes it on
+    assert (again.status, again.name, str(again)) == (e.value.status, e.value.name, str(e.value))
     missing = os.path.join(REF, "missing.safetensors")
     with pytest.raises(alexnet_cl.Error) as e:
         alexnet_cl.Model("torchvision-224", weights=missing)

@@ -16,15 +16,19 @@ done
 work=$(mktemp -d /tmp/an_slurm.XXXXXX)
 chmod 755 "$work"
 export SLURM_CONF="$work/slurm.conf"
-stop() {
+stop() { # SIGTERM to each daemon, up to 10 s to exit, then SIGKILL (no procps needed)
+    local pids=() p
     for f in slurmd slurmctld munged; do
-        [ -f "$work/$f.pid" ] && kill "$(cat "$work/$f.pid")" 2>/dev/null
+        [ -s "$work/$f.pid" ] && pids+=("$(cat "$work/$f.pid")")
     done
-    for _ in $(seq 50); do # up to 5 s for them to exit, then no more waiting
-        pgrep -f "$work" >/dev/null || break
+    [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null
+    for _ in $(seq 100); do
+        local alive=0
+        for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ $alive = 0 ] && break
         sleep 0.1
     done
-    pkill -KILL -f "$work" 2>/dev/null
+    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
     rm -rf "$work"
 }
 trap stop EXIT

@@ -254,6 +254,31 @@ int app_open_model(const char *device, const char *variant, const char *weights,
     return 0;
 }
 
+int app_open_models(const char *devices, const char *variant, const char *weights, uint64_t seed,
+                    an_device **devs, an_model **models, int max, int *n)
+{
+    *n = 0;
+    int n_dev = 0, status = an_device_open_list(devices, devs, max, &n_dev);
+    if (status != AN_OK)
+        return fail_setup("device", status);
+    for (int i = 0; i < n_dev; i++) {
+        models[i] = NULL;
+        status = weights
+                     ? an_model_load_flags(devs[i], variant, weights, app_load_flags, &models[i])
+                     : an_model_seed(devs[i], variant, seed, &models[i]);
+        if (status != AN_OK) {
+            int rc = fail_setup(weights ? weights : "seeded weights", status);
+            for (int j = 0; j <= i; j++) {
+                an_model_free(models[j]);
+                an_device_free(devs[j]);
+            }
+            return rc;
+        }
+    }
+    *n = n_dev;
+    return 0;
+}
+
 static int cmd_forward(const forward_args *a)
 {
     if (!a->variant || !a->input || !a->output || (a->weights && a->have_seed)) {

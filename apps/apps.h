@@ -18,6 +18,12 @@ extern unsigned app_load_flags;
 int app_open_model(const char *device, const char *variant, const char *weights, uint64_t seed,
                    an_device **dev, an_model **model);
 
+/* The same on every device that the list devices names (an_device_open_list:
+ * "0:0,0:1", "gpu", "all"), at most max: one model per device in models[0,
+ * *n). On failure nothing is left open. */
+int app_open_models(const char *devices, const char *variant, const char *weights, uint64_t seed,
+                    an_device **devs, an_model **models, int max, int *n);
+
 /* Seconds on a monotonic clock, for the commands' own timings. */
 double app_now(void);
 

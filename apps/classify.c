@@ -586,6 +586,8 @@ int cmd_classify(int argc, char **argv)
                    "         [--weights FILE] [--device SEL] [--batch N] [--top K] [--json]\n"
                    "         [--labels FILE] [--threads N] [--allow-nonfinite]\n"
                    "         [--shard K/N] [--output FILE [--resume]] INPUT...\n"
+                   "SEL: a device (P:D, part of a name), a list (0:0,0:1), a type (gpu, cpu:\n"
+                   "       every device of it) or all; batches go to whichever device is free\n"
                    "INPUT: a PNG file, a directory (walked, sorted, PNGs only), or @list.txt\n"
                    "       (one path a line; - or @- reads the list from standard input)\n"
                    "--shard K/N: only part K of N of the sorted inputs (contiguous parts:\n"
@@ -616,8 +618,11 @@ int cmd_classify(int argc, char **argv)
     unsigned char *skip = NULL;
     app_done done = {0};
     size_t n_done = 0, reported = 0, lo = 0, hi = 0;
-    an_device *dev = NULL;
-    an_model *model = NULL;
+    enum { MAX_DEVICES = 64 };
+    an_device *devs[MAX_DEVICES];
+    an_model *models[MAX_DEVICES];
+    an_classify_stats per[MAX_DEVICES];
+    int n_dev = 0;
     if (labels_path && !(pr.labels = read_labels(labels_path)))
         goto done;
     if (gather(&paths, &ws, argv + optind, argc - optind) != 0) {
@@ -699,7 +704,7 @@ int cmd_classify(int argc, char **argv)
         rc = 1;
         goto done;
     }
-    if ((rc = app_open_model(device, variant, weights, 0, &dev, &model)) != 0)
+    if ((rc = app_open_models(device, variant, weights, 0, devs, models, MAX_DEVICES, &n_dev)) != 0)
         goto done;
     if (!weights)
         fprintf(stderr, "alexnet: no --weights given: using seeded random weights; the "
@@ -708,7 +713,16 @@ int cmd_classify(int argc, char **argv)
     pr.start = app_now();
     pr.progress = isatty(STDERR_FILENO);
     an_classify_stats st = {0};
-    int status = an_classify_files(model, pending, n_pending, &o, print_result, &pr, &st);
+    int status =
+        an_classify_files_multi(models, n_dev, pending, n_pending, &o, print_result, &pr, per);
+    for (int i = 0; i < n_dev; i++) {
+        st.images += per[i].images;
+        st.failed += per[i].failed;
+        st.batches += per[i].batches;
+        st.device_seconds += per[i].device_seconds;
+        st.batch = per[i].batch;
+        st.wall_seconds = per[i].wall_seconds;
+    }
     if (status == AN_OK)
         print_errors_before(&pr, paths.count);
     draw_progress(&pr, 1);
@@ -718,13 +732,22 @@ int cmd_classify(int argc, char **argv)
         rc = APP_EXIT_USAGE;
         goto done;
     }
-    double busy = st.wall_seconds > 0 ? st.device_seconds / st.wall_seconds : 0;
+    double busy = st.wall_seconds > 0 ? st.device_seconds / st.wall_seconds / n_dev : 0;
     fprintf(stderr,
             "alexnet: %zu images, %zu failed, %zu batches of %d in %.2f s: %.1f images/s, "
             "device busy %.0f%% of the time%s%s%s\n",
             st.images + reported, st.failed + reported, st.batches, st.batch, st.wall_seconds,
             st.wall_seconds > 0 ? st.images / st.wall_seconds : 0.0, 100.0 * busy, part,
             skipped[0] ? "; " : "", skipped);
+    for (int i = 0; i < n_dev && n_dev > 1; i++) {
+        an_device_info info;
+        an_device_get_info(devs[i], &info);
+        fprintf(stderr, "alexnet:   device %d:%d (%s): %zu images, %.1f images/s, busy %.0f%%\n",
+                info.platform_index, info.device_index, info.name, per[i].images,
+                per[i].wall_seconds > 0 ? per[i].images / per[i].wall_seconds : 0.0,
+                per[i].wall_seconds > 0 ? 100.0 * per[i].device_seconds / per[i].wall_seconds
+                                        : 0.0);
+    }
     rc = st.failed + reported ? 1 : 0;
 done:
     if (pr.out && pr.out != stdout && fclose(pr.out) != 0 && rc == 0) {
@@ -743,7 +766,9 @@ done:
         free(pr.labels);
     }
     free_list(&paths);
-    an_model_free(model);
-    an_device_free(dev);
+    for (int i = 0; i < n_dev; i++) {
+        an_model_free(models[i]);
+        an_device_free(devs[i]);
+    }
     return rc;
 }

@@ -122,6 +122,16 @@ typedef struct {
  * is nothing to list. */
 AN_API int an_device_list(an_device_info **out, int *count);
 
+/* Opens several devices for an_classify_files_multi: selectors is a
+ * comma-separated list of an_device_open selectors ("0:0,0:1", "gpu,1:0"),
+ * where a type ("gpu", "cpu", "accelerator") names every device of that type
+ * and "all" every device; NULL or "" opens the one an_device_open(NULL)
+ * would. Each device is opened once, in the order named, at most max; the
+ * caller frees each handle in devs[0, *count) with an_device_free. Errors as
+ * an_device_open for the first selector that matches nothing (nothing is
+ * then left open), AN_ERR_DEVICE_NOT_FOUND for a type no device has. */
+AN_API int an_device_open_list(const char *selectors, an_device **devs, int max, int *count);
+
 /* Opens the device chosen by selector: "P:D" indices, a type ("gpu", "cpu",
  * "accelerator"), or a case-insensitive substring of the device name. NULL or
  * "" uses $ALEXNET_DEVICE, else the first GPU, else the first device. On a
@@ -438,6 +448,26 @@ typedef struct {
 AN_API int an_classify_files(an_model *model, const char *const *paths, size_t count,
                              const an_classify_options *options, an_result_fn fn, void *user,
                              an_classify_stats *stats);
+
+/* an_classify_files over several models, one per device, all of one variant
+ * (and normally the same weights): the list is cut into parts of four batches,
+ * and each model takes the next part as soon as it is free, so a fast and a
+ * slow device both stay busy. fn is called from the library's threads, one
+ * call at a time, in input order; the numbers are those of one
+ * an_classify_files run over the whole list on a device of the same kind (the
+ * same batch size, the last part padded as the last batch is). The host
+ * decoding threads (options->threads) are shared out among the models.
+ * stats: NULL, or n_models entries, each model's share (wall_seconds is the
+ * whole run's on each). When a model's device fails, the images of its part
+ * that have no result yet fail with the reason, naming the device, and it
+ * takes no more parts while the others go on; when every device has failed
+ * the run stops with the last one's status and "every device failed" (the
+ * images after that are not reported, as with one device). Other errors as
+ * an_classify_files, and AN_ERR_INVALID_ARGUMENT for models of different
+ * variants. n_models == 1 is an_classify_files. */
+AN_API int an_classify_files_multi(an_model *const *models, int n_models, const char *const *paths,
+                                   size_t count, const an_classify_options *options,
+                                   an_result_fn fn, void *user, an_classify_stats *stats);
 
 /* ------------------------------------------------------------------------ */
 /* Converting published weights (host only)                                  */

@@ -210,6 +210,13 @@ int an_classify_files(an_model *model, const char *const *paths, size_t count,
                       const an_classify_options *options, an_result_fn fn, void *user,
                       an_classify_stats *stats)
 {
+    return an__classify(model, paths, count, options, false, fn, user, stats);
+}
+
+int an__classify(an_model *model, const char *const *paths, size_t count,
+                 const an_classify_options *options, bool keep_batch, an_result_fn fn, void *user,
+                 an_classify_stats *stats)
+{
     an__clear_error();
     int status = AN_OK;
     an_plan *plan = NULL;
@@ -235,7 +242,7 @@ int an_classify_files(an_model *model, const char *const *paths, size_t count,
         pp = *o.preprocess;
     else
         AN_TRY(an_preprocess_default(model->variant->name, &pp));
-    if ((size_t)o.batch > count && count > 0)
+    if ((size_t)o.batch > count && count > 0 && !keep_batch)
         o.batch = (int)count;
     st.batch = o.batch;
     t0 = now();

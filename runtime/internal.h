@@ -398,4 +398,12 @@ const char *an__file_kind(const unsigned char *buf, size_t n);
  * candidate variants expect. */
 const an__variant *an__convert_match(const char *path, const an__ctensors *ts);
 
+/* an_classify_files; keep_batch runs a list shorter than options->batch at
+ * that batch size all the same (zeros after it), as the last batch of a longer
+ * list runs: an_classify_files_multi's parts then give the same numbers as one
+ * run over the whole list. */
+int an__classify(an_model *model, const char *const *paths, size_t count,
+                 const an_classify_options *options, bool keep_batch, an_result_fn fn, void *user,
+                 an_classify_stats *stats);
+
 #endif /* AN_INTERNAL_H */

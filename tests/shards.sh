@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# shards.sh - `alexnet classify --shard K/N --output F [--resume]`: N shards
+# shards.sh - `alexnet classify --shard K/N --output F [--resume]` and
+# `--device` lists (two PoCL devices in one process): N shards
 # cover every input once and their outputs concatenate to a single run's,
 # byte for byte; a run cut off mid-line (as a killed job leaves it) resumes to
 # the same file; an empty shard succeeds; misuse is refused before any work.
@@ -40,6 +41,14 @@ check "... and leaves it as it was" cmp r3.jsonl s3.jsonl
 "$alexnet" classify --json --shard 7/9 in/coffee1.png >empty.jsonl 2>>log
 check "an empty shard succeeds" test $? = 0
 check "... and writes nothing" test ! -s empty.jsonl
+
+# two devices (PoCL twice): the same lines as one, and a line per device in the summary
+POCL_DEVICES="pthread pthread" "$alexnet" classify --json --batch 1 --device all in >two.jsonl 2>two.log
+"$alexnet" classify --json --batch 1 in >one.jsonl 2>>log
+check "two devices give one device's output" cmp two.jsonl one.jsonl
+check "... and say what each did" test "$(grep -c 'device 0:[01] (' two.log)" = 2
+POCL_DEVICES="pthread pthread" "$alexnet" classify --json --batch 2 --device 0:1,0:0 --shard 2/3 in >two.jsonl 2>>log
+check "a shard on two devices equals that shard on one" cmp two.jsonl s2.jsonl
 
 echo "not json" >bad.jsonl
 expect() { # expect STATUS ARGS...

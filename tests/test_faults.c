@@ -340,8 +340,95 @@ START_TEST(test_classify)
 }
 END_TEST
 
+/* an_classify_files_multi on two PoCL devices: the same classes as one
+ * device, every image once and in input order; then one wait fails on
+ * whichever device reaches it: that device's images without a result fail
+ * with a reason naming the device, the other device classifies the rest. */
+enum { MULTI_N = 12 };
+typedef struct {
+    int top[MULTI_N], status[MULTI_N];
+    size_t next;
+    int out_of_order;
+    char error[256];
+} multi_ctx;
+
+static int on_multi(const an_result *r, void *user)
+{
+    multi_ctx *c = user;
+    if (r->index != c->next++ || r->index >= MULTI_N) {
+        c->out_of_order = 1;
+        return 1;
+    }
+    c->status[r->index] = r->status;
+    c->top[r->index] = r->status == AN_OK ? r->top[0].index : -1;
+    if (r->status != AN_OK && !c->error[0])
+        snprintf(c->error, sizeof c->error, "%s", r->error);
+    return 0;
+}
+
+START_TEST(test_classify_multi)
+{
+    static char png[2][4200];
+    const char *root = getenv("AN_SOURCE_ROOT");
+    ck_assert_msg(root != NULL, "AN_SOURCE_ROOT is not set (run through meson test)");
+    snprintf(png[0], sizeof png[0], "%s/tests/fuzz/corpus/png/rgb8_5x3.png", root);
+    snprintf(png[1], sizeof png[1], "%s/tests/fuzz/corpus/png/palette4_trns_6x6.png", root);
+    const char *paths[MULTI_N];
+    for (int i = 0; i < MULTI_N; i++)
+        paths[i] = png[i % 3 == 0];
+    an_device *devs[2] = {NULL, NULL};
+    an_model *models[2] = {NULL, NULL};
+    int n = 0;
+    ck_assert_msg(an_device_open_list("0:0,0:1", devs, 2, &n) == AN_OK, "%s", an_last_error());
+    ck_assert_int_eq(n, 2);
+    for (int i = 0; i < 2; i++)
+        ck_assert_msg(an_model_seed(devs[i], "torchvision-224", 5, &models[i]) == AN_OK, "%s",
+                      an_last_error());
+    an_classify_options o = {1, 1, 1, NULL}; /* parts of 4 images: 3 parts */
+    multi_ctx ref = {0}, got = {0};
+    ck_assert_int_eq(an_classify_files(models[0], paths, MULTI_N, &o, on_multi, &ref, NULL), AN_OK);
+    an_classify_stats st[2];
+    ck_assert_msg(an_classify_files_multi(models, 2, paths, MULTI_N, &o, on_multi, &got, st) ==
+                      AN_OK,
+                  "%s", an_last_error());
+    ck_assert(!got.out_of_order && got.next == MULTI_N);
+    ck_assert_int_eq(memcmp(got.top, ref.top, sizeof ref.top), 0);
+    ck_assert_int_eq(st[0].images + st[1].images, MULTI_N);
+
+    /* one device fails mid-run */
+    memset(&got, 0, sizeof got);
+    fault_only("clWaitForEvents");
+    fault_reset(2);
+    int status = an_classify_files_multi(models, 2, paths, MULTI_N, &o, on_multi, &got, st);
+    ck_assert_ptr_nonnull(fault_failed_name());
+    fault_only(NULL);
+    fault_reset(0);
+    ck_assert_msg(status == AN_OK, "%s", an_last_error());
+    ck_assert(!got.out_of_order && got.next == MULTI_N);
+    int failed = 0;
+    for (int i = 0; i < MULTI_N; i++) {
+        if (got.status[i] != AN_OK)
+            failed++;
+        else
+            ck_assert_int_eq(got.top[i], ref.top[i]);
+    }
+    ck_assert_int_ge(failed, 1);
+    ck_assert_int_le(failed, 4); /* at most the failing device's part */
+    ck_assert_msg(strstr(got.error, "device 0:") && strstr(got.error, "clWaitForEvents"), "%s",
+                  got.error);
+    ck_assert_int_eq(st[0].images + st[1].images, MULTI_N);
+    ck_assert_int_eq((int)(st[0].failed + st[1].failed), failed);
+    for (int i = 0; i < 2; i++) {
+        an_model_free(models[i]);
+        an_device_free(devs[i]);
+    }
+}
+END_TEST
+
 int main(void)
 {
+    setenv("POCL_DEVICES", "pthread pthread", 0); /* two devices for test_classify_multi */
+
     Suite *s = suite_create("faults");
     TCase *tc = tcase_create("faults");
     tcase_add_checked_fixture(tc, setup, NULL);
@@ -352,6 +439,7 @@ int main(void)
     tcase_add_test(tc, test_plan_forward_clblast);
     tcase_add_test(tc, test_programs);
     tcase_add_test(tc, test_classify);
+    tcase_add_test(tc, test_classify_multi);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

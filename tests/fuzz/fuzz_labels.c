@@ -13,10 +13,11 @@
  * here, stubbed so that the target links without the OpenCL pipeline. */
 unsigned app_load_flags;
 
-int app_open_model(const char *device, const char *variant, const char *weights, uint64_t seed,
-                   an_device **dev, an_model **model)
+int app_open_models(const char *devices, const char *variant, const char *weights, uint64_t seed,
+                    an_device **devs, an_model **models, int max, int *n)
 {
-    (void)device, (void)variant, (void)weights, (void)seed, (void)dev, (void)model;
+    (void)devices, (void)variant, (void)weights, (void)seed, (void)devs, (void)models, (void)max,
+        (void)n;
     abort();
 }
 
@@ -26,11 +27,12 @@ const char *app_variant_list(const char *sep)
     return "";
 }
 
-int an_classify_files(an_model *model, const char *const *paths, size_t count,
-                      const an_classify_options *options, an_result_fn fn, void *user,
-                      an_classify_stats *stats)
+int an_classify_files_multi(an_model *const *models, int n_models, const char *const *paths,
+                            size_t count, const an_classify_options *options, an_result_fn fn,
+                            void *user, an_classify_stats *stats)
 {
-    (void)model, (void)paths, (void)count, (void)options, (void)fn, (void)user, (void)stats;
+    (void)models, (void)n_models, (void)paths, (void)count, (void)options, (void)fn, (void)user,
+        (void)stats;
     abort();
 }
 

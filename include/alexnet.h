@@ -334,15 +334,18 @@ typedef struct {
 AN_API int an_tune(an_device *dev, const an_tune_options *opts);
 
 /* ------------------------------------------------------------------------ */
-/* Images: PNG decoding and the variants' preprocessing (host only)          */
+/* Images: PNG and JPEG decoding, the variants' preprocessing (host only)    */
 
-/* A decoded image: RGB8, row-major, 3 bytes per pixel, owned (an_image_free). */
+/* A decoded image: RGB8, row-major, 3 bytes per pixel, owned (an_image_free).
+ * Pixels from elsewhere (a camera, another decoder) can be filled in by hand
+ * and given to an_image_preprocess as they are (not to an_image_free then). */
 typedef struct {
     int width, height;
     unsigned char *rgb;
 } an_image;
 
-/* Larger images are refused from the PNG header, before any pixel is allocated. */
+/* Larger images are refused from the PNG or JPEG header, before any pixel is
+ * allocated. */
 #define AN_IMAGE_MAX_PIXELS 100000000
 
 typedef enum { AN_RESIZE_SHORTER = 0, AN_RESIZE_EXACT = 1 } an_resize_mode;
@@ -376,6 +379,23 @@ AN_API int an_image_decode_png(const char *path, an_image *out);
 
 /* The same for a PNG held in memory; never reads outside data[0, size). */
 AN_API int an_image_decode_png_memory(const void *data, size_t size, an_image *out);
+
+/* Decodes a PNG or a JPEG file, the kind told by its first bytes (never by its
+ * name), to RGB8 exactly as PIL's Image.open(path).convert("RGB") does. PNG:
+ * as an_image_decode_png. JPEG (libjpeg-turbo, with PIL's settings: ISLOW DCT,
+ * fancy upsampling): baseline, progressive and arithmetic-coded, any chroma
+ * subsampling, restart markers; grayscale replicated to RGB; CMYK and YCCK
+ * read as Adobe's inverted CMYK and converted with PIL's formula; the EXIF
+ * orientation is NOT applied and ICC profiles are ignored, as in PIL. Errors
+ * as for an_image_decode_png; AN_ERR_BAD_IMAGE also for a JPEG that ends
+ * before its EOI marker (PIL: "image file is truncated"), one libjpeg refuses,
+ * or a progressive one of more than 1000 scans. Corrupt entropy-coded data that
+ * libjpeg only warns about decodes as in PIL. *out is zeroed on failure. */
+AN_API int an_image_decode(const char *path, an_image *out);
+
+/* The same for PNG or JPEG bytes held in memory; never reads outside
+ * data[0, size). Error texts call the data "image in memory". */
+AN_API int an_image_decode_memory(const void *data, size_t size, an_image *out);
 
 /* Frees the pixels and zeroes *img. Accepts NULL and a zeroed image. */
 AN_API void an_image_free(an_image *img);
@@ -428,12 +448,11 @@ typedef struct {
     double device_seconds; /* sum over batches of device time, from profiling events */
 } an_classify_stats;
 
-/* Classifies count PNG files with model. Images are decoded and preprocessed
- * on `threads` host threads while the device computes the previous batch (two
- * input slots, non-blocking transfers, no clFinish between batches). A file
- * that cannot be decoded fails alone: its result carries the reason and the
- * batch goes on. Returns AN_OK when the run completed (even if some images
- * failed; see stats->failed), or the device or set-up error that stopped it.
+/* Classifies count PNG or JPEG files (an_image_decode) with model. Images are decoded and
+ * preprocessed on `threads` host threads while the device computes the previous batch (two input
+ * slots, non-blocking transfers, no clFinish between batches). A file that cannot be decoded fails
+ * alone: its result carries the reason and the batch goes on. Returns AN_OK when the run completed
+ * (even if some images failed; see stats->failed), or the device or set-up error that stopped it.
  * stats may be NULL. */
 AN_API int an_classify_files(an_model *model, const char *const *paths, size_t count,
                              const an_classify_options *options, an_result_fn fn, void *user,

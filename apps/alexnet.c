@@ -32,7 +32,7 @@ static void usage(FILE *f)
         "                                  logits (or probabilities) for a (N,3,H,W) batch\n"
         "  classify [--variant NAME] [--weights FILE] [--device SEL] [--batch N] [--top K]\n"
         "           [--json] [--labels FILE] [--allow-nonfinite] INPUT...\n"
-        "                                  top-K classes of PNG files (see classify --help)\n"
+        "                                  top-K classes of PNG/JPEG files (see classify --help)\n"
         "  bench [--variant NAME] [--batch 1,16,64] [--runs N] [--csv | --json]\n"
         "                                  per-layer and end-to-end timings, device ceilings\n"
         "  tune [--variant NAME[,NAME]] [--batch 1,16,64] [--runs N] [--dry-run]\n"

@@ -3,6 +3,7 @@
 #define AN_APPS_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "alexnet.h"
 
@@ -30,7 +31,12 @@ int app_parse_int_list(const char *text, int lo, int hi, int *out, int max);
 /* The variants' names (an_variant_names) joined by sep, in a static buffer. */
 const char *app_variant_list(const char *sep);
 
+/* Writes s as a JSON string, strict UTF-8: bytes that are not valid UTF-8
+ * become \udcXX (Python's surrogateescape), reversibly (classify.c). */
+void app_json_put_string(FILE *f, const char *s);
+
 int cmd_classify(int argc, char **argv); /* classify.c */
+int cmd_eval(int argc, char **argv);     /* eval.c */
 int cmd_convert(int argc, char **argv);  /* convert.c */
 int cmd_tune(int argc, char **argv);     /* tune.c */
 

@@ -1,7 +1,7 @@
 /* classify.c - `alexnet classify`: gathers the input paths (files, sorted
  * directory walks, @lists), reads a --labels file, runs the library's
  * pipeline and prints each result in input order, as text or JSON lines
- * (strict UTF-8 whatever the bytes of a path: see json_put_string). */
+ * (strict UTF-8 whatever the bytes of a path: see app_json_put_string). */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -391,7 +391,7 @@ static void draw_progress(printer *p, int final)
  * "surrogateescape" error handler gives it. The escape is reversible: no
  * valid UTF-8 text holds a surrogate, and Python's os.fsencode(), or
  * s.encode("utf-8", "surrogateescape"), gives back the original bytes. */
-static void json_put_string(FILE *f, const char *s)
+void app_json_put_string(FILE *f, const char *s)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t n = strlen(s);
@@ -428,15 +428,15 @@ static void print_one(printer *p, const an_result *r)
         fputs("\r\033[K", stderr); /* keep the bar off the results' lines */
     if (p->json) {
         fputs("{\"path\":", stdout);
-        json_put_string(stdout, r->path);
+        app_json_put_string(stdout, r->path);
         if (r->status != AN_OK) {
             fputs(",\"error\":", stdout);
-            json_put_string(stdout, r->error);
+            app_json_put_string(stdout, r->error);
         } else {
             fputs(",\"top\":[", stdout);
             for (int i = 0; i < r->k; i++) {
                 fputs(i ? ",{\"label\":" : "{\"label\":", stdout);
-                json_put_string(stdout, label(p, r->top[i].index));
+                app_json_put_string(stdout, label(p, r->top[i].index));
                 printf(",\"index\":%d,\"probability\":", r->top[i].index);
                 /* JSON has no NaN or infinity: null (the library fails such images anyway) */
                 if (isfinite(r->top[i].prob))

@@ -459,6 +459,64 @@ AN_API int an_classify_files(an_model *model, const char *const *paths, size_t c
                              an_classify_stats *stats);
 
 /* ------------------------------------------------------------------------ */
+/* Accuracy against ground truth                                             */
+
+/* A labelled set of images: paths[i] has class labels[i] (0..AN_CLASSES-1).
+ * Owned by the caller once filled: an_labelled_free. */
+typedef struct {
+    size_t count;
+    char **paths;
+    int *labels;
+    int classes;        /* folder: class folders found; list: 1 + the largest label */
+    char **class_names; /* folder: the class folders' names in index order; list: NULL */
+} an_labelled;
+
+/* Reads dir as torchvision's ImageFolder does: its subdirectories (symbolic
+ * links followed) sorted by name are the classes 0, 1, ...; the samples of a
+ * class are the files under its folder, at any depth, with one of ImageFolder's
+ * extensions (.jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp, any case), in
+ * the order of sorted(os.walk()) then sorted names. Files of the kinds this
+ * cannot decode are listed all the same (they fail at decoding), so counts are
+ * torchvision's. Each real directory is walked once (no symbolic-link loops).
+ * The indices are the models' class indices: a folder of the 1000 ImageNet
+ * wnid folders (n01440764 ...) gives ImageNet's order, a subset does not.
+ * AN_ERR_IO (dir unreadable), AN_ERR_INVALID_ARGUMENT (no class folder, more
+ * than AN_CLASSES, or a class without images, which ImageFolder refuses too). */
+AN_API int an_labelled_folder(const char *dir, an_labelled *out);
+
+/* Reads a ground-truth file of `PATH LABEL` lines (Caffe's val.txt: a path,
+ * white space, a 0-based class index; the label is the last field, so a path
+ * may hold spaces; blank lines skipped, CR LF accepted). Relative paths are
+ * taken from root, or from the file's own folder when root is NULL.
+ * AN_ERR_IO, or AN_ERR_BAD_FILE naming the line (no label, a label outside
+ * 0..AN_CLASSES-1, a NUL byte, no entry) or the path listed twice. */
+AN_API int an_labelled_list(const char *file, const char *root, an_labelled *out);
+
+/* Frees what set holds and zeroes it; accepts NULL and a zeroed set. */
+AN_API void an_labelled_free(an_labelled *set);
+
+typedef struct {
+    size_t images;     /* results (the set's count, unless the callback stopped the run) */
+    size_t failed;     /* could not be decoded, or gave non-finite outputs */
+    size_t classified; /* images - failed */
+    size_t top1, top5; /* classified images whose label is first / among the first five */
+    double wall_seconds, device_seconds; /* as an_classify_stats */
+} an_eval_stats;
+
+/* Receives each result with its label and the label's rank among the top five
+ * (0..4), -1 when it is not there or the image failed; nonzero stops the run. */
+typedef int (*an_eval_fn)(const an_result *result, int label, int rank, void *user);
+
+/* Classifies set's images with an_classify_files (options as there; top_k
+ * raised to 5 when lower) and counts top-1 and top-5 hits. Accuracy is
+ * top1 / images with failures counted as misses (what torchvision's reference
+ * script would report had it read them), or top1 / classified. fn may be NULL.
+ * Returns as an_classify_files; AN_ERR_INVALID_ARGUMENT for a label outside
+ * 0..AN_CLASSES-1. */
+AN_API int an_eval(an_model *model, const an_labelled *set, const an_classify_options *options,
+                   an_eval_fn fn, void *user, an_eval_stats *stats);
+
+/* ------------------------------------------------------------------------ */
 /* Converting published weights (host only)                                  */
 
 /* Converts a published AlexNet weights file to a .safetensors file that

@@ -1,7 +1,8 @@
 /* eval.c - `alexnet eval`: top-1 and top-5 accuracy against ground truth, for a
  * folder per class (torchvision's ImageFolder) or a `PATH LABEL` file (Caffe's
- * val.txt); a table or one JSON object. Parsing and printing only: the sets
- * and the counting are an_labelled_* and an_eval. */
+ * val.txt), by classifying or from `classify --json` outputs merged; a table or
+ * one JSON object. Parsing and printing only: the sets and the counting are
+ * an_labelled_*, an_eval and an_eval_merge. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +29,10 @@ static int on_result(const an_result *r, int label, int rank, void *user)
         app_json_put_string(p->failures, r->error);
         fputc('}', p->failures);
     } else {
-        fprintf(stderr, "alexnet eval: failed: %s\n", r->error); /* the text names the file */
+        if (strstr(r->error, r->path)) /* decoding errors name the file */
+            fprintf(stderr, "alexnet eval: failed: %s\n", r->error);
+        else
+            fprintf(stderr, "alexnet eval: %s: %s\n", r->path, r->error);
     }
     p->failed_shown++;
     return 0;
@@ -50,11 +54,18 @@ int cmd_eval(int argc, char **argv)
                                          {"ground-truth", required_argument, NULL, 'g'},
                                          {"root", required_argument, NULL, 'r'},
                                          {"json", no_argument, NULL, 'j'},
+                                         {"results", required_argument, NULL, 'R'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *variant = "torchvision-224", *weights = NULL, *device = NULL, *truth = NULL,
                *root = NULL;
     int seed = 0, have_seed = 0;
+    const char **results = calloc((size_t)argc, sizeof *results); /* --results, in order */
+    size_t n_results = 0;
+    if (!results) {
+        fprintf(stderr, "alexnet eval: out of memory\n");
+        return APP_EXIT_USAGE;
+    }
     an_classify_options o = {16, 5, 0, NULL};
     eval_printer pr = {0};
     int c;
@@ -79,12 +90,16 @@ int cmd_eval(int argc, char **argv)
         case 'j':
             pr.json = 1;
             break;
+        case 'R':
+            results[n_results++] = optarg;
+            break;
         case 's':
         case 'b':
         case 'T': {
             int v;
             if (app_parse_int(optarg, c == 's' ? 0 : 1, c == 's' ? 2147483647 : 4096, &v) != 0) {
                 fprintf(stderr, "alexnet eval: bad number '%s'\n", optarg);
+                free(results);
                 return APP_EXIT_USAGE;
             }
             if (c == 's') {
@@ -96,16 +111,22 @@ int cmd_eval(int argc, char **argv)
             break;
         }
         case 'h':
-            printf("usage: alexnet eval [--variant %s]\n"
-                   "         [--weights FILE | --seed N] [--device SEL] [--batch N] [--threads N]\n"
-                   "         [--json] (DIR | --ground-truth FILE [--root DIR])\n"
-                   "DIR: one folder per class, sorted names give the class indices\n"
-                   "     (torchvision's ImageFolder)\n"
-                   "FILE: 'PATH LABEL' lines, 0-based labels (Caffe's val.txt); relative paths\n"
-                   "      from --root, else from FILE's folder\n",
-                   app_variant_list("|"));
+            printf(
+                "usage: alexnet eval [--variant %s]\n"
+                "         [--weights FILE | --seed N] [--device SEL] [--batch N] [--threads N]\n"
+                "         [--json] (DIR | --ground-truth FILE [--root DIR])\n"
+                "DIR: one folder per class, sorted names give the class indices\n"
+                "     (torchvision's ImageFolder)\n"
+                "FILE: 'PATH LABEL' lines, 0-based labels (Caffe's val.txt); relative paths\n"
+                "      from --root, else from FILE's folder\n"
+                "--results OUT.jsonl (repeatable): count from `alexnet classify --json --top 5`\n"
+                "      outputs (e.g. one per shard) instead of classifying; duplicates are\n"
+                "      refused, images without a result reported and counted as misses\n",
+                app_variant_list("|"));
+            free(results);
             return 0;
         default:
+            free(results);
             return APP_EXIT_USAGE;
         }
     }
@@ -115,6 +136,7 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "alexnet eval: give one DIR, or --ground-truth FILE (with --root DIR "
                         "if wanted), and at most one of --weights and --seed "
                         "(see alexnet eval --help)\n");
+        free(results);
         return APP_EXIT_USAGE;
     }
 
@@ -123,6 +145,7 @@ int cmd_eval(int argc, char **argv)
         truth ? an_labelled_list(truth, root, &set) : an_labelled_folder(argv[optind], &set);
     if (status != AN_OK) {
         fprintf(stderr, "alexnet eval: %s (%s)\n", an_last_error(), an_status_name(status));
+        free(results);
         return APP_EXIT_USAGE;
     }
     an_device *dev = NULL;
@@ -134,48 +157,56 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "alexnet eval: out of memory\n");
         goto done;
     }
-    if (app_open_model(device, variant, weights, (uint64_t)seed, &dev, &model) != 0)
-        goto done;
     an_eval_stats st;
-    status = an_eval(model, &set, &o, on_result, &pr, &st);
+    if (n_results) {
+        status = an_eval_merge(&set, results, n_results, on_result, &pr, &st);
+    } else {
+        if (app_open_model(device, variant, weights, (uint64_t)seed, &dev, &model) != 0)
+            goto done;
+        status = an_eval(model, &set, &o, on_result, &pr, &st);
+    }
     if (status != AN_OK) {
         fprintf(stderr, "alexnet eval: stopped after %zu images: %s (%s)\n", st.images,
                 an_last_error(), an_status_name(status));
         goto done;
     }
     double ips = st.wall_seconds > 0 ? st.images / st.wall_seconds : 0.0;
+    const size_t total = st.images + st.missing; /* missing images count as misses */
     if (pr.json) {
         fclose(pr.failures);
         pr.failures = NULL;
         printf("{\"source\":");
         app_json_put_string(stdout, truth ? truth : argv[optind]);
         printf(",\"layout\":\"%s\",\"classes\":%d,\"images\":%zu,\"classified\":%zu,"
-               "\"failed\":%zu,\"top1\":%zu,\"top5\":%zu,\"top1_accuracy\":%.6f,"
+               "\"failed\":%zu,\"missing\":%zu,\"top1\":%zu,\"top5\":%zu,\"top1_accuracy\":%.6f,"
                "\"top5_accuracy\":%.6f,\"top1_accuracy_classified\":%.6f,"
                "\"top5_accuracy_classified\":%.6f,\"wall_seconds\":%.3f,"
                "\"images_per_second\":%.2f,\"failures\":[%s]}\n",
-               truth ? "ground-truth" : "image-folder", set.classes, st.images, st.classified,
-               st.failed, st.top1, st.top5, ratio(st.top1, st.images), ratio(st.top5, st.images),
-               ratio(st.top1, st.classified), ratio(st.top5, st.classified), st.wall_seconds, ips,
-               fail_text ? fail_text : "");
+               truth ? "ground-truth" : "image-folder", set.classes, total, st.classified,
+               st.failed, st.missing, st.top1, st.top5, ratio(st.top1, total),
+               ratio(st.top5, total), ratio(st.top1, st.classified), ratio(st.top5, st.classified),
+               st.wall_seconds, ips, fail_text ? fail_text : "");
     } else {
         printf("%-10s %s (%s, %d classes)\n", "set", truth ? truth : argv[optind],
                truth ? "ground-truth file" : "image folder", set.classes);
-        printf("%-10s %zu (%zu classified, %zu failed)\n", "images", st.images, st.classified,
-               st.failed);
+        printf("%-10s %zu (%zu classified, %zu failed, %zu without a result)\n", "images", total,
+               st.classified, st.failed, st.missing);
         printf("%-10s %6.2f%%  (%zu of %zu; %.2f%% of the classified)\n", "top-1",
-               100.0 * ratio(st.top1, st.images), st.top1, st.images,
+               100.0 * ratio(st.top1, total), st.top1, total,
                100.0 * ratio(st.top1, st.classified));
         printf("%-10s %6.2f%%  (%zu of %zu; %.2f%% of the classified)\n", "top-5",
-               100.0 * ratio(st.top5, st.images), st.top5, st.images,
+               100.0 * ratio(st.top5, total), st.top5, total,
                100.0 * ratio(st.top5, st.classified));
-        printf("%-10s %.1f  (%.2f s, decode to last result)\n", "images/s", ips, st.wall_seconds);
+        if (!n_results)
+            printf("%-10s %.1f  (%.2f s, decode to last result)\n", "images/s", ips,
+                   st.wall_seconds);
     }
-    rc = st.failed ? 1 : 0;
+    rc = st.failed || st.missing ? 1 : 0;
 done:
     if (pr.failures)
         fclose(pr.failures);
     free(fail_text);
+    free(results);
     an_labelled_free(&set);
     an_model_free(model);
     an_device_free(dev);

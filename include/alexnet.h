@@ -500,6 +500,7 @@ typedef struct {
     size_t failed;     /* could not be decoded, or gave non-finite outputs */
     size_t classified; /* images - failed */
     size_t top1, top5; /* classified images whose label is first / among the first five */
+    size_t missing;    /* an_eval_merge: images of the set no output holds (misses) */
     double wall_seconds, device_seconds; /* as an_classify_stats */
 } an_eval_stats;
 
@@ -515,6 +516,21 @@ typedef int (*an_eval_fn)(const an_result *result, int label, int rank, void *us
  * 0..AN_CLASSES-1. */
 AN_API int an_eval(an_model *model, const an_labelled *set, const an_classify_options *options,
                    an_eval_fn fn, void *user, an_eval_stats *stats);
+
+/* Counts top-1 and top-5 from `alexnet classify --json` outputs (several files,
+ * e.g. one per shard) instead of classifying: each line's "path" is matched to
+ * an image of set by its longest tail (the whole path, or what follows one of
+ * its '/') that is a tail of one image's path and of no other's (so
+ * "shard1/val/x.JPEG" matches "/data/val/x.JPEG"); a line with "error"
+ * is a failure, one with "top" needs 5 classes unless the label is among those
+ * it has. fn (may be NULL) gets each line's result in file order, then each
+ * image no file holds, with status AN_ERR_IO (counted in stats->missing, not
+ * in images). AN_ERR_BAD_FILE naming the file and line for a line that is not
+ * classify's JSON, a path not in set, an image given twice (both places
+ * named), too few classes; AN_ERR_IO for a file that cannot be read. stats
+ * holds what was counted up to then. No device is used. */
+AN_API int an_eval_merge(const an_labelled *set, const char *const *files, size_t nfiles,
+                         an_eval_fn fn, void *user, an_eval_stats *stats);
 
 /* ------------------------------------------------------------------------ */
 /* Converting published weights (host only)                                  */

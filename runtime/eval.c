@@ -1,10 +1,13 @@
 /* eval.c - accuracy against ground truth: labelled image sets read the way
  * torchvision's ImageFolder reads a folder per class, or from a Caffe-style
  * `path label` file (ImageNet's val.txt), and top-1/top-5 counted over the
- * classification pipeline's results (an_classify_files). */
+ * classification pipeline's results (an_classify_files) or over the lines
+ * of `alexnet classify --json` outputs (shards) merged. */
 #include <dirent.h>
+#include <json-c/json.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -473,6 +476,214 @@ int an_eval(an_model *model, const an_labelled *set, const an_classify_options *
     st.failed = cs.failed;
     st.wall_seconds = cs.wall_seconds;
     st.device_seconds = cs.device_seconds;
+    if (stats)
+        *stats = st;
+    return status;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Merging `classify --json` outputs                                        */
+
+typedef struct {
+    const char *key; /* a path of the set: joined, or as its line wrote it */
+    size_t index;
+} path_key;
+
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(((const path_key *)a)->key, ((const path_key *)b)->key);
+}
+
+/* The set's image for a result path: the longest tail of it (the whole path,
+ * or what follows one of its '/') that equals a tail of exactly one path of
+ * the set. keys holds every tail of every path of the set, sorted, with index
+ * SIZE_MAX where two images share a tail. SIZE_MAX when none. */
+static size_t find_image(const path_key *keys, size_t n, const char *path)
+{
+    for (const char *p = path; p; p = strchr(p, '/') ? strchr(p, '/') + 1 : NULL) {
+        if (!*p)
+            break;
+        path_key k = {p, 0};
+        const path_key *hit = bsearch(&k, keys, n, sizeof *keys, cmp_key);
+        if (hit)
+            return hit->index; /* SIZE_MAX when ambiguous: a shorter tail is too */
+    }
+    return SIZE_MAX;
+}
+
+/* keys for find_image; *n gets their count. NULL when out of memory. */
+static path_key *tail_keys(const an_labelled *set, size_t *n)
+{
+    size_t count = 0, cap = set->count + 1;
+    path_key *keys = malloc(cap * sizeof *keys);
+    for (size_t i = 0; keys && i < set->count; i++)
+        for (const char *p = set->paths[i]; p && *p;
+             p = strchr(p, '/') ? strchr(p, '/') + 1 : NULL) {
+            if (count == cap) {
+                path_key *k = realloc(keys, 2 * cap * sizeof *k);
+                if (!k) {
+                    free(keys);
+                    return NULL;
+                }
+                keys = k;
+                cap *= 2;
+            }
+            keys[count++] = (path_key){p, i};
+        }
+    if (!keys)
+        return NULL;
+    if (count > 1)
+        qsort(keys, count, sizeof *keys, cmp_key);
+    size_t out = 0; /* one key per distinct tail; SIZE_MAX when images share it */
+    for (size_t i = 0; i < count; i++) {
+        if (out && !strcmp(keys[out - 1].key, keys[i].key)) {
+            if (keys[out - 1].index != keys[i].index)
+                keys[out - 1].index = SIZE_MAX;
+            continue;
+        }
+        keys[out++] = keys[i];
+    }
+    *n = out;
+    return keys;
+}
+
+int an_eval_merge(const an_labelled *set, const char *const *files, size_t nfiles, an_eval_fn fn,
+                  void *user, an_eval_stats *stats)
+{
+    an__clear_error();
+    an_eval_stats st;
+    memset(&st, 0, sizeof st);
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    if (!set || (nfiles && !files) || (set->count && (!set->paths || !set->labels)))
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_eval_merge: set or files is NULL");
+    int status = AN_OK;
+    size_t nkeys = 0;
+    path_key *keys = tail_keys(set, &nkeys);
+    long *seen_line = calloc(set->count + 1, sizeof *seen_line); /* 0: no result yet */
+    size_t *seen_file = calloc(set->count + 1, sizeof *seen_file);
+    char *line = NULL;
+    size_t lcap = 0;
+    FILE *f = NULL;
+    if (!keys || !seen_line || !seen_file) {
+        status = an__fail(AN_ERR_OUT_OF_MEMORY, "an_eval_merge: out of memory");
+        goto fail;
+    }
+
+    for (size_t fi = 0; fi < nfiles; fi++) {
+        f = fopen(files[fi], "rb");
+        if (!f) {
+            status = an__fail(AN_ERR_IO, "%s: cannot open: %s", files[fi], strerror(errno));
+            goto fail;
+        }
+        long lineno = 0;
+        while (getline(&line, &lcap, f) != -1) {
+            lineno++;
+            json_object *o = json_tokener_parse(line), *jp, *jt, *je;
+            if (!o || !json_object_object_get_ex(o, "path", &jp) ||
+                !json_object_is_type(jp, json_type_string)) {
+                if (o)
+                    json_object_put(o);
+                status = an__fail(AN_ERR_BAD_FILE,
+                                  "%s: line %ld is not a line of `alexnet classify --json` (a "
+                                  "JSON object with \"path\")",
+                                  files[fi], lineno);
+                goto fail;
+            }
+            const char *path = json_object_get_string(jp);
+            size_t i = find_image(keys, nkeys, path);
+            if (i == SIZE_MAX) {
+                status = an__fail(AN_ERR_BAD_FILE,
+                                  "%s: line %ld: '%s' matches no single image of the ground "
+                                  "truth",
+                                  files[fi], lineno, path);
+                json_object_put(o);
+                goto fail;
+            }
+            if (seen_line[i]) {
+                status = an__fail(
+                    AN_ERR_BAD_FILE, "%s: line %ld: '%s' has a result already (%s, line %ld)",
+                    files[fi], lineno, set->paths[i], files[seen_file[i]], seen_line[i]);
+                json_object_put(o);
+                goto fail;
+            }
+            seen_line[i] = lineno;
+            seen_file[i] = fi;
+            an_score top[5];
+            an_result r = {i, set->paths[i], AN_OK, "", 0, top};
+            const int label = set->labels[i];
+            int rank = -1;
+            if (json_object_object_get_ex(o, "error", &je)) {
+                r.status = AN_ERR_BAD_IMAGE;
+                r.error = json_object_get_string(je);
+                st.failed++;
+            } else if (json_object_object_get_ex(o, "top", &jt) &&
+                       json_object_is_type(jt, json_type_array)) {
+                size_t k = json_object_array_length(jt);
+                for (size_t j = 0; j < k && j < 5; j++) {
+                    json_object *e = json_object_array_get_idx(jt, j), *ji, *jq;
+                    if (!json_object_object_get_ex(e, "index", &ji) ||
+                        !json_object_object_get_ex(e, "probability", &jq)) {
+                        k = 0;
+                        break;
+                    }
+                    top[j].index = json_object_get_int(ji);
+                    top[j].prob = (float)json_object_get_double(jq);
+                    r.k = (int)j + 1;
+                    if (top[j].index == label && rank < 0)
+                        rank = (int)j;
+                }
+                if (k == 0 || (rank < 0 && k < 5)) {
+                    status = an__fail(AN_ERR_BAD_FILE,
+                                      "%s: line %ld: '%s' has %zu classes and not its label "
+                                      "%d; top-5 needs 5 (run classify with --top 5 or more)",
+                                      files[fi], lineno, path, k, label);
+                    json_object_put(o);
+                    goto fail;
+                }
+                st.classified++;
+                st.top1 += rank == 0;
+                st.top5 += rank >= 0;
+            } else {
+                status = an__fail(AN_ERR_BAD_FILE, "%s: line %ld: neither \"top\" nor \"error\"",
+                                  files[fi], lineno);
+                json_object_put(o);
+                goto fail;
+            }
+            st.images++;
+            int stop = fn ? fn(&r, label, rank, user) : 0;
+            json_object_put(o);
+            if (stop)
+                goto fail; /* status is AN_OK: stopped by the caller */
+        }
+        if (ferror(f)) {
+            status = an__fail(AN_ERR_IO, "%s: read error", files[fi]);
+            goto fail;
+        }
+        fclose(f);
+        f = NULL;
+    }
+    /* Images of the set without a result: reported, counted as misses. */
+    for (size_t i = 0; i < set->count; i++)
+        if (!seen_line[i]) {
+            st.missing++;
+            an_result r = {i,
+                           set->paths[i],
+                           AN_ERR_IO,
+                           "no result for this image in the "
+                           "classify outputs",
+                           0,
+                           NULL};
+            if (fn && fn(&r, set->labels[i], -1, user))
+                break;
+        }
+fail:
+    if (f)
+        fclose(f);
+    free(line);
+    free(keys);
+    free(seen_line);
+    free(seen_file);
     if (stats)
         *stats = st;
     return status;

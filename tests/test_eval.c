@@ -2,7 +2,8 @@
  * eval`): tests/reference/eval_ref.py writes a tiny ImageFolder (JPEG and PNG,
  * a subfolder, a broken file), a val.txt for the same images, seeded weights,
  * and the top-1/top-5 counts PyTorch gets on them in float64; the library and
- * the command must count the same. Also the sets' readers on bad input. */
+ * the command must count the same, classifying or merging `classify --json`
+ * shards. Also the sets' readers and the merge on bad input. */
 #include <check.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -176,6 +177,88 @@ START_TEST(test_cli)
 }
 END_TEST
 
+static void write_text(const char *path, const char *text);
+
+/* `classify --json` on two shards of val.txt's images (one of them given by
+ * absolute paths), merged: the same counts as classifying them here; then a
+ * shard missing, a duplicate, a stranger and too few classes. */
+START_TEST(test_merge)
+{
+    make_reference();
+    if (skipped)
+        return;
+    char cmd[8192], *out = NULL, p[4096];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && awk 'NR<=5{print $1}' val.txt > s1.txt && "
+             "awk 'NR>5{print ENVIRON[\"PWD\"] \"/\" $1}' val.txt > s2.txt && "
+             "'%s/apps/alexnet' classify --json --weights weights.safetensors @s1.txt > r1.jsonl "
+             "2>/dev/null; '%s/apps/alexnet' classify --json --weights weights.safetensors "
+             "@s2.txt > r2.jsonl 2>/dev/null; wc -l < r2.jsonl",
+             dir, getenv("AN_BUILD_ROOT"), getenv("AN_BUILD_ROOT"));
+    ck_assert_int_eq(run_capture(cmd, &out), 0);
+    ck_assert_int_eq(atoi(out), 5);
+    free(out);
+
+    an_labelled set;
+    snprintf(p, sizeof p, "%s/val.txt", dir);
+    ck_assert_int_eq(an_labelled_list(p, NULL, &set), AN_OK);
+    char r1[4200], r2[4200], r3[4200];
+    snprintf(r1, sizeof r1, "%s/r1.jsonl", dir);
+    snprintf(r2, sizeof r2, "%s/r2.jsonl", dir);
+    snprintf(r3, sizeof r3, "%s/r3.jsonl", dir);
+    const char *both[] = {r1, r2}, *twice[] = {r2, r2};
+    an_eval_stats st;
+    long n[4] = {0};
+    ck_assert_msg(an_eval_merge(&set, both, 2, count_ranks, n, &st) == AN_OK, "%s",
+                  an_last_error());
+    ck_assert_uint_eq(st.images, (size_t)want("list", "images"));
+    ck_assert_uint_eq(st.failed, (size_t)want("list", "failed"));
+    ck_assert_uint_eq(st.top1, (size_t)want("list", "top1"));
+    ck_assert_uint_eq(st.top5, (size_t)want("list", "top5"));
+    ck_assert_uint_eq(st.missing, 0);
+    /* one shard: the other's five images are missing, reported to the callback */
+    memset(n, 0, sizeof n);
+    ck_assert_int_eq(an_eval_merge(&set, both, 1, count_ranks, n, &st), AN_OK);
+    ck_assert_uint_eq(st.images, 5);
+    ck_assert_uint_eq(st.missing, 5);
+    ck_assert_int_eq(n[0], 10);
+    /* the same shard twice */
+    ck_assert_int_eq(an_eval_merge(&set, twice, 2, NULL, NULL, &st), AN_ERR_BAD_FILE);
+    ck_assert_msg(strstr(an_last_error(), "has a result already") && strstr(an_last_error(), r2),
+                  "%s", an_last_error());
+    /* a path of no image of the set; too few classes; not classify's JSON */
+    const char *lines[] = {"{\"path\":\"elsewhere/img9.jpg\",\"top\":[]}\n",
+                           "{\"path\":\"apple/img0.jpg\",\"top\":[{\"label\":\"x\","
+                           "\"index\":999,\"probability\":0.5}]}\n",
+                           "not json\n"};
+    const char *says[] = {"matches no single image", "top-5 needs 5", "line 1 is not"};
+    for (int i = 0; i < 3; i++) {
+        write_text(r3, lines[i]);
+        const char *one[] = {r3};
+        ck_assert_int_eq(an_eval_merge(&set, one, 1, NULL, NULL, &st), AN_ERR_BAD_FILE);
+        ck_assert_msg(strstr(an_last_error(), says[i]) && strstr(an_last_error(), r3), "%s",
+                      an_last_error());
+    }
+    an_labelled_free(&set);
+
+    /* the command: the same numbers as JSON */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s/apps/alexnet' eval --json --ground-truth val.txt --results r1.jsonl "
+             "--results r2.jsonl",
+             dir, getenv("AN_BUILD_ROOT"));
+    ck_assert_int_eq(run_capture(cmd, &out), 1);
+    json_object *o = json_tokener_parse(out), *v;
+    ck_assert_msg(o != NULL, "not JSON: %s", out);
+    const char *keys[] = {"images", "failed", "top1", "top5"};
+    for (int k = 0; k < 4; k++) {
+        ck_assert(json_object_object_get_ex(o, keys[k], &v));
+        ck_assert_msg(json_object_get_int64(v) == want("list", keys[k]), "%s: %s", out, keys[k]);
+    }
+    json_object_put(o);
+    free(out);
+}
+END_TEST
+
 static void write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "wb");
@@ -260,6 +343,7 @@ int main(void)
     tcase_add_test(tc, test_bad_sets);
     tcase_add_test(tc, test_library);
     tcase_add_test(tc, test_cli);
+    tcase_add_test(tc, test_merge);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

@@ -131,6 +131,12 @@ int cmd_eval(int argc, char **argv)
         }
     }
     int n_args = argc - optind;
+    if (n_results && (weights || have_seed || device)) {
+        fprintf(stderr, "alexnet eval: --results counts from classify's outputs; --weights, "
+                        "--seed and --device do not apply\n");
+        free(results);
+        return APP_EXIT_USAGE;
+    }
     if ((truth && n_args != 0) || (!truth && n_args != 1) || (root && !truth) ||
         (weights && have_seed)) {
         fprintf(stderr, "alexnet eval: give one DIR, or --ground-truth FILE (with --root DIR "

@@ -37,5 +37,6 @@ expect 2 eval --ground-truth val.txt dir
 expect 2 eval --root r dir
 expect 2 eval --weights w.safetensors --seed 1 dir
 expect 2 eval /nonexistent-eval-dir
+expect 2 eval --results r.jsonl --weights w.safetensors dir
 expect 0 eval --help
 exit $fail

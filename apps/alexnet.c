@@ -32,7 +32,10 @@ static void usage(FILE *f)
         "                                  logits (or probabilities) for a (N,3,H,W) batch\n"
         "  classify [--variant NAME] [--weights FILE] [--device SEL] [--batch N] [--top K]\n"
         "           [--json] [--labels FILE] [--allow-nonfinite] INPUT...\n"
-        "                                  top-K classes of PNG files (see classify --help)\n"
+        "                                  top-K classes of PNG/JPEG files (see classify --help)\n"
+        "  eval [--variant NAME] [--weights FILE | --seed N] [--device SEL] [--batch N]\n"
+        "       [--json] (DIR | --ground-truth FILE [--root DIR])\n"
+        "                                  top-1/top-5 accuracy against ground truth\n"
         "  bench [--variant NAME] [--batch 1,16,64] [--runs N] [--csv | --json]\n"
         "                                  per-layer and end-to-end timings, device ceilings\n"
         "  tune [--variant NAME[,NAME]] [--batch 1,16,64] [--runs N] [--dry-run]\n"
@@ -383,6 +386,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "classify") == 0)
         return cmd_classify(argc, argv);
+    if (strcmp(cmd, "eval") == 0)
+        return cmd_eval(argc, argv);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc, argv);
     if (strcmp(cmd, "tune") == 0)

@@ -73,6 +73,7 @@ int app_parse_shard(const char *text, int *k, int *n);
 void app_shard_range(size_t count, int k, int n, size_t *lo, size_t *hi);
 
 int cmd_classify(int argc, char **argv); /* classify.c */
+int cmd_eval(int argc, char **argv);     /* eval.c */
 int cmd_convert(int argc, char **argv);  /* convert.c */
 int cmd_tune(int argc, char **argv);     /* tune.c */
 

@@ -80,10 +80,19 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int is_png_name(const char *name)
+/* The names a directory walk takes: PNG and JPEG extensions, any case (what
+ * torchvision's ImageFolder takes of those two kinds). Only the walk looks at
+ * names; the library tells the kind by the file's first bytes. */
+static int is_image_name(const char *name)
 {
-    size_t n = strlen(name);
-    return n > 4 && strcasecmp(name + n - 4, ".png") == 0;
+    static const char *const exts[] = {".png", ".jpg", ".jpeg", ".jpe", ".jfif"};
+    const char *dot = strrchr(name, '.');
+    if (!dot || dot == name)
+        return 0;
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+        if (strcasecmp(dot, exts[i]) == 0)
+            return 1;
+    return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -182,13 +191,12 @@ static void note_skipped(walk_state *ws, const char *name)
     ws->exts[ws->n_exts++].n = 1;
 }
 
-/* Adds the PNG files under dir, sorted by name (bytes), descending into
- * subdirectories and following symbolic links like `find -L`: a real file
- * (device and inode) is listed once however many names it has, a directory
- * is walked once, a link back to a directory being walked is reported once as
- * a loop, and a dangling link is reported as its entry's error. Names
- * starting with '.' are left out; other files that are not PNGs are counted
- * as skipped. Returns -1 only when out of memory. */
+/* Adds the PNG and JPEG files (by name, is_image_name) under dir, sorted by name (bytes),
+ * descending into subdirectories and following symbolic links like `find -L`: a real file (device
+ * and inode) is listed once however many names it has, a directory is walked once, a link back to a
+ * directory being walked is reported once as a loop, and a dangling link is reported as its entry's
+ * error. Names starting with '.' are left out; other files are counted as skipped. Returns -1 only
+ * when out of memory. */
 static int walk(path_list *l, walk_state *ws, const char *dir, const ancestor *up)
 {
     DIR *d = opendir(dir);
@@ -239,7 +247,7 @@ static int walk(path_list *l, walk_state *ws, const char *dir, const ancestor *u
                 ancestor here = {sb.st_dev, sb.st_ino, path, up};
                 rc = added < 0 ? -1 : added ? walk(l, ws, path, &here) : 0;
             }
-        } else if (!is_png_name(names.items[i])) {
+        } else if (!is_image_name(names.items[i])) {
             note_skipped(ws, names.items[i]);
         } else {
             int added = id_set_add(&ws->files, sb.st_dev, sb.st_ino);
@@ -588,7 +596,8 @@ int cmd_classify(int argc, char **argv)
                    "         [--shard K/N] [--output FILE [--resume]] INPUT...\n"
                    "SEL: a device (P:D, part of a name), a list (0:0,0:1), a type (gpu, cpu:\n"
                    "       every device of it) or all; batches go to whichever device is free\n"
-                   "INPUT: a PNG file, a directory (walked, sorted, PNGs only), or @list.txt\n"
+                   "INPUT: a PNG or JPEG file (told by content), a directory (walked, sorted,\n"
+                   "       .png/.jpg/.jpeg/.jpe/.jfif names only), or @list.txt\n"
                    "       (one path a line; - or @- reads the list from standard input)\n"
                    "--shard K/N: only part K of N of the sorted inputs (contiguous parts:\n"
                    "       the outputs of K=1..N concatenate to one run's output)\n"
@@ -667,9 +676,9 @@ int cmd_classify(int argc, char **argv)
         pr.out = stdout;
     char skipped[512] = "";
     if (ws.skipped) {
-        size_t used =
-            (size_t)snprintf(skipped, sizeof skipped, "%zu file%s skipped (not PNG: ", ws.skipped,
-                             ws.skipped == 1 ? "" : "s");
+        size_t used = (size_t)snprintf(skipped, sizeof skipped,
+                                       "%zu file%s skipped (not PNG or JPEG: ", ws.skipped,
+                                       ws.skipped == 1 ? "" : "s");
         for (int i = 0; i < ws.n_exts && used < sizeof skipped; i++)
             used += (size_t)snprintf(skipped + used, sizeof skipped - used, "%s%zu %s",
                                      i ? ", " : "", ws.exts[i].n, ws.exts[i].ext);

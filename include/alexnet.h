@@ -344,15 +344,18 @@ typedef struct {
 AN_API int an_tune(an_device *dev, const an_tune_options *opts);
 
 /* ------------------------------------------------------------------------ */
-/* Images: PNG decoding and the variants' preprocessing (host only)          */
+/* Images: PNG and JPEG decoding, the variants' preprocessing (host only)    */
 
-/* A decoded image: RGB8, row-major, 3 bytes per pixel, owned (an_image_free). */
+/* A decoded image: RGB8, row-major, 3 bytes per pixel, owned (an_image_free).
+ * Pixels from elsewhere (a camera, another decoder) can be filled in by hand
+ * and given to an_image_preprocess as they are (not to an_image_free then). */
 typedef struct {
     int width, height;
     unsigned char *rgb;
 } an_image;
 
-/* Larger images are refused from the PNG header, before any pixel is allocated. */
+/* Larger images are refused from the PNG or JPEG header, before any pixel is
+ * allocated. */
 #define AN_IMAGE_MAX_PIXELS 100000000
 
 typedef enum { AN_RESIZE_SHORTER = 0, AN_RESIZE_EXACT = 1 } an_resize_mode;
@@ -386,6 +389,23 @@ AN_API int an_image_decode_png(const char *path, an_image *out);
 
 /* The same for a PNG held in memory; never reads outside data[0, size). */
 AN_API int an_image_decode_png_memory(const void *data, size_t size, an_image *out);
+
+/* Decodes a PNG or a JPEG file, the kind told by its first bytes (never by its
+ * name), to RGB8 exactly as PIL's Image.open(path).convert("RGB") does. PNG:
+ * as an_image_decode_png. JPEG (libjpeg-turbo, with PIL's settings: ISLOW DCT,
+ * fancy upsampling): baseline, progressive and arithmetic-coded, any chroma
+ * subsampling, restart markers; grayscale replicated to RGB; CMYK and YCCK
+ * read as Adobe's inverted CMYK and converted with PIL's formula; the EXIF
+ * orientation is NOT applied and ICC profiles are ignored, as in PIL. Errors
+ * as for an_image_decode_png; AN_ERR_BAD_IMAGE also for a JPEG that ends
+ * before its EOI marker (PIL: "image file is truncated"), one libjpeg refuses,
+ * or a progressive one of more than 1000 scans. Corrupt entropy-coded data that
+ * libjpeg only warns about decodes as in PIL. *out is zeroed on failure. */
+AN_API int an_image_decode(const char *path, an_image *out);
+
+/* The same for PNG or JPEG bytes held in memory; never reads outside
+ * data[0, size). Error texts call the data "image in memory". */
+AN_API int an_image_decode_memory(const void *data, size_t size, an_image *out);
 
 /* Frees the pixels and zeroes *img. Accepts NULL and a zeroed image. */
 AN_API void an_image_free(an_image *img);
@@ -438,12 +458,11 @@ typedef struct {
     double device_seconds; /* sum over batches of device time, from profiling events */
 } an_classify_stats;
 
-/* Classifies count PNG files with model. Images are decoded and preprocessed
- * on `threads` host threads while the device computes the previous batch (two
- * input slots, non-blocking transfers, no clFinish between batches). A file
- * that cannot be decoded fails alone: its result carries the reason and the
- * batch goes on. Returns AN_OK when the run completed (even if some images
- * failed; see stats->failed), or the device or set-up error that stopped it.
+/* Classifies count PNG or JPEG files (an_image_decode) with model. Images are decoded and
+ * preprocessed on `threads` host threads while the device computes the previous batch (two input
+ * slots, non-blocking transfers, no clFinish between batches). A file that cannot be decoded fails
+ * alone: its result carries the reason and the batch goes on. Returns AN_OK when the run completed
+ * (even if some images failed; see stats->failed), or the device or set-up error that stopped it.
  * stats may be NULL. */
 AN_API int an_classify_files(an_model *model, const char *const *paths, size_t count,
                              const an_classify_options *options, an_result_fn fn, void *user,
@@ -468,6 +487,80 @@ AN_API int an_classify_files(an_model *model, const char *const *paths, size_t c
 AN_API int an_classify_files_multi(an_model *const *models, int n_models, const char *const *paths,
                                    size_t count, const an_classify_options *options,
                                    an_result_fn fn, void *user, an_classify_stats *stats);
+
+/* ------------------------------------------------------------------------ */
+/* Accuracy against ground truth                                             */
+
+/* A labelled set of images: paths[i] has class labels[i] (0..AN_CLASSES-1).
+ * Owned by the caller once filled: an_labelled_free. */
+typedef struct {
+    size_t count;
+    char **paths;
+    int *labels;
+    int classes;        /* folder: class folders found; list: 1 + the largest label */
+    char **class_names; /* folder: the class folders' names in index order; list: NULL */
+} an_labelled;
+
+/* Reads dir as torchvision's ImageFolder does: its subdirectories (symbolic
+ * links followed) sorted by name are the classes 0, 1, ...; the samples of a
+ * class are the files under its folder, at any depth, with one of ImageFolder's
+ * extensions (.jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp, any case), in
+ * the order of sorted(os.walk()) then sorted names. Files of the kinds this
+ * cannot decode are listed all the same (they fail at decoding), so counts are
+ * torchvision's. Each real directory is walked once (no symbolic-link loops).
+ * The indices are the models' class indices: a folder of the 1000 ImageNet
+ * wnid folders (n01440764 ...) gives ImageNet's order, a subset does not.
+ * AN_ERR_IO (dir unreadable), AN_ERR_INVALID_ARGUMENT (no class folder, more
+ * than AN_CLASSES, or a class without images, which ImageFolder refuses too). */
+AN_API int an_labelled_folder(const char *dir, an_labelled *out);
+
+/* Reads a ground-truth file of `PATH LABEL` lines (Caffe's val.txt: a path,
+ * white space, a 0-based class index; the label is the last field, so a path
+ * may hold spaces; blank lines skipped, CR LF accepted). Relative paths are
+ * taken from root, or from the file's own folder when root is NULL.
+ * AN_ERR_IO, or AN_ERR_BAD_FILE naming the line (no label, a label outside
+ * 0..AN_CLASSES-1, a NUL byte, no entry) or the path listed twice. */
+AN_API int an_labelled_list(const char *file, const char *root, an_labelled *out);
+
+/* Frees what set holds and zeroes it; accepts NULL and a zeroed set. */
+AN_API void an_labelled_free(an_labelled *set);
+
+typedef struct {
+    size_t images;     /* results (the set's count, unless the callback stopped the run) */
+    size_t failed;     /* could not be decoded, or gave non-finite outputs */
+    size_t classified; /* images - failed */
+    size_t top1, top5; /* classified images whose label is first / among the first five */
+    size_t missing;    /* an_eval_merge: images of the set no output holds (misses) */
+    double wall_seconds, device_seconds; /* as an_classify_stats */
+} an_eval_stats;
+
+/* Receives each result with its label and the label's rank among the top five
+ * (0..4), -1 when it is not there or the image failed; nonzero stops the run. */
+typedef int (*an_eval_fn)(const an_result *result, int label, int rank, void *user);
+
+/* Classifies set's images with an_classify_files (options as there; top_k
+ * raised to 5 when lower) and counts top-1 and top-5 hits. Accuracy is
+ * top1 / images with failures counted as misses (what torchvision's reference
+ * script would report had it read them), or top1 / classified. fn may be NULL.
+ * Returns as an_classify_files; AN_ERR_INVALID_ARGUMENT for a label outside
+ * 0..AN_CLASSES-1. */
+AN_API int an_eval(an_model *model, const an_labelled *set, const an_classify_options *options,
+                   an_eval_fn fn, void *user, an_eval_stats *stats);
+
+/* Counts top-1 and top-5 from `alexnet classify --json` outputs (several files,
+ * e.g. one per shard) instead of classifying: each line's "path" is matched to
+ * an image of set by its longest tail (the whole path, or what follows one of
+ * its '/') that is a tail of one image's path and of no other's (so
+ * "shard1/val/x.JPEG" matches "/data/val/x.JPEG"); a line with "error"
+ * is a failure, one with "top" needs 5 classes unless the label is among those
+ * it has. fn (may be NULL) gets each line's result in file order, then each
+ * image no file holds, with status AN_ERR_IO (counted in stats->missing, not
+ * in images). AN_ERR_BAD_FILE naming the file and line for a line that is not
+ * classify's JSON, a path not in set, an image given twice (both places
+ * named), too few classes; AN_ERR_IO for a file that cannot be read. stats
+ * holds what was counted up to then. No device is used. */
+AN_API int an_eval_merge(const an_labelled *set, const char *const *files, size_t nfiles,
+                         an_eval_fn fn, void *user, an_eval_stats *stats);
 
 /* ------------------------------------------------------------------------ */
 /* Converting published weights (host only)                                  */

@@ -1,4 +1,4 @@
-/* classify.c - the batched classification pipeline: PNG files decoded and
+/* classify.c - the batched classification pipeline: PNG and JPEG files decoded and
  * preprocessed on host threads into one of two input slots while the device
  * computes the batch in the other, results handed back in input order.
  * Also the ImageNet class names embedded from data/imagenet_classes.txt. */
@@ -72,7 +72,7 @@ static void decode_one(decode_job *job, int i)
     slot *s = job->s;
     float *dst = s->input + (size_t)i * job->image_floats;
     an_image img = {0};
-    int status = an_image_decode_png(job->paths[s->first + (size_t)i], &img);
+    int status = an_image_decode(job->paths[s->first + (size_t)i], &img);
     if (status == AN_OK)
         status = an_image_preprocess(&img, job->pp, dst);
     an_image_free(&img);

@@ -1,6 +1,6 @@
 /* image.c - the classification front end on the host: PNG decoding (libpng) to
- * RGB8, and the variants' preprocessing (resize, centre crop, normalise) into a
- * (3, crop, crop) float32 input.
+ * RGB8, files told PNG or JPEG by their first bytes (JPEG: jpeg.c), and the variants' preprocessing
+ * (resize, centre crop, normalise) into a (3, crop, crop) float32 input.
  *
  * Decoding reproduces PIL 9.4's Image.open(path).convert("RGB"), as checked on
  * every PNG kind by tests/reference/preprocess_ref.py against Debian 12's PIL:
@@ -200,23 +200,20 @@ int an_image_decode_png_memory(const void *data, size_t size, an_image *out)
     return decode_png(data, size, "PNG in memory", out);
 }
 
-int an_image_decode_png(const char *path, an_image *out)
+/* The whole file at path into *buf (malloc'd, the caller frees it); works for
+ * pipes too. AN_ERR_IO when it cannot be read. */
+static int read_file(const char *path, unsigned char **buf_out, size_t *size_out)
 {
-    an__clear_error();
     FILE *f = NULL;
     unsigned char *buf = NULL;
     size_t size = 0, cap = 0;
     int status = AN_OK;
 
-    if (out)
-        memset(out, 0, sizeof *out);
-    if (!path || !out)
-        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_image_decode_png: path or out is NULL");
+    *buf_out = NULL;
+    *size_out = 0;
     f = fopen(path, "rb");
     if (!f)
         return an__fail(AN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-
-    /* The whole file into memory, growing the buffer; works for pipes too. */
     for (;;) {
         if (size == cap) {
             if (cap >= MAX_FILE_BYTES) {
@@ -244,13 +241,79 @@ int an_image_decode_png(const char *path, an_image *out)
             break;
         }
     }
-    status = decode_png(buf, size, path, out);
+    fclose(f);
+    *buf_out = buf;
+    *size_out = size;
+    return AN_OK;
 
 fail:
-    if (f)
-        fclose(f);
+    fclose(f);
     free(buf);
     return status;
+}
+
+int an_image_decode_png(const char *path, an_image *out)
+{
+    an__clear_error();
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!path || !out)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_image_decode_png: path or out is NULL");
+    unsigned char *buf;
+    size_t size;
+    int status = read_file(path, &buf, &size);
+    if (status == AN_OK)
+        status = decode_png(buf, size, path, out);
+    free(buf);
+    return status;
+}
+
+/* PNG or JPEG, told by the first bytes (never by the name). */
+static int decode_any(const unsigned char *data, size_t size, const char *name, an_image *out)
+{
+    static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (size >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff)
+        return an__decode_jpeg(data, size, name, out);
+    if (size >= 8 && memcmp(data, png_sig, 8) == 0)
+        return decode_png(data, size, name, out);
+    memset(out, 0, sizeof *out);
+    if (size == 0)
+        return an__fail(AN_ERR_BAD_IMAGE, "%s: empty (0 bytes), not an image", name);
+    char head[3 * 8 + 1] = "";
+    for (size_t i = 0; i < size && i < 8; i++)
+        snprintf(head + 3 * i, sizeof head - 3 * i, "%02x ", data[i]);
+    head[strlen(head) - 1] = '\0';
+    return an__fail(AN_ERR_BAD_IMAGE,
+                    "%s: neither PNG nor JPEG (%zu bytes, starts with %s; a PNG starts with "
+                    "89 50 4e 47 0d 0a 1a 0a, a JPEG with ff d8 ff)",
+                    name, size, head);
+}
+
+int an_image_decode(const char *path, an_image *out)
+{
+    an__clear_error();
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!path || !out)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_image_decode: path or out is NULL");
+    unsigned char *buf;
+    size_t size;
+    int status = read_file(path, &buf, &size);
+    if (status == AN_OK)
+        status = decode_any(buf, size, path, out);
+    free(buf);
+    return status;
+}
+
+int an_image_decode_memory(const void *data, size_t size, an_image *out)
+{
+    an__clear_error();
+    if (!out)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_image_decode_memory: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!data && size)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_image_decode_memory: data is NULL");
+    return decode_any(data, size, "image in memory", out);
 }
 
 void an_image_free(an_image *img)

@@ -14,6 +14,13 @@
 #include "alexnet.h"
 
 /* ------------------------------------------------------------------------ */
+/* Images                                                                   */
+
+/* Decodes the JPEG in data[0, size) to RGB8 as PIL does (runtime/jpeg.c); name
+ * is what error texts call it. *out is zeroed first and filled on AN_OK. */
+int an__decode_jpeg(const void *data, size_t size, const char *name, an_image *out);
+
+/* ------------------------------------------------------------------------ */
 /* Errors                                                                   */
 
 /* Empties the last-error text: every fallible public function calls it on

@@ -30,4 +30,13 @@ expect 2 tune --runs 2x --dry-run
 expect 2 tune --batch 0 --dry-run
 expect 2 tune --batch 1,abc --dry-run
 expect 2 forward --variant caffe-227 --seed 12abc --input x.npy --output y.npy
+expect 2 eval
+expect 2 eval --batch 0 dir
+expect 2 eval --seed 1x dir
+expect 2 eval --ground-truth val.txt dir
+expect 2 eval --root r dir
+expect 2 eval --weights w.safetensors --seed 1 dir
+expect 2 eval /nonexistent-eval-dir
+expect 2 eval --results r.jsonl --weights w.safetensors dir
+expect 0 eval --help
 exit $fail

@@ -1,5 +1,5 @@
 /* test_classify.c - classification end to end with seeded weights: a folder
- * of good and bad PNGs through the library pipeline and through `alexnet
+ * of good and bad PNGs (and JPEGs) through the library pipeline and through `alexnet
  * classify --json`, compared with decode + preprocess + forward done one image
  * at a time; and a few hundred small images at a batch size that divides
  * nothing, none lost and the order kept. */
@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <jpeglib.h> /* after stdio.h: it needs FILE */
 
 #include "internal.h"
 #include "npy.h"
@@ -81,7 +83,7 @@ static void reference_top5(const char *path, an_score *out)
     an_preprocess pp;
     ck_assert_int_eq(an_preprocess_default("torchvision-224", &pp), AN_OK);
     an_image img = {0};
-    ck_assert_int_eq(an_image_decode_png(path, &img), AN_OK);
+    ck_assert_int_eq(an_image_decode(path, &img), AN_OK);
     float *x = malloc(3 * 224 * 224 * sizeof *x), probs[AN_CLASSES];
     ck_assert_int_eq(an_image_preprocess(&img, &pp, x), AN_OK);
     an_plan *plan = NULL;
@@ -606,19 +608,19 @@ START_TEST(test_cli_nothing_classified)
 {
     char p[512], paths[4][512], errors[4][512], *err = NULL;
     int lines;
-    snprintf(p, sizeof p, "%s/jpegs", dir);
+    snprintf(p, sizeof p, "%s/others", dir);
     ck_assert_int_eq(mkdir(p, 0755), 0);
-    const char *files[] = {"1.jpg", "2.JPG", "3.jpeg", "README"};
+    const char *files[] = {"1.gif", "2.GIF", "3.webp", "README"};
     for (int i = 0; i < 4; i++) {
-        snprintf(p, sizeof p, "%s/jpegs/%s", dir, files[i]);
+        snprintf(p, sizeof p, "%s/others/%s", dir, files[i]);
         write_bytes(p, "\xff\xd8\xff", 3);
     }
-    int rc = classify_json("jpegs", paths, errors, 4, &lines, &err);
+    int rc = classify_json("others", paths, errors, 4, &lines, &err);
     ck_assert_int_eq(rc, 1);
     ck_assert_int_eq(lines, 0);
     ck_assert_msg(strstr(err, "no image classified") && strstr(err, "4 files skipped") &&
-                      strstr(err, "2 .jpg") && strstr(err, "1 .jpeg") &&
-                      strstr(err, "1 no extension"),
+                      strstr(err, "not PNG or JPEG") && strstr(err, "2 .gif") &&
+                      strstr(err, "1 .webp") && strstr(err, "1 no extension"),
                   "%s", err);
     free(err);
     /* an empty folder too */
@@ -628,12 +630,87 @@ START_TEST(test_cli_nothing_classified)
     ck_assert_msg(strstr(err, "no image classified: 0 inputs"), "%s", err);
     free(err);
     /* a skipped file beside a classified one is named in the summary, status 0 */
-    snprintf(p, sizeof p, "%s/jpegs/ok.png", dir);
+    snprintf(p, sizeof p, "%s/others/ok.png", dir);
     write_png(p, 20, 20, 9);
-    ck_assert_int_eq(classify_json("jpegs", paths, errors, 4, &lines, &err), 0);
+    ck_assert_int_eq(classify_json("others", paths, errors, 4, &lines, &err), 0);
     ck_assert_int_eq(lines, 1);
     ck_assert_msg(strstr(err, "4 files skipped"), "%s", err);
     free(err);
+}
+END_TEST
+
+/* Writes a w x h RGB JPEG (libjpeg's defaults: 4:2:0, quality 75). */
+static void write_jpeg(const char *path, int w, int h, unsigned seed)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr err;
+    c.err = jpeg_std_error(&err);
+    jpeg_create_compress(&c);
+    jpeg_stdio_dest(&c, f);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_start_compress(&c, TRUE);
+    unsigned char *row = malloc((size_t)w * 3);
+    while (c.next_scanline < c.image_height) {
+        for (int x = 0; x < w * 3; x++) {
+            seed = seed * 1103515245u + 12345u;
+            row[x] = (unsigned char)(((seed >> 24) & 31) + x + 2 * c.next_scanline);
+        }
+        JSAMPROW r = row;
+        jpeg_write_scanlines(&c, &r, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    free(row);
+    fclose(f);
+}
+
+/* JPEG files in a walk: taken by name (.jpg, .JPG, .jpeg), decoded by content
+ * (a PNG named .jpeg decodes as PNG), a broken one fails alone; the results
+ * equal decode + preprocess + forward one image at a time. */
+START_TEST(test_cli_jpeg)
+{
+    char p[512], q[512], paths[8][512], errors[8][512], *err = NULL;
+    int lines;
+    snprintf(p, sizeof p, "%s/jpegs", dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/jpegs/1.jpg", dir);
+    write_jpeg(p, 123, 77, 21);
+    snprintf(p, sizeof p, "%s/jpegs/2.JPG", dir);
+    write_bytes(p, "\xff\xd8\xff", 3);
+    snprintf(p, sizeof p, "%s/jpegs/3.jpeg", dir);
+    write_png(p, 64, 48, 22);
+    snprintf(p, sizeof p, "%s/jpegs/README", dir);
+    write_bytes(p, "text", 4);
+    int rc = classify_json("jpegs", paths, errors, 8, &lines, &err);
+    ck_assert_msg(rc == 1, "status %d: %s", rc, err);
+    ck_assert_msg(lines == 3, "%d lines: %s", lines, err);
+    ck_assert_str_eq(paths[0], "jpegs/1.jpg");
+    ck_assert_msg(!errors[0][0], "%s", errors[0]);
+    ck_assert_str_eq(paths[1], "jpegs/2.JPG");
+    ck_assert_msg(strstr(errors[1], "truncated JPEG"), "%s", errors[1]);
+    ck_assert_str_eq(paths[2], "jpegs/3.jpeg");
+    ck_assert_msg(!errors[2][0], "%s", errors[2]);
+    ck_assert_msg(strstr(err, "3 images, 1 failed") && strstr(err, "1 file skipped"), "%s", err);
+    free(err);
+
+    /* the library pipeline on the JPEG matches the one-at-a-time reference */
+    snprintf(q, sizeof q, "%s/jpegs/1.jpg", dir);
+    const char *one[1] = {q};
+    collected *c = calloc(1, sizeof *c);
+    an_classify_options o = {1, 5, 1, NULL};
+    ck_assert_int_eq(an_classify_files(model, one, 1, &o, collect, c, NULL), AN_OK);
+    ck_assert_int_eq(c->r[0].status, AN_OK);
+    an_score want[5];
+    reference_top5(q, want);
+    for (int j = 0; j < 5; j++)
+        ck_assert_int_eq(c->top[0][j].index, want[j].index);
+    free(c);
 }
 END_TEST
 
@@ -793,6 +870,7 @@ int main(void)
     tcase_add_test(tc, test_nonfinite_weights);
     tcase_add_test(tc, test_cli_walk_links);
     tcase_add_test(tc, test_cli_nothing_classified);
+    tcase_add_test(tc, test_cli_jpeg);
     tcase_add_test(tc, test_cli_labels);
     tcase_add_test(tc, test_cli_json_bytes);
     suite_add_tcase(s, tc);

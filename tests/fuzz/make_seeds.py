@@ -190,3 +190,34 @@ put('tuning', 'trailing.txt', 'fc_tm=3x,')
 put('tuning', 'newline.txt', 'conv_tx=2\nconv_ocb=3')
 put('tuning', 'vec.txt', 'conv_vec=16,pool_px=32')
 put('tuning', 'vec_odd.txt', 'conv_vec=12')
+
+# --- jpeg (written by PIL when it is importable: /usr/bin/python3) ----------
+try:
+    from PIL import Image
+except ImportError:
+    Image = None
+if Image is not None:
+    def jpeg(img, **kw):
+        b = io.BytesIO()
+        img.save(b, 'JPEG', **kw)
+        return b.getvalue()
+
+    def pixels(w, h, mode='RGB'):
+        n = {'L': 1, 'RGB': 3, 'CMYK': 4}[mode]
+        return Image.frombytes(mode, (w, h), bytes((i * 37 + i // 7) & 0xff for i in range(w * h * n)))
+
+    base = jpeg(pixels(8, 8), quality=75)
+    put('jpeg', 'base420_8x8.jpg', base)
+    put('jpeg', 'base444_17x9.jpg', jpeg(pixels(17, 9), quality=90, subsampling=0))
+    put('jpeg', 'base422_9x17.jpg', jpeg(pixels(9, 17), quality=90, subsampling=1))
+    put('jpeg', 'prog_16x16.jpg', jpeg(pixels(16, 16), quality=80, progressive=True))
+    put('jpeg', 'gray_9x9.jpg', jpeg(pixels(9, 9, 'L'), quality=80))
+    put('jpeg', 'cmyk_8x8.jpg', jpeg(pixels(8, 8, 'CMYK'), quality=80))
+    put('jpeg', 'truncated.jpg', base[:len(base) * 2 // 3])
+    put('jpeg', 'no_eoi.jpg', base[:-2])
+    sof = base.index(b'\xff\xc0')
+    put('jpeg', 'huge_header.jpg', base[:sof + 5] + b'\xea\x60\xea\x60' + base[sof + 9:])
+    bad = bytearray(base)
+    for i in range(len(bad) - 30, len(bad) - 10, 2):
+        bad[i] ^= 0x21
+    put('jpeg', 'corrupt_bits.jpg', bytes(bad))

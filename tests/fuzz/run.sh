@@ -9,7 +9,7 @@
 #   tests/fuzz/run.sh --build-only    build only (and replay the regressions)
 #
 # Needs clang (14 on Debian 12) and libclang-rt-14-dev, plus the runtime's
-# build dependencies (OpenCL, CLBlast, libpng, json-c headers). Builds into
+# build dependencies (OpenCL, CLBlast, libpng, libjpeg, json-c headers). Builds into
 # $FUZZ_BUILD (default build-fuzz/). New inputs found while fuzzing go to
 # $FUZZ_BUILD/corpus/<target>/ (the committed seeds stay as they are); a
 # crashing input is left in $FUZZ_BUILD/artifacts/<target>/.
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 out=${FUZZ_BUILD:-$root/build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-safetensors png list selector tuning labels pth}
+targets=${FUZZ_TARGETS:-safetensors png jpeg list selector tuning labels pth}
 CC=${CC_FUZZ:-clang}
 
 if ! command -v "$CC" >/dev/null; then
@@ -30,8 +30,8 @@ mkdir -p "$out/obj"
 san=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 cflags=(-std=c11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -DCL_TARGET_OPENCL_VERSION=120
         -DCL_USE_DEPRECATED_OPENCL_1_2_APIS -Iinclude -Iruntime
-        $(pkg-config --cflags OpenCL clblast libpng json-c libzip))
-libs=($(pkg-config --libs OpenCL clblast libpng json-c libzip) -lm -lpthread)
+        $(pkg-config --cflags OpenCL clblast libpng libjpeg json-c libzip))
+libs=($(pkg-config --libs OpenCL clblast libpng libjpeg json-c libzip) -lm -lpthread)
 
 # The parts of the runtime the targets reach, instrumented for coverage and the
 # sanitizers (fuzz_list.c and fuzz_labels.c stub the few pipeline functions classify.c names).
@@ -39,7 +39,8 @@ objs=()
 # model.c (classify.c frees models) and tuning.c (the tuning parser and file) need
 # program.c, and that the embedded kernels.
 python3 tools/embed.py "$out/obj/embedded_kernels.c" an__embedded_kernels cl_kernels/*.cl
-for src in runtime/status.c runtime/variant.c runtime/weights.c runtime/image.c runtime/device.c \
+for src in runtime/status.c runtime/variant.c runtime/weights.c runtime/image.c runtime/jpeg.c \
+    runtime/device.c \
     runtime/model.c runtime/tuning.c runtime/program.c runtime/pickle.c runtime/convert.c \
     runtime/caffe.c "$out/obj/embedded_kernels.c"; do
     o="$out/obj/$(basename "${src%.c}").o"

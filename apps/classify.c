@@ -729,6 +729,7 @@ int cmd_classify(int argc, char **argv)
         st.failed += per[i].failed;
         st.batches += per[i].batches;
         st.device_seconds += per[i].device_seconds;
+        st.device_wait_seconds += per[i].device_wait_seconds;
         st.batch = per[i].batch;
         st.wall_seconds = per[i].wall_seconds;
     }
@@ -744,10 +745,10 @@ int cmd_classify(int argc, char **argv)
     double busy = st.wall_seconds > 0 ? st.device_seconds / st.wall_seconds / n_dev : 0;
     fprintf(stderr,
             "alexnet: %zu images, %zu failed, %zu batches of %d in %.2f s: %.1f images/s, "
-            "device busy %.0f%% of the time%s%s%s\n",
+            "device busy %.0f%% of the time, waited %.2f s for the host%s%s%s\n",
             st.images + reported, st.failed + reported, st.batches, st.batch, st.wall_seconds,
-            st.wall_seconds > 0 ? st.images / st.wall_seconds : 0.0, 100.0 * busy, part,
-            skipped[0] ? "; " : "", skipped);
+            st.wall_seconds > 0 ? st.images / st.wall_seconds : 0.0, 100.0 * busy,
+            st.device_wait_seconds / n_dev, part, skipped[0] ? "; " : "", skipped);
     for (int i = 0; i < n_dev && n_dev > 1; i++) {
         an_device_info info;
         an_device_get_info(devs[i], &info);

@@ -453,9 +453,11 @@ typedef struct {
 
 typedef struct {
     size_t images, failed, batches;
-    int batch;             /* images per forward pass, as run */
-    double wall_seconds;   /* first decode to last result */
-    double device_seconds; /* sum over batches of device time, from profiling events */
+    int batch;                  /* images per forward pass, as run */
+    double wall_seconds;        /* first decode to last result */
+    double device_seconds;      /* sum over batches of device time, from profiling events */
+    double device_wait_seconds; /* device idle between batches, waiting for the host to
+                                   decode the next one (profiling events; 0 without them) */
 } an_classify_stats;
 
 /* Classifies count PNG or JPEG files (an_image_decode) with model. Images are decoded and

@@ -164,25 +164,32 @@ static int check_finite(const float *probs, char *error, size_t size)
     return AN_ERR_NONFINITE;
 }
 
-/* Device seconds a batch took: from its input write starting to its read ending. */
-static double batch_device_seconds(slot *s)
+/* Adds the device seconds a batch took (from its input write starting to its
+ * read ending) and the seconds the device sat idle before it, since the end
+ * of the previous batch (*prev_end, device clock in ns; 0 before the first):
+ * the time the device waited for the host to decode. Nothing is added when
+ * the queue gives no event times. */
+static void batch_times(slot *s, cl_ulong *prev_end, an_classify_stats *st)
 {
     cl_ulong t0 = 0, t1 = 0;
     if (clGetEventProfilingInfo(s->started, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) ||
         clGetEventProfilingInfo(s->done, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) || t1 < t0)
-        return 0;
-    return (double)(t1 - t0) * 1e-9;
+        return;
+    st->device_seconds += (double)(t1 - t0) * 1e-9;
+    if (*prev_end && t0 > *prev_end)
+        st->device_wait_seconds += (double)(t0 - *prev_end) * 1e-9;
+    *prev_end = t1;
 }
 
 /* Waits for a slot's batch and hands its results to fn. Returns 1 when fn
  * asked to stop, else 0; a device error gives its status. */
 static int finish_batch(slot *s, const char *const *paths, int k, an_result_fn fn, void *user,
-                        an_classify_stats *st)
+                        cl_ulong *prev_end, an_classify_stats *st)
 {
     int status = AN_OK, stop = 0;
     an_score top[AN_CLASSES];
     AN_CL(clWaitForEvents(1, &s->done));
-    st->device_seconds += batch_device_seconds(s);
+    batch_times(s, prev_end, st);
     for (int i = 0; i < s->count && !stop; i++) {
         an_result r = {
             s->first + (size_t)i, paths[s->first + (size_t)i], s->status[i], s->error[i], 0, top};
@@ -266,6 +273,7 @@ int an__classify(an_model *model, const char *const *paths, size_t count,
     /* Batch b decodes into slot b%2 while the device still computes b-1. */
     size_t batches = (count + (size_t)o.batch - 1) / (size_t)o.batch;
     slot *pending = NULL;
+    cl_ulong prev_end = 0;
     for (size_t b = 0; b < batches; b++) {
         slot *s = &slots[b & 1];
         s->first = b * (size_t)o.batch;
@@ -279,7 +287,7 @@ int an__classify(an_model *model, const char *const *paths, size_t count,
                                 &s->started));
         st.batches++;
         if (pending) {
-            status = finish_batch(pending, paths, o.top_k, fn, user, &st);
+            status = finish_batch(pending, paths, o.top_k, fn, user, &prev_end, &st);
             pending = NULL;
             if (status != AN_OK)
                 goto fail;
@@ -287,7 +295,7 @@ int an__classify(an_model *model, const char *const *paths, size_t count,
         pending = s;
     }
     if (pending) {
-        status = finish_batch(pending, paths, o.top_k, fn, user, &st);
+        status = finish_batch(pending, paths, o.top_k, fn, user, &prev_end, &st);
         if (status != AN_OK)
             goto fail;
     }

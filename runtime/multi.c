@@ -215,6 +215,7 @@ static void *work(void *arg)
         total->failed += st.failed;
         total->batches += st.batches;
         total->device_seconds += st.device_seconds;
+        total->device_wait_seconds += st.device_wait_seconds;
         if (st.batch)
             total->batch = st.batch;
 

@@ -200,6 +200,9 @@ START_TEST(test_stop_writes_stats)
     ck_assert_uint_le(st.images, 7);
     ck_assert_int_eq(st.batch, 2);
     ck_assert(st.wall_seconds >= 0 && st.wall_seconds < 3600);
+    /* written (the 0xff poison is a NaN), and the idle time fits in the run */
+    ck_assert(st.device_wait_seconds >= 0 && st.device_wait_seconds <= st.wall_seconds);
+    ck_assert(st.device_seconds >= 0 && st.device_seconds <= st.wall_seconds);
     ck_assert_str_eq(an_last_error(), "");
 }
 END_TEST

@@ -510,8 +510,10 @@ typedef struct {
  * the order of sorted(os.walk()) then sorted names. Files of the kinds this
  * cannot decode are listed all the same (they fail at decoding), so counts are
  * torchvision's. Each real directory is walked once (no symbolic-link loops).
- * The indices are the models' class indices: a folder of the 1000 ImageNet
- * wnid folders (n01440764 ...) gives ImageNet's order, a subset does not.
+ * When every class folder is an ImageNet-1k WordNet id (n01440764 ...), each
+ * folder's label is that id's ImageNet class index instead (so a subset of
+ * ImageNet's validation folders is scored against the right outputs; all 1000
+ * give the same indices either way); class_names stays in folder order.
  * AN_ERR_IO (dir unreadable), AN_ERR_INVALID_ARGUMENT (no class folder, more
  * than AN_CLASSES, or a class without images, which ImageFolder refuses too). */
 AN_API int an_labelled_folder(const char *dir, an_labelled *out);

@@ -22,7 +22,11 @@ static pthread_once_t labels_once = PTHREAD_ONCE_INIT;
 
 static void split_labels(void)
 {
-    const struct an__embedded *e = &an__embedded_labels[0];
+    const struct an__embedded *e = an__embedded_labels;
+    while (e->name && strcmp(e->name, "imagenet_classes.txt") != 0)
+        e++;
+    if (!e->name)
+        return;
     label_text = malloc(e->len + 1);
     if (!label_text)
         return;

@@ -203,6 +203,29 @@ static int dir_samples(const char *dir, strv *out)
     return rc;
 }
 
+/* The ImageNet class index of a WordNet id ("n01440764" -> 0), from the
+ * embedded data/imagenet_wnids.txt (sorted, so a binary search), or -1. */
+static int wnid_index(const char *name)
+{
+    const struct an__embedded *e = an__embedded_labels;
+    while (e->name && strcmp(e->name, "imagenet_wnids.txt") != 0)
+        e++;
+    if (!e->name || strlen(name) != 9)
+        return -1;
+    /* each line is exactly 9 characters and a newline */
+    int lo = 0, hi = (int)(e->len / 10) - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2, c = strncmp(name, e->text + (size_t)mid * 10, 9);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
+    }
+    return -1;
+}
+
 int an_labelled_folder(const char *dir, an_labelled *out)
 {
     an__clear_error();
@@ -248,7 +271,13 @@ int an_labelled_folder(const char *dir, an_labelled *out)
         goto fail;
     }
     qsort(classes.items, classes.count, sizeof *classes.items, cmp_str);
+    /* Class folders that are all ImageNet wnids take ImageNet's indices, so a
+     * subset of the validation set is scored against the right outputs. */
+    bool wnids = true;
+    for (size_t c = 0; c < classes.count && wnids; c++)
+        wnids = wnid_index(classes.items[c]) >= 0;
     for (size_t c = 0; c < classes.count; c++) {
+        int label = wnids ? wnid_index(classes.items[c]) : (int)c;
         /* make_dataset: sorted(os.walk(class_dir)), then each one's sorted names */
         char *cdir = join(dir, classes.items[c]);
         if (!cdir)
@@ -265,7 +294,7 @@ int an_labelled_folder(const char *dir, an_labelled *out)
             if (dir_samples(dirs.items[i], &files) != 0)
                 goto oom;
             for (size_t k = 0; k < files.count; k++) {
-                if (set_push(out, &cap, files.items[k], (int)c) != 0) {
+                if (set_push(out, &cap, files.items[k], label) != 0) {
                     files.items[k] = NULL;
                     goto oom;
                 }

@@ -268,6 +268,42 @@ static void write_text(const char *path, const char *text)
 }
 
 /* The readers' refusals name the line or the folder and say why. */
+/* Class folders named by ImageNet wnids take ImageNet's indices (a subset
+ * too); one folder with another name makes the whole set ImageFolder's 0..n-1. */
+START_TEST(test_wnid_folders)
+{
+    char d[] = "/tmp/an_eval_wnid_XXXXXX", p[512];
+    ck_assert_ptr_nonnull(mkdtemp(d));
+    const char *names[] = {"n15075141", "n01484850", "n02123045"}; /* 999, 2, 281 */
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", d, names[i]);
+        ck_assert_int_eq(mkdir(p, 0755), 0);
+        snprintf(p, sizeof p, "%s/%s/x.png", d, names[i]);
+        write_text(p, "not decoded here");
+    }
+    an_labelled set;
+    ck_assert_msg(an_labelled_folder(d, &set) == AN_OK, "%s", an_last_error());
+    ck_assert_uint_eq(set.count, 3);
+    ck_assert_int_eq(set.labels[0], 2); /* sorted: n01484850, n02123045, n15075141 */
+    ck_assert_int_eq(set.labels[1], 281);
+    ck_assert_int_eq(set.labels[2], 999);
+    ck_assert_str_eq(set.class_names[0], "n01484850");
+    an_labelled_free(&set);
+    snprintf(p, sizeof p, "%s/n99999999", d); /* wnid-shaped, but not ImageNet-1k's */
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/n99999999/y.png", d);
+    write_text(p, "not decoded here");
+    ck_assert_msg(an_labelled_folder(d, &set) == AN_OK, "%s", an_last_error());
+    ck_assert_int_eq(set.labels[0], 0);
+    ck_assert_int_eq(set.labels[2], 2);
+    ck_assert_int_eq(set.labels[3], 3);
+    an_labelled_free(&set);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(test_bad_sets)
 {
     char d[] = "/tmp/an_eval_bad_XXXXXX", p[512];
@@ -341,6 +377,7 @@ int main(void)
     TCase *tc = tcase_create("eval");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_bad_sets);
+    tcase_add_test(tc, test_wnid_folders);
     tcase_add_test(tc, test_library);
     tcase_add_test(tc, test_cli);
     tcase_add_test(tc, test_merge);

@@ -42,6 +42,24 @@ check "... and leaves it as it was" cmp r3.jsonl s3.jsonl
 check "an empty shard succeeds" test $? = 0
 check "... and writes nothing" test ! -s empty.jsonl
 
+# a real kill: SIGKILL once a few lines are out, then --resume
+mkdir big
+for i in $(seq 8); do
+    for f in astronaut chelsea coffee; do ln -s "$work/in/${f}1.png" "big/$f$i.png"; done
+done
+"$alexnet" classify --json --batch 1 big >big.jsonl 2>>log
+"$alexnet" classify --json --batch 1 --output killed.jsonl big 2>>log &
+pid=$!
+for _ in $(seq 600); do # until 3 lines are written, at most 60 s
+    [ -f killed.jsonl ] && [ "$(wc -l <killed.jsonl)" -ge 3 ] && break
+    sleep 0.1
+done
+kill -KILL $pid 2>/dev/null
+wait $pid 2>/dev/null
+lines=$(wc -l <killed.jsonl)
+"$alexnet" classify --json --batch 1 --output killed.jsonl --resume big 2>>log
+check "a run killed after $lines of 24 lines resumes to the uninterrupted output" cmp killed.jsonl big.jsonl
+
 # two devices (PoCL twice): the same lines as one, and a line per device in the summary
 POCL_DEVICES="pthread pthread" "$alexnet" classify --json --batch 1 --device all in >two.jsonl 2>two.log
 "$alexnet" classify --json --batch 1 in >one.jsonl 2>>log

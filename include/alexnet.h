@@ -470,6 +470,17 @@ AN_API int an_classify_files(an_model *model, const char *const *paths, size_t c
                              const an_classify_options *options, an_result_fn fn, void *user,
                              an_classify_stats *stats);
 
+/* an_classify_files for encoded images held in memory: data[i] holds
+ * sizes[i] bytes of a PNG or a JPEG (told by content, decoded as
+ * an_image_decode_memory does), borrowed for the call. names may be NULL;
+ * else names[i] is passed as each result's path (NULL paths otherwise). An
+ * image whose bytes cannot be decoded (or whose data[i] is NULL) fails alone.
+ * Errors as an_classify_files. */
+AN_API int an_classify_memory(an_model *model, const void *const *data, const size_t *sizes,
+                              const char *const *names, size_t count,
+                              const an_classify_options *options, an_result_fn fn, void *user,
+                              an_classify_stats *stats);
+
 /* an_classify_files over several models, one per device, all of one variant
  * (and normally the same weights): the list is cut into parts of four batches,
  * and each model takes the next part as soon as it is free, so a fast and a

@@ -63,8 +63,16 @@ typedef struct {
     cl_event done, started;
 } slot;
 
+/* What a run classifies: files (paths), or encoded images in memory (data
+ * and sizes, with names optional). */
 typedef struct {
-    const char *const *paths;
+    const char *const *paths; /* the files, or the names of the images in memory (may be NULL) */
+    const void *const *data;  /* NULL for files */
+    const size_t *sizes;
+} inputs;
+
+typedef struct {
+    const inputs *in;
     const an_preprocess *pp;
     slot *s;
     size_t image_floats;
@@ -76,7 +84,11 @@ static void decode_one(decode_job *job, int i)
     slot *s = job->s;
     float *dst = s->input + (size_t)i * job->image_floats;
     an_image img = {0};
-    int status = an_image_decode(job->paths[s->first + (size_t)i], &img);
+    size_t at = s->first + (size_t)i;
+    const inputs *in = job->in;
+    int status = !in->data      ? an_image_decode(in->paths[at], &img)
+                 : in->data[at] ? an_image_decode_memory(in->data[at], in->sizes[at], &img)
+                                : an__fail(AN_ERR_INVALID_ARGUMENT, "image %zu: NULL data", at);
     if (status == AN_OK)
         status = an_image_preprocess(&img, job->pp, dst);
     an_image_free(&img);
@@ -195,8 +207,12 @@ static int finish_batch(slot *s, const char *const *paths, int k, an_result_fn f
     AN_CL(clWaitForEvents(1, &s->done));
     batch_times(s, prev_end, st);
     for (int i = 0; i < s->count && !stop; i++) {
-        an_result r = {
-            s->first + (size_t)i, paths[s->first + (size_t)i], s->status[i], s->error[i], 0, top};
+        an_result r = {s->first + (size_t)i,
+                       paths ? paths[s->first + (size_t)i] : NULL,
+                       s->status[i],
+                       s->error[i],
+                       0,
+                       top};
         if (r.status == AN_OK) {
             const float *probs = s->probs + (size_t)i * AN_CLASSES;
             r.status = s->status[i] = check_finite(probs, s->error[i], sizeof s->error[i]);
@@ -224,10 +240,36 @@ int an_classify_files(an_model *model, const char *const *paths, size_t count,
     return an__classify(model, paths, count, options, false, fn, user, stats);
 }
 
+static int classify_inputs(an_model *model, const inputs *in, size_t count,
+                           const an_classify_options *options, bool keep_batch, an_result_fn fn,
+                           void *user, an_classify_stats *stats);
+
 int an__classify(an_model *model, const char *const *paths, size_t count,
                  const an_classify_options *options, bool keep_batch, an_result_fn fn, void *user,
                  an_classify_stats *stats)
 {
+    if (!paths && count)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_classify_files: NULL paths");
+    inputs in = {paths, NULL, NULL};
+    return classify_inputs(model, &in, count, options, keep_batch, fn, user, stats);
+}
+
+int an_classify_memory(an_model *model, const void *const *data, const size_t *sizes,
+                       const char *const *names, size_t count, const an_classify_options *options,
+                       an_result_fn fn, void *user, an_classify_stats *stats)
+{
+    an__clear_error();
+    if ((!data || !sizes) && count)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_classify_memory: NULL data or sizes");
+    inputs in = {names, data, sizes};
+    return classify_inputs(model, &in, count, options, false, fn, user, stats);
+}
+
+static int classify_inputs(an_model *model, const inputs *in, size_t count,
+                           const an_classify_options *options, bool keep_batch, an_result_fn fn,
+                           void *user, an_classify_stats *stats)
+{
+    const char *const *paths = in->paths;
     an__clear_error();
     int status = AN_OK;
     an_plan *plan = NULL;
@@ -235,9 +277,8 @@ int an__classify(an_model *model, const char *const *paths, size_t count,
     an_classify_stats st = {0};
     an_preprocess pp;
     double t0 = now(); /* first decode (set again below) */
-    if (!model || (!paths && count) || !fn)
-        return an__fail(AN_ERR_INVALID_ARGUMENT,
-                        "an_classify_files: NULL model, paths or callback");
+    if (!model || !fn)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_classify_files: NULL model or callback");
     an_classify_options o = options ? *options : (an_classify_options){0};
     if (o.batch <= 0)
         o.batch = 16;
@@ -282,7 +323,7 @@ int an__classify(an_model *model, const char *const *paths, size_t count,
         slot *s = &slots[b & 1];
         s->first = b * (size_t)o.batch;
         s->count = (int)(count - s->first < (size_t)o.batch ? count - s->first : (size_t)o.batch);
-        decode_job job = {paths, &pp, s, image_floats, 0};
+        decode_job job = {in, &pp, s, image_floats, 0};
         decode_batch(&job, o.threads);
         if (s->count < o.batch) /* the last, partial batch: zeros after it */
             memset(s->input + (size_t)s->count * image_floats, 0,

@@ -77,6 +77,14 @@ static int collect(const an_result *r, void *user)
     return 0;
 }
 
+/* Counts results and checks that each has no path (no names given). */
+static int record_path(const an_result *r, void *user)
+{
+    ck_assert_ptr_null(r->path);
+    ++*(int *)user;
+    return 0;
+}
+
 /* Top-5 of one image by decode + preprocess + a batch-1 forward pass. */
 static void reference_top5(const char *path, an_score *out)
 {
@@ -170,6 +178,56 @@ START_TEST(test_library_pipeline)
         }
     }
     free(c);
+}
+END_TEST
+
+/* The same files read into memory first: the same results, bit for bit;
+ * a NULL buffer (the missing file) fails alone; names are passed through,
+ * and without names the results' paths are NULL. */
+START_TEST(test_library_memory)
+{
+    make_mixed_folder();
+    const char *paths[7];
+    char buf[7][512];
+    void *data[7] = {NULL};
+    size_t sizes[7] = {0};
+    for (int i = 0; i < 7; i++) {
+        snprintf(buf[i], sizeof buf[i], "%s/mixed/%s", dir, names[i]);
+        paths[i] = buf[i];
+        FILE *f = fopen(paths[i], "rb");
+        if (!f)
+            continue; /* g_missing.png */
+        data[i] = malloc(1 << 20);
+        sizes[i] = fread(data[i], 1, 1 << 20, f);
+        fclose(f);
+    }
+    collected *want = calloc(1, sizeof *want), *got = calloc(1, sizeof *got);
+    an_classify_options o = {2, 5, 2, NULL};
+    ck_assert_int_eq(an_classify_files(model, paths, 7, &o, collect, want, NULL), AN_OK);
+    ck_assert_int_eq(an_classify_memory(model, (const void *const *)data, sizes, paths, 7, &o,
+                                        collect, got, NULL),
+                     AN_OK);
+    ck_assert_uint_eq(got->n, 7);
+    for (int i = 0; i < 7; i++) {
+        ck_assert_str_eq(got->path[i], paths[i]);
+        ck_assert_int_eq(got->r[i].status == AN_OK, good[i]);
+        ck_assert_int_eq(got->r[i].k, want->r[i].k);
+        ck_assert_int_eq(memcmp(got->top[i], want->top[i], sizeof got->top[i]), 0);
+        if (!good[i])
+            ck_assert_msg(strlen(got->error[i]) > 10, "no reason for %s", names[i]);
+    }
+    ck_assert_ptr_nonnull(strstr(got->error[6], "NULL data"));
+    int n = 0;
+    ck_assert_int_eq(an_classify_memory(model, (const void *const *)data, sizes, NULL, 7, &o,
+                                        record_path, &n, NULL),
+                     AN_OK);
+    ck_assert_int_eq(n, 7);
+    ck_assert_int_eq(an_classify_memory(model, NULL, sizes, NULL, 7, &o, collect, got, NULL),
+                     AN_ERR_INVALID_ARGUMENT);
+    for (int i = 0; i < 7; i++)
+        free(data[i]);
+    free(want);
+    free(got);
 }
 END_TEST
 
@@ -866,6 +924,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, test_library_pipeline);
+    tcase_add_test(tc, test_library_memory);
     tcase_add_test(tc, test_stop_writes_stats);
     tcase_add_test(tc, test_cli_json_mixed);
     tcase_add_test(tc, test_cli_many_batch7);

@@ -132,6 +132,13 @@ bad = bytearray(good)
 bad[30] ^= 0xff  # inside IHDR's CRC-covered bytes
 put('png', 'bad_crc.png', bytes(bad))
 put('png', 'no_iend.png', good[:-12])
+# PIL's reading (image.c's rebuild()): indices past a short PLTE, CRC errors and
+# stray chunks after the image data, a cut Adler-32.
+put('png', 'palette8_short_plte.png', png(4, 4, 8, 3, raw(4, 4, 8), plte=bytes(range(9))))
+idat_end = good.index(b'IEND') - 4
+put('png', 'after_idat.png', good[:idat_end] + chunk(b'tEXt', b'a\0b')[:-1] + b'\0' +
+    chunk(b'zzZz', b'xyz') + b'trailing')
+put('png', 'no_adler.png', good[:idat_end - 8] + good[idat_end - 4:idat_end])
 put('png', 'huge_header.png', png(200000, 200000, 8, 2, b'\0' * 10))
 put('png', 'gamma_text.png', png(2, 2, 8, 2, raw(2, 2, 24), extra=chunk(b'gAMA', b'\0\0\xb1\x8f') +
                                  chunk(b'tEXt', b'Comment\0fuzz')))

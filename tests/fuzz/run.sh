@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 out=${FUZZ_BUILD:-$root/build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-safetensors png list selector tuning labels pth}
+targets=${FUZZ_TARGETS:-safetensors png list selector tuning labels pth caffe}
 CC=${CC_FUZZ:-clang}
 
 if ! command -v "$CC" >/dev/null; then

@@ -30,8 +30,8 @@ mkdir -p "$out/obj"
 san=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 cflags=(-std=c11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -DCL_TARGET_OPENCL_VERSION=120
         -DCL_USE_DEPRECATED_OPENCL_1_2_APIS -Iinclude -Iruntime
-        $(pkg-config --cflags OpenCL clblast libpng json-c libzip))
-libs=($(pkg-config --libs OpenCL clblast libpng json-c libzip) -lm -lpthread)
+        $(pkg-config --cflags OpenCL clblast libpng zlib json-c libzip))
+libs=($(pkg-config --libs OpenCL clblast libpng zlib json-c libzip) -lm -lpthread)
 
 # The parts of the runtime the targets reach, instrumented for coverage and the
 # sanitizers (fuzz_list.c and fuzz_labels.c stub the few pipeline functions classify.c names).

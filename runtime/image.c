@@ -312,6 +312,14 @@ static int png_decode(png_reader *r)
          * stray data); PIL stops at the last row, so errors there do not count. */
         if (r->rows_expected > 0 && r->rows_done == r->rows_expected)
             return png_done(r);
+        if (strcmp(r->error, "Not enough image data") == 0)
+            return an__fail(AN_ERR_BAD_IMAGE,
+                            "%s: not a valid PNG: truncated: the image data (IDAT) end before "
+                            "the last row (%ld of %ld %s decoded)",
+                            r->name, r->rows_done, r->rows_expected,
+                            png_get_interlace_type(r->png, r->info) == PNG_INTERLACE_ADAM7
+                                ? "rows of the Adam7 passes"
+                                : "rows");
         return an__fail(AN_ERR_BAD_IMAGE, "%s: not a valid PNG: %s%s%s%s", r->name, r->error,
                         r->warning[0] ? " (" : "", r->warning, r->warning[0] ? ")" : "");
     }

@@ -127,7 +127,7 @@ put('png', 'wide_300x2.png', png(300, 2, 8, 0, raw(300, 2, 8)))
 put('png', 'tall_1x260.png', png(1, 260, 8, 2, raw(1, 260, 24)))
 put('png', 'one_pixel.png', png(1, 1, 8, 2, b'\0\x10\x20\x30'))
 good = png(5, 3, 8, 2, raw(5, 3, 24))
-put('png', 'truncated.png', good[:-20])
+put('png', 'truncated.png', good[:good.index(b'IDAT') + 4 + 10])  # inside the image data
 bad = bytearray(good)
 bad[30] ^= 0xff  # inside IHDR's CRC-covered bytes
 put('png', 'bad_crc.png', bytes(bad))

@@ -154,7 +154,8 @@ START_TEST(test_caffenet)
 }
 END_TEST
 
-/* an_convert_variant: a .pth without a layer list converts as the variant named;
+/* an_convert_variant: a .pth without a layer list converts as the variant named
+ * (test_cli: the other one, through --variant);
  * a .caffemodel whose layers are another variant's is refused; unknown names too. */
 START_TEST(test_convert_variant)
 {
@@ -162,14 +163,11 @@ START_TEST(test_convert_variant)
     an_convert_info info;
     snprintf(out, sizeof out, "%s/named.safetensors", tmp);
     path_of(in, sizeof in, pub, "bvlc_blobs.pth");
-    const char *names[] = {"caffenet-227", "caffe-bvlc-227"};
-    for (int i = 0; i < 2; i++) {
-        int status = an_convert_variant(in, out, names[i], &info);
-        ck_assert_msg(status == AN_OK, "%s", an_last_error());
-        ck_assert_str_eq(info.variant, names[i]);
-        ck_assert(exists(out));
-        remove(out);
-    }
+    int status = an_convert_variant(in, out, "caffenet-227", &info); /* the CLI: caffe-bvlc-227 */
+    ck_assert_msg(status == AN_OK, "%s", an_last_error());
+    ck_assert_str_eq(info.variant, "caffenet-227");
+    ck_assert(exists(out));
+    remove(out);
     ck_assert_int_eq(an_convert_variant(in, out, "torchvision-224", &info), AN_ERR_BAD_WEIGHTS);
     ck_assert_msg(strstr(an_last_error(), "'conv1.weight' is not a tensor of torchvision-224"),
                   "%s", an_last_error());
@@ -541,6 +539,23 @@ START_TEST(test_cli)
              build, pub, tmp);
     ck_assert_int_eq(run_cmd(cmd), 1);
     snprintf(cmd, sizeof cmd, "'%s/apps/alexnet' convert onlyone 2>/dev/null", build);
+    ck_assert_int_eq(run_cmd(cmd), 2);
+    /* --variant names the network of a .pth that fits two (issue 15) */
+    snprintf(cmd, sizeof cmd,
+             "'%s/apps/alexnet' convert --variant caffe-bvlc-227 '%s/bvlc_blobs.pth' "
+             "'%s/cli3.safetensors' | grep -q 'variant caffe-bvlc-227, 60965224 parameters' && "
+             "rm '%s/cli3.safetensors'",
+             build, pub, tmp, tmp);
+    ck_assert_int_eq(run_cmd(cmd), 0);
+    snprintf(cmd, sizeof cmd,
+             "'%s/apps/alexnet' convert --variant nope '%s/bvlc_blobs.pth' '%s/cli3.safetensors' "
+             "2>&1 | grep -q \"unknown variant 'nope'\"",
+             build, pub, tmp);
+    ck_assert_int_eq(run_cmd(cmd), 0);
+    snprintf(cmd, sizeof cmd,
+             "'%s/apps/alexnet' convert --variant nope '%s/bvlc_blobs.pth' '%s/cli3.safetensors' "
+             "2>/dev/null",
+             build, pub, tmp);
     ck_assert_int_eq(run_cmd(cmd), 2);
     snprintf(cmd, sizeof cmd, "%s/cli.safetensors", tmp);
     ck_assert_int_eq(remove(cmd), 0);

@@ -141,7 +141,8 @@ END_TEST
 
 START_TEST(test_decode_warnings_and_crc)
 {
-    /* A CRC error in an ancillary chunk is refused (PIL refuses it too). */
+    /* A CRC error in an ancillary chunk before the image data is refused (PIL
+     * refuses it too; after the image data both ignore it). */
     an_image img;
     ck_assert_int_eq(
         an_image_decode_png_memory(png_rgb8_bad_text_crc, sizeof png_rgb8_bad_text_crc, &img),

@@ -405,12 +405,12 @@ static int set_dim(const pb_file *f, pb_field *fd, uint32_t *dst)
     int status;
     if (fd->wire != 0 && fd->wire != 2)
         return pb_bad(f, fd->at, "field %u has wire type %d, not an integer", fd->number, fd->wire);
-    do {
+    for (bool first = true; fd->wire == 0 ? first : s.p < s.end; first = false) {
         if (fd->wire == 2 && (status = pb_varint(f, &s, &v)))
             return status;
         uint32_t u = v > UINT32_MAX - 2 ? MIXED : (uint32_t)v;
         *dst = *dst == UNSET || *dst == u ? u : MIXED;
-    } while (fd->wire == 2 && s.p < s.end);
+    }
     return AN_OK;
 }
 

@@ -3,6 +3,7 @@
 #define AN_APPS_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "alexnet.h"
 
@@ -29,6 +30,41 @@ int app_parse_int_list(const char *text, int lo, int hi, int *out, int max);
 
 /* The variants' names (an_variant_names) joined by sep, in a static buffer. */
 const char *app_variant_list(const char *sep);
+
+/* results.c: the `classify --json` line format. */
+
+/* Length of the valid UTF-8 sequence at s (1 to 4 bytes, at most n), or 0
+ * when the bytes there are not one (strict, as Python's decoder). */
+size_t app_utf8_seq(const unsigned char *s, size_t n);
+
+/* Writes s as a JSON string (quotes included) in strict UTF-8; bytes that are
+ * not valid UTF-8 become \udcXX escapes (see results.c: reversible). */
+void app_json_string(FILE *f, const char *s);
+
+/* The paths an earlier run wrote to an output file, as the JSON strings
+ * that begin its lines, sorted. */
+typedef struct {
+    char **keys;
+    size_t count;
+} app_done;
+
+/* Reads output file path for --resume: every complete line must be a
+ * `classify --json` line; a half-written last line is cut off the file. A
+ * missing file gives no paths. 0, or -1 with the reason in why. */
+int app_done_read(const char *path, app_done *d, char *why, size_t why_size);
+
+/* 1 when path is among d's, 0 when not, -1 when out of memory. */
+int app_done_has(const app_done *d, const char *path);
+
+void app_done_free(app_done *d);
+
+/* "K/N" with 1 <= K <= N: 0, or -1 for anything else. */
+int app_parse_shard(const char *text, int *k, int *n);
+
+/* Shard k of n (1-based) of count entries is [*lo, *hi): contiguous parts in
+ * input order whose sizes differ by at most one, so n runs with k = 1..n
+ * cover every entry exactly once and their outputs concatenate in order. */
+void app_shard_range(size_t count, int k, int n, size_t *lo, size_t *hi);
 
 int cmd_classify(int argc, char **argv); /* classify.c */
 int cmd_convert(int argc, char **argv);  /* convert.c */

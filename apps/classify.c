@@ -1,7 +1,8 @@
 /* classify.c - `alexnet classify`: gathers the input paths (files, sorted
  * directory walks, @lists), reads a --labels file, runs the library's
  * pipeline and prints each result in input order, as text or JSON lines
- * (strict UTF-8 whatever the bytes of a path: see json_put_string). */
+ * (strict UTF-8 whatever the bytes of a path: see app_json_string in
+ * results.c); --shard and --output/--resume for runs split over processes. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -305,50 +306,20 @@ static int gather(path_list *l, walk_state *ws, char **args, int n)
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (1 to 4 bytes, at most n), or 0
- * when the bytes there are not one: strict, as Python's decoder is (no
- * overlong forms, no surrogates, nothing above U+10FFFF). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    if (n == 0)
-        return 0;
-    if (s[0] < 0x80)
-        return 1;
-    size_t len = s[0] >= 0xc2 && s[0] <= 0xdf   ? 2
-                 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
-                 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
-                                                : 0;
-    if (len == 0 || len > n)
-        return 0;
-    unsigned lo = 0x80, hi = 0xbf; /* the second byte's range */
-    if (s[0] == 0xe0)
-        lo = 0xa0; /* no overlong 3-byte forms */
-    else if (s[0] == 0xed)
-        hi = 0x9f; /* no surrogates */
-    else if (s[0] == 0xf0)
-        lo = 0x90; /* no overlong 4-byte forms */
-    else if (s[0] == 0xf4)
-        hi = 0x8f; /* nothing above U+10FFFF */
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return len;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Printing                                                                 */
 
 typedef struct {
     int json;
+    FILE *out;     /* stdout, or the --output file */
     char **labels; /* from --labels, else NULL: the embedded names */
     size_t total, done;
     double start, last_draw;
     int progress;
-    const path_list *all; /* every entry, errors included */
-    const size_t *map;    /* index in all of each entry handed to the library */
-    size_t next;          /* the next entry of all to print */
+    const path_list *all;      /* every entry, errors included */
+    const unsigned char *skip; /* per entry of all: 1 when outside the shard or already done */
+    const size_t *map;         /* index in all of each entry handed to the library */
+    size_t next;               /* the next entry of all to print */
 } printer;
 
 /* The class's name; "?" for an index out of range (never NULL). */
@@ -377,77 +348,40 @@ static void draw_progress(printer *p, int final)
     fflush(stderr);
 }
 
-/* Writes s as a JSON string. Valid UTF-8 passes as it is (with '"', '\\' and
- * control characters escaped); each byte that is not part of valid UTF-8 is
- * written as \udcXX, the lone surrogate U+DC00+XX that Python's
- * "surrogateescape" error handler gives it. The escape is reversible: no
- * valid UTF-8 text holds a surrogate, and Python's os.fsencode(), or
- * s.encode("utf-8", "surrogateescape"), gives back the original bytes. */
-static void json_put_string(FILE *f, const char *s)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t n = strlen(s);
-    fputc('"', f);
-    for (size_t i = 0; i < n;) {
-        size_t k = utf8_seq(u + i, n - i);
-        if (k == 0) {
-            fprintf(f, "\\udc%02x", u[i]);
-            i++;
-            continue;
-        }
-        if (k == 1 && (u[i] < 0x20 || u[i] == '"' || u[i] == '\\')) {
-            const char *esc = u[i] == '"'    ? "\\\""
-                              : u[i] == '\\' ? "\\\\"
-                              : u[i] == '\n' ? "\\n"
-                              : u[i] == '\t' ? "\\t"
-                              : u[i] == '\r' ? "\\r"
-                                             : NULL;
-            if (esc)
-                fputs(esc, f);
-            else
-                fprintf(f, "\\u%04x", u[i]);
-        } else {
-            fwrite(u + i, 1, k, f);
-        }
-        i += k;
-    }
-    fputc('"', f);
-}
-
 static void print_one(printer *p, const an_result *r)
 {
     if (p->progress && p->last_draw > 0)
         fputs("\r\033[K", stderr); /* keep the bar off the results' lines */
     if (p->json) {
-        fputs("{\"path\":", stdout);
-        json_put_string(stdout, r->path);
+        fputs("{\"path\":", p->out);
+        app_json_string(p->out, r->path);
         if (r->status != AN_OK) {
-            fputs(",\"error\":", stdout);
-            json_put_string(stdout, r->error);
+            fputs(",\"error\":", p->out);
+            app_json_string(p->out, r->error);
         } else {
-            fputs(",\"top\":[", stdout);
+            fputs(",\"top\":[", p->out);
             for (int i = 0; i < r->k; i++) {
-                fputs(i ? ",{\"label\":" : "{\"label\":", stdout);
-                json_put_string(stdout, label(p, r->top[i].index));
-                printf(",\"index\":%d,\"probability\":", r->top[i].index);
+                fputs(i ? ",{\"label\":" : "{\"label\":", p->out);
+                app_json_string(p->out, label(p, r->top[i].index));
+                fprintf(p->out, ",\"index\":%d,\"probability\":", r->top[i].index);
                 /* JSON has no NaN or infinity: null (the library fails such images anyway) */
                 if (isfinite(r->top[i].prob))
-                    printf("%.9g}", r->top[i].prob); /* 9 digits: the float exactly */
+                    fprintf(p->out, "%.9g}", r->top[i].prob); /* 9 digits: the float exactly */
                 else
-                    fputs("null}", stdout);
+                    fputs("null}", p->out);
             }
-            fputc(']', stdout);
+            fputc(']', p->out);
         }
-        fputs("}\n", stdout);
+        fputs("}\n", p->out);
     } else if (r->status != AN_OK) {
-        printf("%s: error: %s\n", r->path, r->error);
+        fprintf(p->out, "%s: error: %s\n", r->path, r->error);
     } else {
-        printf("%s\n", r->path);
+        fprintf(p->out, "%s\n", r->path);
         for (int i = 0; i < r->k; i++)
-            printf("  %6.2f%%  %s (%d)\n", 100.0 * r->top[i].prob, label(p, r->top[i].index),
-                   r->top[i].index);
+            fprintf(p->out, "  %6.2f%%  %s (%d)\n", 100.0 * r->top[i].prob,
+                    label(p, r->top[i].index), r->top[i].index);
     }
-    fflush(stdout);
+    fflush(p->out);
     p->done++;
     draw_progress(p, 0);
 }
@@ -457,7 +391,7 @@ static void print_errors_before(printer *p, size_t upto)
 {
     for (; p->next < upto; p->next++) {
         size_t i = p->next;
-        if (!p->all->errors[i])
+        if (!p->all->errors[i] || p->skip[i])
             continue;
         an_result r = {i, p->all->items[i], AN_ERR_IO, p->all->errors[i], 0, NULL};
         print_one(p, &r);
@@ -532,7 +466,7 @@ static char **parse_labels(const unsigned char *buf, size_t n, char *why, size_t
             len--; /* CRLF */
         const unsigned char *l = buf + start;
         for (size_t i = 0; i < len && !why[0];) {
-            size_t k = utf8_seq(l + i, len - i);
+            size_t k = app_utf8_seq(l + i, len - i);
             if (k == 0)
                 snprintf(why, why_size, "line %d is not UTF-8 (byte 0x%02x at column %zu)",
                          line + 1, l[i], i + 1);
@@ -587,18 +521,17 @@ static char **read_labels(const char *path)
 
 int cmd_classify(int argc, char **argv)
 {
-    static const struct option opts[] = {{"variant", required_argument, NULL, 'v'},
-                                         {"weights", required_argument, NULL, 'w'},
-                                         {"device", required_argument, NULL, 'd'},
-                                         {"batch", required_argument, NULL, 'b'},
-                                         {"top", required_argument, NULL, 't'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"labels", required_argument, NULL, 'l'},
-                                         {"threads", required_argument, NULL, 'T'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {"allow-nonfinite", no_argument, NULL, 'N'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"variant", required_argument, NULL, 'v'}, {"weights", required_argument, NULL, 'w'},
+        {"device", required_argument, NULL, 'd'},  {"batch", required_argument, NULL, 'b'},
+        {"top", required_argument, NULL, 't'},     {"json", no_argument, NULL, 'j'},
+        {"labels", required_argument, NULL, 'l'},  {"threads", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},          {"allow-nonfinite", no_argument, NULL, 'N'},
+        {"shard", required_argument, NULL, 'S'},   {"output", required_argument, NULL, 'o'},
+        {"resume", no_argument, NULL, 'R'},        {NULL, 0, NULL, 0}};
     const char *variant = "torchvision-224", *weights = NULL, *device = NULL, *labels_path = NULL;
+    const char *output = NULL;
+    int shard_k = 1, shard_n = 1, resume = 0;
     an_classify_options o = {16, 5, 0, NULL};
     printer pr = {0};
     int c;
@@ -624,6 +557,19 @@ int cmd_classify(int argc, char **argv)
         case 'N':
             app_load_flags |= AN_LOAD_ALLOW_NONFINITE;
             break;
+        case 'S':
+            if (app_parse_shard(optarg, &shard_k, &shard_n) != 0) {
+                fprintf(stderr, "alexnet classify: bad --shard '%s': want K/N with 1 <= K <= N\n",
+                        optarg);
+                return APP_EXIT_USAGE;
+            }
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'R':
+            resume = 1;
+            break;
         case 'b':
         case 't':
         case 'T': {
@@ -638,9 +584,14 @@ int cmd_classify(int argc, char **argv)
         case 'h':
             printf("usage: alexnet classify [--variant %s]\n"
                    "         [--weights FILE] [--device SEL] [--batch N] [--top K] [--json]\n"
-                   "         [--labels FILE] [--threads N] [--allow-nonfinite] INPUT...\n"
+                   "         [--labels FILE] [--threads N] [--allow-nonfinite]\n"
+                   "         [--shard K/N] [--output FILE [--resume]] INPUT...\n"
                    "INPUT: a PNG file, a directory (walked, sorted, PNGs only), or @list.txt\n"
-                   "       (one path a line; - or @- reads the list from standard input)\n",
+                   "       (one path a line; - or @- reads the list from standard input)\n"
+                   "--shard K/N: only part K of N of the sorted inputs (contiguous parts:\n"
+                   "       the outputs of K=1..N concatenate to one run's output)\n"
+                   "--output FILE: write the results there; --resume (with --json): keep the\n"
+                   "       complete lines FILE already holds and classify only the rest\n",
                    app_variant_list("|"));
             return 0;
         default:
@@ -651,12 +602,20 @@ int cmd_classify(int argc, char **argv)
         fprintf(stderr, "alexnet classify: no INPUT given (see alexnet classify --help)\n");
         return APP_EXIT_USAGE;
     }
+    if (resume && (!output || !pr.json)) {
+        fprintf(stderr, "alexnet classify: --resume needs --output FILE and --json (it reads "
+                        "back which images FILE already holds)\n");
+        return APP_EXIT_USAGE;
+    }
 
     int rc = APP_EXIT_USAGE;
     path_list paths = {0};
     walk_state ws = {0};
     const char **pending = NULL; /* the entries to classify, and where each is in paths */
     size_t *map = NULL, n_pending = 0;
+    unsigned char *skip = NULL;
+    app_done done = {0};
+    size_t n_done = 0, reported = 0, lo = 0, hi = 0;
     an_device *dev = NULL;
     an_model *model = NULL;
     if (labels_path && !(pr.labels = read_labels(labels_path)))
@@ -667,15 +626,40 @@ int cmd_classify(int argc, char **argv)
     }
     pending = malloc((paths.count + 1) * sizeof *pending);
     map = malloc((paths.count + 1) * sizeof *map);
-    if (!pending || !map) {
+    skip = calloc(paths.count + 1, 1);
+    if (!pending || !map || !skip) {
         fprintf(stderr, "alexnet classify: out of memory\n");
         goto done;
     }
-    for (size_t i = 0; i < paths.count; i++)
-        if (!paths.errors[i]) {
+    char why[512];
+    if (resume && app_done_read(output, &done, why, sizeof why) != 0) {
+        fprintf(stderr, "alexnet classify: --resume: %s\n", why);
+        goto done;
+    }
+    app_shard_range(paths.count, shard_k, shard_n, &lo, &hi);
+    for (size_t i = 0; i < paths.count; i++) {
+        int had = i >= lo && i < hi ? app_done_has(&done, paths.items[i]) : 0;
+        if (had < 0) {
+            fprintf(stderr, "alexnet classify: out of memory\n");
+            goto done;
+        }
+        skip[i] = i < lo || i >= hi || had;
+        n_done += (size_t)had;
+        if (skip[i])
+            continue;
+        if (paths.errors[i]) {
+            reported++; /* dangling links, loops: failed entries */
+        } else {
             map[n_pending] = i;
             pending[n_pending++] = paths.items[i];
         }
+    }
+    if (output && !(pr.out = fopen(output, resume ? "a" : "w"))) {
+        fprintf(stderr, "alexnet classify: cannot write %s: %s\n", output, strerror(errno));
+        goto done;
+    }
+    if (!pr.out)
+        pr.out = stdout;
     char skipped[512] = "";
     if (ws.skipped) {
         size_t used =
@@ -692,7 +676,21 @@ int cmd_classify(int argc, char **argv)
     }
     pr.all = &paths;
     pr.map = map;
-    pr.total = paths.count;
+    pr.skip = skip;
+    pr.total = n_pending + reported;
+    char part[160] = "";
+    if (shard_n > 1)
+        snprintf(part, sizeof part, "; shard %d/%d: %zu of the %zu inputs", shard_k, shard_n,
+                 hi - lo, paths.count);
+    if (resume)
+        snprintf(part + strlen(part), sizeof part - strlen(part), "; %zu already in %s", n_done,
+                 output);
+    if (n_pending == 0 && reported == 0 && paths.count > 0 && n_done == hi - lo) {
+        /* an empty shard of a job array, or a finished one resumed: nothing to do */
+        fprintf(stderr, "alexnet classify: nothing left to classify%s\n", part);
+        rc = 0;
+        goto done;
+    }
     if (n_pending == 0) { /* nothing to classify: say what there was, and fail */
         print_errors_before(&pr, paths.count);
         fprintf(stderr, "alexnet classify: no image classified: %zu input%s found%s%s%s\n",
@@ -721,15 +719,20 @@ int cmd_classify(int argc, char **argv)
         goto done;
     }
     double busy = st.wall_seconds > 0 ? st.device_seconds / st.wall_seconds : 0;
-    size_t reported = paths.count - n_pending; /* dangling links, loops: failed entries */
     fprintf(stderr,
             "alexnet: %zu images, %zu failed, %zu batches of %d in %.2f s: %.1f images/s, "
-            "device busy %.0f%% of the time%s%s\n",
+            "device busy %.0f%% of the time%s%s%s\n",
             st.images + reported, st.failed + reported, st.batches, st.batch, st.wall_seconds,
-            st.wall_seconds > 0 ? st.images / st.wall_seconds : 0.0, 100.0 * busy,
+            st.wall_seconds > 0 ? st.images / st.wall_seconds : 0.0, 100.0 * busy, part,
             skipped[0] ? "; " : "", skipped);
     rc = st.failed + reported ? 1 : 0;
 done:
+    if (pr.out && pr.out != stdout && fclose(pr.out) != 0 && rc == 0) {
+        fprintf(stderr, "alexnet classify: cannot write %s: %s\n", output, strerror(errno));
+        rc = 1;
+    }
+    app_done_free(&done);
+    free(skip);
     free(pending);
     free(map);
     free(ws.files.slots);

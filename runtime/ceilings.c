@@ -53,6 +53,10 @@ int an_device_ceilings(an_device *dev, double *gflops, double *gbps)
     an__clear_error();
     if (!dev || !gflops || !gbps)
         return an__fail(AN_ERR_INVALID_ARGUMENT, "an_device_ceilings: NULL argument");
+    if (!dev->profiling)
+        return an__fail(AN_ERR_INVALID_ARGUMENT,
+                        "an_device_ceilings: the device's queue was made without "
+                        "CL_QUEUE_PROFILING_ENABLE, so kernels cannot be timed");
     int status = AN_OK;
     cl_program prog = NULL;
     cl_kernel fma[2] = {NULL, NULL}, copy = NULL;

@@ -1,11 +1,13 @@
 /* device.c - enumerating OpenCL platforms and devices, choosing one from a
- * selector, and opening a context with an in-order profiling queue.
- * Kernel programs live in program.c; this file only knows devices. */
+ * selector, and opening a context with an in-order profiling queue, or
+ * wrapping the caller's own context and queue (alexnet_opencl.h). Kernel programs live in
+ * program.c; this file only knows devices. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "alexnet_opencl.h"
 #include "internal.h"
 
 #define MAX_PLATFORMS 16
@@ -253,6 +255,7 @@ int an_device_open(const char *selector, an_device **out)
     AN_CL_OBJ(dev->context, clCreateContext(props, 1, &dev->device, NULL, NULL, &an__err));
     AN_CL_OBJ(dev->queue,
               clCreateCommandQueue(dev->context, dev->device, CL_QUEUE_PROFILING_ENABLE, &an__err));
+    dev->profiling = true;
     free(refs);
     free(infos);
     *out = dev;
@@ -280,4 +283,117 @@ void an_device_get_info(const an_device *dev, an_device_info *info)
 {
     if (dev && info)
         *info = dev->info;
+}
+
+/* The "P:D" indices of d among the devices the ICD loader lists, or -1:-1. */
+static void find_indices(cl_device_id d, an_device_info *info)
+{
+    info->platform_index = info->device_index = -1;
+    cl_platform_id platforms[MAX_PLATFORMS];
+    cl_uint np = 0;
+    if (clGetPlatformIDs(MAX_PLATFORMS, platforms, &np) != CL_SUCCESS)
+        return;
+    for (cl_uint p = 0; p < np && p < MAX_PLATFORMS; p++) {
+        cl_device_id devs[MAX_DEVICES];
+        cl_uint nd = 0;
+        if (clGetDeviceIDs(platforms[p], CL_DEVICE_TYPE_ALL, MAX_DEVICES, devs, &nd) != CL_SUCCESS)
+            continue;
+        for (cl_uint i = 0; i < nd && i < MAX_DEVICES; i++)
+            if (devs[i] == d) {
+                info->platform_index = (int)p;
+                info->device_index = (int)i;
+                return;
+            }
+    }
+}
+
+/* Checks that the caller's queue is on context and device and runs in order;
+ * notes whether it gives event times. */
+static int check_queue(cl_context context, cl_device_id device, cl_command_queue queue,
+                       bool *profiling)
+{
+    int status = AN_OK;
+    cl_context qc = NULL;
+    cl_device_id qd = NULL;
+    cl_command_queue_properties props = 0;
+    AN_CL(clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, sizeof qc, &qc, NULL));
+    AN_CL(clGetCommandQueueInfo(queue, CL_QUEUE_DEVICE, sizeof qd, &qd, NULL));
+    AN_CL(clGetCommandQueueInfo(queue, CL_QUEUE_PROPERTIES, sizeof props, &props, NULL));
+    if (qc != context || qd != device)
+        return an__fail(AN_ERR_INVALID_ARGUMENT,
+                        "an_device_from_cl: the queue belongs to another %s than the one passed",
+                        qc != context ? "context" : "device");
+    if (props & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE)
+        return an__fail(AN_ERR_INVALID_ARGUMENT,
+                        "an_device_from_cl: the queue executes out of order; the network's "
+                        "layers need an in-order queue (pass NULL to get one)");
+    *profiling = (props & CL_QUEUE_PROFILING_ENABLE) != 0;
+fail:
+    return status;
+}
+
+int an_device_from_cl(cl_context context, cl_device_id device, cl_command_queue queue,
+                      an_device **out)
+{
+    an__clear_error();
+    int status = AN_OK;
+    an_device *dev = NULL;
+    if (!out)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_device_from_cl: NULL output");
+    *out = NULL;
+    if (!context || !device)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_device_from_cl: NULL %s",
+                        !context ? "context" : "device");
+
+    /* The device must be one of the context's. */
+    cl_uint n = 0;
+    cl_device_id in_context[MAX_DEVICES];
+    AN_CL(clGetContextInfo(context, CL_CONTEXT_NUM_DEVICES, sizeof n, &n, NULL));
+    if (n > MAX_DEVICES)
+        n = MAX_DEVICES;
+    AN_CL(clGetContextInfo(context, CL_CONTEXT_DEVICES, n * sizeof *in_context, in_context, NULL));
+    bool found = false;
+    for (cl_uint i = 0; i < n; i++)
+        found = found || in_context[i] == device;
+    if (!found)
+        return an__fail(AN_ERR_INVALID_ARGUMENT,
+                        "an_device_from_cl: the device is not one of the context's %u device%s", n,
+                        n == 1 ? "" : "s");
+    bool profiling = true;
+    if (queue)
+        AN_TRY(check_queue(context, device, queue, &profiling));
+
+    if (!(dev = calloc(1, sizeof *dev)))
+        return an__fail(AN_ERR_OUT_OF_MEMORY, "an_device_from_cl: out of memory");
+    AN_CL(clGetDeviceInfo(device, CL_DEVICE_PLATFORM, sizeof dev->platform, &dev->platform, NULL));
+    dev->device = device;
+    fill_info(dev->platform, device, -1, -1, &dev->info);
+    find_indices(device, &dev->info);
+    AN_CL(clRetainContext(context));
+    dev->context = context;
+    if (queue) {
+        AN_CL(clRetainCommandQueue(queue));
+        dev->queue = queue;
+    } else {
+        AN_CL_OBJ(dev->queue,
+                  clCreateCommandQueue(context, device, CL_QUEUE_PROFILING_ENABLE, &an__err));
+    }
+    dev->profiling = profiling;
+    *out = dev;
+    return AN_OK;
+
+fail:
+    an_device_free(dev);
+    return status;
+}
+
+void an_device_get_cl(const an_device *dev, cl_context *context, cl_device_id *device,
+                      cl_command_queue *queue)
+{
+    if (context)
+        *context = dev ? dev->context : NULL;
+    if (device)
+        *device = dev ? dev->device : NULL;
+    if (queue)
+        *queue = dev ? dev->queue : NULL;
 }

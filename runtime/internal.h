@@ -68,7 +68,8 @@ struct an_device {
     cl_platform_id platform;
     cl_device_id device;
     cl_context context;
-    cl_command_queue queue; /* in-order, with profiling enabled */
+    cl_command_queue queue; /* in-order; profiling enabled unless the caller's queue lacks it */
+    bool profiling;         /* the queue gives event times (an_device_from_cl may say no) */
     an_device_info info;
 };
 

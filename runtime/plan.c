@@ -768,6 +768,10 @@ int an__plan_profile(an_plan *p, const float *input, an__step_time *times, int *
     int status = AN_OK;
     cl_event ev[AN_MAX_LAYERS][2] = {{NULL}};
     cl_command_queue q = p->model->dev->queue;
+    if (!p->model->dev->profiling)
+        return an__fail(AN_ERR_INVALID_ARGUMENT,
+                        "the device's queue was made without CL_QUEUE_PROFILING_ENABLE, so "
+                        "layers cannot be timed (an_device_from_cl with a NULL queue makes one)");
     size_t in_bytes =
         (size_t)p->batch * p->model->variant->in_channels * p->height * p->width * sizeof(float);
     AN_CL(clEnqueueWriteBuffer(q, p->input[0], CL_TRUE, 0, in_bytes, input, 0, NULL, NULL));

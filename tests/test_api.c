@@ -2,7 +2,8 @@
  * alexnet.h alone: load options (own device, seed, cache and kernel
  * directories, forced tuning), asynchronous enqueue and wait against the
  * blocking forward pass, per-layer profiling, the layer table of a plan, the
- * device ceilings and the model's tuning text. */
+ * device ceilings and the model's tuning text; and alexnet_opencl.h: the
+ * network on the caller's own OpenCL context and queue. */
 #include <check.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "alexnet.h"
+#include "alexnet_opencl.h"
 
 static char cache[64];
 
@@ -113,6 +115,114 @@ START_TEST(test_load_opts_tuning)
 }
 END_TEST
 
+/* Logits of torchvision-224 with seed 5 for one 67x67 input on dev. */
+static int forward_small(an_device *dev, float *out)
+{
+    an_model *model = NULL;
+    an_plan *plan = NULL;
+    float x[3 * 67 * 67];
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++)
+        x[i] = (float)((i * 40503u) % 997) / 300.0f - 1.5f;
+    for (int i = 0; i < AN_CLASSES; i++)
+        out[i] = __builtin_nanf("");
+    int status = an_model_seed(dev, "torchvision-224", 5, &model);
+    if (status == AN_OK)
+        status = an_plan_create(model, 1, 67, 67, &plan);
+    if (status == AN_OK)
+        status = an_plan_forward(plan, x, out, AN_OUTPUT_LOGITS);
+    an_plan_free(plan);
+    an_model_free(model);
+    return status;
+}
+
+/* The caller's context and queue: the same logits as a device the library
+ * opened; the library's references keep the objects alive after the caller
+ * releases its own; a queue without profiling runs the network but refuses
+ * to time it; an out-of-order queue and a queue of another context are
+ * refused. */
+START_TEST(test_device_from_cl)
+{
+    float ref[AN_CLASSES], got[AN_CLASSES];
+    an_device *own = NULL;
+    ck_assert_msg(an_device_open("cpu", &own) == AN_OK, "%s", an_last_error());
+    ck_assert_msg(forward_small(own, ref) == AN_OK, "%s", an_last_error());
+    cl_device_id d = NULL;
+    an_device_get_cl(own, NULL, &d, NULL);
+    ck_assert_ptr_nonnull(d);
+    an_device_info want;
+    an_device_get_info(own, &want);
+
+    cl_int err = CL_SUCCESS;
+    cl_context ctx = clCreateContext(NULL, 1, &d, NULL, NULL, &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+
+    /* NULL queue: the library makes its own (with profiling) */
+    an_device *dev = NULL;
+    ck_assert_msg(an_device_from_cl(ctx, d, NULL, &dev) == AN_OK, "%s", an_last_error());
+    cl_context got_ctx = NULL;
+    cl_command_queue got_q = NULL;
+    an_device_get_cl(dev, &got_ctx, NULL, &got_q);
+    ck_assert_ptr_eq(got_ctx, ctx);
+    ck_assert_ptr_nonnull(got_q);
+    an_device_info info;
+    an_device_get_info(dev, &info);
+    ck_assert_str_eq(info.name, want.name);
+    ck_assert_int_eq(info.platform_index, want.platform_index);
+    ck_assert_int_eq(info.device_index, want.device_index);
+    ck_assert_msg(forward_small(dev, got) == AN_OK, "%s", an_last_error());
+    ck_assert_int_eq(memcmp(ref, got, sizeof ref), 0);
+    double gflops = 0, gbps = 0;
+    an_device_free(dev);
+
+    /* the caller's queue, without profiling; the caller's references go first */
+    cl_command_queue q = clCreateCommandQueue(ctx, d, 0, &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    ck_assert_msg(an_device_from_cl(ctx, d, q, &dev) == AN_OK, "%s", an_last_error());
+    an_device_get_cl(dev, NULL, NULL, &got_q);
+    ck_assert_ptr_eq(got_q, q);
+    clReleaseCommandQueue(q);
+    clReleaseContext(ctx);
+    ck_assert_msg(forward_small(dev, got) == AN_OK, "%s", an_last_error());
+    ck_assert_int_eq(memcmp(ref, got, sizeof ref), 0);
+    ck_assert_int_eq(an_device_ceilings(dev, &gflops, &gbps), AN_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(an_last_error(), "PROFILING"));
+    an_model *model = NULL;
+    an_plan *plan = NULL;
+    ck_assert_int_eq(an_model_seed(dev, "torchvision-224", 5, &model), AN_OK);
+    ck_assert_int_eq(an_plan_create(model, 1, 67, 67, &plan), AN_OK);
+    float x[3 * 67 * 67] = {0};
+    an_layer_time t[AN_MAX_LAYERS];
+    int steps = 0;
+    ck_assert_int_eq(an_plan_profile(plan, x, t, AN_MAX_LAYERS, &steps), AN_ERR_INVALID_ARGUMENT);
+    an_plan_free(plan);
+    an_model_free(model);
+    an_device_free(dev); /* releases the last references to ctx and q */
+
+    /* refused: NULL objects, another context's queue, an out-of-order queue */
+    ctx = clCreateContext(NULL, 1, &d, NULL, NULL, &err);
+    cl_context ctx2 = clCreateContext(NULL, 1, &d, NULL, NULL, &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    ck_assert_int_eq(an_device_from_cl(NULL, d, NULL, &dev), AN_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(dev);
+    ck_assert_int_eq(an_device_from_cl(ctx, NULL, NULL, &dev), AN_ERR_INVALID_ARGUMENT);
+    q = clCreateCommandQueue(ctx2, d, 0, &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    ck_assert_int_eq(an_device_from_cl(ctx, d, q, &dev), AN_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(an_last_error(), "another context"));
+    ck_assert_ptr_null(dev);
+    clReleaseCommandQueue(q);
+    q = clCreateCommandQueue(ctx, d, CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE, &err);
+    if (err == CL_SUCCESS) { /* a device may not offer out-of-order queues at all */
+        ck_assert_int_eq(an_device_from_cl(ctx, d, q, &dev), AN_ERR_INVALID_ARGUMENT);
+        ck_assert_ptr_nonnull(strstr(an_last_error(), "out of order"));
+        clReleaseCommandQueue(q);
+    }
+    clReleaseContext(ctx);
+    clReleaseContext(ctx2);
+    an_device_free(own);
+}
+END_TEST
+
 static Suite *api_suite(void)
 {
     Suite *s = suite_create("api");
@@ -120,6 +230,7 @@ static Suite *api_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_load_opts_forward_async_profile);
     tcase_add_test(tc, test_load_opts_tuning);
+    tcase_add_test(tc, test_device_from_cl);
     suite_add_tcase(s, tc);
     return s;
 }

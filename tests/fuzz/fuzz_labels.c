@@ -7,6 +7,7 @@
  * byte, each valid UTF-8, and the input had 1000 lines (after an optional
  * byte-order mark); a refused one always says why. */
 #include "../../apps/classify.c"
+#include "../../apps/results.c"
 
 /* What classify.c's cmd_classify calls beyond the parsers: never reached
  * here, stubbed so that the target links without the OpenCL pipeline. */
@@ -65,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const unsigned char *l = (const unsigned char *)labels[i];
         size_t n = strlen(labels[i]), blank = 1;
         for (size_t j = 0; j < n;) {
-            size_t k = utf8_seq(l + j, n - j);
+            size_t k = app_utf8_seq(l + j, n - j);
             if (k == 0 || (k == 1 && ((l[j] < 0x20 && l[j] != '\t') || l[j] == 0x7f)))
                 abort();
             blank &= l[j] == ' ' || l[j] == '\t';

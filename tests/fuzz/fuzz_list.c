@@ -7,6 +7,7 @@
  * in a path, lines starting with '#' and blank lines skipped, and the number
  * of paths never more than the number of lines. */
 #include "../../apps/classify.c"
+#include "../../apps/results.c"
 
 #include <sys/mman.h>
 

@@ -19,8 +19,8 @@ build=${BUILD_DIR:-build}
 trap 'echo "build.sh $mode: failed (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 runtime_pkgs=(gcc g++ pkg-config meson ninja-build python3 ocl-icd-libopencl1 ocl-icd-opencl-dev
-              opencl-headers pocl-opencl-icd libclblast-dev libpng-dev libjpeg62-turbo-dev libjson-c-dev
-              libzip-dev)
+              opencl-headers pocl-opencl-icd libclblast-dev libpng-dev zlib1g-dev libjpeg62-turbo-dev
+              libjson-c-dev libzip-dev)
 test_pkgs=(check python3-pytest python3-torch python3-torchvision python3-numpy python3-pil python3-skimage
            python3-matplotlib libjpeg-turbo-progs oclgrind clinfo clang clang-format libclang-rt-14-dev
            munge slurmctld slurmd slurm-client)

@@ -41,7 +41,7 @@ static void usage(FILE *f)
         "  tune [--variant NAME[,NAME]] [--batch 1,16,64] [--runs N] [--dry-run]\n"
         "                                  search kernel parameters for the device, checked\n"
         "                                  against a host reference; stored in tuning.txt\n"
-        "  convert IN.pth|IN.caffemodel OUT.safetensors\n"
+        "  convert [--variant NAME] IN.pth|IN.caffemodel OUT.safetensors\n"
         "                                  published weights to this runtime's format\n"
         "\n"
         "variants: %s\n"

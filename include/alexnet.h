@@ -586,9 +586,12 @@ AN_API int an_eval_merge(const an_labelled *set, const char *const *files, size_
  * a Caffe .caffemodel (NetParameter with `layer` or legacy V1 `layers`).
  * The format is told by the file's first bytes, the variant by the tensors'
  * names and shapes (torchvision's features.N/classifier.N names give
- * torchvision-224; Caffe's conv1..fc8 give caffe-227, or caffe-bvlc-227 when
- * conv2/4/5 have two groups' input channels; nn.DataParallel's "module."
- * prefix is dropped). Nothing in the file is
+ * torchvision-224; a .caffemodel's layer list (types, order, kernel, stride,
+ * pad, group, pooling, LRN parameters) must be exactly one Caffe variant's,
+ * caffe-227, caffe-bvlc-227 or caffenet-227, else it is refused naming the first
+ * layer that differs; a .pth with Caffe's names whose shapes fit both
+ * caffe-bvlc-227 and caffenet-227 is refused, see an_convert_variant;
+ * nn.DataParallel's "module." prefix is dropped). Nothing in the file is
  * executed: a pickle opcode or global outside a state_dict's subset is
  * refused. On success the variant's name is copied to variant_out (may be
  * NULL; size bytes, truncated). Errors: AN_ERR_IO (cannot read or write),
@@ -614,6 +617,16 @@ typedef struct {
  * wherever nn.DataParallel or DistributedDataParallel put it in a name
  * ("features.module.0.weight"). info may be NULL; it is zeroed on failure. */
 AN_API int an_convert_ex(const char *in, const char *out, an_convert_info *info);
+
+/* an_convert_ex with the variant named (NULL: told from the file as above).
+ * A .caffemodel's layer list names its network: when it is not `variant`'s, the
+ * file is refused (AN_ERR_BAD_WEIGHTS). A .pth holds no layers, so its tensors'
+ * shapes choose among the variants only where the variants have the same
+ * layers: a .pth whose shapes fit two different networks (caffe-bvlc-227 and
+ * caffenet-227 have the same tensors) is refused unless `variant` names one.
+ * AN_ERR_UNKNOWN_VARIANT for a name not in the table. */
+AN_API int an_convert_variant(const char *in, const char *out, const char *variant,
+                              an_convert_info *info);
 
 #ifdef __cplusplus
 }

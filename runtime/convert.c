@@ -112,16 +112,23 @@ static bool same_shape(const an__ctensor *t, const expected *e)
     return true;
 }
 
-const an__variant *an__convert_match(const char *path, const an__ctensors *ts)
+const an__variant *an__convert_match(const char *path, const an__ctensors *ts,
+                                     const an__variant *only)
 {
     const char *const *names = an_variant_names();
     const an__variant *cand[8];
     expected exp[8][2 * AN_MAX_LAYERS];
     int n_exp[8], n_cand = 0;
+    if (only && ts->variant[0] && strcmp(only->name, ts->variant) != 0) {
+        an__fail(AN_ERR_BAD_WEIGHTS,
+                 "%s: its layer list is the network of %s, not of %s (the variant asked for)", path,
+                 ts->variant, only->name);
+        return NULL;
+    }
     /* candidates: variants that know every tensor name */
     for (int v = 0; names[v] && n_cand < 8; v++) {
         const an__variant *var = an__variant_find(names[v]);
-        if (!var)
+        if (!var || (only && var != only) || (ts->variant[0] && strcmp(ts->variant, var->name)))
             continue;
         int ne = expected_tensors(var, exp[n_cand]);
         bool all = true;
@@ -134,6 +141,21 @@ const an__variant *an__convert_match(const char *path, const an__ctensors *ts)
         if (all) {
             n_exp[n_cand] = ne;
             cand[n_cand++] = var;
+        }
+    }
+    if (n_cand == 0 && (only || ts->variant[0])) {
+        const an__variant *var = only ? only : an__variant_find(ts->variant);
+        expected e[2 * AN_MAX_LAYERS];
+        int ne = var ? expected_tensors(var, e) : 0;
+        for (int i = 0; i < ts->count; i++) {
+            bool known = false;
+            for (int j = 0; j < ne && !known; j++)
+                known = strcmp(ts->t[i].name, e[j].name) == 0;
+            if (!known) {
+                an__fail(AN_ERR_BAD_WEIGHTS, "%s: tensor '%s' is not a tensor of %s", path,
+                         ts->t[i].name, var ? var->name : ts->variant);
+                return NULL;
+            }
         }
     }
     if (n_cand == 0) {
@@ -157,16 +179,30 @@ const an__variant *an__convert_match(const char *path, const an__ctensors *ts)
         an__fail(AN_ERR_BAD_WEIGHTS, "%s: the tensors mix the names of different variants", path);
         return NULL;
     }
-    /* the first candidate whose every tensor has its shape, and none missing */
+    /* the candidates whose every tensor has its shape, and none missing: shapes
+     * choose among variants only where the variants have the same layers */
+    const an__variant *fit = NULL;
     for (int c = 0; c < n_cand; c++) {
         bool ok = ts->count == n_exp[c];
         for (int i = 0; i < ts->count && ok; i++)
             for (int j = 0; j < n_exp[c]; j++)
                 if (strcmp(ts->t[i].name, exp[c][j].name) == 0)
                     ok = same_shape(&ts->t[i], &exp[c][j]);
-        if (ok)
-            return cand[c];
+        if (!ok)
+            continue;
+        if (!fit) {
+            fit = cand[c];
+        } else if (!an__variant_same_layers(fit, cand[c])) {
+            an__fail(AN_ERR_BAD_WEIGHTS,
+                     "%s: the tensors fit both %s and %s, different networks with tensors "
+                     "of the same shapes, and the file has no layer list to tell them apart: "
+                     "name the variant (alexnet convert --variant NAME)",
+                     path, fit->name, cand[c]->name);
+            return NULL;
+        }
     }
+    if (fit)
+        return fit;
     /* say why: the first tensor whose shape no candidate takes, else a missing one */
     for (int i = 0; i < ts->count; i++) {
         char got[160], want[512];
@@ -467,7 +503,17 @@ int an_convert(const char *in, const char *out, char *variant_out, size_t size)
 
 int an_convert_ex(const char *in, const char *out, an_convert_info *info)
 {
+    return an_convert_variant(in, out, NULL, info);
+}
+
+int an_convert_variant(const char *in, const char *out, const char *variant, an_convert_info *info)
+{
     an__clear_error();
+    const an__variant *only = NULL;
+    if (info)
+        memset(info, 0, sizeof *info);
+    if (variant && !(only = an__variant_find(variant)))
+        return AN_ERR_UNKNOWN_VARIANT;
     int status = AN_OK;
     unsigned char *buf = NULL;
     size_t n = 0;
@@ -510,7 +556,7 @@ int an_convert_ex(const char *in, const char *out, an_convert_info *info)
 
     AN_TRY(drop_module(in, ts));
 
-    const an__variant *v = an__convert_match(in, ts);
+    const an__variant *v = an__convert_match(in, ts, only);
     if (!v) {
         status = AN_ERR_BAD_WEIGHTS;
         goto fail;

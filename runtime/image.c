@@ -13,10 +13,20 @@
  *     ("RGB") clips the values at 255, so photographs come out white (Pillow
  *     issue #2574); we keep the high byte there too;
  *   - gAMA, sBIT, iCCP and friends are ignored, as PIL ignores them.
+ * The file is first rebuilt as PIL reads it (see rebuild()): CRCs checked before
+ * the first IDAT only, PIL's padded palette (indices past the PLTE's entries are
+ * grey), the image data as PIL's blocks, nothing after the image data but a check
+ * that each chunk's data is there. Decoding stops at the last row, as PIL's does,
+ * so a missing IEND or Adler-32 is accepted; a bad Adler-32 is refused when zlib
+ * meets it within the last row's input block, as in PIL.
  * Files are refused (AN_ERR_BAD_IMAGE, with the file name and the reason) when
- * they are empty, not PNG, truncated, corrupt (a CRC error in any chunk, as PIL
- * refuses those too; zlib errors; a missing IEND) or larger than
+ * they are empty, not PNG, truncated before the last row, corrupt (a CRC error
+ * before the first IDAT, zlib errors, bad filters) or larger than
  * AN_IMAGE_MAX_PIXELS, the last from the IHDR before any pixel buffer exists.
+ * tests/reference/preprocess_ref.py's pil_cases() are the cases checked against
+ * PIL; one kind is not reproduced: a malformed known chunk after the image data
+ * (an iCCP without its name's terminator, a short IHDR), which PIL's load_end()
+ * parses and refuses, is skipped here.
  * libpng's warnings are kept for the error text, never printed.
  *
  * Preprocessing reproduces torchvision's Resize/CenterCrop/ToTensor/Normalize on a
@@ -27,6 +37,7 @@
  * vertical pass over them. Every output sample depends only on its own
  * coefficients, so only the samples inside the crop window are computed, with
  * the same arithmetic: the result equals PIL's bit for bit. */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -35,11 +46,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "internal.h"
 
 #define MAX_FILE_BYTES ((size_t)1 << 30) /* a 100 MP 16-bit RGBA PNG stored raw fits */
 #define MAX_SIDE 1000000                 /* png_set_user_limits, per side */
+#define PIL_BLOCK 65536                  /* PIL's ImageFile.decodermaxblock */
 
 /* ------------------------------------------------------------------------ */
 /* Decoding                                                                 */
@@ -50,9 +63,16 @@
 typedef struct {
     const char *name;          /* for error texts: the path, or "PNG in memory" */
     const unsigned char *data; /* the whole file */
-    size_t size, pos;          /* read cursor of read_cb */
-    char error[160];           /* libpng's error text */
-    char warning[160];         /* libpng's last warning */
+    size_t size;
+    unsigned char *stream;   /* the file as PIL reads it, rebuilt for libpng (see rebuild()) */
+    size_t stream_size, pos; /* read cursor of read_cb in stream */
+    size_t cut_at;           /* offset in stream of the IDAT chunk cut by the end of the file,
+                              * or SIZE_MAX */
+    size_t cut_offset;       /* that chunk's offset in the file */
+    size_t pos_done;         /* pos when the last row was decoded */
+    long rows_expected, rows_done; /* rows libpng decodes (all passes), rows it has decoded */
+    char error[160];               /* libpng's error text */
+    char warning[160];             /* libpng's last warning */
     png_structp png;
     png_infop info;
     unsigned char *rgb; /* output pixels, width * height * 3 */
@@ -60,17 +80,201 @@ typedef struct {
     int width, height;
 } png_reader;
 
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* PIL's is_cid(): four bytes matching \w (ASCII letters, digits, '_'). */
+static int is_chunk_type(const unsigned char *t)
+{
+    for (int i = 0; i < 4; i++)
+        if (!(isalnum(t[i]) && t[i] < 128) && t[i] != '_')
+            return 0;
+    return 1;
+}
+
+/* The chunk type for error texts, bytes that are not letters shown as '?'. */
+static const char *type_text(const unsigned char *t, char out[5])
+{
+    for (int i = 0; i < 4; i++)
+        out[i] = isalpha(t[i]) && t[i] < 128 ? (char)t[i] : '?';
+    out[4] = '\0';
+    return out;
+}
+
+/* Appends a chunk with its CRC to r->stream (which has room: see rebuild()). */
+static void put_chunk(png_reader *r, const char *type, const unsigned char *data, size_t len)
+{
+    unsigned char *p = r->stream + r->stream_size;
+    p[0] = (unsigned char)(len >> 24);
+    p[1] = (unsigned char)(len >> 16);
+    p[2] = (unsigned char)(len >> 8);
+    p[3] = (unsigned char)len;
+    memcpy(p + 4, type, 4);
+    if (len)
+        memcpy(p + 8, data, len);
+    uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), p + 4, (uInt)len + 4);
+    p[8 + len] = (unsigned char)(crc >> 24);
+    p[9 + len] = (unsigned char)(crc >> 16);
+    p[10 + len] = (unsigned char)(crc >> 8);
+    p[11 + len] = (unsigned char)crc;
+    r->stream_size += 12 + len;
+}
+
+/* Rebuilds the file the way PIL 9.4's PngImagePlugin reads it, so that libpng
+ * decodes what PIL decodes and refuses what PIL refuses:
+ *   - chunks before the first IDAT must be complete with a correct CRC (PIL's
+ *     PngImageFile._open checks every one, ancillary or not);
+ *   - a palette image's colours are PIL's: a grey ramp (entry i is (i, i, i))
+ *     overwritten by the last PLTE's entries, so that indices past the PLTE's
+ *     entries, a short PLTE or none at all give grey; more than 256 entries are
+ *     refused. libpng gets the whole table as one PLTE of 2^depth entries after
+ *     the IHDR; tRNS is left out of palette images (its alpha is dropped anyway);
+ *     PLTE is left out of other kinds (PIL ignores it there);
+ *   - the image data are the consecutive IDAT chunks from the first one; their
+ *     CRCs are not checked (PIL never reads them), a chunk the end of the file cuts
+ *     gives the data that is there, and libpng gets them in PIL's reading blocks
+ *     (at most PIL_BLOCK bytes, never across a chunk), so that zlib sees the same
+ *     input pieces (whether a bad Adler-32 is noticed depends on that);
+ *   - after the image data, as PIL's load_end(): CRCs are not checked, the file
+ *     may end at any chunk header or after IEND with anything after it, and may
+ *     lack IEND; a chunk whose data runs past the end of the file is refused (PIL's
+ *     _safe_read raises). libpng gets a plain IEND instead of these chunks. */
+static int rebuild(png_reader *r)
+{
+    const unsigned char *d = r->data;
+    const size_t n = r->size;
+    size_t pos = 8, plte_at = 0;
+    int color = -1, depth = 0;
+    unsigned char palette[3 * 256];
+    char tt[5];
+
+    /* The rebuilt stream is never longer than this: each PIL block costs 12 bytes
+     * of chunk framing, and PLTE and IEND are added. */
+    size_t cap = n + (n / PIL_BLOCK + 1) * 12 + 12 + 3 * 256 + 12 + 12;
+    r->stream = malloc(cap);
+    if (!r->stream)
+        return an__fail(AN_ERR_OUT_OF_MEMORY, "%s: no memory for %zu bytes", r->name, cap);
+    memcpy(r->stream, d, 8);
+    r->stream_size = 8;
+    r->cut_at = SIZE_MAX;
+
+    for (;;) {
+        if (n - pos < 8)
+            return an__fail(AN_ERR_BAD_IMAGE,
+                            "%s: not a valid PNG: truncated: the chunk at offset %zu needs a "
+                            "header of 8 bytes, %zu left, and there was no image data (IDAT)",
+                            r->name, pos, n - pos);
+        const uint32_t len = be32(d + pos);
+        const unsigned char *type = d + pos + 4;
+        if (memcmp(type, "IDAT", 4) == 0)
+            break;
+        if (len > n - pos - 8 || n - pos - 8 - len < 4)
+            return an__fail(AN_ERR_BAD_IMAGE,
+                            "%s: not a valid PNG: truncated: chunk %s at offset %zu has %u bytes "
+                            "of data and a CRC, the file has %zu bytes after its header",
+                            r->name, type_text(type, tt), pos, (unsigned)len, n - pos - 8);
+        uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), type, (uInt)len + 4);
+        if (crc != be32(d + pos + 8 + len))
+            return an__fail(AN_ERR_BAD_IMAGE,
+                            "%s: not a valid PNG: CRC error in chunk %s at offset %zu (PIL refuses "
+                            "CRC errors before the image data)",
+                            r->name, type_text(type, tt), pos);
+        if (memcmp(type, "IEND", 4) == 0)
+            return an__fail(AN_ERR_BAD_IMAGE,
+                            "%s: not a valid PNG: IEND at offset %zu before any "
+                            "image data (IDAT)",
+                            r->name, pos);
+        const unsigned char *body = d + pos + 8;
+        const size_t whole = 12 + (size_t)len;
+        if (pos == 8 && memcmp(type, "IHDR", 4) == 0 && len == 13) {
+            depth = body[8];
+            color = body[9];
+            memcpy(r->stream + r->stream_size, d + pos, whole);
+            r->stream_size += whole;
+            if (color == PNG_COLOR_TYPE_PALETTE) { /* room for the PLTE, written below */
+                for (int i = 0; i < 256; i++)
+                    memset(palette + 3 * i, i, 3);
+                plte_at = r->stream_size;
+                int entries = depth >= 1 && depth <= 8 ? 1 << depth : 256;
+                r->stream_size += 12 + 3 * (size_t)entries;
+            }
+        } else if (memcmp(type, "PLTE", 4) == 0 && color == PNG_COLOR_TYPE_PALETTE) {
+            if (len / 3 > 256)
+                return an__fail(AN_ERR_BAD_IMAGE,
+                                "%s: not a valid PNG: PLTE at offset %zu has %u entries, over 256",
+                                r->name, pos, (unsigned)(len / 3));
+            for (int i = 0; i < 256; i++)
+                memset(palette + 3 * i, i, 3);
+            memcpy(palette, body, len / 3 * 3);
+        } else if (!(memcmp(type, "PLTE", 4) == 0 ||
+                     (memcmp(type, "tRNS", 4) == 0 && color == PNG_COLOR_TYPE_PALETTE))) {
+            memcpy(r->stream + r->stream_size, d + pos, whole);
+            r->stream_size += whole;
+        }
+        pos += whole;
+    }
+    if (plte_at) {
+        size_t end = r->stream_size, entries = depth >= 1 && depth <= 8 ? (size_t)1 << depth : 256;
+        r->stream_size = plte_at;
+        put_chunk(r, "PLTE", palette, 3 * entries);
+        r->stream_size = end;
+    }
+
+    /* The image data. */
+    while (n - pos >= 8 && memcmp(d + pos + 4, "IDAT", 4) == 0) {
+        const uint32_t len = be32(d + pos);
+        const size_t have = n - pos - 8, take = len < have ? len : have;
+        if (take < len) {
+            r->cut_at = r->stream_size;
+            r->cut_offset = pos;
+        }
+        for (size_t k = 0; k < take; k += PIL_BLOCK)
+            put_chunk(r, "IDAT", d + pos + 8 + k, take - k < PIL_BLOCK ? take - k : PIL_BLOCK);
+        pos += 8 + take;
+        pos += n - pos < 4 ? n - pos : 4; /* the CRC */
+    }
+
+    /* After it. */
+    while (n - pos >= 8) {
+        const uint32_t len = be32(d + pos);
+        const unsigned char *type = d + pos + 4;
+        if (!is_chunk_type(type) || memcmp(type, "IEND", 4) == 0)
+            break;
+        if (len > n - pos - 8)
+            return an__fail(AN_ERR_BAD_IMAGE,
+                            "%s: not a valid PNG: truncated: chunk %s at offset %zu after the "
+                            "image data has %u bytes of data, the file %zu (PIL refuses this too)",
+                            r->name, type_text(type, tt), pos, (unsigned)len, n - pos - 8);
+        pos += 8 + (size_t)len;
+        pos += n - pos < 4 ? n - pos : 4;
+    }
+    put_chunk(r, "IEND", NULL, 0);
+    return AN_OK;
+}
+
 static void read_cb(png_structp png, png_bytep dst, size_t len)
 {
     png_reader *r = png_get_io_ptr(png);
-    if (len > r->size - r->pos) {
+    if (len > r->stream_size - r->pos) {
         char msg[96];
-        snprintf(msg, sizeof msg, "truncated: needs %zu more bytes at offset %zu of %zu", len,
-                 r->pos, r->size);
+        snprintf(msg, sizeof msg, "truncated: the image data end before the last row (%zu bytes)",
+                 r->size);
         png_error(png, msg); /* error_cb copies msg before the longjmp */
     }
-    memcpy(dst, r->data + r->pos, len);
+    memcpy(dst, r->stream + r->pos, len);
     r->pos += len;
+}
+
+/* Called by libpng for each decoded row (of each Adam7 pass) before it is stored. */
+static void row_cb(png_structp png, png_row_infop info, png_bytep row)
+{
+    (void)info;
+    (void)row;
+    png_reader *r = png_get_io_ptr(png);
+    if (++r->rows_done == r->rows_expected)
+        r->pos_done = r->pos;
 }
 
 static void error_cb(png_structp png, png_const_charp msg)
@@ -86,18 +290,42 @@ static void warning_cb(png_structp png, png_const_charp msg)
     snprintf(r->warning, sizeof r->warning, "%s", msg);
 }
 
-/* Runs libpng over r->data; fills r->rgb, r->width, r->height. On a libpng error
+/* The end of a decode whose rows are all there: the IDAT chunk that the end of
+ * the file cuts must be one the rows needed (PIL reads the rest of the image data
+ * as ordinary chunks, whose data must be complete). */
+static int png_done(png_reader *r)
+{
+    if (r->cut_at != SIZE_MAX && r->pos_done <= r->cut_at)
+        return an__fail(AN_ERR_BAD_IMAGE,
+                        "%s: not a valid PNG: truncated: chunk IDAT at offset %zu, after the "
+                        "image data, runs past the end of the file (PIL refuses this too)",
+                        r->name, r->cut_offset);
+    return AN_OK;
+}
+
+/* Runs libpng over r->stream; fills r->rgb, r->width, r->height. On a libpng error
  * control comes back to the setjmp with everything to free reachable from r. */
 static int png_decode(png_reader *r)
 {
     if (setjmp(png_jmpbuf(r->png))) {
+        /* After the last row libpng reads the end of the zlib stream (checksum,
+         * stray data); PIL stops at the last row, so errors there do not count. */
+        if (r->rows_expected > 0 && r->rows_done == r->rows_expected)
+            return png_done(r);
+        if (strcmp(r->error, "Not enough image data") == 0)
+            return an__fail(AN_ERR_BAD_IMAGE,
+                            "%s: not a valid PNG: truncated: the image data (IDAT) end before "
+                            "the last row (%ld of %ld %s decoded)",
+                            r->name, r->rows_done, r->rows_expected,
+                            png_get_interlace_type(r->png, r->info) == PNG_INTERLACE_ADAM7
+                                ? "rows of the Adam7 passes"
+                                : "rows");
         return an__fail(AN_ERR_BAD_IMAGE, "%s: not a valid PNG: %s%s%s%s", r->name, r->error,
                         r->warning[0] ? " (" : "", r->warning, r->warning[0] ? ")" : "");
     }
     png_set_read_fn(r->png, r, read_cb);
     png_set_user_limits(r->png, MAX_SIDE, MAX_SIDE);
-    /* A CRC error in any chunk is fatal, as in PIL (libpng only warns for ancillary ones). */
-    png_set_crc_action(r->png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
+    png_set_compression_buffer_size(r->png, PIL_BLOCK); /* zlib input: one block at a time */
     png_read_info(r->png, r->info);
 
     png_uint_32 w, h;
@@ -112,7 +340,7 @@ static int png_decode(png_reader *r)
     if (depth == 16)
         png_set_strip_16(r->png); /* high byte */
     if (color == PNG_COLOR_TYPE_PALETTE)
-        png_set_palette_to_rgb(r->png);
+        png_set_palette_to_rgb(r->png); /* PIL's palette, see rebuild() */
     if (color == PNG_COLOR_TYPE_GRAY && depth < 8)
         png_set_expand_gray_1_2_4_to_8(r->png); /* scaled to 0..255 */
     if (!(color & PNG_COLOR_MASK_COLOR))
@@ -120,6 +348,7 @@ static int png_decode(png_reader *r)
     if (png_get_valid(r->png, r->info, PNG_INFO_tRNS))
         png_set_tRNS_to_alpha(r->png); /* made an alpha channel, then stripped below */
     png_set_strip_alpha(r->png);
+    png_set_read_user_transform_fn(r->png, row_cb);
     (void)png_set_interlace_handling(r->png);
     png_read_update_info(r->png, r->info);
     if (png_get_channels(r->png, r->info) != 3 || png_get_bit_depth(r->png, r->info) != 8 ||
@@ -127,6 +356,13 @@ static int png_decode(png_reader *r)
         return an__fail(AN_ERR_BAD_IMAGE, "%s: libpng gives %d channels of %d bits, not RGB8",
                         r->name, png_get_channels(r->png, r->info),
                         png_get_bit_depth(r->png, r->info));
+    }
+    if (interlace == PNG_INTERLACE_ADAM7) {
+        for (int pass = 0; pass < 7; pass++)
+            if (PNG_PASS_COLS(w, pass) > 0)
+                r->rows_expected += (long)PNG_PASS_ROWS(h, pass);
+    } else {
+        r->rows_expected = (long)h;
     }
 
     r->rgb = malloc((size_t)w * h * 3);
@@ -136,11 +372,11 @@ static int png_decode(png_reader *r)
                         (unsigned)w, (unsigned)h);
     for (png_uint_32 y = 0; y < h; y++)
         r->rows[y] = r->rgb + (size_t)y * w * 3;
-    png_read_image(r->png, r->rows);
-    png_read_end(r->png, NULL); /* checks the remaining chunks' CRCs and the IEND */
-    r->width = (int)w;
+    r->width = (int)w; /* before the last row, for the error path above */
     r->height = (int)h;
-    return AN_OK;
+    png_read_image(r->png, r->rows);
+    /* No png_read_end: rebuild() has checked what follows the image data. */
+    return png_done(r);
 }
 
 /* The one decoding path; name is what error texts call the data. */
@@ -181,6 +417,7 @@ static int decode_png(const void *data, size_t size, const char *name, an_image 
         status = an__fail(AN_ERR_OUT_OF_MEMORY, "%s: png_create_info_struct failed", name);
         goto fail;
     }
+    AN_TRY(rebuild(&r));
     AN_TRY(png_decode(&r));
     out->width = r.width;
     out->height = r.height;
@@ -190,6 +427,7 @@ static int decode_png(const void *data, size_t size, const char *name, an_image 
 fail:
     png_destroy_read_struct(&r.png, &r.info, NULL);
     free(r.rows);
+    free(r.stream);
     free(r.rgb);
     return status;
 }

@@ -382,6 +382,7 @@ typedef struct {
     an__ctensor t[AN__MAX_CTENSORS];
     char format[64];      /* "PyTorch zip", "PyTorch legacy", "Caffe NetParameter (layer)", ... */
     char source_key[128]; /* a checkpoint's keys down to the state_dict ("state_dict"), or "" */
+    char variant[64];     /* the variant a Caffe layer list is, or "" (a .pth has no layers) */
 } an__ctensors;
 
 /* Appends a tensor (copying name; taking data, which is freed on failure). */
@@ -402,8 +403,16 @@ const char *an__file_kind(const unsigned char *buf, size_t n);
 
 /* The variant whose tensor names and shapes match ts exactly, or NULL with an
  * error naming the first tensor that fits none, its shape and the shapes the
- * candidate variants expect. */
-const an__variant *an__convert_match(const char *path, const an__ctensors *ts);
+ * candidate variants expect. Candidates: only ts->variant when set (the layer
+ * list chose it), only `only` when not NULL (the user chose it); shapes choose
+ * among the rest only where the variants have the same layers, else the error
+ * asks for a variant by name. */
+const an__variant *an__convert_match(const char *path, const an__ctensors *ts,
+                                     const an__variant *only);
+
+/* Whether two variants differ only in their tensor names (same layers, same
+ * parameters, same order). */
+bool an__variant_same_layers(const an__variant *a, const an__variant *b);
 
 /* an_classify_files; keep_batch runs a list shorter than options->batch at
  * that batch size all the same (zeros after it), as the last batch of a longer

@@ -118,6 +118,37 @@ static const an__variant variants[] = {
       LINEAR(4096, "fc7.weight", "fc7.bias"),
       RELU,
       LINEAR(1000, "fc8.weight", "fc8.bias")}},
+    /* BVLC's CaffeNet (Caffe's bvlc_reference_caffenet): the blobs of
+     * caffe-bvlc-227, but each pool comes before its LRN. */
+    {"caffenet-227",
+     3,
+     227,
+     227,
+     PP_CAFFE,
+     23,
+     {CONV(96, 11, 4, 0, "conv1.weight", "conv1.bias"),
+      RELU,
+      MAXPOOL,
+      LRN5,
+      CONVG(256, 5, 1, 2, "conv2.weight", "conv2.bias", 2),
+      RELU,
+      MAXPOOL,
+      LRN5,
+      CONV(384, 3, 1, 1, "conv3.weight", "conv3.bias"),
+      RELU,
+      CONVG(384, 3, 1, 1, "conv4.weight", "conv4.bias", 2),
+      RELU,
+      CONVG(256, 3, 1, 1, "conv5.weight", "conv5.bias", 2),
+      RELU,
+      MAXPOOL,
+      AVGPOOL6,
+      DROPOUT,
+      LINEAR(4096, "fc6.weight", "fc6.bias"),
+      RELU,
+      DROPOUT,
+      LINEAR(4096, "fc7.weight", "fc7.bias"),
+      RELU,
+      LINEAR(1000, "fc8.weight", "fc8.bias")}},
 };
 enum { N_VARIANTS = sizeof variants / sizeof variants[0] };
 
@@ -159,6 +190,21 @@ const an__variant *an__variant_find(const char *name)
     an__fail(AN_ERR_UNKNOWN_VARIANT, "unknown variant '%s': choose %s", name ? name : "(null)",
              an__variant_list());
     return NULL;
+}
+
+bool an__variant_same_layers(const an__variant *a, const an__variant *b)
+{
+    if (a->n_layers != b->n_layers || a->in_channels != b->in_channels)
+        return false;
+    for (int i = 0; i < a->n_layers; i++) {
+        const an__layer *x = &a->layers[i], *y = &b->layers[i];
+        if (x->kind != y->kind || x->out_channels != y->out_channels || x->kernel != y->kernel ||
+            x->stride != y->stride || x->pad != y->pad ||
+            (x->groups > 1 ? x->groups : 1) != (y->groups > 1 ? y->groups : 1) ||
+            x->lrn_alpha != y->lrn_alpha || x->lrn_beta != y->lrn_beta || x->lrn_k != y->lrn_k)
+            return false;
+    }
+    return true;
 }
 
 int an_variant_input_size(const char *variant, int *height, int *width)

@@ -184,6 +184,15 @@ START_TEST(test_caffe_bvlc_227)
 }
 END_TEST
 
+/* BVLC's CaffeNet: each pool before its LRN, against torch's module of that
+ * order, at 99x99 (pools of 11, 5 and 2, then the adaptive pool to 6). */
+START_TEST(test_caffenet_227)
+{
+    const int batches[] = {1, 2};
+    check_batches("caffenet-227", "caffenet-227-99", batches, 2);
+}
+END_TEST
+
 /* The same network under other kernel parameter sets, forced through
  * $ALEXNET_TUNING (read by an_model_load): every set must meet the same bound.
  * Set 1 takes the other FC path (CLBlast SGEMM and gemv_rows on (O, I)
@@ -334,6 +343,7 @@ int main(void)
     tcase_add_test(tc, test_torchvision_256);
     tcase_add_test(tc, test_caffe_227);
     tcase_add_test(tc, test_caffe_bvlc_227);
+    tcase_add_test(tc, test_caffenet_227);
     tcase_add_test(tc, test_tuning_sets_torchvision);
     tcase_add_test(tc, test_tuning_sets_caffe_227);
     tcase_add_test(tc, test_tuning_sets_caffe_bvlc);

@@ -145,6 +145,42 @@ START_TEST(test_caffe_layer)
 }
 END_TEST
 
+/* BVLC's CaffeNet: the same blobs as caffe-bvlc-227 in another layer order,
+ * told apart by the layer list alone (issue 15). */
+START_TEST(test_caffenet)
+{
+    check_conversion("caffenet.caffemodel", "bvlc_expected.safetensors", "caffenet-227", "F32");
+    check_conversion("caffenet_v1.caffemodel", "bvlc_expected.safetensors", "caffenet-227", "F32");
+}
+END_TEST
+
+/* an_convert_variant: a .pth without a layer list converts as the variant named
+ * (test_cli: the other one, through --variant);
+ * a .caffemodel whose layers are another variant's is refused; unknown names too. */
+START_TEST(test_convert_variant)
+{
+    char in[4400], out[4400];
+    an_convert_info info;
+    snprintf(out, sizeof out, "%s/named.safetensors", tmp);
+    path_of(in, sizeof in, pub, "bvlc_blobs.pth");
+    int status = an_convert_variant(in, out, "caffenet-227", &info); /* the CLI: caffe-bvlc-227 */
+    ck_assert_msg(status == AN_OK, "%s", an_last_error());
+    ck_assert_str_eq(info.variant, "caffenet-227");
+    ck_assert(exists(out));
+    remove(out);
+    ck_assert_int_eq(an_convert_variant(in, out, "torchvision-224", &info), AN_ERR_BAD_WEIGHTS);
+    ck_assert_msg(strstr(an_last_error(), "'conv1.weight' is not a tensor of torchvision-224"),
+                  "%s", an_last_error());
+    ck_assert_int_eq(an_convert_variant(in, out, "no-such-variant", &info), AN_ERR_UNKNOWN_VARIANT);
+    path_of(in, sizeof in, pub, "bvlc.caffemodel");
+    ck_assert_int_eq(an_convert_variant(in, out, "caffenet-227", &info), AN_ERR_BAD_WEIGHTS);
+    ck_assert_msg(strstr(an_last_error(), "network of caffe-bvlc-227, not of caffenet-227"), "%s",
+                  an_last_error());
+    ck_assert(!exists(out));
+    ck_assert_str_eq(info.variant, "");
+}
+END_TEST
+
 START_TEST(test_caffe_v1)
 {
     check_conversion("bvlc_v1.caffemodel", "bvlc_expected.safetensors", "caffe-bvlc-227", "F32");
@@ -212,6 +248,14 @@ START_TEST(test_refusals)
         {"tiny_legacy.pth", AN_ERR_BAD_WEIGHTS, {"'features.0.weight' has shape (2, 3, 3, 3)"}},
         {"tiny.caffemodel", AN_ERR_BAD_WEIGHTS, {"'conv1.weight' has shape (2, 3, 3, 3)"}},
         {"tiny_v1.caffemodel", AN_ERR_BAD_WEIGHTS, {"'fc8.weight' has shape (3, 2)"}},
+        /* issue 15: the layer list decides, and a .pth that fits two networks needs a name */
+        {"bad_norm2.caffemodel",
+         AN_ERR_BAD_WEIGHTS,
+         {"layer 'norm2' (LRN ACROSS_CHANNELS size=3", "differs from caffe-bvlc-227",
+          "LRN ACROSS_CHANNELS size=5"}},
+        {"bvlc_blobs.pth",
+         AN_ERR_BAD_WEIGHTS,
+         {"fit both caffe-bvlc-227 and caffenet-227", "no layer list", "--variant"}},
     };
     char in[4400], marker[4400];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -495,6 +539,23 @@ START_TEST(test_cli)
              build, pub, tmp);
     ck_assert_int_eq(run_cmd(cmd), 1);
     snprintf(cmd, sizeof cmd, "'%s/apps/alexnet' convert onlyone 2>/dev/null", build);
+    ck_assert_int_eq(run_cmd(cmd), 2);
+    /* --variant names the network of a .pth that fits two (issue 15) */
+    snprintf(cmd, sizeof cmd,
+             "'%s/apps/alexnet' convert --variant caffe-bvlc-227 '%s/bvlc_blobs.pth' "
+             "'%s/cli3.safetensors' | grep -q 'variant caffe-bvlc-227, 60965224 parameters' && "
+             "rm '%s/cli3.safetensors'",
+             build, pub, tmp, tmp);
+    ck_assert_int_eq(run_cmd(cmd), 0);
+    snprintf(cmd, sizeof cmd,
+             "'%s/apps/alexnet' convert --variant nope '%s/bvlc_blobs.pth' '%s/cli3.safetensors' "
+             "2>&1 | grep -q \"unknown variant 'nope'\"",
+             build, pub, tmp);
+    ck_assert_int_eq(run_cmd(cmd), 0);
+    snprintf(cmd, sizeof cmd,
+             "'%s/apps/alexnet' convert --variant nope '%s/bvlc_blobs.pth' '%s/cli3.safetensors' "
+             "2>/dev/null",
+             build, pub, tmp);
     ck_assert_int_eq(run_cmd(cmd), 2);
     snprintf(cmd, sizeof cmd, "%s/cli.safetensors", tmp);
     ck_assert_int_eq(remove(cmd), 0);
@@ -785,6 +846,8 @@ int main(void)
     tcase_add_test(tc, test_pth_f16);
     tcase_add_test(tc, test_caffe_layer);
     tcase_add_test(tc, test_caffe_v1);
+    tcase_add_test(tc, test_caffenet);
+    tcase_add_test(tc, test_convert_variant);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_nonfinite);
     tcase_add_test(tc, test_wrong_kind);

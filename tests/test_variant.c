@@ -324,10 +324,11 @@ START_TEST(test_variant_names)
     int n = 0;
     while (names[n])
         n++;
-    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(n, 4);
     ck_assert_str_eq(names[0], "torchvision-224");
     ck_assert_str_eq(names[1], "caffe-227");
     ck_assert_str_eq(names[2], "caffe-bvlc-227");
+    ck_assert_str_eq(names[3], "caffenet-227");
     for (int i = 0; i < n; i++) {
         const an__variant *v = an__variant_find(names[i]);
         ck_assert_ptr_nonnull(v);
@@ -371,6 +372,39 @@ START_TEST(test_bvlc_table)
     ck_assert_int_eq(s[1].dims[1], 48); /* conv2: 96 inputs in two groups */
     ck_assert_int_eq(s[3].dims[1], 192);
     ck_assert_int_eq(s[4].dims[1], 192);
+}
+END_TEST
+
+/* BVLC's CaffeNet: caffe-bvlc-227's tensors with each pool before its LRN, so
+ * the LRNs see 27x27 and 13x13 maps; a different network with the same shapes. */
+START_TEST(test_caffenet_table)
+{
+    an_layer_info l[AN_MAX_LAYERS];
+    int count = 0;
+    ck_assert_int_eq(an_variant_infer("caffenet-227", 3, 227, 227, l, &count), AN_OK);
+    ck_assert_int_eq(count, 23);
+    ck_assert_int_eq(an_variant_params("caffenet-227"), 60965224);
+    static const struct {
+        int row, kind, c, hw;
+    } want[] = {{0, AN_LAYER_CONV, 96, 55},     {2, AN_LAYER_MAXPOOL, 96, 27},
+                {3, AN_LAYER_LRN, 96, 27},      {4, AN_LAYER_CONV, 256, 27},
+                {6, AN_LAYER_MAXPOOL, 256, 13}, {7, AN_LAYER_LRN, 256, 13},
+                {14, AN_LAYER_MAXPOOL, 256, 6}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const an_layer_info *r = &l[want[i].row];
+        ck_assert_int_eq(r->kind, want[i].kind);
+        ck_assert_int_eq(r->c, want[i].c);
+        ck_assert_int_eq(r->h, want[i].hw);
+    }
+    const an__variant *a = an__variant_find("caffenet-227"),
+                      *b = an__variant_find("caffe-bvlc-227");
+    an__param_shape sa[AN_MAX_LAYERS], sb[AN_MAX_LAYERS];
+    ck_assert_int_eq(an__variant_param_shapes(a, sa, AN_MAX_LAYERS), 8);
+    ck_assert_int_eq(an__variant_param_shapes(b, sb, AN_MAX_LAYERS), 8);
+    for (int i = 0; i < 8; i++)
+        ck_assert_mem_eq(sa[i].dims, sb[i].dims, sizeof sa[i].dims);
+    ck_assert(!an__variant_same_layers(a, b));
+    ck_assert(an__variant_same_layers(a, a));
 }
 END_TEST
 
@@ -505,7 +539,7 @@ START_TEST(test_variant_table_single_place)
         ck_assert_int_eq(pp.crop, h);
         ck_assert_int_eq(pp.bgr, strncmp(names[n], "caffe", 5) == 0);
     }
-    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(n, 4);
     an_preprocess pp;
     ck_assert_int_eq(an_preprocess_default("nope", &pp), AN_ERR_UNKNOWN_VARIANT);
     for (int i = 0; i < n; i++)
@@ -530,6 +564,7 @@ static Suite *variant_suite(void)
     tcase_add_test(tc, test_unknown_variant);
     tcase_add_test(tc, test_variant_names);
     tcase_add_test(tc, test_bvlc_table);
+    tcase_add_test(tc, test_caffenet_table);
     tcase_add_test(tc, test_param_shapes);
     tcase_add_test(tc, test_variant_table_single_place);
     suite_add_tcase(s, tc);

@@ -127,14 +127,100 @@ put('png', 'wide_300x2.png', png(300, 2, 8, 0, raw(300, 2, 8)))
 put('png', 'tall_1x260.png', png(1, 260, 8, 2, raw(1, 260, 24)))
 put('png', 'one_pixel.png', png(1, 1, 8, 2, b'\0\x10\x20\x30'))
 good = png(5, 3, 8, 2, raw(5, 3, 24))
-put('png', 'truncated.png', good[:-20])
+put('png', 'truncated.png', good[:good.index(b'IDAT') + 4 + 10])  # inside the image data
 bad = bytearray(good)
 bad[30] ^= 0xff  # inside IHDR's CRC-covered bytes
 put('png', 'bad_crc.png', bytes(bad))
 put('png', 'no_iend.png', good[:-12])
+# PIL's reading (image.c's rebuild()): indices past a short PLTE, CRC errors and
+# stray chunks after the image data, a cut Adler-32.
+put('png', 'palette8_short_plte.png', png(4, 4, 8, 3, raw(4, 4, 8), plte=bytes(range(9))))
+idat_end = good.index(b'IEND') - 4
+put('png', 'after_idat.png', good[:idat_end] + chunk(b'tEXt', b'a\0b')[:-1] + b'\0' +
+    chunk(b'zzZz', b'xyz') + b'trailing')
+put('png', 'no_adler.png', good[:idat_end - 8] + good[idat_end - 4:idat_end])
 put('png', 'huge_header.png', png(200000, 200000, 8, 2, b'\0' * 10))
 put('png', 'gamma_text.png', png(2, 2, 8, 2, raw(2, 2, 24), extra=chunk(b'gAMA', b'\0\0\xb1\x8f') +
                                  chunk(b'tEXt', b'Comment\0fuzz')))
+
+# --- .caffemodel ------------------------------------------------------------
+# Layer lists (issue 15): BVLC AlexNet (current `layer`), CaffeNet (V1 `layers`,
+# a data layer first, SoftmaxWithLoss last), one with norm2 of size 3 and one
+# with a branch; tiny blobs on conv1 and fc8 (the reader does not check shapes).
+def pb_varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def pb_ld(field, payload):
+    return pb_varint(field << 3 | 2) + pb_varint(len(payload)) + payload
+
+
+def pb_vi(field, value):
+    return pb_varint(field << 3) + pb_varint(value)
+
+
+def pb_f32(field, v):
+    return pb_varint(field << 3 | 5) + struct.pack('<f', v)
+
+
+def caffe_net(order, v1, lrn2=5, branch=False):
+    conv = {'conv1': (96, 11, 4, 0, 1), 'conv2': (256, 5, 1, 2, 2), 'conv3': (384, 3, 1, 1, 1),
+            'conv4': (384, 3, 1, 1, 2), 'conv5': (256, 3, 1, 1, 2)}
+    enum = {'Convolution': 4, 'ReLU': 18, 'Pooling': 17, 'LRN': 15, 'InnerProduct': 14,
+            'Dropout': 6, 'Data': 5, 'Softmax': 20, 'SoftmaxWithLoss': 21}
+    net, prev = b'', 'data'
+    for name in order:
+        typ = ('Convolution' if name.startswith('conv') else 'ReLU' if name.startswith('relu')
+               else 'Pooling' if name.startswith('pool') else 'LRN' if name.startswith('norm')
+               else 'InnerProduct' if name.startswith('fc') else 'Dropout'
+               if name.startswith('drop') else 'Data' if name == 'data' else 'SoftmaxWithLoss')
+        inplace = typ in ('ReLU', 'Dropout')
+        top = prev if inplace else name
+        bottom = 'conv1' if branch and name == 'conv3' else prev
+        params = b''
+        if typ == 'Convolution':
+            o, k, st, p, g = conv[name]
+            params = pb_ld(10 if v1 else 106, pb_vi(1, o) + pb_vi(4, k) + pb_vi(6, st) + pb_vi(3, p)
+                           + pb_vi(5, g))
+        elif typ == 'Pooling':
+            params = pb_ld(19 if v1 else 121, pb_vi(1, 0) + pb_vi(2, 3) + pb_vi(3, 2))
+        elif typ == 'LRN':
+            params = pb_ld(18 if v1 else 118, pb_vi(1, lrn2 if name == 'norm2' else 5)
+                           + pb_f32(2, 1e-4) + pb_f32(3, 0.75))
+        blobs = b''
+        if name in ('conv1', 'fc8'):
+            for dims in ([2, 1, 1, 1], [2]):
+                blob = pb_ld(7, pb_ld(1, b''.join(pb_varint(d) for d in dims)))
+                blob += pb_ld(5, struct.pack('<2f', 0.5, -0.5))
+                blobs += pb_ld(6 if v1 else 7, blob)
+        ends = (pb_ld(2 if v1 else 3, bottom.encode()) if typ != 'Data' else b'')
+        ends += pb_ld(3 if v1 else 4, top.encode())
+        if v1:
+            net += pb_ld(2, ends + pb_ld(4, name.encode()) + pb_vi(5, enum[typ]) + params + blobs)
+        else:
+            net += pb_ld(100, pb_ld(1, name.encode()) + pb_ld(2, typ.encode()) + ends + params
+                         + blobs)
+        prev = top
+    return net
+
+
+BVLC_ORDER = ['conv1', 'relu1', 'norm1', 'pool1', 'conv2', 'relu2', 'norm2', 'pool2', 'conv3',
+              'relu3', 'conv4', 'relu4', 'conv5', 'relu5', 'pool5', 'fc6', 'relu6', 'drop6', 'fc7',
+              'relu7', 'drop7', 'fc8']
+CAFFENET_ORDER = (['data', 'conv1', 'relu1', 'pool1', 'norm1', 'conv2', 'relu2', 'pool2', 'norm2']
+                  + BVLC_ORDER[8:] + ['loss'])
+put('caffe', 'bvlc_layer.caffemodel', caffe_net(BVLC_ORDER, v1=False))
+put('caffe', 'caffenet_v1.caffemodel', caffe_net(CAFFENET_ORDER, v1=True))
+put('caffe', 'caffenet_layer.caffemodel', caffe_net(CAFFENET_ORDER, v1=False))
+put('caffe', 'norm2_size3_v1.caffemodel', caffe_net(BVLC_ORDER, v1=True, lrn2=3))
+put('caffe', 'branch.caffemodel', caffe_net(BVLC_ORDER, v1=False, branch=True))
+put('caffe', 'no_relu5.caffemodel', caffe_net([n for n in BVLC_ORDER if n != 'relu5'], v1=False))
 
 # --- @list -----------------------------------------------------------------
 put('list', 'plain.txt', 'a.png\nb/c.png\n/abs/d.PNG\n')

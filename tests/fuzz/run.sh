@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 out=${FUZZ_BUILD:-$root/build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-safetensors png jpeg list selector tuning labels pth}
+targets=${FUZZ_TARGETS:-safetensors png jpeg list selector tuning labels pth caffe}
 CC=${CC_FUZZ:-clang}
 
 if ! command -v "$CC" >/dev/null; then
@@ -30,8 +30,8 @@ mkdir -p "$out/obj"
 san=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 cflags=(-std=c11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -DCL_TARGET_OPENCL_VERSION=120
         -DCL_USE_DEPRECATED_OPENCL_1_2_APIS -Iinclude -Iruntime
-        $(pkg-config --cflags OpenCL clblast libpng libjpeg json-c libzip))
-libs=($(pkg-config --libs OpenCL clblast libpng libjpeg json-c libzip) -lm -lpthread)
+        $(pkg-config --cflags OpenCL clblast libpng zlib libjpeg json-c libzip))
+libs=($(pkg-config --libs OpenCL clblast libpng zlib libjpeg json-c libzip) -lm -lpthread)
 
 # The parts of the runtime the targets reach, instrumented for coverage and the
 # sanitizers (fuzz_list.c and fuzz_labels.c stub the few pipeline functions classify.c names).

@@ -8,6 +8,10 @@
                               `layer` (LayerParameter, BlobShape, packed data)
   bvlc_v1.caffemodel          the same with legacy V1 `layers` (enum types,
                               num/channels/height/width, biases unpacked)
+  caffenet*.caffemodel        the same blobs in CaffeNet's layer list (pool
+                              before LRN), current and V1; bvlc_blobs.pth: the
+                              blobs without a layer list; bad_norm2.caffemodel:
+                              BVLC's list with an LRN of size 3
   *_expected.safetensors      the same tensors under this runtime's names
   bad_*                       small refusals: a forbidden global, a forbidden
                               opcode, a wrong shape, a non-contiguous tensor,
@@ -97,28 +101,62 @@ BVLC_LAYERS = [("conv1", "Convolution", 4, "data", "conv1"), ("relu1", "ReLU", 1
                ("fc7", "InnerProduct", 14, "fc6", "fc7"), ("relu7", "ReLU", 18, "fc7", "fc7"),
                ("drop7", "Dropout", 6, "fc7", "fc7"), ("fc8", "InnerProduct", 14, "fc7", "fc8"),
                ("prob", "Softmax", 20, "fc8", "prob")]
+# bvlc_reference_caffenet's train_val.prototxt (TRAIN phase): a data layer, each
+# pool before its LRN, SoftmaxWithLoss at the end
+CAFFENET_LAYERS = ([("data", "Data", 5, None, "data")] + BVLC_LAYERS[:2] +
+                   [("pool1", "Pooling", 17, "conv1", "pool1"), ("norm1", "LRN", 15, "pool1", "norm1"),
+                    ("conv2", "Convolution", 4, "norm1", "conv2"), ("relu2", "ReLU", 18, "conv2", "conv2"),
+                    ("pool2", "Pooling", 17, "conv2", "pool2"), ("norm2", "LRN", 15, "pool2", "norm2"),
+                    ("conv3", "Convolution", 4, "norm2", "conv3")] + BVLC_LAYERS[9:-1] +
+                   [("loss", "SoftmaxWithLoss", 21, "fc8", "loss")])
+# convolution_param: num_output, kernel_size, stride, pad, group
+CONV = {"conv1": (96, 11, 4, 0, 1), "conv2": (256, 5, 1, 2, 2), "conv3": (384, 3, 1, 1, 1),
+        "conv4": (384, 3, 1, 1, 2), "conv5": (256, 3, 1, 1, 2)}
+IP = {"fc6": 4096, "fc7": 4096, "fc8": 1000}
 
 
-def caffemodel(tensors, v1):
-    """tensors: {"conv1.weight": array, ...}. Returns NetParameter bytes."""
+def f32(field, v):
+    return key(field, 5) + struct.pack("<f", v)
+
+
+def layer_params(name, typ, v1, lrn_size=5):
+    """The layer's *_param message, as a field of LayerParameter (v1: V1LayerParameter)."""
+    if typ == "Convolution":
+        o, k, st, p, g = CONV[name]
+        # stride 1 and group 1 are Caffe's defaults: left out, as Caffe writes them
+        body = vi(1, o) + vi(4, k) + (vi(6, st) if st != 1 else b"") + (vi(3, p) if p else b"")
+        body += vi(5, g) if g != 1 else b""
+        return ld(10 if v1 else 106, body)
+    if typ == "Pooling":  # pool MAX (0, the default) written out, kernel 3, stride 2
+        return ld(19 if v1 else 121, vi(1, 0) + vi(2, 3) + vi(3, 2))
+    if typ == "LRN":  # local_size, alpha, beta (k: its default 1)
+        return ld(18 if v1 else 118, vi(1, lrn_size) + f32(2, 1e-4) + f32(3, 0.75))
+    if typ == "InnerProduct":
+        return ld(17 if v1 else 117, vi(1, IP[name]))
+    if typ == "Dropout":
+        return ld(12 if v1 else 108, f32(1, 0.5))
+    return b""
+
+
+def caffemodel(tensors, v1, layers=None, lrn2_size=5):
+    """tensors: {"conv1.weight": array, ...}; layers: BVLC_LAYERS (the default)
+    or CAFFENET_LAYERS. Returns NetParameter bytes."""
     net = ld(1, b"AlexNet") + ld(3, b"data") + b"".join(vi(4, d) for d in (10, 3, 227, 227))
-    for name, typ, enum, bottom, top in BVLC_LAYERS:
+    for name, typ, enum, bottom, top in layers or BVLC_LAYERS:
         blobs = []
         if name + ".weight" in tensors:
             blobs = [tensors[name + ".weight"], tensors[name + ".bias"]]
+        params = layer_params(name, typ, v1, lrn2_size if name == "norm2" else 5)
+        ends = (ld(2 if v1 else 3, bottom.encode()) if bottom else b"") + ld(3 if v1 else 4, top.encode())
         if v1:
-            msg = ld(2, bottom.encode()) + ld(3, top.encode()) + ld(4, name.encode()) + vi(5, enum)
+            msg = ends + ld(4, name.encode()) + vi(5, enum) + params
             msg += b"".join(ld(6, blob_v1(b, unpacked=(i == 1))) for i, b in enumerate(blobs))
             if blobs:  # blobs_lr (7), weight_decay (8): floats to skip
                 msg += key(7, 5) + struct.pack("<f", 1.0) + key(7, 5) + struct.pack("<f", 2.0)
                 msg += ld(8, struct.pack("<2f", 1.0, 0.0))
             net += ld(2, msg)
         else:
-            msg = ld(1, name.encode()) + ld(2, typ.encode()) + ld(3, bottom.encode()) + ld(4, top.encode())
-            if typ == "Convolution" and blobs:  # convolution_param (106): num_output 1, group 5
-                msg += ld(106, vi(1, blobs[0].shape[0]) + vi(5, 2 if name in ("conv2", "conv4", "conv5") else 1))
-            if typ == "LRN":  # lrn_param (118): local_size 1, alpha 2 (float), beta 3 (float)
-                msg += ld(118, vi(1, 5) + key(2, 5) + struct.pack("<f", 1e-4) + key(3, 5) + struct.pack("<f", 0.75))
+            msg = ld(1, name.encode()) + ld(2, typ.encode()) + ends + params
             msg += b"".join(ld(7, blob_new(b)) for b in blobs)
             net += ld(100, msg)
     return net
@@ -185,6 +223,17 @@ def main():
     with open(j("bvlc_v1.caffemodel"), "wb") as f:
         f.write(caffemodel(caffe, v1=True))
     save_safetensors(j("bvlc_expected.safetensors"), list(caffe.items()), "F32")
+    # the same blobs in CaffeNet's layer list (issue 15): converted as caffenet-227;
+    # a BVLC list whose norm2 has local_size 3: refused naming norm2; the blobs as
+    # a .pth (no layer list): refused unless a variant is named
+    with open(j("caffenet.caffemodel"), "wb") as f:
+        f.write(caffemodel(caffe, v1=False, layers=CAFFENET_LAYERS))
+    with open(j("caffenet_v1.caffemodel"), "wb") as f:
+        f.write(caffemodel(caffe, v1=True, layers=CAFFENET_LAYERS))
+    with open(j("bad_norm2.caffemodel"), "wb") as f:
+        f.write(caffemodel({"conv1.weight": np.ones((2, 3, 3, 3), np.float32),
+                            "conv1.bias": np.zeros(2, np.float32)}, v1=True, lrn2_size=3))
+    torch.save({k: torch.from_numpy(v) for k, v in caffe.items()}, j("bvlc_blobs.pth"))
 
     # photographs, preprocessed the way each variant wants, and torch's logits
     try:

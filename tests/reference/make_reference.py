@@ -10,7 +10,7 @@ He-normal (torchvision's default init gives near-zero logits, which would prove
 little). torchvision-224 is stored as F32, caffe-227 as F16 (the reference then
 uses the F16-rounded values), so both dtypes of the loader are exercised.
 caffe-bvlc-227 is BVLC (below): LRN and grouped convolutions, F32, on inputs
-of Caffe's scale.
+of Caffe's scale; caffenet-227 is CaffeNet (pool before LRN), F32, at 99x99.
 Runs with Debian's python3-torch / python3-torchvision / python3-numpy.
 """
 import json
@@ -60,6 +60,17 @@ class BVLC(nn.Module):
 
     def forward(self, x):
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+class CaffeNet(BVLC):
+    """caffenet-227: BVLC's CaffeNet (bvlc_reference_caffenet), BVLC's blobs with
+    each pool before its LRN; the modules keep BVLC's indices (BVLC_NAMES)."""
+
+    def __init__(self):
+        super().__init__()
+        f = self.features
+        f[2], f[3] = nn.MaxPool2d(3, 2), nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)
+        f[6], f[7] = nn.MaxPool2d(3, 2), nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)
 
 
 BVLC_NAMES = {"features.0": "conv1", "features.4": "conv2", "features.8": "conv3",
@@ -138,6 +149,12 @@ def main():
     seed_weights(bv, 3)
     make("caffe-bvlc-227", bv, BVLC_NAMES, "F32",
          {"caffe-bvlc-227": (rng.standard_normal((3, 3, 227, 227)) * 60).astype(np.float32)}, out)
+    # caffenet-227 at a small input (99x99: pools of 11, 5 and 2 before the
+    # adaptive pool), the order its test is about
+    cn = CaffeNet()
+    seed_weights(cn, 4)
+    make("caffenet-227", cn, BVLC_NAMES, "F32",
+         {"caffenet-227-99": (rng.standard_normal((2, 3, 99, 99)) * 60).astype(np.float32)}, out)
     with open(os.path.join(out, "stamp"), "w") as f:
         f.write("ok\n")
 

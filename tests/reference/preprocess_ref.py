@@ -17,8 +17,12 @@ Writes into OUTDIR:
       caffe-227:       PIL resize((256, 256), BILINEAR), CenterCrop(227), BGR, minus mean
     plus "+noresize" variants (no resize: CenterCrop straight on the image, so that
     images smaller than the crop are zero-padded as torchvision does);
-  * bad files the decoder must refuse (empty, not a PNG, truncated, no IEND, CRC
-    errors, zlib error, zero width, bad bit depth, 20000x20000, 2000000x1);
+  * bad files the decoder must refuse, as PIL does (empty, not a PNG, truncated,
+    CRC errors before the image data, zlib error, zero width, bad bit depth,
+    20000x20000, 2000000x1);
+  * files decoders disagree on (pil_cases(): palette indices past the PLTE, CRC
+    errors after the first IDAT, no IEND, stray data, cuts at every offset of two
+    small files), each recorded as PIL treats it: its pixels or "bad";
   * manifest.txt, one line per check: NAME VARIANT C H W REFERENCE, where
     VARIANT is "decode" (REFERENCE is H*W*3 uint8), a variant name (REFERENCE is
     C*H*W float32), or "bad" (C H W are 0 and REFERENCE is "-").
@@ -176,6 +180,129 @@ def write_png(path, pix, color, depth, palette=None, trns=None, interlace=False,
 
 
 # ---------------------------------------------------------------------------
+# Files on which decoders disagree.
+
+def pil_cases():
+    """PNGs that decoders disagree on, each as PIL 9.4 reads them (name, bytes).
+
+    PIL checks the CRC of every chunk before the first IDAT and nothing after it,
+    pads a short palette with a grey ramp (entry i is (i, i, i)), stops at the
+    image's last row (a missing Adler-32 or IEND, stray data after it pass) and
+    refuses a chunk after the image data whose data run past the end of the file."""
+    sig = b"\x89PNG\r\n\x1a\n"
+
+    def ihdr(w, h, depth, color, interlace=0):
+        return chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, color, 0, 0, interlace))
+
+    def bad_crc(c):
+        return c[:-4] + bytes(x ^ 0xff for x in c[-4:])
+
+    iend = chunk(b"IEND", b"")
+    rng = np.random.default_rng(15)
+    cases = []
+    # Palettes: indices past the PLTE's entries, short, missing, replaced, too long.
+    idx = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    raw8 = b"".join(b"\0" + bytes(r) for r in idx)
+    pal = bytes(rng.integers(0, 256, size=12, dtype=np.uint8))
+    z8 = zlib.compress(raw8)
+    pal8 = sig + ihdr(16, 16, 8, PALETTE)
+    cases.append(("pal8_past_plte", pal8 + chunk(b"PLTE", pal) + chunk(b"IDAT", z8) + iend))
+    cases.append(("pal8_past_plte_trns", pal8 + chunk(b"PLTE", pal) + chunk(b"tRNS", b"\0\x80")
+                  + chunk(b"IDAT", z8) + iend))
+    cases.append(("pal8_trns_longer", pal8 + chunk(b"PLTE", pal) + chunk(b"tRNS", b"\x10" * 9)
+                  + chunk(b"IDAT", z8) + iend))
+    cases.append(("pal8_plte_empty", pal8 + chunk(b"PLTE", b"") + chunk(b"IDAT", z8) + iend))
+    cases.append(("pal8_plte_len7", pal8 + chunk(b"PLTE", pal[:7]) + chunk(b"IDAT", z8) + iend))
+    cases.append(("pal8_no_plte", pal8 + chunk(b"IDAT", z8) + iend))
+    cases.append(("pal8_two_plte", pal8 + chunk(b"PLTE", pal) + chunk(b"PLTE", pal[::-1][:6])
+                  + chunk(b"IDAT", z8) + iend))
+    cases.append(("pal8_plte_after_idat", pal8 + chunk(b"PLTE", pal) + chunk(b"IDAT", z8)
+                  + chunk(b"PLTE", pal[::-1]) + iend))
+    cases.append(("pal8_plte_257", pal8 + chunk(b"PLTE", bytes(771)) + chunk(b"IDAT", z8) + iend))
+    raw4 = b"".join(b"\0" + bytes((((2 * i + y) % 16) << 4) | ((2 * i + 1 + y) % 16)
+                                  for i in range(8)) for y in range(16))
+    cases.append(("pal4_past_plte", sig + ihdr(16, 16, 4, PALETTE) + chunk(b"PLTE", pal[:9])
+                  + chunk(b"IDAT", zlib.compress(raw4)) + iend))
+    raw2 = b"".join(b"\0" + bytes([0b00011011, 0b11100100] * 2) for y in range(4))
+    cases.append(("pal2_plte_8", sig + ihdr(16, 4, 2, PALETTE) + chunk(b"PLTE", pal * 2)
+                  + chunk(b"IDAT", zlib.compress(raw2)) + iend))
+    pix = rng.integers(0, 256, size=(16, 16, 1), dtype=np.uint16)
+    raw_i = b""
+    for i, (x0, y0, dx, dy) in enumerate(ADAM7):
+        raw_i += encode_pixels(pix[y0::dy, x0::dx], 8, PALETTE, i)
+    cases.append(("adam7_pal8_past_plte", sig + ihdr(16, 16, 8, PALETTE, 1)
+                  + chunk(b"PLTE", pal) + chunk(b"IDAT", zlib.compress(raw_i)) + iend))
+    cases.append(("gray8_with_plte", sig + ihdr(16, 16, 8, GRAY) + chunk(b"PLTE", pal)
+                  + chunk(b"IDAT", z8) + iend))
+
+    # CRCs, the end of the file, stray data: an RGB image of several IDAT chunks.
+    rgb = rng.integers(0, 256, size=(9, 7, 3), dtype=np.uint8)
+    raw = b"".join(b"\0" + r.tobytes() for r in rgb)
+    z = zlib.compress(raw)
+    head = sig + ihdr(7, 9, 8, RGB)
+    idats = chunk(b"IDAT", z[:40]) + chunk(b"IDAT", z[40:])
+    good = head + idats + iend
+    text = chunk(b"tEXt", b"Comment\0x")
+    cases.append(("rgb8_good", good))
+    cases.append(("rgb8_no_iend", head + idats))
+    cases.append(("rgb8_iend_cut", good[:-6]))
+    cases.append(("rgb8_bad_crc_idat1", head + bad_crc(chunk(b"IDAT", z[:40]))
+                  + chunk(b"IDAT", z[40:]) + iend))
+    cases.append(("rgb8_bad_crc_idat2", head + chunk(b"IDAT", z[:40])
+                  + bad_crc(chunk(b"IDAT", z[40:])) + iend))
+    cases.append(("rgb8_bad_crc_text_after", head + idats + bad_crc(text) + iend))
+    cases.append(("rgb8_bad_crc_iend", head + idats + bad_crc(iend)))
+    cases.append(("rgb8_bad_crc_text_before", head + bad_crc(text) + idats + iend))
+    cases.append(("rgb8_bad_crc_private_before", head + bad_crc(chunk(b"prIv", b"abc"))
+                  + idats + iend))
+    cases.append(("rgb8_bad_crc_ihdr", bad_crc(head) + idats + iend))
+    cases.append(("rgb8_garbage_after_iend", good + b"garbage after the end" * 3))
+    cases.append(("rgb8_extra_idat", head + idats + chunk(b"IDAT", b"stray data") + iend))
+    cases.append(("rgb8_extra_zlib_data", head + chunk(b"IDAT", z + b"stray") + iend))
+    cases.append(("rgb8_longer_stream", head + chunk(b"IDAT", zlib.compress(raw + bytes(50)))
+                  + iend))
+    bad_adler = z[:-1] + bytes([z[-1] ^ 1])
+    cases.append(("rgb8_bad_adler", head + chunk(b"IDAT", bad_adler) + iend))
+    cases.append(("rgb8_no_adler", head + chunk(b"IDAT", z[:-4]) + iend))
+    cases.append(("rgb8_no_adler_no_iend", head + chunk(b"IDAT", z[:-4])))
+    cases.append(("rgb8_idat_cut_in_adler", head + chunk(b"IDAT", z)[:-6]))
+    cases.append(("rgb8_idat_cut_in_rows", head + chunk(b"IDAT", z)[:-30]))
+    cases.append(("rgb8_short_stream", head + chunk(b"IDAT", zlib.compress(raw[:-5])) + iend))
+    cases.append(("rgb8_text_after_cut", head + idats + text[:-7]))
+    cases.append(("rgb8_text_after_header_cut", head + idats + text[:6]))
+    cases.append(("rgb8_text_after_crc_cut", head + idats + text[:-2]))
+    cases.append(("rgb8_idat_after_cut", head + chunk(b"IDAT", z) + chunk(b"IDAT", b"x" * 20)[:-8]))
+    cases.append(("rgb8_text_before_cut", head + text[:-7]))
+    cases.append(("rgb8_not_a_chunk_after", head + idats + b"\0\0\0\x03a!Cdxyz" + iend))
+    cases.append(("rgb8_huge_chunk_after", head + idats + struct.pack(">I", 0x7fffffff) + b"abCd"
+                  + bytes(20)))
+    cases.append(("rgb8_idat_split_by_text", head + chunk(b"IDAT", z[:40]) + text
+                  + chunk(b"IDAT", z[40:]) + iend))
+    cases.append(("rgb8_empty_idat_first", head + chunk(b"IDAT", b"") + chunk(b"IDAT", z) + iend))
+    cases.append(("rgb8_bad_filter", head + chunk(b"IDAT", zlib.compress(b"\x07" + raw[1:]))
+                  + iend))
+    # The same on an interlaced image, whose last row is in a later pass.
+    raw_i = b""
+    for i, (x0, y0, dx, dy) in enumerate(ADAM7):
+        raw_i += encode_pixels(rgb[y0::dy, x0::dx], 8, RGB, i)
+    zi = zlib.compress(raw_i)
+    head_i = sig + ihdr(7, 9, 8, RGB, 1)
+    cases.append(("adam7_rgb8_no_adler_no_iend", head_i + chunk(b"IDAT", zi[:-4])))
+    cases.append(("adam7_rgb8_bad_adler", head_i + chunk(b"IDAT", zi[:-1] + bytes([zi[-1] ^ 1]))
+                  + iend))
+    cases.append(("adam7_rgb8_cut_in_rows", head_i + chunk(b"IDAT", zi)[:-12]))
+    # A large image: the Adler-32 alone in a later 64 KiB block of PIL's reader.
+    big = rng.integers(0, 256, size=(200, 150, 3), dtype=np.uint8)
+    zb = zlib.compress(b"".join(b"\0" + r.tobytes() for r in big), 0)
+    head_b = sig + ihdr(150, 200, 8, RGB)
+    zb_bad = zb[:-1] + bytes([zb[-1] ^ 1])
+    cases.append(("rgb8_150x200_bad_adler_own_block", head_b + chunk(b"IDAT", zb_bad[:-4])
+                  + chunk(b"IDAT", zb_bad[-4:]) + iend))
+    cases.append(("rgb8_150x200_bad_adler_one_chunk", head_b + chunk(b"IDAT", zb_bad) + iend))
+    return cases
+
+
+# ---------------------------------------------------------------------------
 # Seeded content: smooth fields with edges and noise, roughly photo-like.
 
 def field(rng, h, w, channels):
@@ -304,9 +431,29 @@ class Writer:
             self.lines.append(f"{name} {v} {t.shape[0]} {t.shape[1]} {t.shape[2]} {ref}")
 
     def bad(self, name, data):
-        with open(os.path.join(self.outdir, name), "wb") as f:
+        """A file the decoder must refuse; PIL must refuse it as well."""
+        path = os.path.join(self.outdir, name)
+        with open(path, "wb") as f:
             f.write(data)
-        self.lines.append(f"{name} bad 0 0 0 -")
+        try:
+            pil_rgb(path)
+        except Exception:  # PIL raises OSError, SyntaxError, ValueError, ...
+            self.lines.append(f"{name} bad 0 0 0 -")
+            return
+        sys.exit(f"{name}: PIL decodes this file, the decoder must as well")
+
+    def as_pil(self, name, data):
+        """A file the decoder must treat as PIL does: the same pixels, or a refusal."""
+        path = os.path.join(self.outdir, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        try:
+            rgb = pil_rgb(path)
+        except Exception:
+            self.lines.append(f"{name} bad 0 0 0 -")
+            return False
+        self.write(name, rgb, [])
+        return True
 
 
 def main():
@@ -363,11 +510,7 @@ def main():
     out.bad("bad_notpng.png", b"GIF89a this is not a PNG file at all\n")
     out.bad("bad_signature_only.png", good[:8])
     out.bad("bad_truncated.png", good[:len(good) // 2])
-    out.bad("bad_noiend.png", good[:-12])
     n = struct.unpack(">I", good[idat - 4:idat])[0]
-    crc = bytearray(good)
-    crc[idat + 4 + n] ^= 0x55  # the first IDAT's stored CRC no longer matches its data
-    out.bad("bad_crc.png", bytes(crc))
     crc = bytearray(good)
     crc[29] ^= 0x01  # the IHDR's CRC
     out.bad("bad_crc_ihdr.png", bytes(crc))
@@ -388,6 +531,21 @@ def main():
                                                                    0, 0, 0)) + tiny_idat + iend)
     out.bad("bad_depth.png", sig + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 3, 2,
                                                               0, 0, 0)) + tiny_idat + iend)
+
+    # As PIL reads them: the cases above, and every cut of two small files from
+    # their first IDAT on (PIL decodes those whose rows are all there).
+    accepted = 0
+    for name, data in pil_cases():
+        accepted += out.as_pil(f"pil_{name}.png", data)
+    for kind, interlace in (("rgb8", False), ("gray2", True)):
+        pix, color, depth, pal, trns, _ = make_kind(kind, 5, 4, 7)
+        data = write_png(os.path.join(outdir, "cut.tmp"), pix, color, depth, pal, trns, interlace)
+        os.remove(os.path.join(outdir, "cut.tmp"))
+        for cut in range(data.index(b"IDAT") - 4, len(data)):
+            accepted += out.as_pil(f"cut_{kind}{'_adam7' if interlace else ''}_{cut}.png",
+                                   data[:cut])
+    if accepted < 40:
+        sys.exit(f"only {accepted} of the PIL cases decode in PIL; the cases need revisiting")
 
     with open(os.path.join(outdir, "manifest.txt"), "w") as f:
         f.write("\n".join(out.lines) + "\n")

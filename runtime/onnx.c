@@ -687,8 +687,12 @@ static int ints_are(walk *w, const node *n, const char *name, int count, int64_t
                                   a->ints[i]);
         if (a->n_ints == 0)
             got[0] = '\0';
-        return refuse(w, n, "attribute '%s' is [%s%s], the layer has %d x %" PRId64, name, got,
-                      a->ints_overflow ? ", ..." : "", count, want);
+        char exp[64];
+        size_t e = 0;
+        for (int i = 0; i < count && e < sizeof exp; i++)
+            e += (size_t)snprintf(exp + e, sizeof exp - e, "%s%" PRId64, i ? ", " : "", want);
+        return refuse(w, n, "attribute '%s' is [%s%s], the layer has [%s]", name, got,
+                      a->ints_overflow ? ", ..." : "", exp);
     }
     return AN_OK;
 }
@@ -763,7 +767,7 @@ static int take(walk *w, const node *n, int input, const char *as, bool transpos
         return refuse(w, n, "has no input %d (the %s)", input, as);
     const init *t = find_init(w->m, n->in[input]);
     if (!t)
-        return refuse(w, n, "input %d '%s' is not an initializer: the %s must be a constant",
+        return refuse(w, n, "input %d '%s' is not an initializer (a constant), as %s must be",
                       input, shown(n->in[input], w->vb, sizeof w->vb), as);
     tensor x;
     int status = read_tensor(w->m, t, 1, &x);

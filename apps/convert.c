@@ -15,7 +15,7 @@ static void convert_usage(FILE *f)
                "IN is a PyTorch .pth holding a state_dict (torch.save, zip or legacy format,\n"
                "float32 or float16), or a checkpoint holding one under state_dict,\n"
                "model_state_dict, model or net, a Caffe .caffemodel (current or V1 layers),\n"
-               "or an ONNX model of torchvision's AlexNet (torch.onnx.export, any opset).\n"
+               "or an ONNX model of torchvision's AlexNet (torch.onnx.export).\n"
                "The variant is chosen from the tensors' names and shapes and printed; nothing\n"
                "in IN is executed. OUT loads with --weights OUT --variant VARIANT.\n");
 }

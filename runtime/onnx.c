@@ -176,15 +176,17 @@ typedef struct {
     int n_inputs, n_outputs;
 } model;
 
+/* (an absent string is an empty span of NULLs: memcmp is not given those) */
 static bool span_is(pb_span s, const char *str)
 {
     size_t n = strlen(str);
-    return (size_t)(s.end - s.p) == n && memcmp(s.p, str, n) == 0;
+    return (size_t)(s.end - s.p) == n && (n == 0 || memcmp(s.p, str, n) == 0);
 }
 
 static bool span_eq(pb_span a, pb_span b)
 {
-    return a.end - a.p == b.end - b.p && memcmp(a.p, b.p, (size_t)(a.end - a.p)) == 0;
+    size_t n = (size_t)(a.end - a.p);
+    return n == (size_t)(b.end - b.p) && (n == 0 || memcmp(a.p, b.p, n) == 0);
 }
 
 /* A name from the file made printable for an error: at most 80 bytes. */
@@ -614,7 +616,7 @@ typedef struct {
     an__ctensors *ts;
     int k;       /* the next node */
     pb_span cur; /* the value the next layer must read */
-    char nb[100], vb[100];
+    char nb[100], vb[100], cb[100]; /* names shown in an error */
 } walk;
 
 static const char *node_name(walk *w, const node *n)
@@ -736,7 +738,7 @@ static int next_node(walk *w, const char *what, const node **out)
     if (n->n_in == 0 || !span_eq(n->in[0], w->cur))
         return refuse(w, n, "reads '%s', not '%s', the output of the layer before",
                       n->n_in ? shown(n->in[0], w->vb, sizeof w->vb) : "nothing",
-                      shown(w->cur, w->vb + 50, 50));
+                      shown(w->cur, w->cb, sizeof w->cb));
     if (n->n_out < 1)
         return refuse(w, n, "has no output");
     *out = n;
@@ -751,7 +753,7 @@ static int skip_inert(walk *w)
         if (!(is_op(n, "Dropout") || is_op(n, "Identity")) || n->n_in == 0 ||
             !span_eq(n->in[0], w->cur))
             return AN_OK;
-        if (n->n_in > 2)
+        if (n->n_in > 2 && n->in[2].p != n->in[2].end) /* "" is an absent input */
             return refuse(w, n, "input 'training_mode' is given: the dropout may be active");
         w->cur = n->out[0];
         w->k++;
@@ -998,7 +1000,7 @@ int an__onnx_read(const char *path, const unsigned char *buf, size_t size, an__c
         goto done;
     }
     /* the network's input: the first graph input that is not an initializer */
-    walk w = {m, out, 0, {NULL, NULL}, {0}, {0}};
+    walk w = {m, out, 0, {NULL, NULL}, {0}, {0}, {0}};
     for (int i = 0; i < m->n_inputs && !w.cur.p; i++)
         if (!find_init(m, m->inputs[i]))
             w.cur = m->inputs[i];
@@ -1074,8 +1076,12 @@ int an__onnx_read(const char *path, const unsigned char *buf, size_t size, an__c
                           shown(w.cur, w.vb, sizeof w.vb));
         goto done;
     }
-    snprintf(out->format, sizeof out->format, "ONNX ModelProto (opset %" PRId64 "%s)", m->opset,
-             softmax ? ", final Softmax" : "");
+    if (m->opset >= 0)
+        snprintf(out->format, sizeof out->format, "ONNX ModelProto (opset %" PRId64 "%s)",
+                 m->opset, softmax ? ", final Softmax" : "");
+    else
+        snprintf(out->format, sizeof out->format, "ONNX ModelProto (no opset import%s)",
+                 softmax ? ", final Softmax" : "");
 done:
     free(nodes);
     free(m);

@@ -478,14 +478,17 @@ static void onnx_info(const char *name, const char *format)
     remove(out);
 }
 
-/* opset 9 with its weights in float_data, 13 and 17 in raw_data, float16:
- * the torch state_dict's tensors bit for bit */
+/* opset 9 with its weights in float_data, 13 and 17 in raw_data, float16,
+ * MatMul + Add: the torch state_dict's tensors bit for bit */
 START_TEST(test_onnx)
 {
     check_conversion("onnx_op9.onnx", "tv_expected.safetensors", "torchvision-224", "F32");
     check_conversion("onnx_op13.onnx", "tv_expected.safetensors", "torchvision-224", "F32");
     check_conversion("onnx_op17.onnx", "tv_expected.safetensors", "torchvision-224", "F32");
     check_conversion("onnx_f16.onnx", "tv_f16_expected.safetensors", "torchvision-224", "F16");
+    /* classifier.4 as MatMul + Add, classifier.6 as Gemm with transB = 0:
+     * their (in, out) weights transposed back */
+    check_conversion("onnx_matmul.onnx", "tv_expected.safetensors", "torchvision-224", "F32");
     onnx_info("onnx_op9.onnx", "ONNX ModelProto (opset 9)");
 }
 END_TEST

@@ -5,6 +5,8 @@
                       torch.onnx.export at opsets 9, 13 and 17; opset 9's
                       initializers rewritten into float_data (the typed field)
   onnx_f16.onnx       opset 13 with float16 initializers (tv_f16's values)
+  onnx_matmul.onnx    opset 13 with classifier.4 as MatMul + Add and
+                      classifier.6 as Gemm with transB = 0 (weights transposed)
   onnx_bad_*.onnx     small tampered graphs (only conv1's initializers kept):
                       a Conv stride, a MaxPool ceil_mode, an extra node,
                       external data
@@ -139,6 +141,40 @@ def write_onnx(tv, sd16, j):
         return g
     with open(j("onnx_op9.onnx"), "wb") as f:
         f.write(rewrite_graph(op9, to_float_data))
+
+    def matmul(g):  # classifier.4 as MatMul + Add, classifier.6 as Gemm transB = 0
+        out = []
+        for x in g:
+            if x[0] == 1 and node_name(fields(x[2])) == "/classifier/classifier.4/Gemm":
+                nf = fields(x[2])
+                i = [y[2] for y in sub(nf, 1)]
+                o = first(nf, 2)
+                out.append([1, 2, encode([[1, 2, i[0]], [1, 2, i[1]], [2, 2, b"mm4"],
+                                          [3, 2, b"/classifier/classifier.4/MatMul"],
+                                          [4, 2, b"MatMul"]])])
+                out.append([1, 2, encode([[1, 2, b"mm4"], [1, 2, i[2]], [2, 2, o],
+                                          [3, 2, b"/classifier/classifier.4/Add"],
+                                          [4, 2, b"Add"]])])
+                continue
+            if x[0] == 1 and node_name(fields(x[2])) == "/classifier/classifier.6/Gemm":
+                nf = fields(x[2])
+                for a in sub(nf, 5):
+                    af = fields(a[2])
+                    if first(af, 1) == b"transB":
+                        a[2] = encode([y if y[0] != 3 else [3, 0, 0] for y in af])
+                x[2] = encode(nf)
+            if x[0] == 5 and first(fields(x[2]), 8) in (b"classifier.4.weight",
+                                                         b"classifier.6.weight"):
+                tf = fields(x[2])
+                dims = [y[2] for y in sub(tf, 1)]
+                w = np.frombuffer(first(tf, 9), "<f4").reshape(dims)
+                tf = [y for y in tf if y[0] not in (1, 9)]
+                x[2] = encode([[1, 0, dims[1]], [1, 0, dims[0]]] + tf
+                              + [[9, 2, np.ascontiguousarray(w.T).tobytes()]])
+            out.append(x)
+        return out
+    with open(j("onnx_matmul.onnx"), "wb") as f:
+        f.write(rewrite_graph(op13, matmul))
 
     by_name = {k: v for k, v in sd16.items()}
 

@@ -491,7 +491,8 @@ int an_convert_ex(const char *in, const char *out, an_convert_info *info)
     if (kind) {
         status = an__fail(AN_ERR_BAD_FILE,
                           "%s is %s; convert accepts a PyTorch .pth (a state_dict saved by "
-                          "torch.save, zip or legacy format), a Caffe .caffemodel and an ONNX model",
+                          "torch.save, zip or legacy format), a Caffe .caffemodel and an "
+                          "ONNX model",
                           in, kind);
         goto fail;
     }

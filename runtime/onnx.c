@@ -357,9 +357,8 @@ static int parse_graph(model *m, pb_span s)
                 return status;
         } else if (fd.number == 5) {
             if (m->n_inits == MAX_INITS)
-                return an__fail(AN_ERR_BAD_WEIGHTS,
-                                "%s: more than %d initializers: not an AlexNet", f->path,
-                                MAX_INITS);
+                return an__fail(AN_ERR_BAD_WEIGHTS, "%s: more than %d initializers: not an AlexNet",
+                                f->path, MAX_INITS);
             if ((status = scan_init(f, fd.sub, &m->inits[m->n_inits++])))
                 return status;
         } else if (fd.number == 11 || fd.number == 12) {
@@ -465,8 +464,7 @@ static int read_tensor(const model *m, const init *t, int64_t want_type, tensor 
         case 1:
             if (fd.wire == 0) {
                 if (out->ndim == AN__MAX_CDIMS)
-                    return pb_bad(f, fd.at, "a tensor with more than %d dimensions",
-                                  AN__MAX_CDIMS);
+                    return pb_bad(f, fd.at, "a tensor with more than %d dimensions", AN__MAX_CDIMS);
                 out->dims[out->ndim++] = (int64_t)fd.value;
             } else if (fd.wire == 2) {
                 while (fd.sub.p < fd.sub.end) {
@@ -545,14 +543,15 @@ static int read_tensor(const model *m, const init *t, int64_t want_type, tensor 
                           shown(t->name, nb, sizeof nb), out->dims[i]);
         numel *= (uint64_t)out->dims[i];
         if (numel > ((uint64_t)1 << 33))
-            return pb_bad(f, t->at, "initializer '%s' is too large",
-                          shown(t->name, nb, sizeof nb));
+            return pb_bad(f, t->at, "initializer '%s' is too large", shown(t->name, nb, sizeof nb));
     }
     size_t esize = data_type == 1 ? 4 : data_type == 10 ? 2 : 8;
     unsigned field = data_type == 1 ? 4 : data_type == 10 ? 5 : 7;
     if (typed_fields & ~(1u << field))
-        return pb_bad(f, t->at, "initializer '%s' of data type %" PRId64 " holds another type's "
-                      "field", shown(t->name, nb, sizeof nb), data_type);
+        return pb_bad(f, t->at,
+                      "initializer '%s' of data type %" PRId64 " holds another type's "
+                      "field",
+                      shown(t->name, nb, sizeof nb), data_type);
     out->dtype = data_type == 10 ? AN__DT_F16 : AN__DT_F32;
     out->bytes = (size_t)numel * esize;
     if (has_raw && typed)
@@ -560,13 +559,11 @@ static int read_tensor(const model *m, const init *t, int64_t want_type, tensor 
                       shown(t->name, nb, sizeof nb));
     if (has_raw ? (size_t)(raw.end - raw.p) != out->bytes : typed != numel)
         return pb_bad(f, t->at, "initializer '%s' holds %zu %s for its %" PRIu64 " elements",
-                      shown(t->name, nb, sizeof nb),
-                      has_raw ? (size_t)(raw.end - raw.p) : typed,
+                      shown(t->name, nb, sizeof nb), has_raw ? (size_t)(raw.end - raw.p) : typed,
                       has_raw ? "bytes of raw_data" : "values", numel);
     out->data = malloc(out->bytes ? out->bytes : 1);
     if (!out->data)
-        return an__fail(AN_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes", f->path,
-                        out->bytes);
+        return an__fail(AN_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes", f->path, out->bytes);
     if (has_raw) {
         if (out->bytes)
             memcpy(out->data, raw.p, out->bytes); /* little-endian, as ours */
@@ -614,8 +611,8 @@ fail:
 typedef struct {
     model *m;
     an__ctensors *ts;
-    int k;       /* the next node */
-    pb_span cur; /* the value the next layer must read */
+    int k;                          /* the next node */
+    pb_span cur;                    /* the value the next layer must read */
     char nb[100], vb[100], cb[100]; /* names shown in an error */
 } walk;
 
@@ -668,15 +665,14 @@ static int only_attrs(walk *w, const node *n, const char *const *names)
 }
 
 /* An INTS attribute equal to count copies of want (absent: dflt copies). */
-static int ints_are(walk *w, const node *n, const char *name, int count, int64_t want,
-                    int64_t dflt)
+static int ints_are(walk *w, const node *n, const char *name, int count, int64_t want, int64_t dflt)
 {
     const attr *a = find_attr(n, name);
     if (!a) {
         if (dflt == want)
             return AN_OK;
-        return refuse(w, n, "attribute '%s' is absent (%" PRId64 "), the layer has %" PRId64,
-                      name, dflt, want);
+        return refuse(w, n, "attribute '%s' is absent (%" PRId64 "), the layer has %" PRId64, name,
+                      dflt, want);
     }
     bool ok = a->n_ints == count && !a->ints_overflow;
     for (int i = 0; i < a->n_ints && ok; i++)
@@ -685,8 +681,7 @@ static int ints_are(walk *w, const node *n, const char *name, int count, int64_t
         char got[128];
         size_t u = 0;
         for (int i = 0; i < a->n_ints && u < sizeof got; i++)
-            u += (size_t)snprintf(got + u, sizeof got - u, "%s%" PRId64, i ? ", " : "",
-                                  a->ints[i]);
+            u += (size_t)snprintf(got + u, sizeof got - u, "%s%" PRId64, i ? ", " : "", a->ints[i]);
         if (a->n_ints == 0)
             got[0] = '\0';
         char exp[64];
@@ -722,8 +717,7 @@ static int no_auto_pad(walk *w, const node *n)
 
 static bool is_op(const node *n, const char *op)
 {
-    return span_is(n->op, op) &&
-           (n->domain.p == n->domain.end || span_is(n->domain, "ai.onnx"));
+    return span_is(n->op, op) && (n->domain.p == n->domain.end || span_is(n->domain, "ai.onnx"));
 }
 
 /* The next node, which must read the current value as its first input. */
@@ -802,7 +796,7 @@ static int walk_conv(walk *w, const an__layer *l)
 {
     const node *n;
     int status;
-    static const char *const names[] = {"kernel_shape", "strides", "pads",    "group",
+    static const char *const names[] = {"kernel_shape", "strides",  "pads", "group",
                                         "dilations",    "auto_pad", NULL};
     if ((status = next_node(w, "a Conv", &n)))
         return status;
@@ -847,7 +841,7 @@ static int walk_maxpool(walk *w, const an__layer *l)
 {
     const node *n;
     int status;
-    static const char *const names[] = {"kernel_shape", "strides",       "pads",    "ceil_mode",
+    static const char *const names[] = {"kernel_shape", "strides",       "pads",     "ceil_mode",
                                         "dilations",    "storage_order", "auto_pad", NULL};
     if ((status = next_node(w, "a MaxPool", &n)))
         return status;
@@ -871,17 +865,15 @@ static int walk_maxpool(walk *w, const an__layer *l)
  * torch exports an AveragePool of kernel 1, stride 1, or nothing. */
 static int walk_avgpool6(walk *w)
 {
-    static const char *const names[] = {"kernel_shape", "strides",  "pads",
-                                        "ceil_mode",    "auto_pad", "count_include_pad",
-                                        NULL};
+    static const char *const names[] = {"kernel_shape", "strides",           "pads", "ceil_mode",
+                                        "auto_pad",     "count_include_pad", NULL};
     if (w->k == w->m->n_nodes || !is_op(&w->m->nodes[w->k], "AveragePool"))
         return AN_OK;
     const node *n;
     int status;
     if ((status = next_node(w, "an AveragePool", &n)) || (status = only_attrs(w, n, names)) ||
         (status = no_auto_pad(w, n)) || (status = ints_are(w, n, "kernel_shape", 2, 1, -1)) ||
-        (status = ints_are(w, n, "strides", 2, 1, 1)) ||
-        (status = ints_are(w, n, "pads", 4, 0, 0)))
+        (status = ints_are(w, n, "strides", 2, 1, 1)) || (status = ints_are(w, n, "pads", 4, 0, 0)))
         return status;
     w->cur = n->out[0];
     w->k++;
@@ -943,8 +935,7 @@ static int walk_linear(walk *w, const an__layer *l)
         for (int i = 0; i < 2; i++) {
             const attr *a = find_attr(n, fl[i]);
             if (a && a->f != 1.0f)
-                return refuse(w, n, "attribute '%s' is %g, the layer has 1", fl[i],
-                              (double)a->f);
+                return refuse(w, n, "attribute '%s' is %g, the layer has 1", fl[i], (double)a->f);
         }
         if ((status = int_is(w, n, "transA", 0, 0)))
             return status;
@@ -1039,8 +1030,10 @@ int an__onnx_read(const char *path, const unsigned char *buf, size_t size, an__c
                 status = walk_linear(&w, l);
             break;
         default:
-            status = an__fail(AN_ERR_BAD_WEIGHTS, "%s: torchvision-224 has a layer of kind %d "
-                              "that convert cannot match", path, (int)l->kind);
+            status = an__fail(AN_ERR_BAD_WEIGHTS,
+                              "%s: torchvision-224 has a layer of kind %d "
+                              "that convert cannot match",
+                              path, (int)l->kind);
             break;
         }
     }
@@ -1063,8 +1056,9 @@ int an__onnx_read(const char *path, const unsigned char *buf, size_t size, an__c
         w.k++;
     }
     if (w.k < m->n_nodes) {
-        status = refuse(&w, &m->nodes[w.k], "follows the last layer, which torchvision's "
-                                            "AlexNet does not have");
+        status = refuse(&w, &m->nodes[w.k],
+                        "follows the last layer, which torchvision's "
+                        "AlexNet does not have");
         goto done;
     }
     if (m->n_outputs != 1 || !span_eq(m->outputs[0], w.cur)) {
@@ -1077,8 +1071,8 @@ int an__onnx_read(const char *path, const unsigned char *buf, size_t size, an__c
         goto done;
     }
     if (m->opset >= 0)
-        snprintf(out->format, sizeof out->format, "ONNX ModelProto (opset %" PRId64 "%s)",
-                 m->opset, softmax ? ", final Softmax" : "");
+        snprintf(out->format, sizeof out->format, "ONNX ModelProto (opset %" PRId64 "%s)", m->opset,
+                 softmax ? ", final Softmax" : "");
     else
         snprintf(out->format, sizeof out->format, "ONNX ModelProto (no opset import%s)",
                  softmax ? ", final Softmax" : "");

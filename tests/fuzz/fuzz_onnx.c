@@ -22,10 +22,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static an__ctensors ts; /* large: not on the stack */
     memset(&ts, 0, sizeof ts);
     int status = an__onnx_read("fuzz.onnx", data, size, &ts);
-    if (status != AN_OK &&
-        ((status != AN_ERR_BAD_FILE && status != AN_ERR_BAD_WEIGHTS &&
-          status != AN_ERR_OUT_OF_MEMORY) ||
-         !an_last_error()[0]))
+    if (status != AN_OK && ((status != AN_ERR_BAD_FILE && status != AN_ERR_BAD_WEIGHTS &&
+                             status != AN_ERR_OUT_OF_MEMORY) ||
+                            !an_last_error()[0]))
         abort();
     if (status == AN_OK && ts.count != 16) /* torchvision-224: 8 layers, weight and bias */
         abort();

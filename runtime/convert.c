@@ -1,7 +1,8 @@
 /* convert.c - an_convert: a published weights file (PyTorch .pth in either
- * serialization, Caffe .caffemodel in either form) to a safetensors file with
- * this runtime's tensor names. The format is told by the file's first bytes
- * (and files of other kinds, ONNX, HDF5, NumPy, safetensors..., named),
+ * serialization, Caffe .caffemodel in either form, an ONNX model from
+ * torch.onnx.export) to a safetensors file with this runtime's tensor names.
+ * The format is told by the file's first bytes (and files of other kinds,
+ * HDF5, NumPy, safetensors..., named),
  * the variant by the tensors' names and shapes; the output is written to a
  * temporary file, read back through the safetensors loader, then renamed. */
 #include <errno.h>
@@ -530,16 +531,20 @@ int an_convert_variant(const char *in, const char *out, const char *variant, an_
         return an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory");
     AN_TRY(read_file(in, &buf, &n));
     const char *kind = an__file_kind(buf, n);
-    if (kind && (memcmp(kind, "a zip", 5) == 0 || memcmp(kind, "a Python pickle", 15) == 0))
-        kind = NULL; /* the two .pth containers: read below */
+    bool onnx = kind && strcmp(kind, "an ONNX model") == 0;
+    if (kind && (memcmp(kind, "a zip", 5) == 0 || memcmp(kind, "a Python pickle", 15) == 0 || onnx))
+        kind = NULL; /* the two .pth containers and ONNX: read below */
     if (kind) {
         status = an__fail(AN_ERR_BAD_FILE,
                           "%s is %s; convert accepts a PyTorch .pth (a state_dict saved by "
-                          "torch.save, zip or legacy format) and a Caffe .caffemodel",
+                          "torch.save, zip or legacy format), a Caffe .caffemodel and an "
+                          "ONNX model",
                           in, kind);
         goto fail;
     }
-    if (n >= 4 && memcmp(buf, "PK\x03\x04", 4) == 0)
+    if (onnx)
+        AN_TRY(an__onnx_read(in, buf, n, ts));
+    else if (n >= 4 && memcmp(buf, "PK\x03\x04", 4) == 0)
         AN_TRY(an__pth_read_zip(in, buf, n, ts));
     else if (n >= 2 && buf[0] == 0x80 && buf[1] >= 2 && buf[1] <= 5)
         AN_TRY(an__pth_read_legacy(in, buf, n, ts));

@@ -361,7 +361,7 @@ an_model *an__plan_model(const an_plan *p);
 
 /* ------------------------------------------------------------------------ */
 /* Converters: published weight files to safetensors (convert.c, pickle.c,  */
-/* caffe.c)                                                                 */
+/* caffe.c, onnx.c)                                                        */
 
 enum { AN__DT_F32 = 4, AN__DT_F16 = 2 }; /* element sizes */
 #define AN__MAX_CTENSORS 64
@@ -395,6 +395,10 @@ void an__ctensors_free(an__ctensors *ts);
 int an__pth_read_zip(const char *path, const unsigned char *buf, size_t size, an__ctensors *out);
 int an__pth_read_legacy(const char *path, const unsigned char *buf, size_t size, an__ctensors *out);
 int an__caffe_read(const char *path, const unsigned char *buf, size_t size, an__ctensors *out);
+/* An ONNX ModelProto whose graph is exactly torchvision's AlexNet as
+ * torch.onnx.export writes it (onnx.c); anything else is refused with
+ * AN_ERR_BAD_WEIGHTS naming the node and the attribute that differs. */
+int an__onnx_read(const char *path, const unsigned char *buf, size_t size, an__ctensors *out);
 
 /* What a file is, told by its first bytes, as a phrase ("an ONNX model", "a
  * zip archive (a PyTorch .pth?)", "a safetensors file (...)"), for errors that

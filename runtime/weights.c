@@ -476,7 +476,7 @@ int an__weights_load_flags(const an__variant *v, const char *path, unsigned flag
     if (kind && strncmp(kind, "a safetensors", 13) != 0) { /* another kind of file: say which */
         status = an__fail(AN_ERR_BAD_WEIGHTS,
                           "%s is %s, not a safetensors file; `alexnet convert` (an_convert) "
-                          "turns a PyTorch .pth or a Caffe .caffemodel into one",
+                          "turns a PyTorch .pth, a Caffe .caffemodel or an ONNX model into one",
                           path, kind);
         goto fail;
     }

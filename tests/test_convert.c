@@ -1,7 +1,8 @@
 /* test_convert.c - an_convert end to end on files in the published formats
  * that tests/reference/make_published.py writes with torch and a hand-made
- * protobuf encoder: .pth in both serializations (float32 and float16) and
- * .caffemodel in both forms convert to tensors bit-identical to the
+ * protobuf encoder: .pth in both serializations (float32 and float16),
+ * .caffemodel in both forms and ONNX exported by torch at opsets 9, 13 and 17
+ * (float32, float16) convert to tensors bit-identical to the
  * originals, under the right variant; truncated, flipped and tampered files
  * are refused with a clear error, never a crash, and leave no output; the
  * converted weights classify the sample photographs as torch does. */
@@ -357,14 +358,10 @@ START_TEST(test_nonfinite)
 END_TEST
 
 /* Files of another kind are named, with what convert accepts (issue 15,
- * item 9): a hand-made ONNX ModelProto (ir_version 7, producer "pytorch",
- * a graph and an opset import), HDF5, NumPy .npy and .npz, safetensors,
- * gzip and image files. */
+ * item 9): HDF5, NumPy .npy and .npz, safetensors, gzip and image files
+ * (ONNX, named here before issue 18, is read: test_onnx_refusals). */
 START_TEST(test_wrong_kind)
 {
-    static const unsigned char onnx[] = {0x08, 0x07, 0x12, 0x07, 'p',  'y',  't',  'o',  'r',  'c',
-                                         'h',  0x1a, 0x03, '2',  '.',  '0',  0x3a, 0x06, 0x0a, 0x04,
-                                         0x12, 0x02, 'y',  'x',  0x42, 0x02, 0x10, 0x0d};
     static const unsigned char hdf5[64] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
     static const unsigned char npy[] = "\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': "
                                        "False, 'shape': (1,), }";
@@ -386,7 +383,6 @@ START_TEST(test_wrong_kind)
         size_t size;
         const char *says;
     } cases[] = {
-        {"model.onnx", onnx, sizeof onnx, "model.onnx is an ONNX model; convert accepts"},
         {"w.h5", hdf5, sizeof hdf5, "is an HDF5 file"},
         {"a.npy", npy, sizeof npy - 1, "is a NumPy .npy array"},
         {"a.npz", npz, sizeof npz, "is a NumPy .npz archive"},
@@ -505,6 +501,122 @@ START_TEST(test_flipped_bytes)
         free(copy);
         free(data);
     }
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* ONNX (issue 18): torchvision's AlexNet exported by torch.onnx.export      */
+
+/* an_convert_ex's variant and format for pub/name (output removed). */
+static void onnx_info(const char *name, const char *format)
+{
+    char in[4400], out[4400];
+    path_of(in, sizeof in, pub, name);
+    snprintf(out, sizeof out, "%s/info.safetensors", tmp);
+    an_convert_info info;
+    int status = an_convert_ex(in, out, &info);
+    ck_assert_msg(status == AN_OK, "%s: %s", name, an_last_error());
+    ck_assert_str_eq(info.variant, "torchvision-224");
+    ck_assert_str_eq(info.format, format);
+    ck_assert_str_eq(info.source_key, "");
+    remove(out);
+}
+
+/* opset 9 with its weights in float_data, 13 and 17 in raw_data, float16,
+ * MatMul + Add: the torch state_dict's tensors bit for bit */
+START_TEST(test_onnx)
+{
+    check_conversion("onnx_op9.onnx", "tv_expected.safetensors", "torchvision-224", "F32");
+    check_conversion("onnx_op13.onnx", "tv_expected.safetensors", "torchvision-224", "F32");
+    check_conversion("onnx_op17.onnx", "tv_expected.safetensors", "torchvision-224", "F32");
+    check_conversion("onnx_f16.onnx", "tv_f16_expected.safetensors", "torchvision-224", "F16");
+    /* classifier.4 as MatMul + Add, classifier.6 as Gemm with transB = 0:
+     * their (in, out) weights transposed back */
+    check_conversion("onnx_matmul.onnx", "tv_expected.safetensors", "torchvision-224", "F32");
+    onnx_info("onnx_op9.onnx", "ONNX ModelProto (opset 9)");
+}
+END_TEST
+
+START_TEST(test_onnx_refusals)
+{
+    const refusal cases[] = {
+        {"onnx_bad_stride.onnx",
+         AN_ERR_BAD_WEIGHTS,
+         {"node '/features/features.3/Conv' (Conv)", "attribute 'strides' is [2, 2]",
+          "the layer has [1, 1]"}},
+        {"onnx_bad_ceil.onnx",
+         AN_ERR_BAD_WEIGHTS,
+         {"node '/features/features.2/MaxPool' (MaxPool)", "attribute 'ceil_mode' is 1"}},
+        {"onnx_bad_extra.onnx",
+         AN_ERR_BAD_WEIGHTS,
+         {"node '/extra/Sigmoid' (Sigmoid)", "the layer here is a MaxPool"}},
+        {"onnx_bad_external.onnx",
+         AN_ERR_BAD_FILE,
+         {"initializer 'features.0.weight' keeps its data in an external file"}},
+        /* conv1's weights only: the walk reaches conv2 and finds none */
+        {"onnx_small.onnx",
+         AN_ERR_BAD_WEIGHTS,
+         {"node '/features/features.3/Conv' (Conv)", "'features.3.weight' is not an initializer"}},
+    };
+    char in[4400];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        path_of(in, sizeof in, pub, cases[i].file);
+        expect_refusal(in, cases[i].status, cases[i].says, 3);
+    }
+    /* a hand-made ModelProto (ir_version 7, producer "pytorch", a graph of
+     * one node with no input, opset 13): told by content, then refused */
+    static const unsigned char onnx[] = {0x08, 0x07, 0x12, 0x07, 'p',  'y',  't',  'o',  'r',  'c',
+                                         'h',  0x1a, 0x03, '2',  '.',  '0',  0x3a, 0x06, 0x0a, 0x04,
+                                         0x12, 0x02, 'y',  'x',  0x42, 0x02, 0x10, 0x0d};
+    path_of(in, sizeof in, tmp, "model.onnx");
+    spit(in, onnx, sizeof onnx);
+    const char *says[] = {"model.onnx: the graph has no input"};
+    expect_refusal(in, AN_ERR_BAD_WEIGHTS, says, 1);
+    ck_assert_int_eq(remove(in), 0);
+}
+END_TEST
+
+/* onnx_small.onnx cut (every byte of the first 4 KiB, then every 97th) and
+ * with bytes overwritten: refused, never a crash, no output left */
+START_TEST(test_onnx_damaged)
+{
+    char in[4400], bad[4400], out[4400];
+    path_of(in, sizeof in, pub, "onnx_small.onnx");
+    snprintf(bad, sizeof bad, "%s/onnx_bad.bin", tmp);
+    snprintf(out, sizeof out, "%s/onnx_bad.safetensors", tmp);
+    size_t size = 0;
+    unsigned char *data = slurp(in, &size);
+    int cuts = 0, bad_file = 0;
+    for (size_t n = 0; n < size; n += n < 4096 ? 1 : 97) {
+        spit(bad, data, n);
+        int status = an_convert(bad, out, NULL, 0);
+        ck_assert_msg(status != AN_OK, "onnx_small.onnx cut to %zu bytes was accepted", n);
+        ck_assert(an_last_error()[0] != '\0');
+        ck_assert(!exists(out));
+        cuts++;
+        bad_file += status == AN_ERR_BAD_FILE;
+    }
+    ck_assert_int_gt(bad_file, cuts / 2);
+    unsigned char *copy = malloc(size);
+    ck_assert_ptr_nonnull(copy);
+    uint64_t rng = 18;
+    for (int iter = 0; iter < 300; iter++) {
+        memcpy(copy, data, size);
+        for (int k = 0; k < 1 + iter % 3; k++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            /* the graph's structure lies in the first 4 KiB; the rest is conv1's data */
+            copy[(rng >> 33) % (iter % 2 ? 4096 : size)] = (unsigned char)(rng >> 20);
+        }
+        spit(bad, copy, size);
+        ck_assert_msg(an_convert(bad, out, NULL, 0) != AN_OK, "a damaged copy was accepted");
+        ck_assert(an_last_error()[0] != '\0');
+        ck_assert(!exists(out));
+    }
+    fprintf(stderr, "# onnx_small.onnx: %d cuts refused (%d as malformed), 300 damaged copies\n",
+            cuts, bad_file);
+    free(copy);
+    free(data);
+    remove(bad);
 }
 END_TEST
 
@@ -855,6 +967,9 @@ int main(void)
     tcase_add_test(tc, test_truncated_small);
     tcase_add_test(tc, test_truncated_large);
     tcase_add_test(tc, test_flipped_bytes);
+    tcase_add_test(tc, test_onnx);
+    tcase_add_test(tc, test_onnx_refusals);
+    tcase_add_test(tc, test_onnx_damaged);
     tcase_add_test(tc, test_cli);
     tcase_add_test(tc, test_classify_torchvision);
     tcase_add_test(tc, test_classify_bvlc);

@@ -236,6 +236,13 @@ put('list', 'cr_only.txt', 'a.png\rb.png\r')
 # tests/reference/make_published.py's tiny_*.pth, ckpt_tiny_*.pth and bad_*.pth
 # (that script needs torch; this one does not).
 
+# --- ONNX ------------------------------------------------------------------
+# The seeds in corpus/onnx/ are torch.onnx.export's graph of torchvision's
+# AlexNet (tests/reference/make_onnx.py's onnx_small.onnx and onnx_bad_*.onnx)
+# with the initializers cut to two elements each (float_data, raw_data,
+# float16): graph_all_tiny.onnx walks the whole graph and is accepted by the
+# reader (the shapes are an__convert_match's to refuse).
+
 # --- --labels --------------------------------------------------------------
 names = ['class %d' % i for i in range(1000)]
 put('labels', 'plain.txt', '\n'.join(names) + '\n')

@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 out=${FUZZ_BUILD:-$root/build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-safetensors png jpeg list selector tuning labels pth caffe}
+targets=${FUZZ_TARGETS:-safetensors png jpeg list selector tuning labels pth caffe onnx}
 CC=${CC_FUZZ:-clang}
 
 if ! command -v "$CC" >/dev/null; then
@@ -42,7 +42,7 @@ python3 tools/embed.py "$out/obj/embedded_kernels.c" an__embedded_kernels cl_ker
 for src in runtime/status.c runtime/variant.c runtime/weights.c runtime/image.c runtime/jpeg.c \
     runtime/device.c \
     runtime/model.c runtime/tuning.c runtime/program.c runtime/pickle.c runtime/convert.c \
-    runtime/caffe.c "$out/obj/embedded_kernels.c"; do
+    runtime/caffe.c runtime/onnx.c "$out/obj/embedded_kernels.c"; do
     o="$out/obj/$(basename "${src%.c}").o"
     if [ ! -f "$o" ] || [ "$src" -nt "$o" ] || [ "$0" -nt "$o" ]; then
         "$CC" "${cflags[@]}" "${san[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$o"

@@ -12,6 +12,7 @@
                               before LRN), current and V1; bvlc_blobs.pth: the
                               blobs without a layer list; bad_norm2.caffemodel:
                               BVLC's list with an LRN of size 3
+  onnx_*.onnx                 the same exported to ONNX, and tampered (make_onnx.py)
   *_expected.safetensors      the same tensors under this runtime's names
   bad_*                       small refusals: a forbidden global, a forbidden
                               opcode, a wrong shape, a non-contiguous tensor,
@@ -38,6 +39,7 @@ import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_reference import BVLC, BVLC_NAMES, save_safetensors, seed_weights  # noqa: E402
+from make_onnx import write_onnx  # noqa: E402
 
 
 # ---------------------------------------------------------------- protobuf
@@ -208,6 +210,8 @@ def main():
     torch.save(sd16, j("tv_f16.pth"))
     save_safetensors(j("tv_f16_expected.safetensors"),
                      [(k, v.float().numpy()) for k, v in sd16.items()], "F16")
+    # the same network as ONNX (torch.onnx.export), at several opsets
+    write_onnx(tv, sd16, j)
 
     # caffe-bvlc-227 as .caffemodel, current and V1
     bv = BVLC()

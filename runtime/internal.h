@@ -216,10 +216,15 @@ typedef struct {
     int gemv_interleaved;  /* 1: GPU-style interleaved reads; 0: contiguous chunks */
     int pointwise_local;   /* work-group size of the 1-D kernels */
     int pool_px;           /* max pooling outputs per work-item along a row (1..32) */
-    int conv_algo;         /* 3x3 stride-1 pad-1 convolutions: 0 direct (conv.cl), 1 Winograd
-                              F(2x2,3x3) (winograd.cl); other layers always run direct */
+    int conv_algo;         /* 0 direct (conv.cl); 1 Winograd F(2x2,3x3) (winograd.cl) for 3x3
+                              stride-1 pad-1 layers, others direct; 2 implicit GEMM (igemm.cl)
+                              for every conv layer */
     int wino_tt, wino_ocb; /* Winograd GEMM block: tiles (1..8) x blocks of conv_vec output
                               channels (1..4) per work-item */
+    int ig_mb, ig_nb;      /* implicit GEMM (conv_algo 2, igemm.cl): register block of blocks of
+                              conv_vec output channels (1..4) x pixels (1..8) per work-item */
+    int ig_ks;             /* its K-step: (input channel, tap) values per local-memory panel */
+    int ig_lx, ig_ly;      /* its work-group: work-items along pixels x along output channels */
 } an__tuning;
 
 /* Parses "name=value,name=value" (commas or blanks) onto *t; unknown names

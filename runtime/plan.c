@@ -207,6 +207,61 @@ fail:
     return status;
 }
 
+/* Implicit GEMM (igemm.cl) for any conv layer: the weights as conv.cl has
+ * them, a work-group of exactly ig_lx x ig_ly work-items. */
+static int add_igemm(an_plan *p, int layer, const an_layer_info *in, const an_layer_info *o,
+                     int relu, cl_mem src, cl_mem dst, const an__tuning *t)
+{
+    int status = AN_OK;
+    an_model *m = p->model;
+    const an__layer *l = &m->variant->layers[layer];
+    step *s = &p->steps[p->n_steps];
+    int pi = an__model_param_index(m, layer);
+    int G = l->groups > 1 ? l->groups : 1, vw = m->tuning.conv_vec;
+    int C = in->c / G, OC = o->c, bpg = (OC / G + vw - 1) / vw;
+    int mb = t->ig_mb < bpg ? t->ig_mb : bpg, ly = t->ig_ly, lx = t->ig_lx;
+    if (mb * ly > bpg) /* no more rows of work-items than blocks */
+        ly = (bpg + mb - 1) / mb;
+    int mt = (bpg + mb * ly - 1) / (mb * ly);
+    size_t np = (size_t)p->batch * o->h * o->w, tn = (size_t)lx * t->ig_nb;
+    size_t lmem = ((size_t)mb * ly * vw + tn) * t->ig_ks * sizeof(float);
+    if (np > INT_MAX)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "%s: Conv2d-%d: %zu output pixels are too many",
+                        m->variant->name, layer + 1, np);
+    if (lmem > m->dev->info.local_mem || (size_t)lx * ly > m->dev->info.max_work_group)
+        return an__fail(AN_ERR_INVALID_ARGUMENT,
+                        "%s: Conv2d-%d: implicit GEMM tiles need %zu bytes of local memory and %d "
+                        "work-items per group; the device has %llu bytes and %zu",
+                        m->variant->name, layer + 1, lmem, lx * ly,
+                        (unsigned long long)m->dev->info.local_mem, m->dev->info.max_work_group);
+    char opts[256];
+    snprintf(opts, sizeof opts,
+             "-cl-std=CL1.2 -DK=%d -DS=%d -DP=%d -DVW=%d -DMB=%d -DNB=%d -DKS=%d -DLX=%d -DLY=%d "
+             "-DRELU=%d",
+             l->kernel, l->stride, l->pad, vw, mb, t->ig_nb, t->ig_ks, lx, ly, relu);
+    s->kind = STEP_KERNEL;
+    s->layer = layer;
+    s->src_arg = 0;
+    AN_TRY(an__model_kernel(m, "igemm.cl", opts, "igemm_conv", &s->kernel));
+    p->n_steps++;
+    cl_kernel k = s->kernel;
+    AN_CL(clSetKernelArg(k, 0, sizeof src, &src));
+    AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &m->weight[pi]));
+    AN_CL(clSetKernelArg(k, 2, sizeof(cl_mem), &m->bias[pi]));
+    AN_CL(clSetKernelArg(k, 3, sizeof dst, &dst));
+    const int ints[] = {C, in->h, in->w, OC, o->h, o->w, G, (int)np, mt};
+    for (int i = 0; i < 9; i++)
+        AN_CL(clSetKernelArg(k, (cl_uint)(4 + i), sizeof(int), &ints[i]));
+    s->dims = 2;
+    s->local[0] = (size_t)lx;
+    s->local[1] = (size_t)ly;
+    s->global[0] = (np + tn - 1) / tn * (size_t)lx;
+    s->global[1] = (size_t)G * mt * ly;
+    return AN_OK;
+fail:
+    return status;
+}
+
 static int add_conv(an_plan *p, int layer, const an_layer_info *in, const an_layer_info *o,
                     int relu, cl_mem src, cl_mem dst)
 {
@@ -226,6 +281,8 @@ static int add_conv(an_plan *p, int layer, const an_layer_info *in, const an_lay
     an__tuning t = conv_tuning(p, layer, in, o, &wino);
     if (wino)
         return add_winograd(p, layer, in, o, relu, src, dst, &t);
+    if (t.conv_algo == 2)
+        return add_igemm(p, layer, in, o, relu, src, dst, &t);
     /* conv1 (11x11, stride 4, one group) has tile parameters of its own */
     bool first = l->kernel == 11 && l->stride == 4 && G == 1;
     int tx = first ? t.conv1_tx : t.conv_tx, ocb = first ? t.conv1_ocb : t.conv_ocb;

@@ -11,7 +11,7 @@
  * candidate's logits for the first image must match a plain C forward pass in double on the host
  * (the reference) within 1e-4 relative L2 and 1e-3*|ref| + 1e-4*max|ref| per logit: a fast wrong
  * kernel never wins. Each conv and FC layer then takes the fastest correct candidate's parameters
- * (for a 3x3 stride-1 layer that includes the algorithm: direct or Winograd, conv_algo);
+ * (including the algorithm, conv_algo: direct, Winograd for a 3x3 stride-1 layer, implicit GEMM);
  * the FC weight layout (fc_blocked: our fc_gemm/gemv_blocked, or CLBlast SGEMM/gemv_rows) is a
  * device-wide choice by the total FC time over everything tuned. The vector
  * widths (conv_vec, fc_vec: they fix the weight layouts) stay the device's
@@ -54,19 +54,31 @@ static void say(const char *fmt, ...)
 }
 
 /* Candidate sets: conv tile (TX, OCB), conv1 tile, FC tile, work-groups,
- * then the 3x3 stride-1 layers' algorithm (0 direct with the conv tile, 1
- * Winograd) and Winograd's GEMM block (tiles x blocks; 0: the default). */
+ * then the conv algorithm (0 direct with the conv tiles; 1 Winograd for the
+ * 3x3 stride-1 layers, direct for the others; 2 implicit GEMM for every conv
+ * layer), Winograd's GEMM block (tiles x blocks) and the implicit GEMM's
+ * parameters (ig_mb, ig_nb, ig_ks, ig_lx, ig_ly); 0: the default. */
 static const struct {
     int conv_tx, conv_ocb, conv1_tx, conv1_ocb, fc_tm, fc_tnb, conv_local, fc_local;
     int conv_algo, wino_tt, wino_ocb;
+    int ig[5];
 } cands[] = {
-    {4, 2, 4, 2, 8, 1, 0, 0, 0, 0, 0},   {2, 4, 2, 4, 4, 2, 0, 0, 0, 0, 0},
-    {6, 2, 6, 2, 6, 2, 0, 0, 0, 0, 0},   {8, 1, 8, 1, 8, 2, 0, 0, 0, 0, 0},
-    {3, 3, 3, 3, 2, 4, 0, 0, 0, 0, 0},   {4, 3, 5, 2, 4, 3, 0, 0, 0, 0, 0},
-    {7, 2, 4, 1, 1, 4, 0, 0, 0, 0, 0},   {4, 1, 4, 4, 8, 1, 16, 4, 0, 0, 0},
-    {4, 2, 4, 2, 8, 1, 64, 16, 0, 0, 0}, {3, 4, 3, 4, 4, 4, 0, 0, 0, 0, 0},
-    {4, 3, 4, 2, 2, 4, 0, 0, 1, 4, 3},   {4, 3, 4, 2, 2, 4, 0, 0, 1, 6, 2},
-    {4, 3, 4, 2, 2, 4, 0, 0, 1, 3, 4},   {4, 3, 4, 2, 2, 4, 16, 0, 1, 8, 1},
+    {4, 2, 4, 2, 8, 1, 0, 0, 0, 0, 0, {0}},
+    {2, 4, 2, 4, 4, 2, 0, 0, 0, 0, 0, {0}},
+    {6, 2, 6, 2, 6, 2, 0, 0, 0, 0, 0, {0}},
+    {8, 1, 8, 1, 8, 2, 0, 0, 0, 0, 0, {0}},
+    {3, 3, 3, 3, 2, 4, 0, 0, 0, 0, 0, {0}},
+    {4, 3, 5, 2, 4, 3, 0, 0, 0, 0, 0, {0}},
+    {7, 2, 4, 1, 1, 4, 0, 0, 0, 0, 0, {0}},
+    {4, 1, 4, 4, 8, 1, 16, 4, 0, 0, 0, {0}},
+    {4, 2, 4, 2, 8, 1, 64, 16, 0, 0, 0, {0}},
+    {3, 4, 3, 4, 4, 4, 0, 0, 0, 0, 0, {0}},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 4, 3, {0}},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 6, 2, {0}},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 3, 4, {0}},
+    {4, 3, 4, 2, 2, 4, 16, 0, 1, 8, 1, {0}},
+    {4, 3, 4, 2, 2, 4, 0, 0, 2, 0, 0, {3, 2, 32, 16, 4}},
+    {4, 3, 4, 2, 2, 4, 0, 0, 2, 0, 0, {2, 4, 16, 16, 4}},
 };
 enum { N_CANDS = sizeof cands / sizeof cands[0] };
 
@@ -277,6 +289,13 @@ static an__tuning candidate(const an__tuning *def, int i, int fc_blocked)
         t.wino_tt = cands[i].wino_tt;
     if (cands[i].wino_ocb)
         t.wino_ocb = cands[i].wino_ocb;
+    if (cands[i].ig[0]) {
+        t.ig_mb = cands[i].ig[0];
+        t.ig_nb = cands[i].ig[1];
+        t.ig_ks = cands[i].ig[2];
+        t.ig_lx = cands[i].ig[3];
+        t.ig_ly = cands[i].ig[4];
+    }
     t.fc_blocked = fc_blocked;
     return t;
 }
@@ -360,9 +379,14 @@ static void report(const cand_run *c, int batch, int hh, int ww, results *r, boo
             bool first = vl->kernel == 11 && vl->stride == 4 && g == 1;
             an__tuning_conv_key(key, sizeof key, in.c, in.h, in.w, l[li].c, vl->kernel, vl->stride,
                                 vl->pad, g, batch);
-            if (first)
-                snprintf(params, sizeof params, "conv1_tx=%d,conv1_ocb=%d,conv_local=%d",
-                         t->conv1_tx, t->conv1_ocb, t->conv_local);
+            if (t->conv_algo == 2)
+                snprintf(params, sizeof params,
+                         "conv_algo=2,ig_mb=%d,ig_nb=%d,ig_ks=%d,ig_lx=%d,ig_ly=%d", t->ig_mb,
+                         t->ig_nb, t->ig_ks, t->ig_lx, t->ig_ly);
+            else if (first)
+                snprintf(params, sizeof params,
+                         "conv_algo=0,conv1_tx=%d,conv1_ocb=%d,conv_local=%d", t->conv1_tx,
+                         t->conv1_ocb, t->conv_local);
             else if (wino && t->conv_algo == 1)
                 snprintf(params, sizeof params, "conv_algo=1,wino_tt=%d,wino_ocb=%d,conv_local=%d",
                          t->wino_tt, t->wino_ocb, t->conv_local);
@@ -370,8 +394,8 @@ static void report(const cand_run *c, int batch, int hh, int ww, results *r, boo
                 snprintf(params, sizeof params, "conv_algo=0,conv_tx=%d,conv_ocb=%d,conv_local=%d",
                          t->conv_tx, t->conv_ocb, t->conv_local);
             else
-                snprintf(params, sizeof params, "conv_tx=%d,conv_ocb=%d,conv_local=%d", t->conv_tx,
-                         t->conv_ocb, t->conv_local);
+                snprintf(params, sizeof params, "conv_algo=0,conv_tx=%d,conv_ocb=%d,conv_local=%d",
+                         t->conv_tx, t->conv_ocb, t->conv_local);
             record(r, key, params, mm);
         } else if (l[li].kind == AN_LAYER_LINEAR) {
             fc += mm;

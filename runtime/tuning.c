@@ -71,6 +71,15 @@ an__tuning an__tuning_defaults(const an_device_info *info)
     t.conv_algo = cpu ? 1 : 0;
     t.wino_tt = 4;
     t.wino_ocb = cpu ? 3 : 1;
+    /* implicit GEMM (conv_algo 2, a tuner candidate, no layer's default):
+     * on PoCL (AVX2) 3 blocks x 2 pixels per work-item and 16 x 4
+     * work-items measured best of the few tried (docs/PERFORMANCE.md);
+     * GPUs: 2 x 4 each, K-step 16 (unmeasured) */
+    t.ig_mb = cpu ? 3 : 2;
+    t.ig_nb = cpu ? 2 : 4;
+    t.ig_ks = cpu ? 32 : 16;
+    t.ig_lx = 16;
+    t.ig_ly = 4;
     return t;
 }
 
@@ -96,9 +105,14 @@ static const struct {
     {"gemv_interleaved", offsetof(an__tuning, gemv_interleaved), 0, 1},
     {"pointwise_local", offsetof(an__tuning, pointwise_local), 1, 1024},
     {"pool_px", offsetof(an__tuning, pool_px), 1, 32},
-    {"conv_algo", offsetof(an__tuning, conv_algo), 0, 1},
+    {"conv_algo", offsetof(an__tuning, conv_algo), 0, 2},
     {"wino_tt", offsetof(an__tuning, wino_tt), 1, 8},
     {"wino_ocb", offsetof(an__tuning, wino_ocb), 1, 4},
+    {"ig_mb", offsetof(an__tuning, ig_mb), 1, 4},
+    {"ig_nb", offsetof(an__tuning, ig_nb), 1, 8},
+    {"ig_ks", offsetof(an__tuning, ig_ks), 1, 256},
+    {"ig_lx", offsetof(an__tuning, ig_lx), 1, 64},
+    {"ig_ly", offsetof(an__tuning, ig_ly), 1, 16},
 };
 
 int an__tuning_parse(const char *text, an__tuning *t)

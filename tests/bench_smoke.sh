@@ -79,12 +79,13 @@ file="$tmp/cache/alexnet/tuning.txt"
 [ -s "$file" ] || fail "tune wrote no tuning file"
 grep -q "|device|fc_blocked=[01],conv_vec=[0-9]*,fc_vec=[0-9]*$" "$file" || fail "no device line"
 [ "$(grep -c '|conv c=' "$file")" = 5 ] || fail "tuning file: not 5 conv entries"
-# Winograd candidates were checked against the reference and timed, and the
-# three 3x3 stride-1 layers name their algorithm
+# Winograd and implicit GEMM candidates were checked against the reference and
+# timed, and every conv layer names its algorithm
 grep -q "^  candidate .*conv_algo=1.*: layers" "$tmp/tune.txt" || fail "tune: no Winograd candidate"
+grep -q "^  candidate .*conv_algo=2.*: layers" "$tmp/tune.txt" || fail "tune: no implicit GEMM candidate"
 ! grep -q "^  candidate .*WRONG" "$tmp/tune.txt" || fail "tune: a candidate was wrong"
-[ "$(grep -c '|conv c=.* k=3 s=1 p=1 .*|conv_algo=[01],' "$file")" = 3 ] ||
-    fail "tuning file: the 3x3 layers do not name conv_algo"
+[ "$(grep -c '|conv c=.*|conv_algo=[012],' "$file")" = 5 ] ||
+    fail "tuning file: the conv layers do not name conv_algo"
 [ "$(grep -c '|fc i=' "$file")" = 3 ] || fail "tuning file: not 3 fc entries"
 if grep -q "the given set wins\|the tuned set wins" "$tmp/tune.txt"; then
     grep -q "|clblast Xgemm|$set$" "$file" || fail "a winning CLBlast set was not stored"

@@ -125,6 +125,40 @@ typedef struct {
  * meets odd channel counts, padding, groups and tails. */
 static const int conv_widths[] = {8, 16, 4};
 
+/* The convolution of case t in double: want (N, OC, OH, OW) with the bias
+ * and the ReLU when t->relu, scale the sum of the magnitudes that went into
+ * each element. */
+static void conv_reference(const conv_case *t, const float *x, const float *w, const float *b,
+                           double *want, double *scale)
+{
+    int oh = (t->h + 2 * t->p - t->k) / t->s + 1, ow = (t->w + 2 * t->p - t->k) / t->s + 1;
+    int g = t->groups > 0 ? t->groups : 1, cg = t->c / g, ocg = t->oc / g;
+    for (int n = 0; n < t->n; n++)
+        for (int o = 0; o < t->oc; o++)
+            for (int y = 0; y < oh; y++)
+                for (int xx = 0; xx < ow; xx++) {
+                    double acc = b[o], mag = fabs(b[o]);
+                    int gi = o / ocg;
+                    for (int c = 0; c < cg; c++)
+                        for (int ky = 0; ky < t->k; ky++)
+                            for (int kx = 0; kx < t->k; kx++) {
+                                int iy = y * t->s - t->p + ky, ix = xx * t->s - t->p + kx;
+                                if (iy < 0 || iy >= t->h || ix < 0 || ix >= t->w)
+                                    continue;
+                                double v =
+                                    (double)
+                                        x[((size_t)(n * t->c + gi * cg + c) * t->h + iy) * t->w +
+                                          ix] *
+                                    w[((size_t)(o * cg + c) * t->k + ky) * t->k + kx];
+                                acc += v;
+                                mag += fabs(v);
+                            }
+                    size_t i = ((size_t)(n * t->oc + o) * oh + y) * ow + xx;
+                    want[i] = t->relu && acc < 0 ? 0 : acc;
+                    scale[i] = mag;
+                }
+}
+
 static void check_conv(const conv_case *t)
 {
     int oh = (t->h + 2 * t->p - t->k) / t->s + 1, ow = (t->w + 2 * t->p - t->k) / t->s + 1;
@@ -158,30 +192,7 @@ static void check_conv(const conv_case *t)
                 }
 
     double *want = malloc(nout * sizeof *want), *scale = malloc(nout * sizeof *scale);
-    for (int n = 0; n < t->n; n++)
-        for (int o = 0; o < t->oc; o++)
-            for (int y = 0; y < oh; y++)
-                for (int xx = 0; xx < ow; xx++) {
-                    double acc = b[o], mag = fabs(b[o]);
-                    int gi = o / ocg;
-                    for (int c = 0; c < cg; c++)
-                        for (int ky = 0; ky < t->k; ky++)
-                            for (int kx = 0; kx < t->k; kx++) {
-                                int iy = y * t->s - t->p + ky, ix = xx * t->s - t->p + kx;
-                                if (iy < 0 || iy >= t->h || ix < 0 || ix >= t->w)
-                                    continue;
-                                double v =
-                                    (double)
-                                        x[((size_t)(n * t->c + gi * cg + c) * t->h + iy) * t->w +
-                                          ix] *
-                                    w[((size_t)(o * cg + c) * t->k + ky) * t->k + kx];
-                                acc += v;
-                                mag += fabs(v);
-                            }
-                    size_t i = ((size_t)(n * t->oc + o) * oh + y) * ow + xx;
-                    want[i] = t->relu && acc < 0 ? 0 : acc;
-                    scale[i] = mag;
-                }
+    conv_reference(t, x, w, b, want, scale);
 
     char opts[200];
     snprintf(opts, sizeof opts,
@@ -273,6 +284,105 @@ START_TEST(test_conv11s4)
         {2, 3, 51, 49, 35, 11, 4, 2, 6, 0, "conv.cl", "conv2d", 1, 3, 0},
     };
     check_conv_cases(cases, sizeof cases / sizeof cases[0]);
+}
+END_TEST
+
+/* Implicit GEMM (igemm.cl): any conv shape through one kernel, with a
+ * parameter set (register block mb x nb, K-step ks, work-group lx x ly)
+ * clamped and sized as plan.c (add_igemm) does, the output NaN-poisoned. */
+typedef struct {
+    int mb, nb, ks, lx, ly;
+} igemm_params;
+
+/* The parameter sets of tune.c's candidates and tuning.c's defaults, and others */
+static const igemm_params igemm_sets[] = {
+    {3, 2, 32, 16, 4}, {2, 4, 16, 16, 4}, /* CPU and GPU defaults, the tuner's two */
+    {2, 6, 128, 8, 1}, {4, 2, 64, 4, 2},  /* a K-step past C*K*K; 4 blocks */
+    {1, 8, 32, 16, 1}, {3, 4, 8, 8, 2},   /* one block; a short K-step */
+};
+
+static void check_igemm(const conv_case *t, const igemm_params *ip)
+{
+    int oh = (t->h + 2 * t->p - t->k) / t->s + 1, ow = (t->w + 2 * t->p - t->k) / t->s + 1;
+    int g = t->groups > 0 ? t->groups : 1, vw = t->vw;
+    int cg = t->c / g, ocg = t->oc / g, bpg = (ocg + vw - 1) / vw;
+    ck_assert_int_eq(cg * g, t->c);
+    ck_assert_int_eq(ocg * g, t->oc);
+    int mb = ip->mb < bpg ? ip->mb : bpg, ly = ip->ly;
+    if (mb * ly > bpg)
+        ly = (bpg + mb - 1) / mb;
+    int mt = (bpg + mb * ly - 1) / (mb * ly), np = t->n * oh * ow, tn = ip->lx * ip->nb;
+    int padded = an__conv_arranged_oc(t->oc, g, vw);
+    size_t nin = (size_t)t->n * t->c * t->h * t->w, nw = (size_t)t->oc * cg * t->k * t->k;
+    size_t nout = (size_t)t->n * t->oc * oh * ow, narr = (size_t)padded * cg * t->k * t->k;
+    float *x = random_floats(nin), *w = random_floats(nw), *b = random_floats((size_t)t->oc);
+    float *arranged = malloc(narr * sizeof(float)), *barr = malloc((size_t)padded * sizeof(float));
+    an__conv_weights_arrange(w, arranged, t->oc, cg, t->k, g, vw);
+    an__conv_bias_arrange(b, barr, t->oc, g, vw);
+    double *want = malloc(nout * sizeof *want), *scale = malloc(nout * sizeof *scale);
+    conv_reference(t, x, w, b, want, scale);
+
+    char opts[256];
+    snprintf(opts, sizeof opts,
+             "-cl-std=CL1.2 -DK=%d -DS=%d -DP=%d -DVW=%d -DMB=%d -DNB=%d -DKS=%d -DLX=%d -DLY=%d "
+             "-DRELU=%d",
+             t->k, t->s, t->p, vw, mb, ip->nb, ip->ks, ip->lx, ly, t->relu);
+    cl_kernel k = kernel("igemm.cl", opts, "igemm_conv");
+    cl_mem bx = buffer(x, nin), bw = buffer(arranged, narr);
+    cl_mem bb = buffer(barr, (size_t)padded), by = poisoned(nout);
+    arg_mem(k, 0, bx);
+    arg_mem(k, 1, bw);
+    arg_mem(k, 2, bb);
+    arg_mem(k, 3, by);
+    int ints[] = {cg, t->h, t->w, t->oc, oh, ow, g, np, mt};
+    for (int i = 0; i < 9; i++)
+        arg_int(k, (cl_uint)(4 + i), ints[i]);
+    size_t local[2] = {(size_t)ip->lx, (size_t)ly};
+    size_t global[2] = {(size_t)(np + tn - 1) / tn * ip->lx, (size_t)g * mt * ly};
+    run(k, 2, global, local);
+    float *got = read_back(by, nout);
+    char what[200];
+    snprintf(what, sizeof what,
+             "igemm N%d C%d %dx%d OC%d k%d s%d p%d g%d vw%d relu%d mb%d nb%d ks%d lx%d ly%d", t->n,
+             t->c, t->h, t->w, t->oc, t->k, t->s, t->p, g, vw, t->relu, mb, ip->nb, ip->ks, ip->lx,
+             ly);
+    compare(what, got, want, scale, nout, 1e-5);
+
+    clReleaseKernel(k);
+    clReleaseMemObject(bx);
+    clReleaseMemObject(bw);
+    clReleaseMemObject(bb);
+    clReleaseMemObject(by);
+    free(x), free(w), free(b), free(arranged), free(barr), free(want), free(scale), free(got);
+}
+
+/* Every parameter set at odd sizes: ragged pixel and channel tiles, C*K*K not
+ * a multiple of the K-step (and smaller than it), groups, conv1's 11x11
+ * stride 4, 5x5 and 1x1; each set meets each vector width. */
+START_TEST(test_igemm)
+{
+    const conv_case shapes[] = {
+        {2, 7, 13, 17, 13, 3, 1, 1, 0, 1, "", "", 1, 0, 0},  /* C*K*K 63 */
+        {1, 6, 9, 11, 20, 5, 1, 2, 0, 1, "", "", 2, 0, 0},   /* groups of 3 -> 10, 75 */
+        {2, 3, 27, 31, 13, 11, 4, 2, 0, 1, "", "", 1, 0, 0}, /* conv1: 11x11 s4, 363 */
+        {1, 9, 11, 7, 30, 3, 2, 1, 0, 0, "", "", 3, 0, 0},   /* 3 groups, stride 2 */
+        {3, 5, 7, 9, 40, 1, 1, 0, 0, 1, "", "", 1, 0, 0},    /* 1x1: 5 values of k */
+        {1, 20, 6, 5, 36, 3, 1, 1, 0, 1, "", "", 2, 0, 0},   /* 90 per group, 18 outputs */
+        {1, 4, 5, 7, 100, 3, 1, 1, 0, 1, "", "", 1, 0, 0},   /* 13 blocks of 8: ragged M tiles */
+        {2, 6, 4, 3, 90, 3, 1, 1, 0, 0, "", "", 2, 0, 0},    /* 45 per group, 3 rows of 4 */
+    };
+    const size_t ns = sizeof shapes / sizeof shapes[0];
+    /* half the shapes per set (every shape meets three sets and each width),
+     * a quarter on the Oclgrind simulator (tests/oclgrind.sh), where a
+     * work-group of 64 work-items is slow */
+    const char *sel = getenv("ALEXNET_DEVICE");
+    size_t every = sel && strcmp(sel, "oclgrind") == 0 ? 4 : 2;
+    for (size_t si = 0; si < sizeof igemm_sets / sizeof igemm_sets[0]; si++)
+        for (size_t i = 0; i < ns; i += every) {
+            conv_case c = shapes[(i + si) % ns];
+            c.vw = conv_widths[si % 3];
+            check_igemm(&c, &igemm_sets[si]);
+        }
 }
 END_TEST
 
@@ -687,6 +797,7 @@ int main(void)
     tcase_add_test(tc, test_conv2d_groups);
     tcase_add_test(tc, test_conv11s4);
     tcase_add_test(tc, test_winograd);
+    tcase_add_test(tc, test_igemm);
     tcase_add_test(tc, test_maxpool);
     tcase_add_test(tc, test_adaptive_avgpool);
     tcase_add_test(tc, test_gemv);

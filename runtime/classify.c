@@ -125,11 +125,27 @@ static void decode_batch(decode_job *job, int threads)
 /* ------------------------------------------------------------------------ */
 /* The pipeline                                                             */
 
-static double now(void)
+double an__now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+an_classify_options an__classify_options(const an_classify_options *options)
+{
+    an_classify_options o = options ? *options : (an_classify_options){0};
+    if (o.batch <= 0)
+        o.batch = 16;
+    if (o.top_k <= 0)
+        o.top_k = 5;
+    if (o.top_k > AN_CLASSES)
+        o.top_k = AN_CLASSES;
+    if (o.threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        o.threads = n > 0 ? (int)(n < 64 ? n : 64) : 1;
+    }
+    return o;
 }
 
 /* true when (a, ia) ranks before (b, ib): higher probability first, NaN
@@ -276,20 +292,10 @@ static int classify_inputs(an_model *model, const inputs *in, size_t count,
     slot slots[2] = {0};
     an_classify_stats st = {0};
     an_preprocess pp;
-    double t0 = now(); /* first decode (set again below) */
+    double t0 = an__now(); /* first decode (set again below) */
     if (!model || !fn)
         return an__fail(AN_ERR_INVALID_ARGUMENT, "an_classify_files: NULL model or callback");
-    an_classify_options o = options ? *options : (an_classify_options){0};
-    if (o.batch <= 0)
-        o.batch = 16;
-    if (o.top_k <= 0)
-        o.top_k = 5;
-    if (o.top_k > AN_CLASSES)
-        o.top_k = AN_CLASSES;
-    if (o.threads <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        o.threads = n > 0 ? (int)(n < 64 ? n : 64) : 1;
-    }
+    an_classify_options o = an__classify_options(options);
     if (o.preprocess)
         pp = *o.preprocess;
     else
@@ -297,7 +303,7 @@ static int classify_inputs(an_model *model, const inputs *in, size_t count,
     if ((size_t)o.batch > count && count > 0 && !keep_batch)
         o.batch = (int)count;
     st.batch = o.batch;
-    t0 = now();
+    t0 = an__now();
     if (count == 0)
         goto done;
     AN_TRY(an_plan_create(model, o.batch, pp.crop, pp.crop, &plan));
@@ -345,14 +351,14 @@ static int classify_inputs(an_model *model, const inputs *in, size_t count,
             goto fail;
     }
 done:
-    st.wall_seconds = now() - t0;
+    st.wall_seconds = an__now() - t0;
     if (stats)
         *stats = st;
     status = AN_OK;
 fail:
     if (status == 1) { /* the callback stopped the run: not an error, and stats as far as it went */
         status = AN_OK;
-        st.wall_seconds = now() - t0;
+        st.wall_seconds = an__now() - t0;
     }
     /* a failed wait leaves a non-blocking read that may still write into the
      * slots: nothing is freed before the queue has drained */

@@ -423,6 +423,13 @@ const an__variant *an__convert_match(const char *path, const an__ctensors *ts,
  * parameters, same order). */
 bool an__variant_same_layers(const an__variant *a, const an__variant *b);
 
+/* Seconds on a monotonic clock (classify.c). */
+double an__now(void);
+
+/* options (NULL: all defaults) with its defaults filled in: batch 16, top_k 5
+ * (at most AN_CLASSES), threads the online CPUs (at most 64). */
+an_classify_options an__classify_options(const an_classify_options *options);
+
 /* an_classify_files; keep_batch runs a list shorter than options->batch at
  * that batch size all the same (zeros after it), as the last batch of a longer
  * list runs: an_classify_files_multi's parts then give the same numbers as one

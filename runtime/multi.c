@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "internal.h"
 
@@ -252,13 +250,6 @@ static void *work(void *arg)
     return NULL;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 int an_classify_files_multi(an_model *const *models, int n_models, const char *const *paths,
                             size_t count, const an_classify_options *options, an_result_fn fn,
                             void *user, an_classify_stats *stats)
@@ -278,17 +269,7 @@ int an_classify_files_multi(an_model *const *models, int n_models, const char *c
         return an_classify_files(models[0], paths, count, options, fn, user, stats);
 
     multi m = {.models = models, .n_models = n_models, .paths = paths, .fn = fn, .user = user};
-    m.o = options ? *options : (an_classify_options){0};
-    if (m.o.batch <= 0)
-        m.o.batch = 16;
-    if (m.o.top_k <= 0)
-        m.o.top_k = 5;
-    if (m.o.top_k > AN_CLASSES)
-        m.o.top_k = AN_CLASSES;
-    if (m.o.threads <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        m.o.threads = n > 0 ? (int)(n < 64 ? n : 64) : 1;
-    }
+    m.o = an__classify_options(options);
     /* the host threads are shared out: each part's pipeline decodes on its own */
     m.o.threads = m.o.threads / n_models > 0 ? m.o.threads / n_models : 1;
     m.keep_batch = count >= (size_t)m.o.batch; /* as one run over the whole list batches */
@@ -309,7 +290,7 @@ int an_classify_files_multi(an_model *const *models, int n_models, const char *c
         m.parts[i].len = count - m.parts[i].first < part_len ? count - m.parts[i].first : part_len;
     }
     pthread_mutex_init(&m.lock, NULL);
-    double t0 = now();
+    double t0 = an__now();
     int started = 0;
     for (; started < n_models; started++) {
         w[started] = (worker){&m, started};
@@ -323,7 +304,7 @@ int an_classify_files_multi(an_model *const *models, int n_models, const char *c
     }
     for (int i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
-    double wall = now() - t0;
+    double wall = an__now() - t0;
 
     int status = AN_OK;
     if (started == 0)

@@ -228,8 +228,8 @@ START_TEST(test_merge)
                   "%s", an_last_error());
     /* a path of no image of the set; too few classes; not classify's JSON */
     const char *lines[] = {"{\"path\":\"elsewhere/img9.jpg\",\"top\":[]}\n",
-                           "{\"path\":\"apple/img0.jpg\",\"top\":[{\"label\":\"x\","
-                           "\"index\":999,\"probability\":0.5}]}\n",
+                           ("{\"path\":\"apple/img0.jpg\",\"top\":[{\"label\":\"x\","
+                            "\"index\":999,\"probability\":0.5}]}\n"),
                            "not json\n"};
     const char *says[] = {"matches no single image", "top-5 needs 5", "line 1 is not"};
     for (int i = 0; i < 3; i++) {

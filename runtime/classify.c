@@ -1,6 +1,7 @@
-/* classify.c - the batched classification pipeline: PNG and JPEG files decoded and
- * preprocessed on host threads into one of two input slots while the device
- * computes the batch in the other, results handed back in input order.
+/* classify.c - the batched classification pipeline: PNG and JPEG files decoded
+ * and preprocessed on a pool of host threads (started once per run) into one of
+ * two input slots while the device computes the batch in the other, results
+ * handed back in input order.
  * Also the ImageNet class names embedded from data/imagenet_classes.txt. */
 #include <math.h>
 #include <pthread.h>
@@ -109,17 +110,84 @@ static void *decode_worker(void *arg)
     return NULL;
 }
 
-static void decode_batch(decode_job *job, int threads)
-{
+/* The decoding threads live for the whole run: they are started once, sleep
+ * between batches, and each batch wakes them with a new job. One thread per
+ * online core (or --threads), the calling thread being one of them. */
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake, idle;
     pthread_t tid[64];
-    int started = 0;
-    atomic_store(&job->next, 0);
+    int started;       /* worker threads running (threads - 1 at most) */
+    unsigned long gen; /* bumped for each batch; a worker runs each gen once */
+    int busy;          /* workers still on the current batch */
+    bool quit;
+    decode_job *job;
+} decode_pool;
+
+static void *pool_worker(void *arg)
+{
+    decode_pool *p = arg;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (p->gen == seen && !p->quit)
+            pthread_cond_wait(&p->wake, &p->lock);
+        if (p->quit)
+            break;
+        seen = p->gen;
+        decode_job *job = p->job;
+        pthread_mutex_unlock(&p->lock);
+        decode_worker(job);
+        pthread_mutex_lock(&p->lock);
+        if (--p->busy == 0)
+            pthread_cond_signal(&p->idle);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* Starts up to threads - 1 workers; fewer (even none) if the system refuses
+ * threads, which only makes decoding slower. */
+static void pool_start(decode_pool *p, int threads)
+{
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->idle, NULL);
+    p->started = 0, p->gen = 0, p->busy = 0, p->quit = false, p->job = NULL;
     for (int t = 1; t < threads && t < 64; t++)
-        if (pthread_create(&tid[started], NULL, decode_worker, job) == 0)
-            started++;
-    decode_worker(job); /* this thread works too; fewer threads only slows it */
-    for (int t = 0; t < started; t++)
-        pthread_join(tid[t], NULL);
+        if (pthread_create(&p->tid[p->started], NULL, pool_worker, p) == 0)
+            p->started++;
+}
+
+/* Decodes one batch on the pool's workers and the calling thread; returns
+ * when every image of the batch is done. */
+static void decode_batch(decode_pool *p, decode_job *job)
+{
+    atomic_store(&job->next, 0);
+    pthread_mutex_lock(&p->lock);
+    p->job = job;
+    p->busy = p->started;
+    p->gen++;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    decode_worker(job);
+    pthread_mutex_lock(&p->lock);
+    while (p->busy > 0)
+        pthread_cond_wait(&p->idle, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void pool_stop(decode_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->quit = true;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    for (int t = 0; t < p->started; t++)
+        pthread_join(p->tid[t], NULL);
+    pthread_cond_destroy(&p->idle);
+    pthread_cond_destroy(&p->wake);
+    pthread_mutex_destroy(&p->lock);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -290,6 +358,8 @@ static int classify_inputs(an_model *model, const inputs *in, size_t count,
     int status = AN_OK;
     an_plan *plan = NULL;
     slot slots[2] = {0};
+    decode_pool pool;
+    bool pool_running = false;
     an_classify_stats st = {0};
     an_preprocess pp;
     double t0 = an__now(); /* first decode (set again below) */
@@ -321,6 +391,8 @@ static int classify_inputs(an_model *model, const inputs *in, size_t count,
         }
     }
 
+    pool_start(&pool, o.threads);
+    pool_running = true;
     /* Batch b decodes into slot b%2 while the device still computes b-1. */
     size_t batches = (count + (size_t)o.batch - 1) / (size_t)o.batch;
     slot *pending = NULL;
@@ -330,7 +402,7 @@ static int classify_inputs(an_model *model, const inputs *in, size_t count,
         s->first = b * (size_t)o.batch;
         s->count = (int)(count - s->first < (size_t)o.batch ? count - s->first : (size_t)o.batch);
         decode_job job = {in, &pp, s, image_floats, 0};
-        decode_batch(&job, o.threads);
+        decode_batch(&pool, &job);
         if (s->count < o.batch) /* the last, partial batch: zeros after it */
             memset(s->input + (size_t)s->count * image_floats, 0,
                    (size_t)(o.batch - s->count) * image_floats * sizeof(float));
@@ -362,6 +434,8 @@ fail:
     }
     /* a failed wait leaves a non-blocking read that may still write into the
      * slots: nothing is freed before the queue has drained */
+    if (pool_running)
+        pool_stop(&pool);
     if (plan)
         clFinish(model->dev->queue);
     for (int i = 0; i < 2; i++) {

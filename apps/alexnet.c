@@ -36,7 +36,7 @@ static void usage(FILE *f)
         "  eval [--variant NAME] [--weights FILE | --seed N] [--device SEL] [--batch N]\n"
         "       [--json] (DIR | --ground-truth FILE [--root DIR])\n"
         "                                  top-1/top-5 accuracy against ground truth\n"
-        "  bench [--variant NAME] [--batch 1,16,64] [--runs N] [--csv | --json]\n"
+        "  bench [--variant NAME] [--batch 1,16,64] [--runs N] [--duration S] [--csv | --json]\n"
         "                                  per-layer and end-to-end timings, device ceilings\n"
         "  tune [--variant NAME[,NAME]] [--batch 1,16,64] [--runs N] [--dry-run]\n"
         "                                  search kernel parameters for the device, checked\n"

@@ -5,7 +5,8 @@
  * device time of every layer from profiling events, its GFLOP/s, bytes and
  * GB/s and its share of the ceilings, and the end-to-end wall-clock time per
  * batch (upload and read-back included): its median, the latency percentiles
- * over the runs (min, p50, p90, p99, max, nearest rank), the first inference
+ * over the runs (min, p50, p90, p99, max, nearest rank; --duration repeats
+ * the timed passes for that many seconds instead), the first inference
  * after the plan is made (first launches compile) and the model's load time
  * (weights, their arrangement and upload), as onnxruntime_perf_test and
  * trtexec report them. Output: a table, --csv or --json. */
@@ -103,6 +104,7 @@ static void layer_work(const an_layer_info *l, int i, const an_layer_info *in, i
 typedef struct {
     const char *variant;
     int batches[16], n_batches, runs;
+    double duration; /* seconds of timed end-to-end passes; 0: exactly `runs` */
     out_format format;
 } bench_args;
 
@@ -137,8 +139,9 @@ static int bench_batch(an_model *model, int batch, const bench_args *a, double g
     size_t n_in = (size_t)batch * 3 * hh * ww;
     float *x = malloc(n_in * sizeof *x), *y = malloc((size_t)batch * AN_CLASSES * sizeof *y);
     double(*ms)[64] = calloc(AN_MAX_LAYERS, sizeof *ms);
-    double wall[64];
-    if (!x || !y || !ms)
+    int n_wall = 0, cap_wall = 64;
+    double *wall = malloc((size_t)cap_wall * sizeof *wall);
+    if (!x || !y || !ms || !wall)
         goto done;
     uint64_t s = 1;
     for (size_t i = 0; i < n_in; i++) {
@@ -162,11 +165,19 @@ static int bench_batch(an_model *model, int batch, const bench_args *a, double g
         for (int i = 0; i < steps; i++)
             ms[i][r] = t[i].ms;
     }
-    for (int r = 0; r < runs; r++) {
+    /* end to end: `runs` passes, or as many as fit in --duration (at least `runs`) */
+    for (double t_end = now() + a->duration; n_wall < runs || now() < t_end;) {
+        if (n_wall == cap_wall) {
+            double *grown =
+                cap_wall < (1 << 24) ? realloc(wall, 2 * (size_t)cap_wall * sizeof *wall) : NULL;
+            if (!grown)
+                break; /* 16 M passes are enough for any percentile */
+            wall = grown, cap_wall *= 2;
+        }
         double t0 = now();
         if ((status = an_plan_forward(plan, x, y, AN_OUTPUT_PROBS)) != AN_OK)
             goto fail;
-        wall[r] = (now() - t0) * 1e3;
+        wall[n_wall++] = (now() - t0) * 1e3;
     }
 
     int n_layers = 0;
@@ -211,17 +222,17 @@ static int bench_batch(an_model *model, int batch, const bench_args *a, double g
                      (const char *const[]){"%.4f", "%.2f", "%.3f", "%.3f"},
                      (const double[]){m, gf, bytes / 1e6, gb});
     }
-    double wm = median(wall, runs), ips = batch / (wm * 1e-3); /* median sorts wall */
+    double wm = median(wall, n_wall), ips = batch / (wm * 1e-3); /* median sorts wall */
     double conv_gf = conv_ms > 0 ? conv_flop / (conv_ms * 1e-3) * 1e-9 : 0;
     /* latency over the runs, then the one-off costs */
     static const char *const lat_name[] = {"latency_min", "latency_p50", "latency_p90",
                                            "latency_p99", "latency_max", "first_inference",
                                            "model_load"};
     double lat[] = {wall[0],
-                    percentile(wall, runs, 50),
-                    percentile(wall, runs, 90),
-                    percentile(wall, runs, 99),
-                    wall[runs - 1],
+                    percentile(wall, n_wall, 50),
+                    percentile(wall, n_wall, 90),
+                    percentile(wall, n_wall, 99),
+                    wall[n_wall - 1],
                     first_ms,
                     load_ms};
     enum { N_LAT = sizeof lat / sizeof lat[0] };
@@ -232,7 +243,7 @@ static int bench_batch(an_model *model, int batch, const bench_args *a, double g
                "layers total", total, conv_gf, 100 * conv_gf / gflops, wm, batch, ips);
         printf("latency over %d runs, ms: min %.3f, p50 %.3f, p90 %.3f, p99 %.3f, max %.3f; "
                "first inference %.3f ms; model load %.3f ms\n",
-               runs, lat[0], lat[1], lat[2], lat[3], lat[4], lat[5], lat[6]);
+               n_wall, lat[0], lat[1], lat[2], lat[3], lat[4], lat[5], lat[6]);
     } else if (a->format == OUT_CSV) {
         printf("%s,%d,end_to_end,%.4f,,,,,\n%s,%d,images_per_second,%.3f,,,,,\n", a->variant, batch,
                wm, a->variant, batch, ips);
@@ -256,21 +267,19 @@ done:
     free(x);
     free(y);
     free(ms);
+    free(wall);
     return rc;
 }
 
 int cmd_bench(int argc, char **argv)
 {
-    static const struct option opts[] = {{"variant", required_argument, NULL, 'v'},
-                                         {"batch", required_argument, NULL, 'b'},
-                                         {"runs", required_argument, NULL, 'r'},
-                                         {"device", required_argument, NULL, 'd'},
-                                         {"weights", required_argument, NULL, 'w'},
-                                         {"csv", no_argument, NULL, 'c'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    bench_args a = {"torchvision-224", {1, 16, 64}, 3, 5, OUT_TABLE};
+    static const struct option opts[] = {
+        {"variant", required_argument, NULL, 'v'}, {"batch", required_argument, NULL, 'b'},
+        {"runs", required_argument, NULL, 'r'},    {"duration", required_argument, NULL, 'D'},
+        {"device", required_argument, NULL, 'd'},  {"weights", required_argument, NULL, 'w'},
+        {"csv", no_argument, NULL, 'c'},           {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    bench_args a = {"torchvision-224", {1, 16, 64}, 3, 5, 0, OUT_TABLE};
     const char *device = NULL, *weights = NULL;
     int c;
     optind = 2;
@@ -297,6 +306,17 @@ int cmd_bench(int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
+        case 'D': {
+            char *end = NULL;
+            errno = 0;
+            a.duration = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(a.duration > 0 && a.duration <= 86400)) {
+                fprintf(stderr, "alexnet bench: --duration takes seconds in (0, 86400], not '%s'\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        }
         case 'b': {
             a.n_batches = 0;
             char *save = NULL, *copy = strdup(optarg);
@@ -317,8 +337,9 @@ int cmd_bench(int argc, char **argv)
             break;
         }
         case 'h':
-            printf("usage: alexnet bench [--variant NAME] [--batch 1,16,64] [--runs N] "
-                   "[--device SEL] [--weights FILE] [--csv | --json]\n");
+            printf(
+                "usage: alexnet bench [--variant NAME] [--batch 1,16,64] [--runs N] [--duration S] "
+                "[--device SEL] [--weights FILE] [--csv | --json]\n");
             return 0;
         default:
             return EXIT_USAGE;

@@ -27,6 +27,17 @@ grep -q "images/s" "$tmp/table.txt" || fail "no end-to-end line"
 grep -Eq "^latency over 1 runs, ms: min [0-9.]+, p50 [0-9.]+, p90 [0-9.]+, p99 [0-9.]+, max [0-9.]+; first inference [0-9.]+ ms; model load [0-9.]+ ms$" \
     "$tmp/table.txt" || fail "no latency line"
 
+echo "# bench, --duration: passes repeated for the time given, at least --runs of them"
+"$alexnet" bench --variant caffe-227 --batch 1 --runs 2 --duration 1.5 >"$tmp/dur.txt"
+n=$(sed -n 's/^latency over \([0-9]*\) runs, ms: .*/\1/p' "$tmp/dur.txt")
+[ -n "$n" ] && [ "$n" -ge 2 ] || fail "--duration: latency over '$n' runs"
+for bad in 0 -1 x 1e9 ""; do
+    if "$alexnet" bench --batch 1 --duration "$bad" >/dev/null 2>"$tmp/err"; then
+        fail "--duration '$bad' accepted"
+    fi
+    grep -q "duration takes seconds" "$tmp/err" || fail "--duration '$bad': $(cat "$tmp/err")"
+done
+
 echo "# bench, csv"
 "$alexnet" bench --variant caffe-227 --batch 1,2 --runs 1 --csv >"$tmp/b.csv"
 for layer in Conv2d-1 MaxPool2d-3 Conv2d-4 Conv2d-7 Conv2d-9 Conv2d-11 Linear-16 Linear-19 \

@@ -30,6 +30,20 @@ asan)
             -Db_lundef=false >/dev/null
     fi
     ninja -C "$build"
+    # The programs the plain build's tests compiled (ours and PoCL's kernel
+    # cache, both keyed by source, options and device) seed this build's test
+    # cache once: the sanitizers check host code, and compiling every kernel
+    # again in an instrumented process was most of this run's time. The
+    # compile path itself still runs here: test_cache uses fresh caches.
+    seed=${SAN_SEED_CACHE:-build/tests/cache}
+    cache=$build/tests/cache
+    if [ -d "$seed/alexnet" ] && [ ! -e "$cache/.seeded" ]; then
+        mkdir -p "$cache"
+        cp -a "$seed/alexnet" "$cache/"
+        [ -d "$seed/pocl" ] && cp -a "$seed/pocl" "$cache/"
+        rm -f "$cache/alexnet/tuning.txt" # tuning stays each run's own
+        touch "$cache/.seeded"
+    fi
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0:${ASAN_OPTIONS:-}"
     export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0:${LSAN_OPTIONS:-}"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"

@@ -269,9 +269,11 @@ int cmd_bench(int argc, char **argv)
                                          {"csv", no_argument, NULL, 'c'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"weights-dtype", required_argument, NULL, 'D'},
                                          {NULL, 0, NULL, 0}};
     bench_args a = {"torchvision-224", {1, 16, 64}, 3, 5, OUT_TABLE};
     const char *device = NULL, *weights = NULL;
+    unsigned flags = 0; /* --weights-dtype f16: AN_LOAD_WEIGHTS_F16 */
     int c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -287,6 +289,14 @@ int cmd_bench(int argc, char **argv)
             break;
         case 'c':
             a.format = OUT_CSV;
+            break;
+        case 'D':
+            if (strcmp(optarg, "f16") != 0 && strcmp(optarg, "f32") != 0) {
+                fprintf(stderr, "alexnet bench: --weights-dtype takes f32 or f16, not '%s'\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            flags = strcmp(optarg, "f16") == 0 ? AN_LOAD_WEIGHTS_F16 : 0;
             break;
         case 'j':
             a.format = OUT_JSON;
@@ -318,14 +328,15 @@ int cmd_bench(int argc, char **argv)
         }
         case 'h':
             printf("usage: alexnet bench [--variant NAME] [--batch 1,16,64] [--runs N] "
-                   "[--device SEL] [--weights FILE] [--csv | --json]\n");
+                   "[--device SEL] [--weights FILE] [--csv | --json]\n"
+                   "       [--weights-dtype f32|f16]\n");
             return 0;
         default:
             return EXIT_USAGE;
         }
     }
     an_model *model = NULL;
-    an_load_options lo = {.weights = weights, .seed = 1, .device = device};
+    an_load_options lo = {.weights = weights, .seed = 1, .device = device, .flags = flags};
     double t_load = now();
     int rc = 0, status = an_model_load_opts(NULL, a.variant, &lo, &model);
     double load_ms = (now() - t_load) * 1e3; /* device opening included */
@@ -349,14 +360,16 @@ int cmd_bench(int argc, char **argv)
     if (a.format == OUT_TABLE)
         printf("device: %s (%s, %s), %u compute units\nceilings measured here: %.1f GFLOP/s "
                "(FMA chains), %.1f GB/s (float4 copy, read + write)\n"
-               "tuning: %s\n",
-               info.name, info.platform, info.driver, info.compute_units, gflops, gbps, tuning);
+               "tuning: %s\nweights: %s\n",
+               info.name, info.platform, info.driver, info.compute_units, gflops, gbps, tuning,
+               flags ? "FC layers float16 (--weights-dtype f16), conv float32" : "float32");
     else if (a.format == OUT_CSV)
         printf("# device,%s,ceiling_gflops,%.2f,ceiling_gbps,%.2f\n", info.name, gflops, gbps);
     json_object *root = json_object_new_object(), *rows = json_object_new_array();
     json_object_object_add(root, "device", json_object_new_string(info.name));
     json_object_object_add(root, "ceiling_gflops", num("%.2f", gflops));
     json_object_object_add(root, "ceiling_gbps", num("%.2f", gbps));
+    json_object_object_add(root, "weights_dtype", json_object_new_string(flags ? "f16" : "f32"));
     json_object_object_add(root, "rows", rows);
     int first = 1;
     for (int i = 0; i < a.n_batches && rc == 0; i++)

@@ -69,9 +69,10 @@ static double percentile(const double *v, int n, double p)
 /* ------------------------------------------------------------------------ */
 /* Work per layer                                                           */
 
-/* FLOPs and bytes moved of table layer i for a batch, from the shapes. */
+/* FLOPs and bytes moved of table layer i for a batch, from the shapes; the
+ * linear layers' weights take fc_wbytes bytes each (4, or 2 for half). */
 static void layer_work(const an_layer_info *l, int i, const an_layer_info *in, int batch,
-                       double *flop, double *bytes)
+                       int fc_wbytes, double *flop, double *bytes)
 {
     double n = batch, in_elems = (double)in->c * in->h * in->w;
     double out_elems = (double)l[i].c * l[i].h * l[i].w;
@@ -86,7 +87,7 @@ static void layer_work(const an_layer_info *l, int i, const an_layer_info *in, i
         break;
     case AN_LAYER_LINEAR:
         *flop = 2.0 * n * out_elems * in_elems;
-        wt = (double)l[i].params;
+        wt = (double)l[i].params * fc_wbytes / 4.0;
         break;
     case AN_LAYER_MAXPOOL:
         *flop = n * out_elems * l[i].kernel * l[i].kernel;
@@ -104,6 +105,7 @@ typedef struct {
     const char *variant;
     int batches[16], n_batches, runs;
     out_format format;
+    int fc_wbytes; /* bytes per linear weight: 4, or 2 with --weights-dtype f16 */
 } bench_args;
 
 /* A JSON number printed with fmt (json-c keeps the text as given). */
@@ -188,7 +190,7 @@ static int bench_batch(an_model *model, int batch, const bench_args *a, double g
         if (li > 0 && l[li - 1].kind == AN_LAYER_DROPOUT && li > 1)
             in = l[li - 1];
         double flop, bytes, m = median(ms[i], runs);
-        layer_work(l, li, &in, batch, &flop, &bytes);
+        layer_work(l, li, &in, batch, a->fc_wbytes, &flop, &bytes);
         double gf = m > 0 ? flop / (m * 1e-3) * 1e-9 : 0,
                gb = m > 0 ? bytes / (m * 1e-3) * 1e-9 : 0;
         char name[48];
@@ -271,7 +273,7 @@ int cmd_bench(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {"weights-dtype", required_argument, NULL, 'D'},
                                          {NULL, 0, NULL, 0}};
-    bench_args a = {"torchvision-224", {1, 16, 64}, 3, 5, OUT_TABLE};
+    bench_args a = {"torchvision-224", {1, 16, 64}, 3, 5, OUT_TABLE, 4};
     const char *device = NULL, *weights = NULL;
     unsigned flags = 0; /* --weights-dtype f16: AN_LOAD_WEIGHTS_F16 */
     int c;
@@ -297,6 +299,7 @@ int cmd_bench(int argc, char **argv)
                 return EXIT_USAGE;
             }
             flags = strcmp(optarg, "f16") == 0 ? AN_LOAD_WEIGHTS_F16 : 0;
+            a.fc_wbytes = flags ? 2 : 4;
             break;
         case 'j':
             a.format = OUT_JSON;

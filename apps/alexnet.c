@@ -29,14 +29,17 @@ static void usage(FILE *f)
         "                                  layer table, shapes and parameter counts\n"
         "  forward --variant NAME [--weights FILE.safetensors | --seed N] [--device SEL]\n"
         "          --input X.npy --output Y.npy [--probs] [--allow-nonfinite]\n"
+        "          [--weights-dtype f32|f16]\n"
         "                                  logits (or probabilities) for a (N,3,H,W) batch\n"
         "  classify [--variant NAME] [--weights FILE] [--device SEL] [--batch N] [--top K]\n"
-        "           [--json] [--labels FILE] [--allow-nonfinite] INPUT...\n"
+        "           [--json] [--labels FILE] [--allow-nonfinite] [--weights-dtype f32|f16]\n"
+        "           INPUT...\n"
         "                                  top-K classes of PNG/JPEG files (see classify --help)\n"
         "  eval [--variant NAME] [--weights FILE | --seed N] [--device SEL] [--batch N]\n"
-        "       [--json] (DIR | --ground-truth FILE [--root DIR])\n"
+        "       [--json] [--weights-dtype f32|f16] (DIR | --ground-truth FILE [--root DIR])\n"
         "                                  top-1/top-5 accuracy against ground truth\n"
         "  bench [--variant NAME] [--batch 1,16,64] [--runs N] [--duration S] [--csv | --json]\n"
+        "        [--weights-dtype f32|f16]\n"
         "                                  per-layer and end-to-end timings, device ceilings\n"
         "  tune [--variant NAME[,NAME]] [--batch 1,16,64] [--runs N] [--dry-run]\n"
         "                                  search kernel parameters for the device, checked\n"
@@ -46,7 +49,9 @@ static void usage(FILE *f)
         "\n"
         "variants: %s\n"
         "devices:  --device or $ALEXNET_DEVICE: P:D, gpu, cpu, accelerator, or part of a name;\n"
-        "          default: the first GPU, else the first device\n",
+        "          default: the first GPU, else the first device\n"
+        "--weights-dtype f16: the FC layers' weights stored as half precision (half the\n"
+        "          bytes, float arithmetic; rounded to nearest even from float32 files)\n",
         app_variant_list(", "));
 }
 
@@ -241,14 +246,34 @@ typedef struct {
 
 unsigned app_load_flags;
 
+int app_parse_weights_dtype(const char *cmd, const char *text, unsigned *flags)
+{
+    if (strcmp(text, "f32") == 0)
+        *flags &= ~AN_LOAD_WEIGHTS_F16;
+    else if (strcmp(text, "f16") == 0)
+        *flags |= AN_LOAD_WEIGHTS_F16;
+    else {
+        fprintf(stderr, "alexnet %s: --weights-dtype takes f32 or f16, not '%s'\n", cmd, text);
+        return -1;
+    }
+    return 0;
+}
+
+/* Seeded weights (weights NULL) or a file, with app_load_flags either way. */
+static int open_one(an_device *dev, const char *variant, const char *weights, uint64_t seed,
+                    an_model **model)
+{
+    an_load_options o = {.weights = weights, .seed = seed, .flags = app_load_flags};
+    return an_model_load_opts(dev, variant, &o, model);
+}
+
 int app_open_model(const char *device, const char *variant, const char *weights, uint64_t seed,
                    an_device **dev, an_model **model)
 {
     int status = an_device_open(device, dev);
     if (status != AN_OK)
         return fail_setup("device", status);
-    status = weights ? an_model_load_flags(*dev, variant, weights, app_load_flags, model)
-                     : an_model_seed(*dev, variant, seed, model);
+    status = open_one(*dev, variant, weights, seed, model);
     if (status != AN_OK) {
         an_device_free(*dev);
         *dev = NULL;
@@ -266,9 +291,7 @@ int app_open_models(const char *devices, const char *variant, const char *weight
         return fail_setup("device", status);
     for (int i = 0; i < n_dev; i++) {
         models[i] = NULL;
-        status = weights
-                     ? an_model_load_flags(devs[i], variant, weights, app_load_flags, &models[i])
-                     : an_model_seed(devs[i], variant, seed, &models[i]);
+        status = open_one(devs[i], variant, weights, seed, &models[i]);
         if (status != AN_OK) {
             int rc = fail_setup(weights ? weights : "seeded weights", status);
             for (int j = 0; j <= i; j++) {
@@ -401,12 +424,17 @@ int main(int argc, char **argv)
                                                  {"input", required_argument, NULL, 'i'},
                                                  {"help", no_argument, NULL, 'h'},
                                                  {NULL, 0, NULL, 0}};
-    static const struct option forward_opts[] = {
-        {"variant", required_argument, NULL, 'v'},   {"input", required_argument, NULL, 'i'},
-        {"output", required_argument, NULL, 'o'},    {"weights", required_argument, NULL, 'w'},
-        {"seed", required_argument, NULL, 's'},      {"device", required_argument, NULL, 'd'},
-        {"probs", no_argument, NULL, 'p'},           {"help", no_argument, NULL, 'h'},
-        {"allow-nonfinite", no_argument, NULL, 'N'}, {NULL, 0, NULL, 0}};
+    static const struct option forward_opts[] = {{"variant", required_argument, NULL, 'v'},
+                                                 {"input", required_argument, NULL, 'i'},
+                                                 {"output", required_argument, NULL, 'o'},
+                                                 {"weights", required_argument, NULL, 'w'},
+                                                 {"seed", required_argument, NULL, 's'},
+                                                 {"device", required_argument, NULL, 'd'},
+                                                 {"probs", no_argument, NULL, 'p'},
+                                                 {"help", no_argument, NULL, 'h'},
+                                                 {"allow-nonfinite", no_argument, NULL, 'N'},
+                                                 {"weights-dtype", required_argument, NULL, 'D'},
+                                                 {NULL, 0, NULL, 0}};
     const struct option *opts = strcmp(cmd, "devices") == 0   ? devices_opts
                                 : strcmp(cmd, "summary") == 0 ? summary_opts
                                 : strcmp(cmd, "forward") == 0 ? forward_opts
@@ -442,6 +470,10 @@ int main(int argc, char **argv)
             break;
         case 'N':
             app_load_flags |= AN_LOAD_ALLOW_NONFINITE;
+            break;
+        case 'D':
+            if (app_parse_weights_dtype(cmd, optarg, &app_load_flags) != 0)
+                return EXIT_USAGE;
             break;
         case 's':
             errno = 0;

@@ -10,8 +10,13 @@
 enum { APP_EXIT_USAGE = 2 };
 
 /* Flags app_open_model passes to an_model_load_flags (--allow-nonfinite sets
- * AN_LOAD_ALLOW_NONFINITE); 0 by default. */
+ * AN_LOAD_ALLOW_NONFINITE, --weights-dtype f16 AN_LOAD_WEIGHTS_F16); 0 by
+ * default. */
 extern unsigned app_load_flags;
+
+/* --weights-dtype f32|f16 into flags (AN_LOAD_WEIGHTS_F16 set or cleared);
+ * prints the error, naming cmd, and returns -1 for anything else. */
+int app_parse_weights_dtype(const char *cmd, const char *text, unsigned *flags);
 
 /* Opens the device and the model (weights file, or seeded weights when
  * weights is NULL); prints the reason and returns APP_EXIT_USAGE on failure. */

@@ -529,14 +529,21 @@ static char **read_labels(const char *path)
 
 int cmd_classify(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"variant", required_argument, NULL, 'v'}, {"weights", required_argument, NULL, 'w'},
-        {"device", required_argument, NULL, 'd'},  {"batch", required_argument, NULL, 'b'},
-        {"top", required_argument, NULL, 't'},     {"json", no_argument, NULL, 'j'},
-        {"labels", required_argument, NULL, 'l'},  {"threads", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},          {"allow-nonfinite", no_argument, NULL, 'N'},
-        {"shard", required_argument, NULL, 'S'},   {"output", required_argument, NULL, 'o'},
-        {"resume", no_argument, NULL, 'R'},        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"variant", required_argument, NULL, 'v'},
+                                         {"weights", required_argument, NULL, 'w'},
+                                         {"device", required_argument, NULL, 'd'},
+                                         {"batch", required_argument, NULL, 'b'},
+                                         {"top", required_argument, NULL, 't'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"labels", required_argument, NULL, 'l'},
+                                         {"threads", required_argument, NULL, 'T'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"allow-nonfinite", no_argument, NULL, 'N'},
+                                         {"shard", required_argument, NULL, 'S'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"resume", no_argument, NULL, 'R'},
+                                         {"weights-dtype", required_argument, NULL, 'D'},
+                                         {NULL, 0, NULL, 0}};
     const char *variant = "torchvision-224", *weights = NULL, *device = NULL, *labels_path = NULL;
     const char *output = NULL;
     int shard_k = 1, shard_n = 1, resume = 0;
@@ -564,6 +571,10 @@ int cmd_classify(int argc, char **argv)
             break;
         case 'N':
             app_load_flags |= AN_LOAD_ALLOW_NONFINITE;
+            break;
+        case 'D':
+            if (app_parse_weights_dtype("classify", optarg, &app_load_flags) != 0)
+                return APP_EXIT_USAGE;
             break;
         case 'S':
             if (app_parse_shard(optarg, &shard_k, &shard_n) != 0) {
@@ -593,6 +604,7 @@ int cmd_classify(int argc, char **argv)
             printf("usage: alexnet classify [--variant %s]\n"
                    "         [--weights FILE] [--device SEL] [--batch N] [--top K] [--json]\n"
                    "         [--labels FILE] [--threads N] [--allow-nonfinite]\n"
+                   "         [--weights-dtype f32|f16]\n"
                    "         [--shard K/N] [--output FILE [--resume]] INPUT...\n"
                    "SEL: a device (P:D, part of a name), a list (0:0,0:1), a type (gpu, cpu:\n"
                    "       every device of it) or all; batches go to whichever device is free\n"

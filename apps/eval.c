@@ -56,6 +56,7 @@ int cmd_eval(int argc, char **argv)
                                          {"json", no_argument, NULL, 'j'},
                                          {"results", required_argument, NULL, 'R'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"weights-dtype", required_argument, NULL, 'D'},
                                          {NULL, 0, NULL, 0}};
     const char *variant = "torchvision-224", *weights = NULL, *device = NULL, *truth = NULL,
                *root = NULL;
@@ -93,6 +94,12 @@ int cmd_eval(int argc, char **argv)
         case 'R':
             results[n_results++] = optarg;
             break;
+        case 'D':
+            if (app_parse_weights_dtype("eval", optarg, &app_load_flags) != 0) {
+                free(results);
+                return APP_EXIT_USAGE;
+            }
+            break;
         case 's':
         case 'b':
         case 'T': {
@@ -114,7 +121,8 @@ int cmd_eval(int argc, char **argv)
             printf(
                 "usage: alexnet eval [--variant %s]\n"
                 "         [--weights FILE | --seed N] [--device SEL] [--batch N] [--threads N]\n"
-                "         [--json] (DIR | --ground-truth FILE [--root DIR])\n"
+                "         [--json] [--weights-dtype f32|f16] (DIR | --ground-truth FILE [--root "
+                "DIR])\n"
                 "DIR: one folder per class, sorted names give the class indices\n"
                 "     (torchvision's ImageFolder)\n"
                 "FILE: 'PATH LABEL' lines, 0-based labels (Caffe's val.txt); relative paths\n"

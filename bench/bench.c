@@ -70,9 +70,10 @@ static double percentile(const double *v, int n, double p)
 /* ------------------------------------------------------------------------ */
 /* Work per layer                                                           */
 
-/* FLOPs and bytes moved of table layer i for a batch, from the shapes. */
+/* FLOPs and bytes moved of table layer i for a batch, from the shapes; the
+ * linear layers' weights take fc_wbytes bytes each (4, or 2 for half). */
 static void layer_work(const an_layer_info *l, int i, const an_layer_info *in, int batch,
-                       double *flop, double *bytes)
+                       int fc_wbytes, double *flop, double *bytes)
 {
     double n = batch, in_elems = (double)in->c * in->h * in->w;
     double out_elems = (double)l[i].c * l[i].h * l[i].w;
@@ -87,7 +88,7 @@ static void layer_work(const an_layer_info *l, int i, const an_layer_info *in, i
         break;
     case AN_LAYER_LINEAR:
         *flop = 2.0 * n * out_elems * in_elems;
-        wt = (double)l[i].params;
+        wt = (double)l[i].params * fc_wbytes / 4.0;
         break;
     case AN_LAYER_MAXPOOL:
         *flop = n * out_elems * l[i].kernel * l[i].kernel;
@@ -106,6 +107,7 @@ typedef struct {
     int batches[16], n_batches, runs;
     double duration; /* seconds of timed end-to-end passes; 0: exactly `runs` */
     out_format format;
+    int fc_wbytes; /* bytes per linear weight: 4, or 2 with --weights-dtype f16 */
 } bench_args;
 
 /* A JSON number printed with fmt (json-c keeps the text as given). */
@@ -199,7 +201,7 @@ static int bench_batch(an_model *model, int batch, const bench_args *a, double g
         if (li > 0 && l[li - 1].kind == AN_LAYER_DROPOUT && li > 1)
             in = l[li - 1];
         double flop, bytes, m = median(ms[i], runs);
-        layer_work(l, li, &in, batch, &flop, &bytes);
+        layer_work(l, li, &in, batch, a->fc_wbytes, &flop, &bytes);
         double gf = m > 0 ? flop / (m * 1e-3) * 1e-9 : 0,
                gb = m > 0 ? bytes / (m * 1e-3) * 1e-9 : 0;
         char name[48];
@@ -273,14 +275,20 @@ done:
 
 int cmd_bench(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"variant", required_argument, NULL, 'v'}, {"batch", required_argument, NULL, 'b'},
-        {"runs", required_argument, NULL, 'r'},    {"duration", required_argument, NULL, 'D'},
-        {"device", required_argument, NULL, 'd'},  {"weights", required_argument, NULL, 'w'},
-        {"csv", no_argument, NULL, 'c'},           {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
-    bench_args a = {"torchvision-224", {1, 16, 64}, 3, 5, 0, OUT_TABLE};
+    static const struct option opts[] = {{"variant", required_argument, NULL, 'v'},
+                                         {"batch", required_argument, NULL, 'b'},
+                                         {"runs", required_argument, NULL, 'r'},
+                                         {"duration", required_argument, NULL, 'T'},
+                                         {"device", required_argument, NULL, 'd'},
+                                         {"weights", required_argument, NULL, 'w'},
+                                         {"csv", no_argument, NULL, 'c'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"weights-dtype", required_argument, NULL, 'D'},
+                                         {NULL, 0, NULL, 0}};
+    bench_args a = {"torchvision-224", {1, 16, 64}, 3, 5, 0, OUT_TABLE, 4};
     const char *device = NULL, *weights = NULL;
+    unsigned flags = 0; /* --weights-dtype f16: AN_LOAD_WEIGHTS_F16 */
     int c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -297,6 +305,15 @@ int cmd_bench(int argc, char **argv)
         case 'c':
             a.format = OUT_CSV;
             break;
+        case 'D':
+            if (strcmp(optarg, "f16") != 0 && strcmp(optarg, "f32") != 0) {
+                fprintf(stderr, "alexnet bench: --weights-dtype takes f32 or f16, not '%s'\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            flags = strcmp(optarg, "f16") == 0 ? AN_LOAD_WEIGHTS_F16 : 0;
+            a.fc_wbytes = flags ? 2 : 4;
+            break;
         case 'j':
             a.format = OUT_JSON;
             break;
@@ -306,7 +323,7 @@ int cmd_bench(int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
-        case 'D': {
+        case 'T': {
             char *end = NULL;
             errno = 0;
             a.duration = strtod(optarg, &end);
@@ -337,16 +354,16 @@ int cmd_bench(int argc, char **argv)
             break;
         }
         case 'h':
-            printf(
-                "usage: alexnet bench [--variant NAME] [--batch 1,16,64] [--runs N] [--duration S] "
-                "[--device SEL] [--weights FILE] [--csv | --json]\n");
+            printf("usage: alexnet bench [--variant NAME] [--batch 1,16,64] [--runs N] "
+                   "[--duration S] [--device SEL] [--weights FILE] [--csv | --json]\n"
+                   "       [--weights-dtype f32|f16]\n");
             return 0;
         default:
             return EXIT_USAGE;
         }
     }
     an_model *model = NULL;
-    an_load_options lo = {.weights = weights, .seed = 1, .device = device};
+    an_load_options lo = {.weights = weights, .seed = 1, .device = device, .flags = flags};
     double t_load = now();
     int rc = 0, status = an_model_load_opts(NULL, a.variant, &lo, &model);
     double load_ms = (now() - t_load) * 1e3; /* device opening included */
@@ -370,14 +387,16 @@ int cmd_bench(int argc, char **argv)
     if (a.format == OUT_TABLE)
         printf("device: %s (%s, %s), %u compute units\nceilings measured here: %.1f GFLOP/s "
                "(FMA chains), %.1f GB/s (float4 copy, read + write)\n"
-               "tuning: %s\n",
-               info.name, info.platform, info.driver, info.compute_units, gflops, gbps, tuning);
+               "tuning: %s\nweights: %s\n",
+               info.name, info.platform, info.driver, info.compute_units, gflops, gbps, tuning,
+               flags ? "FC layers float16 (--weights-dtype f16), conv float32" : "float32");
     else if (a.format == OUT_CSV)
         printf("# device,%s,ceiling_gflops,%.2f,ceiling_gbps,%.2f\n", info.name, gflops, gbps);
     json_object *root = json_object_new_object(), *rows = json_object_new_array();
     json_object_object_add(root, "device", json_object_new_string(info.name));
     json_object_object_add(root, "ceiling_gflops", num("%.2f", gflops));
     json_object_object_add(root, "ceiling_gbps", num("%.2f", gbps));
+    json_object_object_add(root, "weights_dtype", json_object_new_string(flags ? "f16" : "f32"));
     json_object_object_add(root, "rows", rows);
     int first = 1;
     for (int i = 0; i < a.n_batches && rc == 0; i++)

@@ -8,11 +8,34 @@
 //    1, and gemv_blocked for batch 1 (CPUs' default: every work-item streams
 //    one contiguous slab of weights).
 // Also the softmax. OpenCL C 1.2. RELU is a compile-time 0/1.
+// WHALF=1: the weights are stored as IEEE binary16 (wtype half) and read
+// through the core OpenCL 1.2 vload_half/vload_halfN, which widen to float
+// (no cl_khr_fp16 needed); all arithmetic stays float. WLOAD(i, p) reads
+// weight p[i], WLOADV(i, p) the VW weights at p + i*VW.
 
 #ifndef RELU
 #define RELU 1
 #endif
 #include "vector.cl"
+
+#ifndef WHALF
+#define WHALF 0
+#endif
+#if WHALF
+#define wtype half
+#define WLOAD(i, p) vload_half(i, p)
+#if VW == 16
+#define WLOADV vload_half16
+#elif VW == 8
+#define WLOADV vload_half8
+#else
+#define WLOADV vload_half4
+#endif
+#else
+#define wtype float
+#define WLOAD(i, p) ((p)[i])
+#define WLOADV VLOAD
+#endif
 
 // y (N, O) += bias (O), then ReLU. Global N*O, guarded.
 __kernel void bias_act(__global float *restrict y, __global const float *restrict bias,
@@ -41,7 +64,7 @@ __kernel void bias_act(__global float *restrict y, __global const float *restric
 #endif
 
 __kernel __attribute__((reqd_work_group_size(LWS, 1, 1))) void
-gemv_rows(__global const float *restrict wt, __global const float *restrict x,
+gemv_rows(__global const wtype *restrict wt, __global const float *restrict x,
           __global const float *restrict bias, __global float *restrict y, const int O,
           const int I)
 {
@@ -49,15 +72,15 @@ gemv_rows(__global const float *restrict wt, __global const float *restrict x,
     const int row = get_group_id(0), j = get_local_id(0);
     float sum = 0.0f;
     if (row < O) {
-        __global const float *w = wt + (size_t)row * I;
+        __global const wtype *w = wt + (size_t)row * I;
 #if INTERLEAVED
         for (int i = j; i < I; i += LWS)
-            sum = fma(w[i], x[i], sum);
+            sum = fma(WLOAD(i, w), x[i], sum);
 #else
         const int chunk = (I + LWS - 1) / LWS;
         const int i0 = j * chunk, i1 = min(i0 + chunk, I);
         for (int i = i0; i < i1; i++)
-            sum = fma(w[i], x[i], sum);
+            sum = fma(WLOAD(i, w), x[i], sum);
 #endif
     }
     part[j] = sum;
@@ -90,7 +113,7 @@ gemv_rows(__global const float *restrict wt, __global const float *restrict x,
 #define TNB 2
 #endif
 
-__kernel void fc_gemm(__global const float *restrict x, __global const float *restrict wp,
+__kernel void fc_gemm(__global const float *restrict x, __global const wtype *restrict wp,
                       __global const float *restrict bias, __global float *restrict y,
                       const int N, const int O, const int I)
 {
@@ -115,7 +138,7 @@ __kernel void fc_gemm(__global const float *restrict x, __global const float *re
         floatv w[TNB];
 #pragma unroll
         for (int j = 0; j < TNB; j++)
-            w[j] = VLOAD(0, wp + woff[j] + (size_t)k * VW);
+            w[j] = WLOADV(0, wp + woff[j] + (size_t)k * VW);
 #pragma unroll
         for (int i = 0; i < TM; i++) {
             const floatv xv = (floatv)(x[xoff[i] + k]);
@@ -152,25 +175,25 @@ __kernel void fc_gemm(__global const float *restrict x, __global const float *re
 // y (O) = act(W . x + bias) for one image, W blocked as (ceil(O/VW), I, VW):
 // work-item b streams block b's I*VW weights contiguously into four vector
 // partial sums (independent FMA chains). Global ceil(O/VW), guarded.
-__kernel void gemv_blocked(__global const float *restrict wp, __global const float *restrict x,
+__kernel void gemv_blocked(__global const wtype *restrict wp, __global const float *restrict x,
                            __global const float *restrict bias, __global float *restrict y,
                            const int O, const int I)
 {
     const int b = get_global_id(0);
     if (b >= (O + VW - 1) / VW)
         return;
-    __global const float *w = wp + (size_t)b * I * VW;
+    __global const wtype *w = wp + (size_t)b * I * VW;
     floatv a0 = (floatv)(0.0f), a1 = a0, a2 = a0, a3 = a0;
     int k = 0;
     for (; k + 4 <= I; k += 4) {
         const float4 xv = vload4(0, x + k);
-        a0 = fma((floatv)(xv.s0), VLOAD(k, w), a0);
-        a1 = fma((floatv)(xv.s1), VLOAD(k + 1, w), a1);
-        a2 = fma((floatv)(xv.s2), VLOAD(k + 2, w), a2);
-        a3 = fma((floatv)(xv.s3), VLOAD(k + 3, w), a3);
+        a0 = fma((floatv)(xv.s0), WLOADV(k, w), a0);
+        a1 = fma((floatv)(xv.s1), WLOADV(k + 1, w), a1);
+        a2 = fma((floatv)(xv.s2), WLOADV(k + 2, w), a2);
+        a3 = fma((floatv)(xv.s3), WLOADV(k + 3, w), a3);
     }
     for (; k < I; k++)
-        a0 = fma((floatv)(x[k]), VLOAD(k, w), a0);
+        a0 = fma((floatv)(x[k]), WLOADV(k, w), a0);
     floatv v = (a0 + a1) + (a2 + a3) + VLOAD(b, bias);
 #if RELU
     v = fmax(v, (floatv)(0.0f));

@@ -209,9 +209,17 @@ AN_API int an_model_load(an_device *dev, const char *variant, const char *path, 
 
 /* Flags of an_model_load_flags. */
 #define AN_LOAD_ALLOW_NONFINITE 1u /* accept NaN and infinite weights instead of refusing them */
+/* Store the fully connected layers' weights on the device as IEEE binary16
+ * (half the bytes; arithmetic stays float32, through the core OpenCL 1.2
+ * vload_half, so no cl_khr_fp16 is needed). F16 tensors of a safetensors file
+ * are kept as they are; F32 ones (and seeded weights) are rounded to nearest
+ * even once on the host, and a finite value beyond half's range (|x| >=
+ * 65520) is refused with AN_ERR_BAD_WEIGHTS naming the tensor. Forces the
+ * blocked FC layout (tuning fc_blocked=1). Conv weights stay float32. */
+#define AN_LOAD_WEIGHTS_F16 2u
 
 /* an_model_load with flags (0 is an_model_load; an_load_options.flags is the
- * same for an_model_load_opts). With AN_LOAD_ALLOW_NONFINITE
+ * same for an_model_load_opts; AN_LOAD_* above, or-ed). With AN_LOAD_ALLOW_NONFINITE
  * non-finite weights load; images they spoil then fail alone in
  * an_classify_files with AN_ERR_NONFINITE. */
 AN_API int an_model_load_flags(an_device *dev, const char *variant, const char *path,

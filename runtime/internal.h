@@ -165,13 +165,32 @@ int an__variant_param_shapes(const an__variant *v, an__param_shape *shapes, int 
 typedef struct {
     int count; /* number of parametric layers */
     an__param_shape shape[AN_MAX_LAYERS];
-    float *weight[AN_MAX_LAYERS]; /* (O, I, K, K) or (O, I), owned */
-    float *bias[AN_MAX_LAYERS];   /* (O), owned */
+    float *weight[AN_MAX_LAYERS];  /* (O, I, K, K) or (O, I), owned; NULL where half[i] is set */
+    uint16_t *half[AN_MAX_LAYERS]; /* linear (O, I) as binary16 bits (AN_LOAD_WEIGHTS_F16),
+                                      owned; else NULL */
+    float *bias[AN_MAX_LAYERS];    /* (O), owned */
 } an__weights;
+
+/* IEEE binary32 -> binary16 bits, rounded to nearest even; |x| >= 65520
+ * gives infinity, NaN stays NaN (quiet, sign and top payload bits kept). */
+uint16_t an__half_from_float(float f);
+
+/* binary16 bits -> float, exact for every input. */
+float an__half_to_float(uint16_t h);
+
+/* Turns every linear weight of w that is still float32 into binary16
+ * (w->half[i], freeing w->weight[i]). A finite value beyond half's range is
+ * refused: AN_ERR_BAD_WEIGHTS naming `source` (a path, or "seeded weights"),
+ * the tensor, the count and the first flat index; w is then unchanged for
+ * that tensor and the caller frees it. */
+int an__weights_to_half(const an__variant *v, const char *source, an__weights *w);
 
 /* Reads and validates a safetensors file for variant v. A NaN or infinite
  * value is refused (AN_ERR_BAD_WEIGHTS naming the tensor and the first bad
- * flat index) unless flags holds AN_LOAD_ALLOW_NONFINITE. */
+ * flat index) unless flags holds AN_LOAD_ALLOW_NONFINITE. With
+ * AN_LOAD_WEIGHTS_F16, linear weights stored as F16 are kept as binary16 bits
+ * in w->half (never widened); F32 ones stay in w->weight for
+ * an__weights_to_half. */
 int an__weights_load(const an__variant *v, const char *path, an__weights *w);
 int an__weights_load_flags(const an__variant *v, const char *path, unsigned flags, an__weights *w);
 
@@ -292,6 +311,8 @@ struct an_model {
     an_device *dev;
     bool owns_dev;                /* opened by an_model_load_opts: freed with the model */
     bool forced;                  /* tuning forced by an option or $ALEXNET_TUNING */
+    bool fc_half;                 /* linear weights are binary16 (AN_LOAD_WEIGHTS_F16), blocked;
+                                     fc.cl is built with -DWHALF=1 */
     char *cache_dir, *kernel_dir; /* the load options' (owned), or NULL for the defaults */
     const an__variant *variant;
     an__tuning tuning;

@@ -117,6 +117,19 @@ fail:
     return status;
 }
 
+/* The blocked linear layout of an__conv_weights_arrange (c = I, k = 1, one
+ * group) for binary16 bits: (ceil(O/vw), I, vw), zero-padded. */
+static void fc_half_arrange(const uint16_t *src, uint16_t *dst, int o, int in, int vw)
+{
+    int blocks = (o + vw - 1) / vw;
+    for (int b = 0; b < blocks; b++)
+        for (int t = 0; t < in; t++)
+            for (int j = 0; j < vw; j++) {
+                int r = b * vw + j;
+                dst[((size_t)b * in + t) * vw + j] = r < o ? src[(size_t)r * in + t] : 0;
+            }
+}
+
 /* Uploads host weights, arranging conv filters into blocks of conv_vec output
  * channels (and, with fc_blocked, linear ones into blocks of fc_vec) and
  * padding their biases. */
@@ -129,7 +142,29 @@ static int upload_weights(an_model *m, const an__weights *w)
         m->shape[i] = w->shape[i];
         const int *d = w->shape[i].dims;
         bool conv = w->shape[i].ndim == 4;
-        if (conv || m->tuning.fc_blocked) {
+        if (w->half[i]) { /* binary16 linear weights: always blocked (fc_half) */
+            int vw = m->tuning.fc_vec, padded = an__conv_arranged_oc(d[0], 1, vw);
+            size_t n = (size_t)padded * d[1];
+            uint16_t *h = calloc(n, sizeof *h);
+            if (!h) {
+                status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory arranging weights");
+                goto fail;
+            }
+            fc_half_arrange(w->half[i], h, d[0], d[1], vw);
+            status = upload(m, h, n * sizeof *h, &m->weight[i]);
+            free(h);
+            if (status != AN_OK)
+                goto fail;
+            tmp = calloc((size_t)padded, sizeof *tmp);
+            if (!tmp) {
+                status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory arranging weights");
+                goto fail;
+            }
+            an__conv_bias_arrange(w->bias[i], tmp, d[0], 1, vw);
+            AN_TRY(upload(m, tmp, (size_t)padded * sizeof *tmp, &m->bias[i]));
+            free(tmp);
+            tmp = NULL;
+        } else if (conv || m->tuning.fc_blocked) {
             int groups = conv ? m->variant->layers[w->shape[i].layer].groups : 1;
             if (groups < 1)
                 groups = 1;
@@ -194,9 +229,10 @@ int an_model_load_opts(an_device *dev, const char *variant, const an_load_option
     *out = NULL;
     if (!opts)
         opts = &none;
-    if (opts->flags & ~AN_LOAD_ALLOW_NONFINITE)
+    const unsigned known = AN_LOAD_ALLOW_NONFINITE | AN_LOAD_WEIGHTS_F16;
+    if (opts->flags & ~known)
         return an__fail(AN_ERR_INVALID_ARGUMENT, "an_model_load: unknown flags 0x%x",
-                        opts->flags & ~AN_LOAD_ALLOW_NONFINITE);
+                        opts->flags & ~known);
     const an__variant *v = an__variant_find(variant);
     if (!v)
         return AN_ERR_UNKNOWN_VARIANT;
@@ -235,6 +271,13 @@ int an_model_load_opts(an_device *dev, const char *variant, const an_load_option
         AN_TRY(an__weights_load_flags(v, opts->weights, opts->flags, &w));
     else
         AN_TRY(an__weights_seed(v, opts->seed, &w));
+    if (opts->flags & AN_LOAD_WEIGHTS_F16) {
+        /* half-precision FC weights: our blocked kernels read them (CLBlast's
+         * SGEMM, the fc_blocked=0 path, cannot) */
+        AN_TRY(an__weights_to_half(v, opts->weights ? opts->weights : "seeded weights", &w));
+        m->fc_half = true;
+        m->tuning.fc_blocked = 1;
+    }
     AN_TRY(upload_weights(m, &w));
     an__weights_free(&w);
     *out = m;

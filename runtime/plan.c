@@ -368,7 +368,8 @@ static int add_linear(an_plan *p, int layer, int in_features, const an_layer_inf
          * else a work-group per output row (gemv_rows) */
         bool blocked = m->tuning.fc_blocked;
         if (blocked)
-            snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DVW=%d", relu, vw);
+            snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DVW=%d%s", relu, vw,
+                     m->fc_half ? " -DWHALF=1" : "");
         else
             snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DLWS=%d -DINTERLEAVED=%d", relu,
                      m->tuning.gemv_lws, m->tuning.gemv_interleaved);
@@ -410,8 +411,8 @@ static int add_linear(an_plan *p, int layer, int in_features, const an_layer_inf
         an__tuning t = an__tuning_for(m, key);
         if (t.fc_tm > N)
             t.fc_tm = N; /* no tile rows past the batch */
-        snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d -DVW=%d", relu,
-                 t.fc_tm, t.fc_tnb, vw);
+        snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d -DVW=%d%s", relu,
+                 t.fc_tm, t.fc_tnb, vw, m->fc_half ? " -DWHALF=1" : "");
         s->kind = STEP_KERNEL;
         s->src_arg = 0;
         AN_TRY(an__model_kernel(m, "fc.cl", opts, "fc_gemm", &s->kernel));

@@ -1,7 +1,8 @@
 /* weights.c - weights on the host: a .safetensors reader (memory-mapped, every
  * field validated against the variant before a byte of data is touched, F16
- * widened to F32, NaN and infinities refused unless allowed) and deterministic
- * He-uniform weights from a seed. */
+ * widened to F32 or, for half-precision linear weights, kept as it is; NaN and
+ * infinities refused unless allowed), binary32 -> binary16 rounding, and
+ * deterministic He-uniform weights from a seed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -51,6 +52,40 @@ static uint32_t half_to_float_bits(uint16_t h)
         e--;
     }
     return sign | (e << 23) | ((mant & 0x3ffu) << 13);
+}
+
+float an__half_to_float(uint16_t h)
+{
+    uint32_t u = half_to_float_bits(h);
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+uint16_t an__half_from_float(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
+    uint32_t ax = x & 0x7fffffffu;
+    if (ax > 0x7f800000u) /* NaN: quiet, top payload bits kept */
+        return (uint16_t)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu));
+    if (ax >= 0x477ff000u) /* >= 65520 (and inf): rounds to infinity */
+        return (uint16_t)(sign | 0x7c00u);
+    if (ax >= 0x38800000u) { /* normal in half: rebias 127 -> 15, round to nearest even */
+        uint32_t r = ax - 0x38000000u;
+        r += 0xfffu + ((r >> 13) & 1u);
+        return (uint16_t)(sign | (r >> 13));
+    }
+    if (ax < 0x33000000u) /* below 2^-25: rounds to zero */
+        return sign;
+    /* subnormal: round(m * 2^(e - 126)) in units of 2^-24, ties to even */
+    uint32_t e = ax >> 23, m = (ax & 0x7fffffu) | 0x800000u;
+    uint32_t shift = 126 - e; /* 14..24 */
+    uint32_t q = m >> shift, rem = m & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+    if (rem > halfway || (rem == halfway && (q & 1u)))
+        q++;
+    return (uint16_t)(sign | q);
 }
 
 /* Both decoders read little-endian bytes at any alignment and store through
@@ -388,8 +423,8 @@ int64_t an__first_nonfinite(const unsigned char *data, size_t n, int elem_size, 
     return first;
 }
 
-static int copy_tensor(const char *path, const tensor_slot *s, const unsigned char *data,
-                       unsigned flags, float **out)
+static int check_finite(const char *path, const tensor_slot *s, const unsigned char *data,
+                        unsigned flags)
 {
     if (!(flags & AN_LOAD_ALLOW_NONFINITE)) {
         size_t bad = 0;
@@ -401,6 +436,33 @@ static int copy_tensor(const char *path, const tensor_slot *s, const unsigned ch
                             "AN_LOAD_ALLOW_NONFINITE, `--allow-nonfinite`)",
                             path, s->name, bad, bad == 1 ? "" : "s", (long long)first);
     }
+    return AN_OK;
+}
+
+/* An F16 tensor's bits as they are (AN_LOAD_WEIGHTS_F16). */
+static int copy_half(const char *path, const tensor_slot *s, const unsigned char *data,
+                     unsigned flags, uint16_t **out)
+{
+    int status = check_finite(path, s, data, flags);
+    if (status != AN_OK)
+        return status;
+    uint16_t *dst = malloc((size_t)s->numel * sizeof *dst);
+    if (!dst)
+        return an__fail(AN_ERR_OUT_OF_MEMORY, "%s: tensor '%s': cannot allocate %llu bytes", path,
+                        s->name, (unsigned long long)(s->numel * sizeof *dst));
+    const unsigned char *src = data + s->begin;
+    for (size_t i = 0; i < (size_t)s->numel; i++)
+        dst[i] = (uint16_t)(src[2 * i] | src[2 * i + 1] << 8);
+    *out = dst;
+    return AN_OK;
+}
+
+static int copy_tensor(const char *path, const tensor_slot *s, const unsigned char *data,
+                       unsigned flags, float **out)
+{
+    int status = check_finite(path, s, data, flags);
+    if (status != AN_OK)
+        return status;
     float *dst = malloc((size_t)s->numel * sizeof(float));
     if (!dst)
         return an__fail(AN_ERR_OUT_OF_MEMORY, "%s: tensor '%s': cannot allocate %llu bytes", path,
@@ -498,7 +560,10 @@ int an__weights_load_flags(const an__variant *v, const char *path, unsigned flag
 
     const unsigned char *data = bytes + 8 + hdr_len;
     for (int i = 0; i < w->count; i++) {
-        AN_TRY(copy_tensor(path, &slots[2 * i], data, flags, &w->weight[i]));
+        if ((flags & AN_LOAD_WEIGHTS_F16) && w->shape[i].ndim == 2 && slots[2 * i].elem_size == 2)
+            AN_TRY(copy_half(path, &slots[2 * i], data, flags, &w->half[i]));
+        else
+            AN_TRY(copy_tensor(path, &slots[2 * i], data, flags, &w->weight[i]));
         AN_TRY(copy_tensor(path, &slots[2 * i + 1], data, flags, &w->bias[i]));
     }
 
@@ -578,12 +643,47 @@ fail:
     return status;
 }
 
+int an__weights_to_half(const an__variant *v, const char *source, an__weights *w)
+{
+    for (int i = 0; i < w->count; i++) {
+        if (w->shape[i].ndim != 2 || w->half[i] || !w->weight[i])
+            continue;
+        size_t n = (size_t)w->shape[i].dims[0] * (size_t)w->shape[i].dims[1];
+        uint16_t *h = malloc(n * sizeof *h);
+        if (!h)
+            return an__fail(AN_ERR_OUT_OF_MEMORY, "%s: tensor '%s': cannot allocate %zu bytes",
+                            source, v->layers[w->shape[i].layer].weight_name, n * sizeof *h);
+        size_t over = 0, first = 0;
+        for (size_t j = 0; j < n; j++) {
+            h[j] = an__half_from_float(w->weight[i][j]);
+            /* a finite float that became infinite: beyond half's range */
+            if ((h[j] & 0x7fffu) == 0x7c00u && isfinite(w->weight[i][j]) && over++ == 0)
+                first = j;
+        }
+        if (over) {
+            float x = w->weight[i][first];
+            free(h);
+            return an__fail(AN_ERR_BAD_WEIGHTS,
+                            "%s: tensor '%s' holds %zu value%s beyond half precision's range "
+                            "(|x| >= 65520), the first %g at flat index %zu; refused for "
+                            "half-precision weights (load them as float32: --weights-dtype f32)",
+                            source, v->layers[w->shape[i].layer].weight_name, over,
+                            over == 1 ? "" : "s", (double)x, first);
+        }
+        free(w->weight[i]);
+        w->weight[i] = NULL;
+        w->half[i] = h;
+    }
+    return AN_OK;
+}
+
 void an__weights_free(an__weights *w)
 {
     if (!w)
         return;
     for (int i = 0; i < AN_MAX_LAYERS; i++) {
         free(w->weight[i]);
+        free(w->half[i]);
         free(w->bias[i]);
     }
     memset(w, 0, sizeof *w);

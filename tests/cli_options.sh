@@ -39,4 +39,9 @@ expect 2 eval --weights w.safetensors --seed 1 dir
 expect 2 eval /nonexistent-eval-dir
 expect 2 eval --results r.jsonl --weights w.safetensors dir
 expect 0 eval --help
+expect 2 bench --weights-dtype f64
+expect 2 eval --weights-dtype half dir
+expect 2 classify --weights-dtype F16 x.png
+expect 2 forward --variant caffe-227 --weights-dtype bf16 --input x.npy --output y.npy
+expect 2 summary --variant caffe-227 --weights-dtype f16
 exit $fail

@@ -115,6 +115,72 @@ START_TEST(test_load_opts_tuning)
 }
 END_TEST
 
+/* Half-precision FC weights (AN_LOAD_WEIGHTS_F16) against float32 on the
+ * same seeded weights: logits within a relative L2 error of 2e-3 (measured
+ * 3.5e-4 to 3.7e-4 on PoCL. Each weight's rounding is relative 2^-11 = 4.9e-4
+ * at most and about 2^-11/sqrt(3) = 2.8e-4 rms; independent over the 9216-
+ * and 4096-long dot products, it stays at that rms relative size per layer
+ * and adds up in quadrature over the three FC layers; 2e-3 is four times
+ * the worst single rounding, so only a real defect passes it), for both
+ * variants at batch 1 (gemv_blocked) and 3 (fc_gemm), also when the tuning
+ * asks for the CLBlast layout (fc_blocked=0), which half weights override. */
+START_TEST(test_half_weights)
+{
+    static const char *const variants[] = {"torchvision-224", "caffe-227"};
+    for (int vi = 0; vi < 2; vi++) {
+        int side = vi ? 227 : 224, batch = 3;
+        size_t n_in = (size_t)batch * 3 * side * side;
+        float *x = malloc(n_in * sizeof *x), *a = malloc(batch * AN_CLASSES * sizeof *a);
+        float *b = malloc(batch * AN_CLASSES * sizeof *b);
+        for (size_t i = 0; i < n_in; i++)
+            x[i] = (float)((i * 40503u) % 997) / 300.0f - 1.5f;
+        an_model *models[2] = {NULL, NULL};
+        for (int h = 0; h < 2; h++) {
+            an_load_options lo = {.seed = 7,
+                                  .device = "cpu",
+                                  .tuning = h ? "fc_blocked=0" : "",
+                                  .flags = h ? AN_LOAD_WEIGHTS_F16 : 0};
+            ck_assert_msg(an_model_load_opts(NULL, variants[vi], &lo, &models[h]) == AN_OK, "%s",
+                          an_last_error());
+        }
+        char tuning[1024];
+        an_model_tuning(models[1], tuning, sizeof tuning);
+        ck_assert_ptr_nonnull(strstr(tuning, "fc_blocked=1"));
+        for (int n = 1; n <= batch; n += batch - 1) {
+            for (int h = 0; h < 2; h++) {
+                an_plan *plan = NULL;
+                ck_assert_msg(an_plan_create(models[h], n, side, side, &plan) == AN_OK, "%s",
+                              an_last_error());
+                float *out = h ? b : a;
+                for (int i = 0; i < n * AN_CLASSES; i++)
+                    out[i] = __builtin_nanf("");
+                ck_assert_int_eq(an_plan_forward(plan, x, out, AN_OUTPUT_LOGITS), AN_OK);
+                an_plan_free(plan);
+            }
+            double num = 0, den = 0;
+            for (int i = 0; i < n * AN_CLASSES; i++) {
+                ck_assert(!__builtin_isnan(a[i]) && !__builtin_isnan(b[i]));
+                num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+                den += (double)a[i] * a[i];
+            }
+            double rel = __builtin_sqrt(num / den);
+            fprintf(stderr, "# %s batch %d: half vs float32 weights, logits relative L2 %.3g\n",
+                    variants[vi], n, rel);
+            ck_assert_msg(rel < 2e-3, "%s batch %d: relative L2 %g", variants[vi], n, rel);
+            ck_assert(rel > 0); /* the half weights were used */
+        }
+        an_model_free(models[0]);
+        an_model_free(models[1]);
+        free(x), free(a), free(b);
+    }
+    an_load_options lo = {.seed = 1, .device = "cpu", .flags = 4};
+    an_model *model = NULL;
+    ck_assert_int_eq(an_model_load_opts(NULL, "torchvision-224", &lo, &model),
+                     AN_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(an_last_error(), "unknown flags 0x4"));
+}
+END_TEST
+
 /* Logits of torchvision-224 with seed 5 for one 67x67 input on dev. */
 static int forward_small(an_device *dev, float *out)
 {
@@ -230,6 +296,7 @@ static Suite *api_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_load_opts_forward_async_profile);
     tcase_add_test(tc, test_load_opts_tuning);
+    tcase_add_test(tc, test_half_weights);
     tcase_add_test(tc, test_device_from_cl);
     suite_add_tcase(s, tc);
     return s;

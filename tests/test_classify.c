@@ -907,6 +907,119 @@ START_TEST(test_cli_json_bytes)
 }
 END_TEST
 
+/* A full torchvision-224 file of seeded weights (seed 9): the linear weights
+ * as F16 (rounded to nearest even), everything else F32, so that it holds
+ * exactly what AN_LOAD_WEIGHTS_F16 makes of the seeded weights. When big is
+ * nonzero the F16 tensors are F32 instead, with `big` at flat index 7 of
+ * classifier.4.weight. */
+static void write_half_weights(const char *path, float big)
+{
+    const an__variant *v = an__variant_find("torchvision-224");
+    an__weights w;
+    ck_assert_int_eq(an__weights_seed(v, 9, &w), AN_OK);
+    char hdr[8192];
+    size_t len = 0;
+    uint64_t off = 0;
+    len += (size_t)snprintf(hdr + len, sizeof hdr - len, "{");
+    for (int i = 0; i < w.count; i++) {
+        const an__layer *l = &v->layers[w.shape[i].layer];
+        uint64_t numel = 1;
+        char shape[64] = "";
+        for (int d = 0; d < w.shape[i].ndim; d++) {
+            numel *= (uint64_t)w.shape[i].dims[d];
+            snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%d", d ? "," : "",
+                     w.shape[i].dims[d]);
+        }
+        int es = w.shape[i].ndim == 2 && big == 0 ? 2 : 4;
+        uint64_t o = (uint64_t)w.shape[i].dims[0];
+        len += (size_t)snprintf(
+            hdr + len, sizeof hdr - len,
+            "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[%s],\"data_offsets\":[%llu,%llu]},"
+            "\"%s\":{\"dtype\":\"F32\",\"shape\":[%llu],\"data_offsets\":[%llu,%llu]}",
+            i ? "," : "", l->weight_name, es == 2 ? "F16" : "F32", shape, (unsigned long long)off,
+            (unsigned long long)(off + es * numel), l->bias_name, (unsigned long long)o,
+            (unsigned long long)(off + es * numel), (unsigned long long)(off + es * numel + 4 * o));
+        off += es * numel + 4 * o;
+    }
+    len += (size_t)snprintf(hdr + len, sizeof hdr - len, "}");
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 8; i++)
+        fputc((int)((uint64_t)len >> (8 * i)) & 0xff, f);
+    ck_assert_uint_eq(fwrite(hdr, 1, len, f), len);
+    for (int i = 0; i < w.count; i++) {
+        const an__layer *l = &v->layers[w.shape[i].layer];
+        size_t numel = (size_t)w.shape[i].dims[0] * w.shape[i].dims[1] * w.shape[i].dims[2] *
+                       w.shape[i].dims[3];
+        if (big != 0 && strcmp(l->weight_name, "classifier.4.weight") == 0)
+            w.weight[i][7] = big;
+        if (w.shape[i].ndim == 2 && big == 0) { /* host byte order: little-endian x86 */
+            uint16_t *h = malloc(numel * sizeof *h);
+            ck_assert_ptr_nonnull(h);
+            for (size_t j = 0; j < numel; j++)
+                h[j] = an__half_from_float(w.weight[i][j]);
+            ck_assert_uint_eq(fwrite(h, 2, numel, f), numel);
+            free(h);
+        } else {
+            ck_assert_uint_eq(fwrite(w.weight[i], 4, numel, f), numel);
+        }
+        ck_assert_uint_eq(fwrite(w.bias[i], 4, (size_t)w.shape[i].dims[0], f),
+                          (size_t)w.shape[i].dims[0]);
+    }
+    ck_assert_int_eq(fclose(f), 0);
+    an__weights_free(&w);
+}
+
+/* F16 safetensors with --weights-dtype f16: the file's half weights go to the
+ * device as they are, the same bits as seeded weights rounded at load, so the
+ * logits are identical; a float32 FC weight beyond half's range is refused
+ * naming the tensor, by the library and by the CLI (status 2). */
+START_TEST(test_f16_safetensors)
+{
+    char path[512], cmd[2048], *out = NULL;
+    snprintf(path, sizeof path, "%s/half.safetensors", dir);
+    write_half_weights(path, 0);
+    an_model *m[2] = {NULL, NULL};
+    ck_assert_msg(an_model_load_flags(dev, "torchvision-224", path, AN_LOAD_WEIGHTS_F16, &m[0]) ==
+                      AN_OK,
+                  "%s", an_last_error());
+    an_load_options lo = {.seed = 9, .flags = AN_LOAD_WEIGHTS_F16};
+    ck_assert_msg(an_model_load_opts(dev, "torchvision-224", &lo, &m[1]) == AN_OK, "%s",
+                  an_last_error());
+    size_t n_in = (size_t)3 * 224 * 224;
+    float *x = malloc(n_in * sizeof *x), y[2][AN_CLASSES];
+    for (size_t i = 0; i < n_in; i++)
+        x[i] = (float)((i * 40503u) % 997) / 300.0f - 1.5f;
+    for (int k = 0; k < 2; k++) {
+        an_plan *plan = NULL;
+        ck_assert_int_eq(an_plan_create(m[k], 1, 224, 224, &plan), AN_OK);
+        ck_assert_int_eq(an_plan_forward(plan, x, y[k], AN_OUTPUT_LOGITS), AN_OK);
+        an_plan_free(plan);
+        an_model_free(m[k]);
+    }
+    ck_assert_int_eq(memcmp(y[0], y[1], sizeof y[0]), 0);
+    free(x);
+    unlink(path);
+
+    write_half_weights(path, 70000.0f);
+    an_model *bad = NULL;
+    ck_assert_int_eq(an_model_load_flags(dev, "torchvision-224", path, AN_LOAD_WEIGHTS_F16, &bad),
+                     AN_ERR_BAD_WEIGHTS);
+    ck_assert_ptr_null(bad);
+    ck_assert_msg(strstr(an_last_error(), "'classifier.4.weight'") &&
+                      strstr(an_last_error(), "flat index 7;"),
+                  "%s", an_last_error());
+    snprintf(cmd, sizeof cmd,
+             "'%s/apps/alexnet' classify --weights '%s' --weights-dtype f16 '%s' 2>&1",
+             getenv("AN_BUILD_ROOT"), path, path);
+    ck_assert_int_eq(run_capture(cmd, &out), 2);
+    ck_assert_msg(strstr(out, "classifier.4.weight") && strstr(out, "--weights-dtype f32"), "%s",
+                  out);
+    free(out);
+    unlink(path);
+}
+END_TEST
+
 static void setup(void)
 {
     if (!dev) {
@@ -930,6 +1043,7 @@ int main(void)
     tcase_add_test(tc, test_cli_many_batch7);
     tcase_add_test(tc, test_top_k_nonfinite);
     tcase_add_test(tc, test_nonfinite_weights);
+    tcase_add_test(tc, test_f16_safetensors);
     tcase_add_test(tc, test_cli_walk_links);
     tcase_add_test(tc, test_cli_nothing_classified);
     tcase_add_test(tc, test_cli_jpeg);

@@ -102,8 +102,37 @@ static void compare(const char *what, const float *got, const double *want, cons
     fprintf(stderr, "# %s: %zu elements, max abs error %.3g\n", what, n, worst);
 }
 
+/* Half-precision weights (fc.cl built with -DWHALF=1): the FC checks round
+ * their random weights to binary16 first, so that the double reference sees
+ * the very weights the kernel reads, and upload them as binary16 bits. */
+static int fc_half;
+
+static void round_to_half(float *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        w[i] = an__half_to_float(an__half_from_float(w[i]));
+}
+
+/* A weight buffer of n values: float32, or binary16 bits when fc_half. */
+static cl_mem weight_buffer(const float *w, size_t n)
+{
+    if (!fc_half)
+        return buffer(w, n);
+    uint16_t *h = malloc(n * sizeof *h);
+    ck_assert_ptr_nonnull(h);
+    for (size_t i = 0; i < n; i++)
+        h[i] = an__half_from_float(w[i]);
+    cl_int err = CL_SUCCESS;
+    cl_mem m = clCreateBuffer(dev->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, n * sizeof *h,
+                              h, &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    free(h);
+    return m;
+}
+
 static void setup(void)
 {
+    fc_half = 0;
     if (!dev) {
         int status = an_device_open(NULL, &dev);
         ck_assert_msg(status == AN_OK, "%s", an_last_error());
@@ -591,6 +620,8 @@ static void check_gemv(int o, int in, int lws, int interleaved, int relu)
 {
     float *w = random_floats((size_t)o * in), *x = random_floats((size_t)in);
     float *b = random_floats((size_t)o);
+    if (fc_half)
+        round_to_half(w, (size_t)o * in);
     double *want = malloc((size_t)o * sizeof *want), *scale = malloc((size_t)o * sizeof *scale);
     for (int r = 0; r < o; r++) {
         double acc = b[r], mag = fabs(b[r]);
@@ -602,10 +633,11 @@ static void check_gemv(int o, int in, int lws, int interleaved, int relu)
         scale[r] = mag;
     }
     char opts[128];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DLWS=%d -DINTERLEAVED=%d", relu, lws,
-             interleaved);
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DLWS=%d -DINTERLEAVED=%d -DWHALF=%d",
+             relu, lws, interleaved, fc_half);
     cl_kernel k = kernel("fc.cl", opts, "gemv_rows");
-    cl_mem bw = buffer(w, (size_t)o * in), bx = buffer(x, (size_t)in), bb = buffer(b, (size_t)o);
+    cl_mem bw = weight_buffer(w, (size_t)o * in), bx = buffer(x, (size_t)in),
+           bb = buffer(b, (size_t)o);
     cl_mem by = poisoned((size_t)o);
     arg_mem(k, 0, bw);
     arg_mem(k, 1, bx);
@@ -617,8 +649,8 @@ static void check_gemv(int o, int in, int lws, int interleaved, int relu)
     run(k, 1, &global, &local);
     float *got = read_back(by, (size_t)o);
     char what[96];
-    snprintf(what, sizeof what, "gemv_rows %dx%d lws%d interleaved%d relu%d", o, in, lws,
-             interleaved, relu);
+    snprintf(what, sizeof what, "gemv_rows %dx%d lws%d interleaved%d relu%d%s", o, in, lws,
+             interleaved, relu, fc_half ? " half" : "");
     compare(what, got, want, scale, (size_t)o, 1e-5);
     clReleaseKernel(k);
     clReleaseMemObject(bw), clReleaseMemObject(bx), clReleaseMemObject(bb), clReleaseMemObject(by);
@@ -639,6 +671,8 @@ static void check_fc_blocked(int n, int o, int in, int tm, int tnb, int relu, in
 {
     float *w = random_floats((size_t)o * in), *x = random_floats((size_t)n * in);
     float *b = random_floats((size_t)o);
+    if (fc_half)
+        round_to_half(w, (size_t)o * in);
     int padded = an__conv_arranged_oc(o, 1, vw);
     float *wp = malloc((size_t)padded * in * sizeof *wp), *bp = malloc((size_t)padded * sizeof *bp);
     an__conv_weights_arrange(w, wp, o, in, 1, 1, vw);
@@ -657,11 +691,11 @@ static void check_fc_blocked(int n, int o, int in, int tm, int tnb, int relu, in
             scale[(size_t)r * o + c] = mag;
         }
     char opts[128];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d -DVW=%d", relu, tm, tnb,
-             vw);
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d -DVW=%d -DWHALF=%d", relu,
+             tm, tnb, vw, fc_half);
     bool gemv = n == 1 && tm == 0;
     cl_kernel k = kernel("fc.cl", opts, gemv ? "gemv_blocked" : "fc_gemm");
-    cl_mem bw = buffer(wp, (size_t)padded * in), bx = buffer(x, (size_t)n * in);
+    cl_mem bw = weight_buffer(wp, (size_t)padded * in), bx = buffer(x, (size_t)n * in);
     cl_mem bb = buffer(bp, (size_t)padded), by = poisoned(nout);
     char what[128];
     if (gemv) {
@@ -673,7 +707,8 @@ static void check_fc_blocked(int n, int o, int in, int tm, int tnb, int relu, in
         arg_int(k, 5, in);
         size_t local = 4, global = ((size_t)(o + vw - 1) / vw + 3) / 4 * 4;
         run(k, 1, &global, &local);
-        snprintf(what, sizeof what, "gemv_blocked %dx%d vw%d relu%d", o, in, vw, relu);
+        snprintf(what, sizeof what, "gemv_blocked %dx%d vw%d relu%d%s", o, in, vw, relu,
+                 fc_half ? " half" : "");
     } else {
         arg_mem(k, 0, bx);
         arg_mem(k, 1, bw);
@@ -686,8 +721,8 @@ static void check_fc_blocked(int n, int o, int in, int tm, int tnb, int relu, in
         size_t global[2] = {((size_t)(n + tm - 1) / tm + 1) / 2 * 2,
                             (size_t)(((o + vw - 1) / vw + tnb - 1) / tnb)};
         run(k, 2, global, local);
-        snprintf(what, sizeof what, "fc_gemm N%d %dx%d tm%d tnb%d vw%d relu%d", n, o, in, tm, tnb,
-                 vw, relu);
+        snprintf(what, sizeof what, "fc_gemm N%d %dx%d tm%d tnb%d vw%d relu%d%s", n, o, in, tm, tnb,
+                 vw, relu, fc_half ? " half" : "");
     }
     float *got = read_back(by, nout);
     compare(what, got, want, scale, nout, 1e-5);
@@ -716,6 +751,24 @@ START_TEST(test_gemv_blocked)
     check_fc_blocked(1, 5, 1001, 0, 0, 0, 16);
     check_fc_blocked(1, 13, 7, 0, 0, 1, 8);
     check_fc_blocked(1, 64, 3, 0, 0, 0, 16); /* fewer inputs than one unrolled step */
+    check_fc_blocked(1, 1000, 301, 0, 0, 1, 16);
+}
+END_TEST
+
+/* The same kernels on binary16 weights (-DWHALF=1, vload_half/vload_halfN),
+ * at odd sizes, every vector width and both gemv_rows orders. */
+START_TEST(test_fc_half)
+{
+    fc_half = 1;
+    check_gemv(37, 123, 64, 1, 1);
+    check_gemv(5, 1001, 16, 0, 0);
+    check_gemv(13, 7, 32, 1, 0);
+    check_fc_blocked(7, 37, 123, 4, 2, 1, 8);
+    check_fc_blocked(5, 13, 9, 8, 4, 0, 16);
+    check_fc_blocked(9, 45, 130, 2, 4, 1, 4);
+    check_fc_blocked(1, 37, 123, 0, 0, 1, 8);
+    check_fc_blocked(1, 5, 1001, 0, 0, 0, 16);
+    check_fc_blocked(1, 64, 3, 0, 0, 0, 4);
     check_fc_blocked(1, 1000, 301, 0, 0, 1, 16);
 }
 END_TEST
@@ -801,6 +854,7 @@ int main(void)
     tcase_add_test(tc, test_gemv);
     tcase_add_test(tc, test_fc_gemm);
     tcase_add_test(tc, test_gemv_blocked);
+    tcase_add_test(tc, test_fc_half);
     tcase_add_test(tc, test_bias_act);
     tcase_add_test(tc, test_softmax);
     suite_add_tcase(s, tc);

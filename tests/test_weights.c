@@ -397,6 +397,136 @@ START_TEST(test_load_f16_exact)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Half-precision weights (AN_LOAD_WEIGHTS_F16)                             */
+
+static float float_of(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* binary32 -> binary16: every half back to itself; every midpoint between
+ * neighbours to the even one, and the floats either side of it to the
+ * nearer; the range's ends. Midpoints of halves are exact floats (12 bits). */
+START_TEST(test_half_rounding)
+{
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = f16_reference((uint16_t)h);
+        uint16_t got = an__half_from_float(f);
+        if (isnan(f))
+            ck_assert_msg((got & 0x7c00u) == 0x7c00u && (got & 0x3ffu) && (got >> 15) == (h >> 15),
+                          "NaN %04x -> %04x", h, got);
+        else
+            ck_assert_msg(got == h, "%04x -> %g -> %04x", h, (double)f, got);
+        if ((h & 0x7fffu) >= 0x7bffu)
+            continue; /* no finite neighbour above */
+        float a = f16_reference((uint16_t)h), b = f16_reference((uint16_t)(h + 1));
+        float mid = (float)(((double)a + b) / 2);
+        ck_assert((double)mid == ((double)a + b) / 2);
+        uint16_t even = (h & 1u) ? (uint16_t)(h + 1) : (uint16_t)h;
+        ck_assert_uint_eq(an__half_from_float(mid), even);
+        ck_assert_uint_eq(an__half_from_float(nextafterf(mid, a)), h);
+        ck_assert_uint_eq(an__half_from_float(nextafterf(mid, b)), h + 1);
+    }
+    ck_assert_uint_eq(an__half_from_float(0x1p-25f), 0x0000);                /* tie to even: 0 */
+    ck_assert_uint_eq(an__half_from_float(nextafterf(0x1p-25f, 1)), 0x0001); /* above: 2^-24 */
+    ck_assert_uint_eq(an__half_from_float(-0x1p-26f), 0x8000);
+    ck_assert_uint_eq(an__half_from_float(1e-30f), 0x0000);
+    ck_assert_uint_eq(an__half_from_float(65504.0f), 0x7bff);
+    ck_assert_uint_eq(an__half_from_float(nextafterf(65520.0f, 0)), 0x7bff);
+    ck_assert_uint_eq(an__half_from_float(65520.0f), 0x7c00); /* the tie goes up: infinity */
+    ck_assert_uint_eq(an__half_from_float(-3e38f), 0xfc00);
+    ck_assert_uint_eq(an__half_from_float(INFINITY), 0x7c00);
+    ck_assert_uint_eq(an__half_from_float(float_of(0x7f800001u)) & 0x7e00u, 0x7e00u);
+}
+END_TEST
+
+/* F16 tensors of a file stay binary16 bits with AN_LOAD_WEIGHTS_F16 (the
+ * linear weights, bit for bit, never widened); the rest loads as before;
+ * an__weights_to_half then leaves them alone. */
+START_TEST(test_load_f16_as_half)
+{
+    const an__variant *v = variant("torchvision-224");
+    const char *path = full_file(2);
+    an__weights w;
+    int st = an__weights_load_flags(v, path, AN_LOAD_ALLOW_NONFINITE | AN_LOAD_WEIGHTS_F16, &w);
+    ck_assert_msg(st == AN_OK, "load: %d %s", st, an_last_error());
+    ck_assert_int_eq(an__weights_to_half(v, path, &w), AN_OK);
+    int linear = 0;
+    uint64_t bad = 0;
+    for (int i = 0; i < w.count; i++) {
+        ck_assert_ptr_nonnull(w.bias[i]);
+        if (w.shape[i].ndim != 2) {
+            ck_assert_ptr_nonnull(w.weight[i]);
+            ck_assert_ptr_null(w.half[i]);
+            continue;
+        }
+        linear++;
+        ck_assert_ptr_null(w.weight[i]);
+        ck_assert_ptr_nonnull(w.half[i]);
+        uint64_t n = weight_numel(&w.shape[i]);
+        for (uint64_t j = 0; j < n; j++)
+            bad += w.half[i][j] != f16_value(2 * i, j);
+    }
+    ck_assert_int_eq(linear, 3);
+    ck_assert_uint_eq(bad, 0);
+    an__weights_free(&w);
+    assert_zeroed(&w);
+
+    /* without AN_LOAD_ALLOW_NONFINITE the half path refuses as the float one */
+    st = an__weights_load_flags(v, path, AN_LOAD_WEIGHTS_F16, &w);
+    ck_assert_int_eq(st, AN_ERR_BAD_WEIGHTS);
+    ck_assert_ptr_nonnull(strstr(an_last_error(), "non-finite"));
+    assert_zeroed(&w);
+}
+END_TEST
+
+/* F32 linear weights beyond half's range are refused, naming the tensor;
+ * seeded weights convert, each value rounded as an__half_from_float does. */
+START_TEST(test_half_overflow_and_seed)
+{
+    const an__variant *v = variant("torchvision-224");
+    const char *path = full_file(4);
+    an__weights w;
+    int st = an__weights_load_flags(v, path, AN_LOAD_ALLOW_NONFINITE | AN_LOAD_WEIGHTS_F16, &w);
+    ck_assert_msg(st == AN_OK, "load: %d %s", st, an_last_error());
+    int first = -1; /* the first linear tensor: its arbitrary bits hold huge values */
+    for (int i = 0; i < w.count && first < 0; i++)
+        if (w.shape[i].ndim == 2)
+            first = i;
+    ck_assert_int_ge(first, 0);
+    ck_assert_ptr_null(w.half[first]); /* F32 in the file: still float until converted */
+    ck_assert_int_eq(an__weights_to_half(v, path, &w), AN_ERR_BAD_WEIGHTS);
+    char want[128];
+    snprintf(want, sizeof want, "tensor '%s' holds", v->layers[w.shape[first].layer].weight_name);
+    ck_assert_msg(strstr(an_last_error(), want), "'%s' does not say '%s'", an_last_error(), want);
+    ck_assert_ptr_nonnull(strstr(an_last_error(), "beyond half precision's range"));
+    ck_assert_ptr_nonnull(strstr(an_last_error(), path));
+    an__weights_free(&w);
+
+    an__weights f, h;
+    ck_assert_int_eq(an__weights_seed(v, 3, &f), AN_OK);
+    ck_assert_int_eq(an__weights_seed(v, 3, &h), AN_OK);
+    ck_assert_int_eq(an__weights_to_half(v, "seeded weights", &h), AN_OK);
+    uint64_t bad = 0;
+    for (int i = 0; i < f.count; i++) {
+        if (f.shape[i].ndim != 2) {
+            ck_assert_ptr_null(h.half[i]);
+            continue;
+        }
+        ck_assert_ptr_null(h.weight[i]);
+        uint64_t n = weight_numel(&f.shape[i]);
+        for (uint64_t j = 0; j < n; j++)
+            bad += h.half[i][j] != an__half_from_float(f.weight[i][j]);
+    }
+    ck_assert_uint_eq(bad, 0);
+    an__weights_free(&f);
+    an__weights_free(&h);
+}
+END_TEST
+
 /* The same files without the flag: refused, naming the first tensor (in the
  * variant's order) that holds a NaN or infinity and its first bad flat index,
  * computed here from the values written. */
@@ -1166,6 +1296,9 @@ static Suite *weights_suite(void)
     tcase_add_test(tc, test_load_f16_exact);
     tcase_add_test(tc, test_load_caffe_mixed);
     tcase_add_test(tc, test_refuse_nonfinite);
+    tcase_add_test(tc, test_half_rounding);
+    tcase_add_test(tc, test_load_f16_as_half);
+    tcase_add_test(tc, test_half_overflow_and_seed);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("reject");

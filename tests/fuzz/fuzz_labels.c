@@ -13,6 +13,12 @@
  * here, stubbed so that the target links without the OpenCL pipeline. */
 unsigned app_load_flags;
 
+int app_parse_weights_dtype(const char *cmd, const char *text, unsigned *flags)
+{
+    (void)cmd, (void)text, (void)flags;
+    abort();
+}
+
 int app_open_models(const char *devices, const char *variant, const char *weights, uint64_t seed,
                     an_device **devs, an_model **models, int max, int *n)
 {

@@ -529,23 +529,37 @@ static char **read_labels(const char *path)
 
 int cmd_classify(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"variant", required_argument, NULL, 'v'}, {"weights", required_argument, NULL, 'w'},
-        {"device", required_argument, NULL, 'd'},  {"batch", required_argument, NULL, 'b'},
-        {"top", required_argument, NULL, 't'},     {"json", no_argument, NULL, 'j'},
-        {"labels", required_argument, NULL, 'l'},  {"threads", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},          {"allow-nonfinite", no_argument, NULL, 'N'},
-        {"shard", required_argument, NULL, 'S'},   {"output", required_argument, NULL, 'o'},
-        {"resume", no_argument, NULL, 'R'},        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"variant", required_argument, NULL, 'v'},
+                                         {"weights", required_argument, NULL, 'w'},
+                                         {"device", required_argument, NULL, 'd'},
+                                         {"batch", required_argument, NULL, 'b'},
+                                         {"top", required_argument, NULL, 't'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"labels", required_argument, NULL, 'l'},
+                                         {"threads", required_argument, NULL, 'T'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"allow-nonfinite", no_argument, NULL, 'N'},
+                                         {"shard", required_argument, NULL, 'S'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"resume", no_argument, NULL, 'R'},
+                                         APP_PP_LONG_OPTIONS,
+                                         {NULL, 0, NULL, 0}};
     const char *variant = "torchvision-224", *weights = NULL, *device = NULL, *labels_path = NULL;
     const char *output = NULL;
     int shard_k = 1, shard_n = 1, resume = 0;
     an_classify_options o = {16, 5, 0, NULL};
+    app_pp ppo = {0};
+    an_preprocess pp;
     printer pr = {0};
     int c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char *end = NULL;
+        int is_pp = app_pp_option(&ppo, "classify", c, optarg);
+        if (is_pp < 0)
+            return APP_EXIT_USAGE;
+        if (is_pp)
+            continue;
         switch (c) {
         case 'v':
             variant = optarg;
@@ -602,7 +616,9 @@ int cmd_classify(int argc, char **argv)
                    "--shard K/N: only part K of N of the sorted inputs (contiguous parts:\n"
                    "       the outputs of K=1..N concatenate to one run's output)\n"
                    "--output FILE: write the results there; --resume (with --json): keep the\n"
-                   "       complete lines FILE already holds and classify only the rest\n",
+                   "       complete lines FILE already holds and classify only the rest\n"
+                   "         [--resize N|NxN] [--crop N] [--mean M,M,M] [--scale S] [--std D,D,D]\n"
+                   "         [--bgr|--rgb]\n" APP_PP_USAGE,
                    app_variant_list("|"));
             return 0;
         default:
@@ -613,6 +629,8 @@ int cmd_classify(int argc, char **argv)
         fprintf(stderr, "alexnet classify: no INPUT given (see alexnet classify --help)\n");
         return APP_EXIT_USAGE;
     }
+    if (app_pp_check(&ppo, "classify", variant) != 0)
+        return APP_EXIT_USAGE;
     if (resume && (!output || !pr.json)) {
         fprintf(stderr, "alexnet classify: --resume needs --output FILE and --json (it reads "
                         "back which images FILE already holds)\n");
@@ -718,6 +736,11 @@ int cmd_classify(int argc, char **argv)
     if (!weights)
         fprintf(stderr, "alexnet: no --weights given: using seeded random weights; the "
                         "predictions are meaningless (see the README to bring real weights)\n");
+    if (app_pp_resolve(&ppo, "classify", models[0], &pp) != 0) {
+        rc = APP_EXIT_USAGE;
+        goto done;
+    }
+    o.preprocess = &pp;
 
     pr.start = app_now();
     pr.progress = isatty(STDERR_FILENO);

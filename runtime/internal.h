@@ -167,6 +167,8 @@ typedef struct {
     an__param_shape shape[AN_MAX_LAYERS];
     float *weight[AN_MAX_LAYERS]; /* (O, I, K, K) or (O, I), owned */
     float *bias[AN_MAX_LAYERS];   /* (O), owned */
+    an_preprocess preprocess;     /* the variant's, with the file's "preprocess" metadata */
+    bool has_preprocess;          /* the file's metadata stated one */
 } an__weights;
 
 /* Reads and validates a safetensors file for variant v. A NaN or infinite
@@ -294,6 +296,8 @@ struct an_model {
     bool forced;                  /* tuning forced by an option or $ALEXNET_TUNING */
     char *cache_dir, *kernel_dir; /* the load options' (owned), or NULL for the defaults */
     const an__variant *variant;
+    an_preprocess preprocess; /* an_model_preprocess */
+    bool has_preprocess;      /* from the weights file's metadata */
     an__tuning tuning;
     an__tuning_table tuned; /* this device's per-layer entries from the tuning file */
     char clblast[32];       /* the CLBlast kernel the tuning file overrode ("Xgemm"), or "" */
@@ -388,6 +392,8 @@ typedef struct {
     char format[64];      /* "PyTorch zip", "PyTorch legacy", "Caffe NetParameter (layer)", ... */
     char source_key[128]; /* a checkpoint's keys down to the state_dict ("state_dict"), or "" */
     char variant[64];     /* the variant a Caffe layer list is, or "" (a .pth has no layers) */
+    char preprocess[256]; /* the preprocessing the file states (an_preprocess_parse's spec:
+                             a Caffe data layer's transform_param), or "" */
 } an__ctensors;
 
 /* Appends a tensor (copying name; taking data, which is freed on failure). */

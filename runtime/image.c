@@ -738,7 +738,8 @@ int an_preprocess_parse(const char *spec, an_preprocess *pp)
         const double old_scale = pp->scale > 0.0f ? pp->scale : 1.0;
         const double s = have_scale ? scale : old_scale;
         for (int c = 0; c < 3; c++)
-            out.mean[c] = (float)(have_mean ? mean[c] * s : pp->mean[c] / old_scale * s);
+            if (have_mean || (float)s != pp->scale) /* the same scale keeps the mean's bits */
+                out.mean[c] = (float)(have_mean ? mean[c] * s : pp->mean[c] / old_scale * s);
         out.scale = (float)s;
     }
     if (out.crop <= 0)

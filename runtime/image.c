@@ -783,9 +783,11 @@ void an_preprocess_format(const an_preprocess *pp, char *buf, size_t size)
         snprintf(resize, sizeof resize, "%dx%d", pp->resize, pp->resize);
     else
         snprintf(resize, sizeof resize, "%d", pp->resize);
-    double s = pp->scale > 0.0f ? pp->scale : 1.0, inv = 1.0 / s;
-    if (inv >= 2.0 && fabs(inv - nearbyint(inv)) < 1e-4 * inv)
-        snprintf(scale, sizeof scale, "1/%.0f", nearbyint(inv));
+    /* a short decimal when one reads back exactly (0.5), else 1/N when that does (1/255) */
+    double s = pp->scale > 0.0f ? pp->scale : 1.0, inv = nearbyint(1.0 / s);
+    snprintf(scale, sizeof scale, "%g", s);
+    if ((float)strtod(scale, NULL) != (float)s && inv >= 2.0 && (float)(1.0 / inv) == (float)s)
+        snprintf(scale, sizeof scale, "1/%.0f", inv);
     else
         fmt_float(scale, sizeof scale, s);
     for (int c = 0; c < 3; c++) {

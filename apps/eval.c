@@ -158,6 +158,10 @@ int cmd_eval(int argc, char **argv)
         return APP_EXIT_USAGE;
     }
 
+    if (!n_results && app_pp_check(&ppo, "eval", variant) != 0) {
+        free(results);
+        return APP_EXIT_USAGE;
+    }
     an_labelled set = {0};
     int status =
         truth ? an_labelled_list(truth, root, &set) : an_labelled_folder(argv[optind], &set);
@@ -179,8 +183,7 @@ int cmd_eval(int argc, char **argv)
     if (n_results) {
         status = an_eval_merge(&set, results, n_results, on_result, &pr, &st);
     } else {
-        if (app_pp_check(&ppo, "eval", variant) != 0 ||
-            app_open_model(device, variant, weights, (uint64_t)seed, &dev, &model) != 0 ||
+        if (app_open_model(device, variant, weights, (uint64_t)seed, &dev, &model) != 0 ||
             app_pp_resolve(&ppo, "eval", model, &pp) != 0)
             goto done;
         o.preprocess = &pp;

@@ -98,7 +98,7 @@ enum {
         "rgb", no_argument, NULL, APP_PP_RGB                                                       \
     }
 #define APP_PP_USAGE                                                                               \
-    "preprocessing (default: what the weights file's metadata states, else the variant's):\n"      \
+    "PREPROCESSING (default: what the weights file's metadata states, else the variant's):\n"      \
     "  --resize N        shorter side to N (torchvision's Resize(N)); NxN: both sides to N\n"      \
     "  --crop N          centre crop N x N (at most the resize)\n"                                 \
     "  --mean M,M,M      per output channel, 0..255 pixel units, subtracted before --scale\n"      \

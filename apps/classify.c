@@ -607,7 +607,7 @@ int cmd_classify(int argc, char **argv)
             printf("usage: alexnet classify [--variant %s]\n"
                    "         [--weights FILE] [--device SEL] [--batch N] [--top K] [--json]\n"
                    "         [--labels FILE] [--threads N] [--allow-nonfinite]\n"
-                   "         [--shard K/N] [--output FILE [--resume]] INPUT...\n"
+                   "         [--shard K/N] [--output FILE [--resume]] [PREPROCESSING] INPUT...\n"
                    "SEL: a device (P:D, part of a name), a list (0:0,0:1), a type (gpu, cpu:\n"
                    "       every device of it) or all; batches go to whichever device is free\n"
                    "INPUT: a PNG or JPEG file (told by content), a directory (walked, sorted,\n"
@@ -616,9 +616,8 @@ int cmd_classify(int argc, char **argv)
                    "--shard K/N: only part K of N of the sorted inputs (contiguous parts:\n"
                    "       the outputs of K=1..N concatenate to one run's output)\n"
                    "--output FILE: write the results there; --resume (with --json): keep the\n"
-                   "       complete lines FILE already holds and classify only the rest\n"
-                   "         [--resize N|NxN] [--crop N] [--mean M,M,M] [--scale S] [--std D,D,D]\n"
-                   "         [--bgr|--rgb]\n" APP_PP_USAGE,
+                   "       complete lines FILE already holds and classify only the "
+                   "rest\n" APP_PP_USAGE,
                    app_variant_list("|"));
             return 0;
         default:

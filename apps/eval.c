@@ -124,16 +124,15 @@ int cmd_eval(int argc, char **argv)
             printf(
                 "usage: alexnet eval [--variant %s]\n"
                 "         [--weights FILE | --seed N] [--device SEL] [--batch N] [--threads N]\n"
-                "         [--json] (DIR | --ground-truth FILE [--root DIR])\n"
+                "         [--json] [PREPROCESSING] (DIR | --ground-truth FILE [--root DIR])\n"
                 "DIR: one folder per class, sorted names give the class indices\n"
                 "     (torchvision's ImageFolder)\n"
                 "FILE: 'PATH LABEL' lines, 0-based labels (Caffe's val.txt); relative paths\n"
                 "      from --root, else from FILE's folder\n"
                 "--results OUT.jsonl (repeatable): count from `alexnet classify --json --top 5`\n"
                 "      outputs (e.g. one per shard) instead of classifying; duplicates are\n"
-                "      refused, images without a result reported and counted as misses\n"
-                "         [--resize N|NxN] [--crop N] [--mean M,M,M] [--scale S] [--std D,D,D]\n"
-                "         [--bgr|--rgb]\n" APP_PP_USAGE,
+                "      refused, images without a result reported and counted as "
+                "misses\n" APP_PP_USAGE,
                 app_variant_list("|"));
             free(results);
             return 0;

@@ -998,6 +998,57 @@ START_TEST(test_preprocess_metadata)
         an__weights_free(&w);
     }
 
+    /* an ONNX model's metadata_props (ModelProto field 14), appended to an exported
+     * model: Windows ML's image entries, then a "preprocess" spec over them */
+    static const char *const props[][3] = {
+        {"Image.BitmapPixelFormat", "Bgr8", "order=bgr;"},
+        {"Image.NominalPixelRange", "NominalRange_0_255",
+         "mean=0,0,0;scale=1;std=1,1,1;order=bgr;"},
+        {"preprocess", "resize=240;crop=224",
+         "mean=0,0,0;scale=1;std=1,1,1;order=bgr;resize=240;crop=224"},
+    };
+    size_t osize = 0;
+    path_of(in, sizeof in, pub, "onnx_op9.onnx");
+    unsigned char *onnx = slurp(in, &osize);
+    onnx = realloc(onnx, osize + 512);
+    ck_assert_ptr_nonnull(onnx);
+    for (int i = 0; i < 3; i++) {
+        size_t k = strlen(props[i][0]), vl = strlen(props[i][1]);
+        unsigned char *p = onnx + osize;
+        *p++ = 0x72; /* field 14, length-delimited */
+        *p++ = (unsigned char)(4 + k + vl);
+        *p++ = 0x0a;
+        *p++ = (unsigned char)k;
+        memcpy(p, props[i][0], k);
+        p += k;
+        *p++ = 0x12;
+        *p++ = (unsigned char)vl;
+        memcpy(p, props[i][1], vl);
+        osize += 6 + k + vl;
+        char onnx_in[4400];
+        snprintf(onnx_in, sizeof onnx_in, "%s/pp_props.onnx", tmp);
+        spit(onnx_in, onnx, osize);
+        snprintf(out[0], sizeof out[0], "%s/pp_onnx.safetensors", tmp);
+        ck_assert_msg(an_convert(onnx_in, out[0], NULL, 0) == AN_OK, "%s", an_last_error());
+        header_preprocess(out[0], spec, sizeof spec);
+        ck_assert_str_eq(spec, props[i][2]);
+        an__weights w;
+        const an__variant *tv = an__variant_find("torchvision-224");
+        ck_assert_msg(an__weights_load(tv, out[0], &w) == AN_OK, "%s", an_last_error());
+        ck_assert(w.has_preprocess);
+        ck_assert_int_eq(w.preprocess.bgr, 1);
+        ck_assert_float_eq(w.preprocess.scale, i ? 1.0f : 1.0f / 255.0f);
+        ck_assert_float_eq(w.preprocess.mean[0], i ? 0.0f : 0.485f);
+        ck_assert_int_eq(w.preprocess.resize, i == 2 ? 240 : 256);
+        an__weights_free(&w);
+        remove(onnx_in);
+        remove(out[0]);
+    }
+    free(onnx);
+    snprintf(out[0], sizeof out[0], "%s/pp_0.safetensors", tmp);
+    path_of(in, sizeof in, pub, cases[0].in);
+    ck_assert_int_eq(an_convert_variant(in, out[0], "caffenet-227", NULL), AN_OK);
+
     /* the CLI: the weights file's pipeline by default, options over it */
     const char *build = getenv("AN_BUILD_ROOT"), *root = getenv("AN_SOURCE_ROOT");
     ck_assert_ptr_nonnull(build);

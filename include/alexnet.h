@@ -631,7 +631,13 @@ AN_API int an_eval_merge(const an_labelled *set, const char *const *files, size_
  * NULL; size bytes, truncated). Errors: AN_ERR_IO (cannot read or write),
  * AN_ERR_BAD_FILE (malformed, truncated or tampered input: the error text says
  * where and why), AN_ERR_BAD_WEIGHTS (the tensors fit no variant: the text
- * names the tensor, its shape and the shapes expected). out is written
+ * names the tensor, its shape and the shapes expected). The preprocessing the
+ * source states is recorded in out's __metadata__ as "preprocess"
+ * (an_preprocess_parse's spec; an_model_load then follows it): a Caffe data
+ * layer's transform_param (crop_size, mean_value, scale; B,G,R order; a
+ * mean_file is not recorded), an ONNX model's metadata_props ("preprocess",
+ * Windows ML's Image.BitmapPixelFormat and Image.NominalPixelRange); a .pth
+ * states none. out is written
  * through a temporary "OUT.partial", checked by loading it back, then
  * renamed, so a failure leaves no output file behind. */
 AN_API int an_convert(const char *in, const char *out, char *variant_out, size_t size);

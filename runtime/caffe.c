@@ -786,10 +786,12 @@ static int parse_transform(const pb_file *f, pb_span s, an__ctensors *out)
                               "multiple of 4");
             size_t n = fd.wire == 5 ? 1 : (size_t)(fd.sub.end - fd.sub.p) / 4;
             for (size_t i = 0; i < n; i++, n_mean++) {
-                const unsigned char *b = fd.sub.p + 4 * i;
-                uint32_t u = fd.wire == 5 ? (uint32_t)fd.value
-                                          : (uint32_t)b[0] | (uint32_t)b[1] << 8 |
-                                                (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+                uint32_t u = (uint32_t)fd.value;
+                if (fd.wire == 2) {
+                    const unsigned char *b = fd.sub.p + 4 * i;
+                    u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+                        (uint32_t)b[3] << 24;
+                }
                 if (n_mean < 3)
                     memcpy(&mean[n_mean], &u, 4);
             }

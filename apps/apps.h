@@ -82,4 +82,54 @@ int cmd_eval(int argc, char **argv);     /* eval.c */
 int cmd_convert(int argc, char **argv);  /* convert.c */
 int cmd_tune(int argc, char **argv);     /* tune.c */
 
+/* preprocess.c: --resize N|NxN, --crop N, --mean M,M,M, --scale S, --std D,D,D,
+ * --bgr, --rgb (an_preprocess_parse's keys; option values as its values). */
+enum {
+    APP_PP_RESIZE = 0x1001,
+    APP_PP_CROP,
+    APP_PP_MEAN,
+    APP_PP_STD,
+    APP_PP_SCALE,
+    APP_PP_BGR,
+    APP_PP_RGB
+};
+#define APP_PP_LONG_OPTIONS                                                                        \
+    {"resize", required_argument, NULL, APP_PP_RESIZE},                                            \
+        {"crop", required_argument, NULL, APP_PP_CROP},                                            \
+        {"mean", required_argument, NULL, APP_PP_MEAN},                                            \
+        {"std", required_argument, NULL, APP_PP_STD},                                              \
+        {"scale", required_argument, NULL, APP_PP_SCALE}, {"bgr", no_argument, NULL, APP_PP_BGR},  \
+    {                                                                                              \
+        "rgb", no_argument, NULL, APP_PP_RGB                                                       \
+    }
+#define APP_PP_USAGE                                                                               \
+    "PREPROCESSING (default: what the weights file's metadata states, else the variant's):\n"      \
+    "  --resize N        shorter side to N (torchvision's Resize(N)); NxN: both sides to N\n"      \
+    "  --crop N          centre crop N x N (at most the resize)\n"                                 \
+    "  --mean M,M,M      per output channel, 0..255 pixel units, subtracted before --scale\n"      \
+    "                    (OpenCV's --mean, Caffe's mean_value, OpenVINO's -imean)\n"               \
+    "  --scale S         multiplier after the mean (1, 0.0078125, 1/255)\n"                        \
+    "  --std D,D,D       divisor after --scale (OpenVINO's -iscale: --std with --scale 1)\n"       \
+    "  --bgr | --rgb     output channel order (--mean and --std are in that order)\n"              \
+    "  so input = (pixel - mean) * scale / std; the pipeline used is printed on stderr\n"
+
+typedef struct {
+    char spec[1024]; /* "resize=256;crop=224;..." from the options, in order */
+    char given[128]; /* "--crop --mean": the options given, for the header line */
+    int order;       /* APP_PP_BGR, APP_PP_RGB or 0 */
+    int mean_looks_unit;
+} app_pp;
+
+/* Takes getopt's c and optarg: 1 when c is one of the options above (added to
+ * p), 0 when it is not, -1 on an error (printed; exit with APP_EXIT_USAGE). */
+int app_pp_option(app_pp *p, const char *cmd, int c, const char *arg);
+
+/* Checks the options over the variant's default before anything is opened
+ * (bad values, a crop the variant cannot take): 0, or -1 with the error printed. */
+int app_pp_check(const app_pp *p, const char *cmd, const char *variant);
+
+/* The pipeline to run: the model's (an_model_preprocess) with the options over
+ * it, into *out; prints it on stderr with where it came from. 0 or -1 (printed). */
+int app_pp_resolve(const app_pp *p, const char *cmd, const an_model *model, an_preprocess *out);
+
 #endif

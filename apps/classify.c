@@ -543,16 +543,24 @@ int cmd_classify(int argc, char **argv)
                                          {"output", required_argument, NULL, 'o'},
                                          {"resume", no_argument, NULL, 'R'},
                                          {"weights-dtype", required_argument, NULL, 'D'},
+                                         APP_PP_LONG_OPTIONS,
                                          {NULL, 0, NULL, 0}};
     const char *variant = "torchvision-224", *weights = NULL, *device = NULL, *labels_path = NULL;
     const char *output = NULL;
     int shard_k = 1, shard_n = 1, resume = 0;
     an_classify_options o = {16, 5, 0, NULL};
+    app_pp ppo = {0};
+    an_preprocess pp;
     printer pr = {0};
     int c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char *end = NULL;
+        int is_pp = app_pp_option(&ppo, "classify", c, optarg);
+        if (is_pp < 0)
+            return APP_EXIT_USAGE;
+        if (is_pp)
+            continue;
         switch (c) {
         case 'v':
             variant = optarg;
@@ -605,7 +613,7 @@ int cmd_classify(int argc, char **argv)
                    "         [--weights FILE] [--device SEL] [--batch N] [--top K] [--json]\n"
                    "         [--labels FILE] [--threads N] [--allow-nonfinite]\n"
                    "         [--weights-dtype f32|f16]\n"
-                   "         [--shard K/N] [--output FILE [--resume]] INPUT...\n"
+                   "         [--shard K/N] [--output FILE [--resume]] [PREPROCESSING] INPUT...\n"
                    "SEL: a device (P:D, part of a name), a list (0:0,0:1), a type (gpu, cpu:\n"
                    "       every device of it) or all; batches go to whichever device is free\n"
                    "INPUT: a PNG or JPEG file (told by content), a directory (walked, sorted,\n"
@@ -614,7 +622,8 @@ int cmd_classify(int argc, char **argv)
                    "--shard K/N: only part K of N of the sorted inputs (contiguous parts:\n"
                    "       the outputs of K=1..N concatenate to one run's output)\n"
                    "--output FILE: write the results there; --resume (with --json): keep the\n"
-                   "       complete lines FILE already holds and classify only the rest\n",
+                   "       complete lines FILE already holds and classify only the "
+                   "rest\n" APP_PP_USAGE,
                    app_variant_list("|"));
             return 0;
         default:
@@ -625,6 +634,8 @@ int cmd_classify(int argc, char **argv)
         fprintf(stderr, "alexnet classify: no INPUT given (see alexnet classify --help)\n");
         return APP_EXIT_USAGE;
     }
+    if (app_pp_check(&ppo, "classify", variant) != 0)
+        return APP_EXIT_USAGE;
     if (resume && (!output || !pr.json)) {
         fprintf(stderr, "alexnet classify: --resume needs --output FILE and --json (it reads "
                         "back which images FILE already holds)\n");
@@ -730,6 +741,11 @@ int cmd_classify(int argc, char **argv)
     if (!weights)
         fprintf(stderr, "alexnet: no --weights given: using seeded random weights; the "
                         "predictions are meaningless (see the README to bring real weights)\n");
+    if (app_pp_resolve(&ppo, "classify", models[0], &pp) != 0) {
+        rc = APP_EXIT_USAGE;
+        goto done;
+    }
+    o.preprocess = &pp;
 
     pr.start = app_now();
     pr.progress = isatty(STDERR_FILENO);

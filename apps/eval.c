@@ -57,6 +57,7 @@ int cmd_eval(int argc, char **argv)
                                          {"results", required_argument, NULL, 'R'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"weights-dtype", required_argument, NULL, 'D'},
+                                         APP_PP_LONG_OPTIONS,
                                          {NULL, 0, NULL, 0}};
     const char *variant = "torchvision-224", *weights = NULL, *device = NULL, *truth = NULL,
                *root = NULL;
@@ -68,10 +69,19 @@ int cmd_eval(int argc, char **argv)
         return APP_EXIT_USAGE;
     }
     an_classify_options o = {16, 5, 0, NULL};
+    app_pp ppo = {0};
+    an_preprocess pp;
     eval_printer pr = {0};
     int c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        int is_pp = app_pp_option(&ppo, "eval", c, optarg);
+        if (is_pp < 0) {
+            free(results);
+            return APP_EXIT_USAGE;
+        }
+        if (is_pp)
+            continue;
         switch (c) {
         case 'v':
             variant = optarg;
@@ -121,15 +131,16 @@ int cmd_eval(int argc, char **argv)
             printf(
                 "usage: alexnet eval [--variant %s]\n"
                 "         [--weights FILE | --seed N] [--device SEL] [--batch N] [--threads N]\n"
-                "         [--json] [--weights-dtype f32|f16] (DIR | --ground-truth FILE [--root "
-                "DIR])\n"
+                "         [--json] [--weights-dtype f32|f16] [PREPROCESSING]\n"
+                "         (DIR | --ground-truth FILE [--root DIR])\n"
                 "DIR: one folder per class, sorted names give the class indices\n"
                 "     (torchvision's ImageFolder)\n"
                 "FILE: 'PATH LABEL' lines, 0-based labels (Caffe's val.txt); relative paths\n"
                 "      from --root, else from FILE's folder\n"
                 "--results OUT.jsonl (repeatable): count from `alexnet classify --json --top 5`\n"
                 "      outputs (e.g. one per shard) instead of classifying; duplicates are\n"
-                "      refused, images without a result reported and counted as misses\n",
+                "      refused, images without a result reported and counted as "
+                "misses\n" APP_PP_USAGE,
                 app_variant_list("|"));
             free(results);
             return 0;
@@ -139,9 +150,9 @@ int cmd_eval(int argc, char **argv)
         }
     }
     int n_args = argc - optind;
-    if (n_results && (weights || have_seed || device)) {
+    if (n_results && (weights || have_seed || device || ppo.given[0])) {
         fprintf(stderr, "alexnet eval: --results counts from classify's outputs; --weights, "
-                        "--seed and --device do not apply\n");
+                        "--seed, --device and the preprocessing options do not apply\n");
         free(results);
         return APP_EXIT_USAGE;
     }
@@ -154,6 +165,10 @@ int cmd_eval(int argc, char **argv)
         return APP_EXIT_USAGE;
     }
 
+    if (!n_results && app_pp_check(&ppo, "eval", variant) != 0) {
+        free(results);
+        return APP_EXIT_USAGE;
+    }
     an_labelled set = {0};
     int status =
         truth ? an_labelled_list(truth, root, &set) : an_labelled_folder(argv[optind], &set);
@@ -175,8 +190,10 @@ int cmd_eval(int argc, char **argv)
     if (n_results) {
         status = an_eval_merge(&set, results, n_results, on_result, &pr, &st);
     } else {
-        if (app_open_model(device, variant, weights, (uint64_t)seed, &dev, &model) != 0)
+        if (app_open_model(device, variant, weights, (uint64_t)seed, &dev, &model) != 0 ||
+            app_pp_resolve(&ppo, "eval", model, &pp) != 0)
             goto done;
+        o.preprocess = &pp;
         status = an_eval(model, &set, &o, on_result, &pr, &st);
     }
     if (status != AN_OK) {

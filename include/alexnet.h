@@ -387,6 +387,40 @@ typedef struct {
  * AN_ERR_UNKNOWN_VARIANT for any other name. */
 AN_API int an_preprocess_default(const char *variant, an_preprocess *out);
 
+/* Changes *pp as the text spec says, the form that `alexnet classify --resize
+ * ... --bgr` builds and the "preprocess" entry of a weights file's metadata
+ * holds: KEY=VALUE items separated by ';' (spaces ignored), each setting one
+ * part of the pipeline and leaving the rest of *pp as it is:
+ *   resize=N      shorter side to N, as torchvision's Resize(N); resize=NxN:
+ *                 both sides to N (Caffe's 256x256; only square); resize=none
+ *   crop=N        centre crop N x N; at most the resize
+ *   mean=R,G,B    per output channel (B,G,R with order=bgr), in 0..255 pixel
+ *                 units, subtracted BEFORE scale: OpenCV's blobFromImage mean,
+ *                 Caffe's mean_value, OpenVINO's -imean (torchvision's 0.485
+ *                 is 123.675); commas or spaces between the three numbers
+ *   scale=S       multiplier after the mean, > 0 ("1/255" accepted): OpenCV's
+ *                 scalefactor, Caffe's scale
+ *   std=R,G,B     divisor after scale, > 0, per output channel (OpenCV's
+ *                 --std; OpenVINO's -iscale is std with scale=1)
+ *   order=rgb|bgr output channel order
+ * so out = (pixel - mean) * scale / std; *pp holds mean * scale (rounded once
+ * from double) in its mean field. scale without mean keeps the pipeline's mean
+ * in pixel units. AN_ERR_INVALID_ARGUMENT naming the key and value for an
+ * unknown key, a malformed or out-of-range value, a wrong count, a std of 0 or
+ * below, a crop larger than the resize; *pp is unchanged then. */
+AN_API int an_preprocess_parse(const char *spec, an_preprocess *pp);
+
+/* Writes pp as a complete spec for an_preprocess_parse into buf (size bytes,
+ * always terminated): "resize=256;crop=224;mean=123.675,116.28,103.53;
+ * scale=1/255;std=0.229,0.224,0.225;order=rgb" (without the line break). */
+AN_API void an_preprocess_format(const an_preprocess *pp, char *buf, size_t size);
+
+/* The preprocessing an_classify_files uses for this model when its options
+ * give none: the weights file's "preprocess" metadata applied to the
+ * variant's (an_preprocess_parse), or the variant's own. Returns 1 when the
+ * weights file stated one, 0 when it is the variant's. */
+AN_API int an_model_preprocess(const an_model *model, an_preprocess *out);
+
 /* Decodes a PNG file of any kind (gray 1..16 bit, palette, RGB, alpha, 16-bit,
  * interlaced) to RGB8 exactly as PIL's Image.open(path).convert("RGB") does:
  * alpha and tRNS are dropped (no compositing), 16-bit samples keep their high
@@ -456,7 +490,7 @@ typedef struct {
     int batch;                       /* images per forward pass (default 16) */
     int top_k;                       /* classes per result, 1..1000 (default 5) */
     int threads;                     /* decoding threads (default: online CPUs) */
-    const an_preprocess *preprocess; /* NULL: the variant's own */
+    const an_preprocess *preprocess; /* NULL: the model's (an_model_preprocess) */
 } an_classify_options;
 
 typedef struct {
@@ -605,7 +639,13 @@ AN_API int an_eval_merge(const an_labelled *set, const char *const *files, size_
  * NULL; size bytes, truncated). Errors: AN_ERR_IO (cannot read or write),
  * AN_ERR_BAD_FILE (malformed, truncated or tampered input: the error text says
  * where and why), AN_ERR_BAD_WEIGHTS (the tensors fit no variant: the text
- * names the tensor, its shape and the shapes expected). out is written
+ * names the tensor, its shape and the shapes expected). The preprocessing the
+ * source states is recorded in out's __metadata__ as "preprocess"
+ * (an_preprocess_parse's spec; an_model_load then follows it): a Caffe data
+ * layer's transform_param (crop_size, mean_value, scale; B,G,R order; a
+ * mean_file is not recorded), an ONNX model's metadata_props ("preprocess",
+ * Windows ML's Image.BitmapPixelFormat and Image.NominalPixelRange); a .pth
+ * states none. out is written
  * through a temporary "OUT.partial", checked by loading it back, then
  * renamed, so a failure leaves no output file behind. */
 AN_API int an_convert(const char *in, const char *out, char *variant_out, size_t size);

@@ -755,6 +755,67 @@ static int match_layers(const pb_file *f, const clayers *ls, an__ctensors *out)
                     an__variant_list());
 }
 
+/* A data layer's TransformationParameter (scale 1, crop_size 3, mean_file 4,
+ * mean_value 5) as an_preprocess_parse's spec in out->preprocess, when it is the
+ * first one the file holds: Caffe computes (pixel - mean) * scale on B,G,R
+ * images, and crops crop_size (centred at test time). A mean_file (a mean
+ * image) is not a per-channel mean: no mean is recorded for it. */
+static int parse_transform(const pb_file *f, pb_span s, an__ctensors *out)
+{
+    pb_field fd;
+    int status, n_mean = 0, has_scale = 0;
+    uint64_t crop = 0;
+    float mean[3] = {0, 0, 0}, scale = 1.0f;
+    while (s.p < s.end) {
+        if ((status = pb_next(f, &s, &fd)))
+            return status;
+        if (fd.number == 1) {
+            if ((status = set_float(f, &fd, &scale)))
+                return status;
+            has_scale = 1;
+        } else if (fd.number == 3) {
+            if (fd.wire != 0)
+                return pb_bad(f, fd.at, "transform_param crop_size has wire type %d", fd.wire);
+            crop = fd.value;
+        } else if (fd.number == 5) { /* repeated float, packed (wire 2) or not (wire 5) */
+            if (fd.wire != 2 && fd.wire != 5)
+                return pb_bad(f, fd.at, "transform_param mean_value has wire type %d", fd.wire);
+            if (fd.wire == 2 && (fd.sub.end - fd.sub.p) % 4)
+                return pb_bad(f, fd.at,
+                              "transform_param mean_value: packed length not a "
+                              "multiple of 4");
+            size_t n = fd.wire == 5 ? 1 : (size_t)(fd.sub.end - fd.sub.p) / 4;
+            for (size_t i = 0; i < n; i++, n_mean++) {
+                uint32_t u = (uint32_t)fd.value;
+                if (fd.wire == 2) {
+                    const unsigned char *b = fd.sub.p + 4 * i;
+                    u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+                        (uint32_t)b[3] << 24;
+                }
+                if (n_mean < 3)
+                    memcpy(&mean[n_mean], &u, 4);
+            }
+        }
+    }
+    if (n_mean != 0 && n_mean != 1 && n_mean != 3)
+        return pb_bad(f, s.p, "transform_param has %d mean_value entries: Caffe takes 1 or 3",
+                      n_mean);
+    if (n_mean == 1)
+        mean[1] = mean[2] = mean[0];
+    char *p = out->preprocess;
+    size_t cap = sizeof out->preprocess, used = 0;
+    if (crop > 0 && crop <= 16384)
+        used += (size_t)snprintf(p + used, cap - used, "crop=%u;", (unsigned)crop);
+    if (n_mean && used < cap)
+        used += (size_t)snprintf(p + used, cap - used, "mean=%.9g,%.9g,%.9g;", (double)mean[0],
+                                 (double)mean[1], (double)mean[2]);
+    if (has_scale && used < cap)
+        used += (size_t)snprintf(p + used, cap - used, "scale=%.9g;", (double)scale);
+    if (used && used < cap)
+        snprintf(p + used, cap - used, "order=bgr");
+    return AN_OK;
+}
+
 int an__caffe_read(const char *path, const unsigned char *buf, size_t size, an__ctensors *out)
 {
     pb_file f = {path, buf};
@@ -779,6 +840,16 @@ int an__caffe_read(const char *path, const unsigned char *buf, size_t size, an__
             goto fail;
         if ((status = parse_layer_kind(&f, fd.sub, fd.number == 2, &ls)))
             goto fail;
+        /* LayerParameter.transform_param = 100, V1LayerParameter's = 36 */
+        pb_span l = fd.sub;
+        pb_field tf;
+        while (!out->preprocess[0] && l.p < l.end) {
+            if ((status = pb_next(&f, &l, &tf)))
+                goto fail;
+            if (tf.number == (fd.number == 2 ? 36u : 100u) && tf.wire == 2 &&
+                (status = parse_transform(&f, tf.sub, out)))
+                goto fail;
+        }
     }
     if (current + legacy == 0) {
         status = an__fail(AN_ERR_BAD_FILE,

@@ -369,7 +369,7 @@ static int classify_inputs(an_model *model, const inputs *in, size_t count,
     if (o.preprocess)
         pp = *o.preprocess;
     else
-        AN_TRY(an_preprocess_default(model->variant->name, &pp));
+        an_model_preprocess(model, &pp); /* the weights file's, or the variant's */
     if ((size_t)o.batch > count && count > 0 && !keep_batch)
         o.batch = (int)count;
     st.batch = o.batch;

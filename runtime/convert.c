@@ -327,8 +327,11 @@ static int write_safetensors(const char *path, const an__variant *v, const an__c
             goto fail;
         }
     }
-    len = (size_t)snprintf(
-        hdr, cap, "{\"__metadata__\":{\"format\":\"pt\",\"converted_from\":\"%s\"}", source_format);
+    /* the preprocessing the source states: the spec's characters need no JSON escape */
+    len = (size_t)snprintf(hdr, cap,
+                           "{\"__metadata__\":{\"format\":\"pt\",\"converted_from\":\"%s\"%s%s%s}",
+                           source_format, ts->preprocess[0] ? ",\"preprocess\":\"" : "",
+                           ts->preprocess, ts->preprocess[0] ? "\"" : "");
     uint64_t offset = 0;
     for (int j = 0; j < ne; j++) {
         const an__ctensor *t = order[j];

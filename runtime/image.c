@@ -578,6 +578,228 @@ int an_preprocess_default(const char *variant, an_preprocess *out)
     return AN_OK;
 }
 
+/* Whitespace-trimmed [p, e) of s. */
+static void trim(const char **p, const char **e)
+{
+    while (*p < *e && isspace((unsigned char)**p))
+        (*p)++;
+    while (*e > *p && isspace((unsigned char)(*e)[-1]))
+        (*e)--;
+}
+
+/* One number of [p, e): a decimal or "A/B" (a fraction, as in scale=1/255). */
+static int parse_number(const char *p, const char *e, double *out)
+{
+    char buf[64];
+    size_t n = (size_t)(e - p);
+    if (n == 0 || n >= sizeof buf)
+        return -1;
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+    char *end;
+    errno = 0;
+    double a = strtod(buf, &end);
+    if (end == buf || errno)
+        return -1;
+    if (*end == '/') {
+        char *den = end + 1, *end2;
+        double b = strtod(den, &end2);
+        if (end2 == den || *end2 || errno || b == 0.0)
+            return -1;
+        a /= b;
+    } else if (*end) {
+        return -1;
+    }
+    if (!isfinite(a))
+        return -1;
+    *out = a;
+    return 0;
+}
+
+/* Exactly `want` numbers of [p, e), separated by commas and/or spaces. */
+static int parse_numbers(const char *p, const char *e, double *out, int want)
+{
+    int n = 0;
+    while (p < e) {
+        while (p < e && (isspace((unsigned char)*p) || *p == ','))
+            p++;
+        if (p == e)
+            break;
+        const char *q = p;
+        while (q < e && !isspace((unsigned char)*q) && *q != ',')
+            q++;
+        if (n == want || parse_number(p, q, &out[n]) != 0)
+            return -1;
+        n++;
+        p = q;
+    }
+    return n == want ? 0 : -1;
+}
+
+int an_preprocess_parse(const char *spec, an_preprocess *pp)
+{
+    an__clear_error();
+    if (!spec || !pp)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "an_preprocess_parse: spec or pp is NULL");
+    an_preprocess out = *pp;
+    double mean[3], scale = 0.0, std[3];
+    int have_mean = 0, have_scale = 0;
+    for (const char *p = spec; *p;) {
+        const char *e = strchr(p, ';');
+        if (!e)
+            e = p + strlen(p);
+        const char *k = p, *ke = e;
+        trim(&k, &ke);
+        p = *e ? e + 1 : e;
+        if (k == ke)
+            continue; /* empty item: "a=1;;b=2", a trailing ';' */
+        const char *eq = memchr(k, '=', (size_t)(ke - k));
+        if (!eq)
+            return an__fail(AN_ERR_INVALID_ARGUMENT,
+                            "preprocessing: '%.*s' is not KEY=VALUE (keys: resize, crop, mean, "
+                            "scale, std, order)",
+                            (int)(ke - k), k);
+        const char *kn = k, *kne = eq, *v = eq + 1, *ve = ke;
+        trim(&kn, &kne);
+        trim(&v, &ve);
+        const int klen = (int)(kne - kn), vlen = (int)(ve - v);
+#define KEY_IS(s) (klen == (int)strlen(s) && strncmp(kn, s, (size_t)klen) == 0)
+        if (KEY_IS("resize")) {
+            double a, b;
+            const char *x = memchr(v, 'x', (size_t)vlen);
+            if (vlen == 4 && strncmp(v, "none", 4) == 0) {
+                out.resize = 0;
+            } else if (x ? parse_number(v, x, &a) || parse_number(x + 1, ve, &b) || a != b
+                         : parse_number(v, ve, &a)) {
+                return an__fail(AN_ERR_INVALID_ARGUMENT,
+                                "preprocessing: resize '%.*s' is not N (the shorter side to N), "
+                                "NxN (both sides to N; only square) or none",
+                                vlen, v);
+            } else if (a != floor(a) || a < 1 || a > 16384) {
+                return an__fail(AN_ERR_INVALID_ARGUMENT,
+                                "preprocessing: resize %.*s: the size must be a whole number of "
+                                "pixels in 1..16384",
+                                vlen, v);
+            } else {
+                out.resize = (int)a;
+                out.resize_mode = x ? AN_RESIZE_EXACT : AN_RESIZE_SHORTER;
+            }
+        } else if (KEY_IS("crop")) {
+            double a;
+            if (parse_number(v, ve, &a) || a != floor(a) || a < 1 || a > 16384)
+                return an__fail(AN_ERR_INVALID_ARGUMENT,
+                                "preprocessing: crop '%.*s' is not a whole number of pixels in "
+                                "1..16384",
+                                vlen, v);
+            out.crop = (int)a;
+        } else if (KEY_IS("mean") || KEY_IS("std")) {
+            const int is_mean = KEY_IS("mean");
+            double *dst = is_mean ? mean : std;
+            if (parse_numbers(v, ve, dst, 3))
+                return an__fail(AN_ERR_INVALID_ARGUMENT,
+                                "preprocessing: %s '%.*s' is not three numbers (one per output "
+                                "channel, separated by commas or spaces)",
+                                is_mean ? "mean" : "std", vlen, v);
+            for (int c = 0; c < 3; c++)
+                if (is_mean ? dst[c] < 0 || dst[c] > 255 : !(dst[c] > 0))
+                    return an__fail(AN_ERR_INVALID_ARGUMENT,
+                                    is_mean ? "preprocessing: mean %g (channel %d) is outside "
+                                              "0..255: the mean is in pixel units, before scale"
+                                            : "preprocessing: std %g (channel %d) must be above 0",
+                                    dst[c], c);
+            if (is_mean)
+                have_mean = 1;
+            else
+                for (int c = 0; c < 3; c++)
+                    out.std[c] = (float)std[c];
+        } else if (KEY_IS("scale")) {
+            if (parse_number(v, ve, &scale) || !(scale > 0) || (float)scale == 0.0f)
+                return an__fail(AN_ERR_INVALID_ARGUMENT,
+                                "preprocessing: scale '%.*s' is not a number above 0 (e.g. 1, "
+                                "0.0078125 or 1/255)",
+                                vlen, v);
+            have_scale = 1;
+        } else if (KEY_IS("order")) {
+            if (vlen == 3 && (strncmp(v, "rgb", 3) == 0 || strncmp(v, "bgr", 3) == 0))
+                out.bgr = v[0] == 'b';
+            else
+                return an__fail(AN_ERR_INVALID_ARGUMENT,
+                                "preprocessing: order '%.*s' is not rgb or bgr", vlen, v);
+        } else {
+            return an__fail(AN_ERR_INVALID_ARGUMENT,
+                            "preprocessing: unknown key '%.*s' (keys: resize, crop, mean, scale, "
+                            "std, order)",
+                            klen, kn);
+        }
+#undef KEY_IS
+    }
+    /* The mean is held after scaling: mean * scale, in double then rounded once. */
+    if (have_scale || have_mean) {
+        const double old_scale = pp->scale > 0.0f ? pp->scale : 1.0;
+        const double s = have_scale ? scale : old_scale;
+        for (int c = 0; c < 3; c++)
+            if (have_mean || (float)s != pp->scale) /* the same scale keeps the mean's bits */
+                out.mean[c] = (float)(have_mean ? mean[c] * s : pp->mean[c] / old_scale * s);
+        out.scale = (float)s;
+    }
+    if (out.crop <= 0)
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "preprocessing: no crop size");
+    if (out.resize > 0 && out.crop > out.resize)
+        return an__fail(AN_ERR_INVALID_ARGUMENT,
+                        "preprocessing: crop %d is larger than the resize (%d): the crop would "
+                        "be padded with zeros",
+                        out.crop, out.resize);
+    for (int c = 0; c < 3; c++)
+        if (!(out.std[c] > 0.0f))
+            return an__fail(AN_ERR_INVALID_ARGUMENT,
+                            "preprocessing: std %g (channel %d) must be above 0",
+                            (double)out.std[c], c);
+    *pp = out;
+    return AN_OK;
+}
+
+/* A number with up to 9 significant digits, the shortest that reads back as the
+ * same float, without a trailing ".0". */
+static void fmt_float(char *buf, size_t size, double v)
+{
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(buf, size, "%.*g", digits, v);
+        if ((float)strtod(buf, NULL) == (float)v)
+            return;
+    }
+}
+
+void an_preprocess_format(const an_preprocess *pp, char *buf, size_t size)
+{
+    if (!buf || size == 0)
+        return;
+    buf[0] = '\0';
+    if (!pp)
+        return;
+    char resize[48], scale[48], mean[3][48], std[3][48];
+    if (pp->resize <= 0)
+        snprintf(resize, sizeof resize, "none");
+    else if (pp->resize_mode == AN_RESIZE_EXACT)
+        snprintf(resize, sizeof resize, "%dx%d", pp->resize, pp->resize);
+    else
+        snprintf(resize, sizeof resize, "%d", pp->resize);
+    /* a short decimal when one reads back exactly (0.5), else 1/N when that does (1/255) */
+    double s = pp->scale > 0.0f ? pp->scale : 1.0, inv = nearbyint(1.0 / s);
+    snprintf(scale, sizeof scale, "%g", s);
+    if ((float)strtod(scale, NULL) != (float)s && inv >= 2.0 && (float)(1.0 / inv) == (float)s)
+        snprintf(scale, sizeof scale, "1/%.0f", inv);
+    else
+        fmt_float(scale, sizeof scale, s);
+    for (int c = 0; c < 3; c++) {
+        /* in pixel units: mean / scale, shown with 6 digits (123.675 for 0.485 x 255) */
+        snprintf(mean[c], sizeof mean[c], "%g", pp->mean[c] / s);
+        fmt_float(std[c], sizeof std[c], pp->std[c]);
+    }
+    snprintf(buf, size, "resize=%s;crop=%d;mean=%s,%s,%s;scale=%s;std=%s,%s,%s;order=%s", resize,
+             pp->crop, mean[0], mean[1], mean[2], scale, std[0], std[1], std[2],
+             pp->bgr ? "bgr" : "rgb");
+}
+
 #define PRECISION_BITS (32 - 8 - 2) /* PIL's fixed point: 22 fraction bits */
 
 /* Coefficients of one axis of PIL's resize, for output samples [first, first + count). */

@@ -169,6 +169,8 @@ typedef struct {
     uint16_t *half[AN_MAX_LAYERS]; /* linear (O, I) as binary16 bits (AN_LOAD_WEIGHTS_F16),
                                       owned; else NULL */
     float *bias[AN_MAX_LAYERS];    /* (O), owned */
+    an_preprocess preprocess;      /* the variant's, with the file's "preprocess" metadata */
+    bool has_preprocess;           /* the file's metadata stated one */
 } an__weights;
 
 /* IEEE binary32 -> binary16 bits, rounded to nearest even; |x| >= 65520
@@ -315,6 +317,8 @@ struct an_model {
                                      fc.cl is built with -DWHALF=1 */
     char *cache_dir, *kernel_dir; /* the load options' (owned), or NULL for the defaults */
     const an__variant *variant;
+    an_preprocess preprocess; /* an_model_preprocess */
+    bool has_preprocess;      /* from the weights file's metadata */
     an__tuning tuning;
     an__tuning_table tuned; /* this device's per-layer entries from the tuning file */
     char clblast[32];       /* the CLBlast kernel the tuning file overrode ("Xgemm"), or "" */
@@ -409,6 +413,8 @@ typedef struct {
     char format[64];      /* "PyTorch zip", "PyTorch legacy", "Caffe NetParameter (layer)", ... */
     char source_key[128]; /* a checkpoint's keys down to the state_dict ("state_dict"), or "" */
     char variant[64];     /* the variant a Caffe layer list is, or "" (a .pth has no layers) */
+    char preprocess[256]; /* the preprocessing the file states (an_preprocess_parse's spec:
+                             a Caffe data layer's transform_param), or "" */
 } an__ctensors;
 
 /* Appends a tensor (copying name; taking data, which is freed on failure). */

@@ -278,6 +278,8 @@ int an_model_load_opts(an_device *dev, const char *variant, const an_load_option
         m->fc_half = true;
         m->tuning.fc_blocked = 1;
     }
+    m->preprocess = w.has_preprocess ? w.preprocess : v->preprocess;
+    m->has_preprocess = w.has_preprocess;
     AN_TRY(upload_weights(m, &w));
     an__weights_free(&w);
     *out = m;
@@ -359,6 +361,17 @@ void an_model_tuning(const an_model *model, char *buf, size_t size)
                                   : "",
              model->clblast[0] ? "; CLBlast's " : "", model->clblast,
              model->clblast[0] ? " parameters from the tuning file" : "");
+}
+
+int an_model_preprocess(const an_model *model, an_preprocess *out)
+{
+    if (!model || !out) {
+        if (out)
+            memset(out, 0, sizeof *out);
+        return 0;
+    }
+    *out = model->preprocess;
+    return model->has_preprocess ? 1 : 0;
 }
 
 const char *an_model_variant(const an_model *model)

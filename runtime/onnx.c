@@ -969,6 +969,53 @@ static int walk_linear(walk *w, const an__layer *l)
     return AN_OK;
 }
 
+/* The preprocessing a ModelProto's metadata_props (field 14: StringStringEntryProto,
+ * key 1, value 2) state, as an_preprocess_parse's spec in out->preprocess:
+ * "preprocess" holds such a spec itself; Windows ML's image metadata
+ * "Image.BitmapPixelFormat" (Rgb8, Bgr8) gives the channel order and
+ * "Image.NominalPixelRange" the value range without a mean or std
+ * (NominalRange_0_255: scale 1; Normalized_0_1: 1/255; Normalized_1_1:
+ * (pixel - 127.5) / 127.5). Other entries are ignored; so are malformed ones here
+ * (parse_model has read the file). */
+static void onnx_preprocess(const pb_file *f, pb_span s, an__ctensors *out)
+{
+    char spec[256] = "", order[16] = "", range[64] = "";
+    pb_field fd, e;
+    while (s.p < s.end && pb_next(f, &s, &fd) == AN_OK) {
+        if (fd.number != 14 || fd.wire != 2)
+            continue;
+        pb_span key = {NULL, NULL}, val = {NULL, NULL}, m = fd.sub;
+        while (m.p < m.end && pb_next(f, &m, &e) == AN_OK)
+            if (e.wire == 2 && (e.number == 1 || e.number == 2))
+                *(e.number == 1 ? &key : &val) = e.sub;
+        if (!key.p || !val.p)
+            continue;
+        const int klen = (int)(key.end - key.p), vlen = (int)(val.end - val.p);
+#define IS(span, len, lit) ((len) == (int)strlen(lit) && memcmp((span).p, lit, (size_t)(len)) == 0)
+        if (IS(key, klen, "preprocess") && (size_t)vlen < sizeof spec)
+            snprintf(spec, sizeof spec, "%.*s", vlen, (const char *)val.p);
+        else if (IS(key, klen, "Image.BitmapPixelFormat") &&
+                 (IS(val, vlen, "Bgr8") || IS(val, vlen, "Rgb8")))
+            snprintf(order, sizeof order, "order=%s;", val.p[0] == 'B' ? "bgr" : "rgb");
+        else if (IS(key, klen, "Image.NominalPixelRange"))
+            snprintf(range, sizeof range, "%s",
+                     IS(val, vlen, "NominalRange_0_255") ? "mean=0,0,0;scale=1;std=1,1,1;"
+                     : IS(val, vlen, "Normalized_0_1")   ? "mean=0,0,0;scale=1/255;std=1,1,1;"
+                     : IS(val, vlen, "Normalized_1_1")
+                         ? "mean=127.5,127.5,127.5;scale=1/127.5;std=1,1,1;"
+                         : "");
+#undef IS
+    }
+    /* the spec's own keys come last: they win over the Windows ML ones */
+    bool plain = true; /* nothing JSON would need escaped: the loader would refuse it anyway */
+    for (const char *p = spec; *p; p++)
+        plain = plain && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20 &&
+                (unsigned char)*p < 0x7f;
+    if (!plain)
+        spec[0] = '\0';
+    snprintf(out->preprocess, sizeof out->preprocess, "%s%s%s", range, order, spec);
+}
+
 int an__onnx_read(const char *path, const unsigned char *buf, size_t size, an__ctensors *out)
 {
     model *m = calloc(1, sizeof *m);
@@ -985,6 +1032,7 @@ int an__onnx_read(const char *path, const unsigned char *buf, size_t size, an__c
     pb_span s = {buf, buf + size};
     if ((status = parse_model(m, s)))
         goto done;
+    onnx_preprocess(&m->f, s, out);
     const an__variant *v = an__variant_find("torchvision-224");
     if (!v) {
         status = AN_ERR_UNKNOWN_VARIANT;

@@ -258,7 +258,24 @@ static int check_entry(const char *path, const char *variant, tensor_slot *s, js
     return AN_OK;
 }
 
-static int check_metadata(const char *path, json_object *m)
+/* The metadata's "preprocess" entry (an_preprocess_parse's spec), applied to
+ * the variant's preprocessing into *w. */
+static int metadata_preprocess(const char *path, const an__variant *v, json_object *val,
+                               an__weights *w)
+{
+    an_preprocess pp = v->preprocess;
+    if (an_preprocess_parse(json_object_get_string(val), &pp) != AN_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", an_last_error());
+        return an__fail(AN_ERR_BAD_WEIGHTS, "%s: \"__metadata__\" entry \"preprocess\": %s", path,
+                        why);
+    }
+    w->preprocess = pp;
+    w->has_preprocess = true;
+    return AN_OK;
+}
+
+static int check_metadata(const char *path, const an__variant *v, json_object *m, an__weights *w)
 {
     if (!json_object_is_type(m, json_type_object))
         return an__fail(AN_ERR_BAD_WEIGHTS, "%s: \"__metadata__\" is a JSON %s, not an object",
@@ -269,13 +286,16 @@ static int check_metadata(const char *path, json_object *m)
             return an__fail(AN_ERR_BAD_WEIGHTS,
                             "%s: \"__metadata__\" value of '%.64s' is a JSON %s, not a string",
                             path, key, json_type_to_name(json_object_get_type(val)));
+        int status = strcmp(key, "preprocess") == 0 ? metadata_preprocess(path, v, val, w) : AN_OK;
+        if (status != AN_OK)
+            return status;
     }
     return AN_OK;
 }
 
 /* Parses and validates the header against the variant; fills slots. */
 static int check_header(const char *path, const an__variant *v, const char *hdr, size_t hdr_len,
-                        uint64_t data_size, tensor_slot *slots, int n_slots)
+                        uint64_t data_size, tensor_slot *slots, int n_slots, an__weights *w)
 {
     int status = AN_OK;
     json_tokener *tok = NULL;
@@ -321,7 +341,7 @@ static int check_header(const char *path, const an__variant *v, const char *hdr,
     json_object_object_foreach(root, key, entry)
     {
         if (strcmp(key, "__metadata__") == 0) {
-            AN_TRY(check_metadata(path, entry));
+            AN_TRY(check_metadata(path, v, entry, w));
             continue;
         }
         tensor_slot *s = NULL;
@@ -556,7 +576,7 @@ int an__weights_load_flags(const an__variant *v, const char *path, unsigned flag
     }
     uint64_t data_size = file_size - 8 - hdr_len;
     AN_TRY(check_header(path, v, (const char *)bytes + 8, (size_t)hdr_len, data_size, slots,
-                        2 * w->count));
+                        2 * w->count, w));
 
     const unsigned char *data = bytes + 8 + hdr_len;
     for (int i = 0; i < w->count; i++) {

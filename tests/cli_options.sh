@@ -44,4 +44,15 @@ expect 2 eval --weights-dtype half dir
 expect 2 classify --weights-dtype F16 x.png
 expect 2 forward --variant caffe-227 --weights-dtype bf16 --input x.npy --output y.npy
 expect 2 summary --variant caffe-227 --weights-dtype f16
+# preprocessing options: bad values refused before any device work
+expect 2 eval --crop 0 dir
+expect 2 eval --std 1,0,1 dir
+expect 2 eval --results r.jsonl --crop 224 dir
+expect 2 classify --crop 0 x.png
+expect 2 classify --resize 200 x.png
+expect 2 classify --mean 1,2,3,4 x.png
+expect 2 classify --scale -1 x.png
+expect 2 classify --bgr --rgb x.png
+expect 2 classify --variant caffe-227 --crop 40 --resize 40x40 x.png
+expect 2 classify --resize 256 --crop 224 --mean 1,2,3 --scale 1 --std 1,1,1 --bgr --gamma 2 x.png
 exit $fail

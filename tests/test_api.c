@@ -39,6 +39,15 @@ START_TEST(test_load_opts_forward_async_profile)
     char tuning[1024];
     an_model_tuning(model, tuning, sizeof tuning);
     ck_assert_ptr_nonnull(strstr(tuning, "conv_tx="));
+    /* seeded weights state no preprocessing: the variant's, through the public API */
+    an_preprocess pp, def;
+    ck_assert_int_eq(an_model_preprocess(model, &pp), 0);
+    ck_assert_int_eq(an_preprocess_default("caffe-227", &def), AN_OK);
+    ck_assert_int_eq(memcmp(&pp, &def, sizeof pp), 0);
+    ck_assert_int_eq(an_preprocess_parse("crop=200;mean=1,2,3", &pp), AN_OK);
+    char spec[256];
+    an_preprocess_format(&pp, spec, sizeof spec);
+    ck_assert_str_eq(spec, "resize=256x256;crop=200;mean=1,2,3;scale=1;std=1,1,1;order=bgr");
 
     /* a plan that cannot be made says why (its clean-up keeps the text) */
     an_plan *plan = NULL;

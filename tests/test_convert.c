@@ -935,6 +935,185 @@ START_TEST(test_classify_bvlc)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* The preprocessing a source file states                                    */
+
+/* The converted file's "preprocess" metadata entry into buf, "" when none. */
+static void header_preprocess(const char *path, char *buf, size_t size)
+{
+    size_t n = 0;
+    unsigned char *bytes = slurp(path, &n);
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--)
+        hl = hl << 8 | bytes[i];
+    ck_assert_uint_lt(hl, n);
+    bytes[8 + hl] = '\0';
+    const char *at = strstr((char *)bytes + 8, "\"preprocess\":\"");
+    buf[0] = '\0';
+    if (at) {
+        at += strlen("\"preprocess\":\"");
+        snprintf(buf, size, "%.*s", (int)(strchr(at, '"') - at), at);
+    }
+    free(bytes);
+}
+
+/* A Caffe data layer's transform_param (make_published.py) is recorded by the
+ * converter, read back over the variant's pipeline by the loader and used by
+ * classify unless options say otherwise; options given win, and the pipeline
+ * used is printed. */
+START_TEST(test_preprocess_metadata)
+{
+    const an__variant *v = an__variant_find("caffenet-227");
+    static const struct {
+        const char *in, *spec;
+    } cases[] = {
+        {"caffenet_v1.caffemodel", "crop=227;mean=100,110,120;scale=0.5;order=bgr"},
+        {"caffenet.caffemodel", "crop=227;mean=104,117,123;order=bgr"},
+        {"bvlc_blobs.pth", ""}, /* a .pth states no preprocessing */
+    };
+    char in[4400], out[3][4400], spec[512];
+    for (int i = 0; i < 3; i++) {
+        path_of(in, sizeof in, pub, cases[i].in);
+        snprintf(out[i], sizeof out[i], "%s/pp_%d.safetensors", tmp, i);
+        an_convert_info info;
+        ck_assert_msg(an_convert_variant(in, out[i], "caffenet-227", &info) == AN_OK, "%s: %s",
+                      cases[i].in, an_last_error());
+        header_preprocess(out[i], spec, sizeof spec);
+        ck_assert_str_eq(spec, cases[i].spec);
+        an__weights w;
+        ck_assert_msg(an__weights_load(v, out[i], &w) == AN_OK, "%s", an_last_error());
+        ck_assert_int_eq(w.has_preprocess, i < 2);
+        if (i == 0) { /* (pixel - mean) * scale: mean * scale held, the resize the variant's */
+            ck_assert_int_eq(w.preprocess.resize, 256);
+            ck_assert_int_eq(w.preprocess.resize_mode, AN_RESIZE_EXACT);
+            ck_assert_int_eq(w.preprocess.crop, 227);
+            ck_assert_int_eq(w.preprocess.bgr, 1);
+            ck_assert_float_eq(w.preprocess.scale, 0.5f);
+            ck_assert_float_eq(w.preprocess.mean[0], 50.0f);
+            ck_assert_float_eq(w.preprocess.mean[2], 60.0f);
+            ck_assert_float_eq(w.preprocess.std[1], 1.0f);
+        } else if (i == 1) { /* BVLC's own: the variant's pipeline, bit for bit */
+            ck_assert_int_eq(memcmp(&w.preprocess, &v->preprocess, sizeof w.preprocess), 0);
+        }
+        an__weights_free(&w);
+    }
+
+    /* an ONNX model's metadata_props (ModelProto field 14), appended to an exported
+     * model: Windows ML's image entries, then a "preprocess" spec over them */
+    static const char *const props[][3] = {
+        {"Image.BitmapPixelFormat", "Bgr8", "order=bgr;"},
+        {"Image.NominalPixelRange", "NominalRange_0_255",
+         "mean=0,0,0;scale=1;std=1,1,1;order=bgr;"},
+        {"preprocess", "resize=240;crop=224",
+         "mean=0,0,0;scale=1;std=1,1,1;order=bgr;resize=240;crop=224"},
+    };
+    size_t osize = 0;
+    path_of(in, sizeof in, pub, "onnx_op9.onnx");
+    unsigned char *onnx = slurp(in, &osize);
+    onnx = realloc(onnx, osize + 512);
+    ck_assert_ptr_nonnull(onnx);
+    for (int i = 0; i < 3; i++) {
+        size_t k = strlen(props[i][0]), vl = strlen(props[i][1]);
+        unsigned char *p = onnx + osize;
+        *p++ = 0x72; /* field 14, length-delimited */
+        *p++ = (unsigned char)(4 + k + vl);
+        *p++ = 0x0a;
+        *p++ = (unsigned char)k;
+        memcpy(p, props[i][0], k);
+        p += k;
+        *p++ = 0x12;
+        *p++ = (unsigned char)vl;
+        memcpy(p, props[i][1], vl);
+        osize += 6 + k + vl;
+        char onnx_in[4400];
+        snprintf(onnx_in, sizeof onnx_in, "%s/pp_props.onnx", tmp);
+        spit(onnx_in, onnx, osize);
+        snprintf(out[0], sizeof out[0], "%s/pp_onnx.safetensors", tmp);
+        ck_assert_msg(an_convert(onnx_in, out[0], NULL, 0) == AN_OK, "%s", an_last_error());
+        header_preprocess(out[0], spec, sizeof spec);
+        ck_assert_str_eq(spec, props[i][2]);
+        an__weights w;
+        const an__variant *tv = an__variant_find("torchvision-224");
+        ck_assert_msg(an__weights_load(tv, out[0], &w) == AN_OK, "%s", an_last_error());
+        ck_assert(w.has_preprocess);
+        ck_assert_int_eq(w.preprocess.bgr, 1);
+        ck_assert_float_eq(w.preprocess.scale, i ? 1.0f : 1.0f / 255.0f);
+        ck_assert_float_eq(w.preprocess.mean[0], i ? 0.0f : 0.485f);
+        ck_assert_int_eq(w.preprocess.resize, i == 2 ? 240 : 256);
+        an__weights_free(&w);
+        remove(onnx_in);
+        remove(out[0]);
+    }
+    free(onnx);
+    snprintf(out[0], sizeof out[0], "%s/pp_0.safetensors", tmp);
+    path_of(in, sizeof in, pub, cases[0].in);
+    ck_assert_int_eq(an_convert_variant(in, out[0], "caffenet-227", NULL), AN_OK);
+
+    /* the CLI: the weights file's pipeline by default, options over it */
+    const char *build = getenv("AN_BUILD_ROOT"), *root = getenv("AN_SOURCE_ROOT");
+    ck_assert_ptr_nonnull(build);
+    ck_assert_ptr_nonnull(root);
+    char cmd[40000], res[3][4500];
+    const char *image = "data/samples/chelsea.png";
+    const char *runs[3][2] = {
+        {out[0], ""},                             /* the file's: mean 100,110,120, scale 0.5 */
+        {out[0], "--mean 104,117,123 --scale 1"}, /* options over it: BVLC's own */
+        {out[2], ""},                             /* no metadata: the variant's, BVLC's own */
+    };
+    const char *says[3] = {
+        "preprocessing resize=256x256;crop=227;mean=100,110,120;scale=0.5;std=1,1,1;order=bgr "
+        "(the weights file's)",
+        "preprocessing resize=256x256;crop=227;mean=104,117,123;scale=1;std=1,1,1;order=bgr "
+        "(the weights file's, with --mean --scale)",
+        "preprocessing resize=256x256;crop=227;mean=104,117,123;scale=1;std=1,1,1;order=bgr "
+        "(the variant's default)"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(res[i], sizeof res[i], "%s/pp_run%d.jsonl", tmp, i);
+        int len =
+            snprintf(cmd, sizeof cmd,
+                     "'%s/apps/alexnet' classify --variant caffenet-227 --weights '%s' %s --json "
+                     "--top 5 '%s/%s' > '%s' 2> '%s.err' && grep -qF \"%s\" '%s.err'",
+                     build, runs[i][0], runs[i][1], root, image, res[i], res[i], says[i], res[i]);
+        ck_assert_int_lt(len, (int)sizeof cmd);
+        ck_assert_msg(run_cmd(cmd) == 0, "%s", cmd);
+    }
+    size_t n1, n2, n0;
+    unsigned char *r0 = slurp(res[0], &n0), *r1 = slurp(res[1], &n1), *r2 = slurp(res[2], &n2);
+    /* the options give BVLC's pipeline back: the same probabilities as a file without
+     * metadata; the file's own pipeline gives others */
+    ck_assert_msg(n1 == n2 && memcmp(r1, r2, n1) == 0, "%.*s\nvs\n%.*s", (int)n1, r1, (int)n2, r2);
+    ck_assert_msg(n0 != n1 || memcmp(r0, r1, n0) != 0, "the metadata's pipeline was not used");
+    fprintf(stderr, "# metadata's pipeline: %.*s# options over it: %.*s", (int)n0, r0, (int)n1, r1);
+    free(r0);
+    free(r1);
+    free(r2);
+
+    /* options refused before anything is opened, naming the value */
+    static const char *const bad[][2] = {
+        {"--crop 300", "crop 300 is larger than the resize (256)"},
+        {"--std 1,0,1", "std 0 (channel 1)"},
+        {"--mean 1,2", "not three numbers"},
+        {"--resize -1", "resize -1"},
+        {"--scale 0", "scale '0'"},
+        {"--bgr --rgb", "one of --bgr and --rgb"},
+        {"--crop 60 --resize 60x60", "crop 60 does not fit caffenet-227"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int len = snprintf(
+            cmd, sizeof cmd,
+            "'%s/apps/alexnet' classify --variant caffenet-227 --weights '%s' %s '%s/%s' "
+            "> /dev/null 2> '%s/pp_bad.err'; test $? = 2 && grep -qF \"%s\" '%s/pp_bad.err'",
+            build, out[0], bad[i][0], root, image, tmp, bad[i][1], tmp);
+        ck_assert_int_lt(len, (int)sizeof cmd);
+        ck_assert_msg(run_cmd(cmd) == 0, "%s", cmd);
+    }
+    for (int i = 0; i < 3; i++) {
+        remove(out[i]);
+        remove(res[i]);
+    }
+}
+END_TEST
+
 static void setup(void)
 {
     const char *dir = getenv("AN_PUB_DIR");
@@ -973,6 +1152,11 @@ int main(void)
     tcase_add_test(tc, test_cli);
     tcase_add_test(tc, test_classify_torchvision);
     tcase_add_test(tc, test_classify_bvlc);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("preprocess");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_preprocess_metadata);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

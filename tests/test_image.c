@@ -303,6 +303,99 @@ START_TEST(test_preprocess_defaults)
 }
 END_TEST
 
+/* an_preprocess_parse and an_preprocess_format: each variant's default written
+ * out and read back is the same struct, bit for bit, so its tensors are too;
+ * OpenCV's units; bad values refused naming the key, *pp untouched. */
+START_TEST(test_preprocess_parse)
+{
+    const char *const names[] = {"torchvision-224", "caffe-227", "caffe-bvlc-227"};
+    unsigned char rgb[300 * 200 * 3];
+    for (size_t i = 0; i < sizeof rgb; i++)
+        rgb[i] = (unsigned char)(i * 7 + i / 600);
+    an_image img = {300, 200, rgb};
+    for (int v = 0; v < 3; v++) {
+        an_preprocess def, pp;
+        char text[512];
+        ck_assert_int_eq(an_preprocess_default(names[v], &def), AN_OK);
+        an_preprocess_format(&def, text, sizeof text);
+        fprintf(stderr, "# %s: %s\n", names[v], text);
+        memset(&pp, 0x5a, sizeof pp);
+        pp.scale = 1.0f;
+        ck_assert_msg(an_preprocess_parse(text, &pp) == AN_OK, "%s", an_last_error());
+        ck_assert_msg(memcmp(&pp, &def, sizeof pp) == 0, "%s: read back differs", names[v]);
+        /* a spec of nothing, or the scale alone, changes nothing */
+        ck_assert_int_eq(an_preprocess_parse(" ; ", &pp), AN_OK);
+        ck_assert_int_eq(an_preprocess_parse(v ? "scale=1" : "scale=1/255", &pp), AN_OK);
+        ck_assert_int_eq(memcmp(&pp, &def, sizeof pp), 0);
+        float *a = malloc(3 * 227 * 227 * sizeof *a), *b = malloc(3 * 227 * 227 * sizeof *b);
+        ck_assert_int_eq(an_image_preprocess(&img, &def, a), AN_OK);
+        ck_assert_int_eq(an_image_preprocess(&img, &pp, b), AN_OK);
+        ck_assert_int_eq(memcmp(a, b, (size_t)3 * def.crop * def.crop * sizeof *a), 0);
+        free(a);
+        free(b);
+    }
+    /* torchvision's pipeline in OpenCV's terms: mean in 0..255 before the scale */
+    an_preprocess def, pp;
+    ck_assert_int_eq(an_preprocess_default("caffe-227", &pp), AN_OK);
+    ck_assert_int_eq(an_preprocess_default("torchvision-224", &def), AN_OK);
+    ck_assert_int_eq(an_preprocess_parse("resize = 256; crop=224; mean=123.675 116.28 103.53; "
+                                         "scale=0.00392156862745098;std=0.229, 0.224,0.225; "
+                                         "order=rgb",
+                                         &pp),
+                     AN_OK);
+    ck_assert_int_eq(pp.resize_mode, AN_RESIZE_SHORTER);
+    ck_assert_int_eq(memcmp(&pp, &def, sizeof pp), 0);
+    /* the scale alone keeps the mean in pixel units; the mean alone takes the scale */
+    ck_assert_int_eq(an_preprocess_parse("scale=1", &pp), AN_OK);
+    ck_assert_float_eq_tol(pp.mean[0], 123.675f, 1e-4f);
+    ck_assert_int_eq(an_preprocess_parse("mean=10,20,30;resize=300x300;crop=300", &pp), AN_OK);
+    ck_assert_float_eq(pp.mean[2], 30.0f);
+    ck_assert_int_eq(pp.resize_mode, AN_RESIZE_EXACT);
+    ck_assert_int_eq(an_preprocess_parse("order=bgr;scale=0.5;resize=none;crop=16384", &pp), AN_OK);
+    ck_assert_float_eq(pp.mean[1], 10.0f);
+    ck_assert_int_eq(pp.bgr, 1);
+    ck_assert_int_eq(pp.resize, 0);
+
+    static const struct {
+        const char *spec, *says;
+    } bad[] = {
+        {"crop=0", "crop '0'"},
+        {"crop=-5", "crop '-5'"},
+        {"crop=22.5", "crop '22.5'"},
+        {"resize=-3", "resize -3"},
+        {"resize=0", "resize 0"},
+        {"resize=200x300", "only square"},
+        {"resize=abc", "resize 'abc'"},
+        {"resize=200", "crop 224 is larger than the resize (200)"},
+        {"crop=300", "crop 300 is larger than the resize (256)"},
+        {"std=0,1,1", "std 0 (channel 0)"},
+        {"std=1,-1,1", "std -1 (channel 1)"},
+        {"mean=1,2", "mean '1,2' is not three numbers"},
+        {"mean=1,2,3,4", "mean '1,2,3,4' is not three numbers"},
+        {"mean=-1,2,3", "mean -1 (channel 0) is outside 0..255"},
+        {"mean=1,2,300", "mean 300 (channel 2) is outside 0..255"},
+        {"mean=1,x,3", "not three numbers"},
+        {"scale=0", "scale '0'"},
+        {"scale=-1", "scale '-1'"},
+        {"scale=1/0", "scale '1/0'"},
+        {"scale=nan", "scale 'nan'"},
+        {"order=grb", "order 'grb'"},
+        {"gamma=2", "unknown key 'gamma'"},
+        {"crop", "'crop' is not KEY=VALUE"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(an_preprocess_default("torchvision-224", &pp), AN_OK);
+        ck_assert_msg(an_preprocess_parse(bad[i].spec, &pp) == AN_ERR_INVALID_ARGUMENT,
+                      "%s accepted", bad[i].spec);
+        ck_assert_msg(strstr(an_last_error(), bad[i].says), "%s: '%s' lacks '%s'", bad[i].spec,
+                      an_last_error(), bad[i].says);
+        ck_assert_int_eq(memcmp(&pp, &def, sizeof pp), 0); /* untouched */
+    }
+    ck_assert_int_eq(an_preprocess_parse(NULL, &pp), AN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(an_preprocess_parse("crop=1", NULL), AN_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
 START_TEST(test_preprocess_small_and_invalid)
 {
     /* One pixel, no resize, crop 3: zero padding around it, as torchvision pads. */
@@ -395,7 +488,7 @@ static void kind_of(const char *name, char *kind, size_t cap)
 }
 
 typedef struct {
-    char kind[256], variant[64];
+    char kind[256], variant[160];
     double max_diff, step; /* largest |ours - ref|, one 8-bit step in output units */
     int images;
 } diff_row;
@@ -463,9 +556,9 @@ static void check_reference(const char *script, int jpeg)
     int nrows = 0, checks = 0, failures = 0, bad_files = 0;
     char *save = NULL;
     for (char *line = strtok_r(manifest, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        char name[256], variant[64], ref[256];
+        char name[256], variant[160], ref[256];
         int c, h, w;
-        ck_assert_int_eq(sscanf(line, "%255s %63s %d %d %d %255s", name, variant, &c, &h, &w, ref),
+        ck_assert_int_eq(sscanf(line, "%255s %159s %d %d %d %255s", name, variant, &c, &h, &w, ref),
                          6);
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -510,13 +603,19 @@ static void check_reference(const char *script, int jpeg)
                     diff = fmax(diff, abs((int)img.rgb[i] - (int)r[i]));
             }
         } else {
-            char base[64];
+            char base[160];
             snprintf(base, sizeof base, "%s", variant);
-            char *plus = strchr(base, '+');
+            char *plus = strncmp(base, "opt:", 4) == 0 ? NULL : strchr(base, '+');
             if (plus)
                 *plus = '\0';
             an_preprocess pp;
-            ck_assert_int_eq(an_preprocess_default(base, &pp), AN_OK);
+            /* "opt:SPEC": the options' pipeline, over torchvision-224's */
+            ck_assert_int_eq(an_preprocess_default(
+                                 plus || strncmp(base, "opt:", 4) ? base : "torchvision-224", &pp),
+                             AN_OK);
+            if (strncmp(base, "opt:", 4) == 0)
+                ck_assert_msg(an_preprocess_parse(base + 4, &pp) == AN_OK, "%s: %s", base,
+                              an_last_error());
             if (plus && strcmp(plus + 1, "noresize") == 0)
                 pp.resize = 0;
             ck_assert_int_eq(c, 3);
@@ -603,6 +702,7 @@ int main(void)
     tc = tcase_create("preprocess");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_preprocess_defaults);
+    tcase_add_test(tc, test_preprocess_parse);
     tcase_add_test(tc, test_preprocess_small_and_invalid);
     suite_add_tcase(s, tc);
 

@@ -331,6 +331,39 @@ static uint64_t weight_numel(const an__param_shape *ps)
     return n;
 }
 
+/* A "preprocess" metadata entry is read over the variant's pipeline; without
+ * one the file states none. */
+START_TEST(test_load_preprocess_metadata)
+{
+    const an__variant *v = variant("torchvision-224");
+    layout L;
+    layout_init(&L, v, 4, 4, 0);
+    snprintf(L.extra, sizeof L.extra,
+             "\"__metadata__\": {\"format\": \"pt\", \"preprocess\": \"resize=288; crop=256; "
+             "mean=127.5,127.5,127.5;scale=1/255;std=0.5,0.5,0.5\"}");
+    char path[160];
+    snprintf(path, sizeof path, "%s/preprocess.safetensors", tmp_dir);
+    write_layout(path, &L, fill_values, 1);
+    an__weights w;
+    ck_assert_msg(an__weights_load_flags(v, path, AN_LOAD_ALLOW_NONFINITE, &w) == AN_OK, "%s",
+                  an_last_error());
+    ck_assert(w.has_preprocess);
+    ck_assert_int_eq(w.preprocess.resize, 288);
+    ck_assert_int_eq(w.preprocess.resize_mode, AN_RESIZE_SHORTER);
+    ck_assert_int_eq(w.preprocess.crop, 256);
+    ck_assert_int_eq(w.preprocess.bgr, 0); /* not stated: the variant's */
+    ck_assert_float_eq(w.preprocess.scale, 1.0f / 255.0f);
+    ck_assert_float_eq(w.preprocess.mean[1], 0.5f);
+    ck_assert_float_eq(w.preprocess.std[2], 0.5f);
+    an__weights_free(&w);
+    ck_assert_msg(an__weights_load_flags(v, full_file(4), AN_LOAD_ALLOW_NONFINITE, &w) == AN_OK,
+                  "%s", an_last_error());
+    ck_assert(!w.has_preprocess);
+    an__weights_free(&w);
+    remove(path);
+}
+END_TEST
+
 START_TEST(test_load_f32_exact)
 {
     const an__variant *v = variant("torchvision-224");
@@ -747,6 +780,24 @@ static const reject_case reject_cases[] = {
      {"'features.0.bias'", "dtype"}},
     {NULL, M_EXTRA, "\"__metadata__\": [\"pt\"]", {"__metadata__"}},
     {NULL, M_EXTRA, "\"__metadata__\": {\"format\": 1}", {"__metadata__", "format"}},
+    /* the "preprocess" entry: an_preprocess_parse's spec, refused when it is bad */
+    {NULL, M_EXTRA, "\"__metadata__\": {\"preprocess\": 256}", {"__metadata__", "preprocess"}},
+    {NULL,
+     M_EXTRA,
+     "\"__metadata__\": {\"preprocess\": \"std=0,1,1\"}",
+     {"\"preprocess\"", "std 0 (channel 0)"}},
+    {NULL,
+     M_EXTRA,
+     "\"__metadata__\": {\"preprocess\": \"crop=300\"}",
+     {"\"preprocess\"", "crop 300 is larger than the resize (256)"}},
+    {NULL,
+     M_EXTRA,
+     "\"__metadata__\": {\"preprocess\": \"mean=1,2\"}",
+     {"\"preprocess\"", "not three numbers"}},
+    {NULL,
+     M_EXTRA,
+     "\"__metadata__\": {\"preprocess\": \"gamma=2.2\"}",
+     {"\"preprocess\"", "unknown key 'gamma'"}},
 };
 #define N_REJECT (int)(sizeof reject_cases / sizeof reject_cases[0])
 
@@ -1293,6 +1344,7 @@ static Suite *weights_suite(void)
     tc = tcase_create("load");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_load_f32_exact);
+    tcase_add_test(tc, test_load_preprocess_metadata);
     tcase_add_test(tc, test_load_f16_exact);
     tcase_add_test(tc, test_load_caffe_mixed);
     tcase_add_test(tc, test_refuse_nonfinite);

@@ -121,7 +121,7 @@ class _ClassifyOptions(ctypes.Structure):
         ("batch", ctypes.c_int),
         ("top_k", ctypes.c_int),
         ("threads", ctypes.c_int),
-        ("preprocess", ctypes.c_void_p),  # NULL: the variant's own preprocessing
+        ("preprocess", ctypes.c_void_p),  # NULL: the model's (an_model_preprocess)
     ]
 
 
@@ -421,8 +421,8 @@ class Model:
         top classes per image (1..1000), most probable first, probabilities as
         the float32 values the library computed; an image that cannot be read
         or decoded, or whose probabilities are not finite, has "error" instead
-        and the others go on. Decoded and preprocessed (the variant's own
-        pipeline) on `threads` host threads (0: one per CPU) while the device
+        and the others go on. Decoded and preprocessed (the weights file's
+        "preprocess" metadata, else the variant's own pipeline) on `threads` host threads (0: one per CPU) while the device
         runs the previous batch of `batch` images (an_classify_files).
 
         Raises Error when the run itself fails (a device error, bad options)."""

@@ -44,6 +44,24 @@ const char *an_class_label(int index)
     abort();
 }
 
+int app_pp_option(app_pp *p, const char *cmd, int c, const char *arg)
+{
+    (void)p, (void)cmd, (void)c, (void)arg;
+    abort();
+}
+
+int app_pp_check(const app_pp *p, const char *cmd, const char *variant)
+{
+    (void)p, (void)cmd, (void)variant;
+    abort();
+}
+
+int app_pp_resolve(const app_pp *p, const char *cmd, const an_model *model, an_preprocess *out)
+{
+    (void)p, (void)cmd, (void)model, (void)out;
+    abort();
+}
+
 double app_now(void)
 {
     abort();

@@ -140,15 +140,28 @@ def layer_params(name, typ, v1, lrn_size=5):
     return b""
 
 
-def caffemodel(tensors, v1, layers=None, lrn2_size=5):
+def transform_param(v1, crop, mean, scale=None, packed=False):
+    """A data layer's TransformationParameter (scale 1, crop_size 3, mean_value 5),
+    as a field of LayerParameter (100) or V1LayerParameter (36)."""
+    body = vi(3, crop)
+    body += packed_floats(5, np.array(mean, np.float32)) if packed else b"".join(
+        f32(5, m) for m in mean)
+    body += f32(1, scale) if scale is not None else b""
+    return ld(36 if v1 else 100, body)
+
+
+def caffemodel(tensors, v1, layers=None, lrn2_size=5, transform=None):
     """tensors: {"conv1.weight": array, ...}; layers: BVLC_LAYERS (the default)
-    or CAFFENET_LAYERS. Returns NetParameter bytes."""
+    or CAFFENET_LAYERS; transform: the data layer's transform_param field.
+    Returns NetParameter bytes."""
     net = ld(1, b"AlexNet") + ld(3, b"data") + b"".join(vi(4, d) for d in (10, 3, 227, 227))
     for name, typ, enum, bottom, top in layers or BVLC_LAYERS:
         blobs = []
         if name + ".weight" in tensors:
             blobs = [tensors[name + ".weight"], tensors[name + ".bias"]]
         params = layer_params(name, typ, v1, lrn2_size if name == "norm2" else 5)
+        if typ == "Data" and transform:
+            params += transform
         ends = (ld(2 if v1 else 3, bottom.encode()) if bottom else b"") + ld(3 if v1 else 4, top.encode())
         if v1:
             msg = ends + ld(4, name.encode()) + vi(5, enum) + params
@@ -231,9 +244,13 @@ def main():
     # a BVLC list whose norm2 has local_size 3: refused naming norm2; the blobs as
     # a .pth (no layer list): refused unless a variant is named
     with open(j("caffenet.caffemodel"), "wb") as f:
-        f.write(caffemodel(caffe, v1=False, layers=CAFFENET_LAYERS))
+        # the data layer's transform_param: BVLC's own (crop 227, B,G,R means), packed
+        f.write(caffemodel(caffe, v1=False, layers=CAFFENET_LAYERS,
+                           transform=transform_param(False, 227, (104, 117, 123), packed=True)))
     with open(j("caffenet_v1.caffemodel"), "wb") as f:
-        f.write(caffemodel(caffe, v1=True, layers=CAFFENET_LAYERS))
+        # a fine-tuned net's own: recorded as the converted file's "preprocess"
+        f.write(caffemodel(caffe, v1=True, layers=CAFFENET_LAYERS,
+                           transform=transform_param(True, 227, (100, 110, 120), scale=0.5)))
     with open(j("bad_norm2.caffemodel"), "wb") as f:
         f.write(caffemodel({"conv1.weight": np.ones((2, 3, 3, 3), np.float32),
                             "conv1.bias": np.zeros(2, np.float32)}, v1=True, lrn2_size=3))

@@ -41,6 +41,7 @@ script stops when PIL disagrees with the expectation):
 Exit status 77 when a Python module is missing (the C test then skips).
 """
 import os
+import re
 import shutil
 import struct
 import sys
@@ -82,11 +83,37 @@ def caffe(img, resize=True):
     return np.ascontiguousarray(a.transpose(2, 0, 1))
 
 
+def opencv_style(img, size, exact, crop, mean, scale, std, bgr):
+    """The --resize/--crop/--mean/--scale/--std/--bgr options' pipeline written
+    with PIL and numpy: out = (pixel - mean) * scale / std in float32."""
+    img = img.resize((size, size), Image.BILINEAR) if exact else transforms.Resize(size)(img)
+    a = np.asarray(transforms.CenterCrop(crop)(img), dtype=np.uint8).astype(np.float32)
+    if bgr:
+        a = a[:, :, ::-1]
+    a = (a - np.float32(mean)) * np.float32(scale) / np.float32(std)
+    return np.ascontiguousarray(a.transpose(2, 0, 1))
+
+
+# The preprocessing options (an_preprocess_parse's spec after "opt:") against
+# torchvision transforms or PIL + numpy with the same parameters.
+OPTIONS = {
+    "opt:resize=288;crop=256;mean=127.5,127.5,127.5;scale=1/255;std=0.5,0.5,0.5;order=rgb":
+        lambda img: transforms.Compose([
+            transforms.Resize(288), transforms.CenterCrop(256), transforms.ToTensor(),
+            transforms.Normalize(mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5])])(img).numpy(),
+    "opt:resize=240x240;crop=227;mean=100,110,120;scale=0.017;std=1,1,1;order=bgr":
+        lambda img: opencv_style(img, 240, True, 227, [100, 110, 120], 0.017, [1, 1, 1], True),
+    "opt:resize=160;crop=160;mean=123.675,116.28,103.53;scale=1;std=58.395,57.12,57.375":
+        lambda img: opencv_style(img, 160, False, 160, [123.675, 116.28, 103.53], 1,
+                                 [58.395, 57.12, 57.375], False),
+}
+
 VARIANTS = {
     "torchvision-224": lambda img: TORCHVISION(img).numpy(),
     "caffe-227": caffe,
     "torchvision-224+noresize": lambda img: TORCHVISION_NORESIZE(img).numpy(),
     "caffe-227+noresize": lambda img: caffe(img, resize=False),
+    **OPTIONS,
 }
 
 # ---------------------------------------------------------------------------
@@ -426,7 +453,7 @@ class Writer:
         img = Image.fromarray(rgb, "RGB")
         for v in variants:
             t = np.ascontiguousarray(VARIANTS[v](img), dtype="<f4")
-            ref = f"{base}.{v}.f32"
+            ref = f"{base}.{re.sub(r'[^A-Za-z0-9.+-]', '_', v)}.f32"
             t.tofile(os.path.join(self.outdir, ref))
             self.lines.append(f"{name} {v} {t.shape[0]} {t.shape[1]} {t.shape[2]} {ref}")
 
@@ -484,7 +511,7 @@ def main():
                 sys.exit(f"{name}: PIL's convert('RGB') differs from the expectation")
             variants = list(main_variants)
             if name[:-4] in NORESIZE:
-                variants += [v + "+noresize" for v in main_variants]
+                variants += [v + "+noresize" for v in main_variants] + list(OPTIONS)
             out.write(name, expect, variants)
 
     # Real photographs.
@@ -499,7 +526,7 @@ def main():
                 photos.append((os.path.join(samples, p), "sample_" + p))
     for src, name in photos:
         shutil.copyfile(src, os.path.join(outdir, name))
-        out.write(name, pil_rgb(os.path.join(outdir, name)), main_variants)
+        out.write(name, pil_rgb(os.path.join(outdir, name)), main_variants + list(OPTIONS))
 
     # Bad files.
     good = write_png(os.path.join(outdir, "good_rgb8.tmp"), make_kind("rgb8", 37, 53, 99)[0],

@@ -4,9 +4,8 @@
  * then the graph walked node by node against one variant's layer table
  * (torchvision-224, or caffe-bvlc-224 when the graph has an LRN). A graph that
  * is not exactly that network is refused naming the node and the attribute
- * that differs; the
- * weights are found through the graph's wiring (a Conv's or Gemm's weight
- * input), never by their names, which exporters choose freely.
+ * that differs; the weights are found through the graph's wiring (a Conv's or
+ * Gemm's weight input), never by their names, which exporters choose freely.
  *
  *   ModelProto        ir_version = 1, opset_import = 8, graph = 7
  *   OperatorSetIdProto domain = 1, version = 2

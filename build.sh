@@ -23,7 +23,7 @@ runtime_pkgs=(gcc g++ pkg-config meson ninja-build python3 ocl-icd-libopencl1 oc
               libjson-c-dev libzip-dev)
 test_pkgs=(check python3-pytest python3-torch python3-torchvision python3-numpy python3-pil python3-skimage
            python3-matplotlib libjpeg-turbo-progs oclgrind clinfo clang clang-format libclang-rt-14-dev
-           munge slurmctld slurmd slurm-client)
+           munge slurmctld slurmd slurm-client python3-venv)
 
 install_missing() {
     local missing=()

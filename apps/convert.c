@@ -17,12 +17,13 @@ static void convert_usage(FILE *f)
             "IN is a PyTorch .pth holding a state_dict (torch.save, zip or legacy format,\n"
             "float32 or float16), or a checkpoint holding one under state_dict,\n"
             "model_state_dict, model or net, a Caffe .caffemodel (current or V1 layers),\n"
-            "or an ONNX model of torchvision's AlexNet (torch.onnx.export).\n"
+            "or an ONNX model of torchvision's AlexNet (torch.onnx.export) or the ONNX\n"
+            "model zoo's bvlcalexnet (opsets 3 to 12: variant caffe-bvlc-224).\n"
             "A .caffemodel's layer list chooses the variant (a network that is none of them\n"
             "is refused, naming the first layer that differs); a .pth's tensor names and\n"
             "shapes choose it where only one network fits, else --variant must name it\n"
-            "(caffe-bvlc-227 and caffenet-227 have the same tensors). Nothing in IN is\n"
-            "executed. OUT loads with --weights OUT --variant VARIANT.\n"
+            "(caffe-bvlc-227, caffenet-227 and caffe-bvlc-224 have the same tensors).\n"
+            "Nothing in IN is executed. OUT loads with --weights OUT --variant VARIANT.\n"
             "variants: %s\n",
             app_variant_list(", "));
 }

@@ -664,7 +664,7 @@ static bool same_layer(const clayer *c, const an__layer *v)
  * adaptive pool, identities here, aside; data layers and the heads after the
  * last layer — Softmax, SoftmaxWithLoss, Accuracy — ignored), or refuses
  * naming the first layer that differs from the closest variant. Only the
- * variants with Caffe's layer names (conv1..fc8) are candidates. */
+ * variants with Caffe's layer names (conv1..fc8) and floor-mode pools are candidates. */
 static int match_layers(const pb_file *f, const clayers *ls, an__ctensors *out)
 {
     const clayer *seq[256];
@@ -708,6 +708,12 @@ static int match_layers(const pb_file *f, const clayers *ls, an__ctensors *out)
             w = var->layers[i].weight_name;
         if (!var || !w || strchr(w, '.') != strrchr(w, '.'))
             continue; /* not Caffe's names (torchvision's are features.N.weight) */
+        bool ceil_pools = false;
+        for (int i = 0; i < var->n_layers; i++)
+            ceil_pools |= var->layers[i].ceil_mode != 0;
+        if (ceil_pools)
+            continue; /* caffe-bvlc-224 (the ONNX zoo's input size) is caffe-bvlc-227's
+                         network, which computes the same at 227, its native input */
         int at = 0, vi = 0;
         for (; vi < var->n_layers; vi++) {
             const an__layer *vl = &var->layers[vi];

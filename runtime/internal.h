@@ -132,6 +132,7 @@ typedef struct {
     const char *weight_name, *bias_name;   /* safetensors keys; NULL if no params */
     int groups;                            /* conv groups; 0 means 1 */
     float lrn_alpha, lrn_beta, lrn_k;      /* LRN (kernel = size): Caffe's formula */
+    int ceil_mode; /* max pool: Caffe's rounding up, ceil((in + 2 pad - k) / s) + 1 */
 } an__layer;
 
 typedef struct {
@@ -155,6 +156,11 @@ typedef struct {
     int dims[4]; /* weight shape */
     int ndim;    /* 4 for conv, 2 for linear */
 } an__param_shape;
+
+/* A conv's or max pool's output size along one dimension of `in` pixels:
+ * floor((in + 2 pad - k) / s) + 1, or with ceil_mode Caffe's rounding up
+ * (a last window that would start in the padding dropped); 0 when empty. */
+int an__window_out(const an__layer *l, int in);
 
 /* Fills the parameter shapes of a variant in layer order; returns the count. */
 int an__variant_param_shapes(const an__variant *v, an__param_shape *shapes, int max);

@@ -1,10 +1,11 @@
-/* onnx.c - ONNX models (torch.onnx.export of torchvision's AlexNet) without
- * onnx or protoc: the protobuf wire format decoded by hand from onnx.proto's
- * public field numbers, then the graph walked node by node against the
- * torchvision-224 variant's layer table. A graph that is not exactly that
- * network is refused naming the node and the attribute that differs; the
- * weights are found through the graph's wiring (a Conv's or Gemm's weight
- * input), never by their names, which exporters choose freely.
+/* onnx.c - ONNX models (torch.onnx.export of torchvision's AlexNet, and the
+ * ONNX model zoo's bvlcalexnet at opsets 3 to 12) without onnx or protoc: the
+ * protobuf wire format decoded by hand from onnx.proto's public field numbers,
+ * then the graph walked node by node against one variant's layer table
+ * (torchvision-224, or caffe-bvlc-224 when the graph has an LRN). A graph that
+ * is not exactly that network is refused naming the node and the attribute
+ * that differs; the weights are found through the graph's wiring (a Conv's or
+ * Gemm's weight input), never by their names, which exporters choose freely.
  *
  *   ModelProto        ir_version = 1, opset_import = 8, graph = 7
  *   OperatorSetIdProto domain = 1, version = 2
@@ -611,6 +612,8 @@ fail:
 typedef struct {
     model *m;
     an__ctensors *ts;
+    const an__variant *v;           /* the network the graph must be */
+    const an_layer_info *shapes;    /* its layers' outputs at its native input */
     int k;                          /* the next node */
     pb_span cur;                    /* the value the next layer must read */
     char nb[100], vb[100], cb[100]; /* names shown in an error */
@@ -634,6 +637,12 @@ static int refuse(walk *w, const node *n, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (w->v && strcmp(w->v->name, "torchvision-224") != 0)
+        return an__fail(AN_ERR_BAD_WEIGHTS,
+                        "%s: node '%s' (%s): %s; convert takes the ONNX model zoo's "
+                        "bvlcalexnet as published, opsets 3 to 12 (variant %s)",
+                        w->m->f.path, node_name(w, n), shown(n->op, op, sizeof op), msg,
+                        w->v->name);
     return an__fail(AN_ERR_BAD_WEIGHTS,
                     "%s: node '%s' (%s): %s; convert takes torchvision's AlexNet as "
                     "torch.onnx.export writes it (variant torchvision-224)",
@@ -724,10 +733,10 @@ static bool is_op(const node *n, const char *op)
 static int next_node(walk *w, const char *what, const node **out)
 {
     if (w->k == w->m->n_nodes)
-        return an__fail(AN_ERR_BAD_WEIGHTS,
-                        "%s: the graph ends where torchvision's AlexNet has %s (variant "
-                        "torchvision-224)",
-                        w->m->f.path, what);
+        return an__fail(
+            AN_ERR_BAD_WEIGHTS, "%s: the graph ends where %s has %s (variant %s)", w->m->f.path,
+            strcmp(w->v->name, "torchvision-224") ? "BVLC's AlexNet" : "torchvision's AlexNet",
+            what, w->v->name);
     const node *n = &w->m->nodes[w->k];
     if (n->n_in == 0 || !span_eq(n->in[0], w->cur))
         return refuse(w, n, "reads '%s', not '%s', the output of the layer before",
@@ -739,16 +748,30 @@ static int next_node(walk *w, const char *what, const node **out)
     return AN_OK;
 }
 
-/* Dropout (inference: identity) and Identity nodes on the current value. */
+/* Dropout (inference: identity) and Identity nodes on the current value,
+ * and Constant nodes. */
 static int skip_inert(walk *w)
 {
     while (w->k < w->m->n_nodes) {
         const node *n = &w->m->nodes[w->k];
+        if (is_op(n, "Constant") && n->n_in == 0) {
+            /* a Dropout's ratio since opset 12 (onnx.version_converter writes
+             * it so); weights and shapes must be initializers, so a constant
+             * feeds nothing else that the walk takes */
+            w->k++;
+            continue;
+        }
         if (!(is_op(n, "Dropout") || is_op(n, "Identity")) || n->n_in == 0 ||
             !span_eq(n->in[0], w->cur))
             return AN_OK;
         if (n->n_in > 2 && n->in[2].p != n->in[2].end) /* "" is an absent input */
             return refuse(w, n, "input 'training_mode' is given: the dropout may be active");
+        /* Dropout-1 and -6 (opsets 1 to 6) train unless is_test is set */
+        const attr *t = is_op(n, "Dropout") ? find_attr(n, "is_test") : NULL;
+        if (t ? t->i == 0 : is_op(n, "Dropout") && w->m->opset >= 0 && w->m->opset < 7)
+            return refuse(w, n,
+                          "attribute 'is_test' is %s: the dropout is active (opset %" PRId64 ")",
+                          t ? "0" : "absent", w->m->opset);
         w->cur = n->out[0];
         w->k++;
     }
@@ -827,17 +850,62 @@ static int walk_simple(walk *w, const char *op)
         return status;
     if (!is_op(n, op))
         return refuse(w, n, "the layer here is a %s", op);
-    if (n->n_attrs) {
+    for (int i = 0; i < n->n_attrs; i++) {
+        /* Relu-1's consumed_inputs (opsets 1 to 5): a hint to reuse buffers */
+        if (span_is(n->attrs[i].name, "consumed_inputs") && w->m->opset < 6)
+            continue;
         char ab[100];
         return refuse(w, n, "attribute '%s' is not one AlexNet's %s has",
-                      shown(n->attrs[0].name, ab, sizeof ab), op);
+                      shown(n->attrs[i].name, ab, sizeof ab), op);
     }
     w->cur = n->out[0];
     w->k++;
     return AN_OK;
 }
 
-static int walk_maxpool(walk *w, const an__layer *l)
+/* Caffe's pool, which rounds its output size up, as ONNX says it: the
+ * converters (Caffe2's exporter: pads[end] = out * stride - pads[begin] - 1 +
+ * kernel - in) give a floor-mode MaxPool end pads that reach the rounded-up
+ * size, opset 10 can say ceil_mode = 1. Any form is taken whose output at the
+ * variant's native input is Caffe's: the windows are then the same ones, and
+ * a max never reads a pad (each window starts inside the image). */
+static int caffe_pool_pads(walk *w, const node *n, const an__layer *l, int layer)
+{
+    const an_layer_info *in = &w->shapes[layer - 1];
+    const attr *p = find_attr(n, "pads"), *c = find_attr(n, "ceil_mode");
+    int64_t pads[4] = {0, 0, 0, 0}, ceil = c ? c->i : 0;
+    if (p && (p->n_ints != 4 || p->ints_overflow))
+        return refuse(w, n, "attribute 'pads' has %d values, not 4", p->n_ints);
+    for (int i = 0; p && i < 4; i++)
+        pads[i] = p->ints[i];
+    if (ceil != 0 && ceil != 1)
+        return refuse(w, n, "attribute 'ceil_mode' is %" PRId64 ", not 0 or 1", ceil);
+    for (int d = 0; d < 2; d++) {
+        int64_t size = d ? in->w : in->h, want = an__window_out(l, (int)size);
+        if (pads[d] != l->pad || pads[d + 2] < 0 || pads[d + 2] > l->kernel)
+            return refuse(w, n,
+                          "attribute 'pads' is [%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
+                          "], the layer pads %d before and rounds its %" PRId64
+                          " outputs up (Caffe)",
+                          pads[0], pads[1], pads[2], pads[3], l->pad, want);
+        int64_t num = size + pads[d] + pads[d + 2] - l->kernel;
+        int64_t out = num < 0 ? 0 : num / l->stride + 1;
+        if (ceil && num >= 0 && num % l->stride) {
+            out++;
+            if ((out - 1) * l->stride >= size + pads[d])
+                out--;
+        }
+        if (out != want)
+            return refuse(w, n,
+                          "attribute 'pads' [%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
+                          "] with ceil_mode %" PRId64 " gives %" PRId64 " outputs from %" PRId64
+                          ", the layer (Caffe's pool, rounding up) %" PRId64,
+                          pads[0], pads[1], pads[2], pads[3], ceil, out, size, want);
+    }
+    return AN_OK;
+}
+
+static int walk_maxpool(walk *w, const an__layer *l, int layer)
 {
     const node *n;
     int status;
@@ -850,12 +918,48 @@ static int walk_maxpool(walk *w, const an__layer *l)
     if ((status = only_attrs(w, n, names)) || (status = no_auto_pad(w, n)) ||
         (status = ints_are(w, n, "kernel_shape", 2, l->kernel, -1)) ||
         (status = ints_are(w, n, "strides", 2, l->stride, 1)) ||
-        (status = ints_are(w, n, "pads", 4, l->pad, 0)) ||
-        (status = ints_are(w, n, "dilations", 2, 1, 1)) ||
-        (status = int_is(w, n, "ceil_mode", 0, 0)))
+        (status = ints_are(w, n, "dilations", 2, 1, 1)))
         return status;
+    if (l->ceil_mode) {
+        if ((status = caffe_pool_pads(w, n, l, layer)))
+            return status;
+    } else if ((status = ints_are(w, n, "pads", 4, l->pad, 0)) ||
+               (status = int_is(w, n, "ceil_mode", 0, 0))) {
+        return status;
+    }
     if (n->n_out > 1)
         return refuse(w, n, "has an Indices output");
+    w->cur = n->out[0];
+    w->k++;
+    return AN_OK;
+}
+
+/* Caffe's across-channel LRN: ONNX's LRN is the same formula (alpha / size
+ * times the sum of squares over `size` channels centred on the channel). */
+static int walk_lrn(walk *w, const an__layer *l)
+{
+    static const char *const names[] = {"size", "alpha", "beta", "bias", NULL};
+    const node *n;
+    int status;
+    if ((status = next_node(w, "an LRN", &n)))
+        return status;
+    if (!is_op(n, "LRN"))
+        return refuse(w, n, "the layer here is an LRN");
+    if ((status = only_attrs(w, n, names)))
+        return status;
+    const attr *size = find_attr(n, "size");
+    if (!size || size->i != l->kernel)
+        return refuse(w, n, "attribute 'size' is %s%" PRId64 ", the layer has %d",
+                      size ? "" : "absent: ", size ? size->i : 0, l->kernel);
+    const char *fl[] = {"alpha", "beta", "bias"};
+    const float want[] = {l->lrn_alpha, l->lrn_beta, l->lrn_k}, dflt[] = {1e-4f, 0.75f, 1.0f};
+    for (int i = 0; i < 3; i++) {
+        const attr *a = find_attr(n, fl[i]);
+        float got = a ? a->f : dflt[i];
+        if (got != want[i])
+            return refuse(w, n, "attribute '%s' is %.9g%s, the layer has %.9g", fl[i], (double)got,
+                          a ? "" : " (absent)", (double)want[i]);
+    }
     w->cur = n->out[0];
     w->k++;
     return AN_OK;
@@ -891,6 +995,15 @@ static int walk_flatten(walk *w, int64_t features)
         static const char *const names[] = {"axis", NULL};
         if ((status = only_attrs(w, n, names)) || (status = int_is(w, n, "axis", 1, 1)))
             return status;
+    } else if (is_op(n, "Reshape") && n->n_in == 1 && find_attr(n, "shape") && w->m->opset < 5) {
+        /* Reshape-1 (opsets 1 to 4): the shape is an attribute */
+        static const char *const names[] = {"shape", "consumed_inputs", NULL};
+        const attr *a = find_attr(n, "shape");
+        if ((status = only_attrs(w, n, names)))
+            return status;
+        if (a->n_ints != 2 || a->ints_overflow ||
+            (a->ints[0] != -1 && a->ints[0] != 0 && a->ints[0] != 1) || a->ints[1] != features)
+            return refuse(w, n, "attribute 'shape' is not (-1, %" PRId64 ")", features);
     } else if (is_op(n, "Reshape")) {
         static const char *const names[] = {"allowzero", NULL};
         if ((status = only_attrs(w, n, names)) || (status = int_is(w, n, "allowzero", 0, 0)))
@@ -928,9 +1041,18 @@ static int walk_linear(walk *w, const an__layer *l)
     if ((status = next_node(w, "a Gemm", &n)))
         return status;
     if (is_op(n, "Gemm")) {
-        static const char *const names[] = {"alpha", "beta", "transA", "transB", NULL};
+        static const char *const names[] = {"alpha", "beta", "transA", "transB", "broadcast", NULL};
         if ((status = only_attrs(w, n, names)))
             return status;
+        /* Gemm-1 and -6 (opsets 1 to 6) add a (N) bias to each row only with
+         * broadcast = 1; later opsets always broadcast and have no attribute */
+        const attr *bc = find_attr(n, "broadcast");
+        if (bc && w->m->opset >= 7)
+            return refuse(w, n, "attribute 'broadcast' is not Gemm's at opset %" PRId64,
+                          w->m->opset);
+        if ((bc && bc->i != 1) || (!bc && w->m->opset >= 0 && w->m->opset < 7))
+            return refuse(w, n, "attribute 'broadcast' is %s, the layer adds its bias to each row",
+                          bc ? "0" : "absent");
         const char *fl[] = {"alpha", "beta"};
         for (int i = 0; i < 2; i++) {
             const attr *a = find_attr(n, fl[i]);
@@ -1033,13 +1155,22 @@ int an__onnx_read(const char *path, const unsigned char *buf, size_t size, an__c
     if ((status = parse_model(m, s)))
         goto done;
     onnx_preprocess(&m->f, s, out);
-    const an__variant *v = an__variant_find("torchvision-224");
+    /* BVLC's network (the ONNX zoo's bvlcalexnet) has LRNs, torchvision's none */
+    bool lrn = false;
+    for (int i = 0; i < m->n_nodes; i++)
+        lrn |= is_op(&m->nodes[i], "LRN");
+    const an__variant *v = an__variant_find(lrn ? "caffe-bvlc-224" : "torchvision-224");
+    an_layer_info shapes[AN_MAX_LAYERS];
+    int n_shapes = 0;
     if (!v) {
         status = AN_ERR_UNKNOWN_VARIANT;
         goto done;
     }
+    if ((status = an_variant_infer(v->name, v->in_channels, v->in_height, v->in_width, shapes,
+                                   &n_shapes)))
+        goto done;
     /* the network's input: the first graph input that is not an initializer */
-    walk w = {m, out, 0, {NULL, NULL}, {0}, {0}, {0}};
+    walk w = {m, out, v, shapes, 0, {NULL, NULL}, {0}, {0}, {0}};
     for (int i = 0; i < m->n_inputs && !w.cur.p; i++)
         if (!find_init(m, m->inputs[i]))
             w.cur = m->inputs[i];
@@ -1060,7 +1191,10 @@ int an__onnx_read(const char *path, const unsigned char *buf, size_t size, an__c
             status = walk_simple(&w, "Relu");
             break;
         case AN_LAYER_MAXPOOL:
-            status = walk_maxpool(&w, l);
+            status = walk_maxpool(&w, l, i);
+            break;
+        case AN_LAYER_LRN:
+            status = walk_lrn(&w, l);
             break;
         case AN_LAYER_ADAPTIVE_AVGPOOL:
             status = walk_avgpool6(&w);
@@ -1079,9 +1213,9 @@ int an__onnx_read(const char *path, const unsigned char *buf, size_t size, an__c
             break;
         default:
             status = an__fail(AN_ERR_BAD_WEIGHTS,
-                              "%s: torchvision-224 has a layer of kind %d "
-                              "that convert cannot match",
-                              path, (int)l->kind);
+                              "%s: %s has a layer of kind %d that convert "
+                              "cannot match",
+                              path, v->name, (int)l->kind);
             break;
         }
     }
@@ -1104,9 +1238,8 @@ int an__onnx_read(const char *path, const unsigned char *buf, size_t size, an__c
         w.k++;
     }
     if (w.k < m->n_nodes) {
-        status = refuse(&w, &m->nodes[w.k],
-                        "follows the last layer, which torchvision's "
-                        "AlexNet does not have");
+        status = refuse(&w, &m->nodes[w.k], "follows the last layer, which %s does not have",
+                        lrn ? "BVLC's AlexNet" : "torchvision's AlexNet");
         goto done;
     }
     if (m->n_outputs != 1 || !span_eq(m->outputs[0], w.cur)) {
@@ -1118,6 +1251,8 @@ int an__onnx_read(const char *path, const unsigned char *buf, size_t size, an__c
                           shown(w.cur, w.vb, sizeof w.vb));
         goto done;
     }
+    if (lrn) /* the layer list chooses, as a .caffemodel's does */
+        snprintf(out->variant, sizeof out->variant, "%s", v->name);
     if (m->opset >= 0)
         snprintf(out->format, sizeof out->format, "ONNX ModelProto (opset %" PRId64 "%s)", m->opset,
                  softmax ? ", final Softmax" : "");

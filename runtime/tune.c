@@ -142,8 +142,8 @@ static double *ref_forward(const an__variant *v, const an__weights *w, const flo
         case AN_LAYER_ADAPTIVE_AVGPOOL: {
             bool mx = l->kind == AN_LAYER_MAXPOOL;
             if (mx) {
-                oh = (h - l->kernel) / l->stride + 1;
-                ow = (wd - l->kernel) / l->stride + 1;
+                oh = an__window_out(l, h); /* ceil mode: the last windows clipped */
+                ow = an__window_out(l, wd);
             } else {
                 oh = ow = l->kernel; /* the adaptive pool's output size */
             }
@@ -155,8 +155,10 @@ static double *ref_forward(const an__variant *v, const an__weights *w, const flo
                     for (int xx = 0; xx < ow; xx++) {
                         int y0 = mx ? yy * l->stride : yy * h / oh;
                         int y1 = mx ? y0 + l->kernel : ((yy + 1) * h + oh - 1) / oh;
+                        y1 = y1 < h ? y1 : h;
                         int x0 = mx ? xx * l->stride : xx * wd / ow;
                         int x1 = mx ? x0 + l->kernel : ((xx + 1) * wd + ow - 1) / ow;
+                        x1 = x1 < wd ? x1 : wd;
                         double acc = mx ? -INFINITY : 0;
                         for (int iy = y0; iy < y1; iy++)
                             for (int ix = x0; ix < x1; ix++) {

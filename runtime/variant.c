@@ -9,15 +9,17 @@
 
 /* one-line layer macros: clang-format 14 would spread each over four lines */
 // clang-format off
-#define CONV(oc, k, s, p, w, b) {AN_LAYER_CONV, oc, k, s, p, w, b, 1, 0, 0, 0}
-#define CONVG(oc, k, s, p, w, b, g) {AN_LAYER_CONV, oc, k, s, p, w, b, g, 0, 0, 0}
-#define RELU {AN_LAYER_RELU, 0, 0, 0, 0, NULL, NULL, 1, 0, 0, 0}
-#define MAXPOOL {AN_LAYER_MAXPOOL, 0, 3, 2, 0, NULL, NULL, 1, 0, 0, 0}
-#define AVGPOOL6 {AN_LAYER_ADAPTIVE_AVGPOOL, 0, 6, 0, 0, NULL, NULL, 1, 0, 0, 0}
-#define DROPOUT {AN_LAYER_DROPOUT, 0, 0, 0, 0, NULL, NULL, 1, 0, 0, 0}
-#define LINEAR(of, w, b) {AN_LAYER_LINEAR, of, 0, 0, 0, w, b, 1, 0, 0, 0}
+#define CONV(oc, k, s, p, w, b) {AN_LAYER_CONV, oc, k, s, p, w, b, 1, 0, 0, 0, 0}
+#define CONVG(oc, k, s, p, w, b, g) {AN_LAYER_CONV, oc, k, s, p, w, b, g, 0, 0, 0, 0}
+#define RELU {AN_LAYER_RELU, 0, 0, 0, 0, NULL, NULL, 1, 0, 0, 0, 0}
+#define MAXPOOL {AN_LAYER_MAXPOOL, 0, 3, 2, 0, NULL, NULL, 1, 0, 0, 0, 0}
+#define AVGPOOL6 {AN_LAYER_ADAPTIVE_AVGPOOL, 0, 6, 0, 0, NULL, NULL, 1, 0, 0, 0, 0}
+#define DROPOUT {AN_LAYER_DROPOUT, 0, 0, 0, 0, NULL, NULL, 1, 0, 0, 0, 0}
+#define LINEAR(of, w, b) {AN_LAYER_LINEAR, of, 0, 0, 0, w, b, 1, 0, 0, 0, 0}
+/* Caffe's max pool, which rounds its output size up: ceil((in - 3) / 2) + 1 */
+#define MAXPOOL_CEIL {AN_LAYER_MAXPOOL, 0, 3, 2, 0, NULL, NULL, 1, 0, 0, 0, 1}
 /* Caffe's across-channel LRN as BVLC AlexNet uses it: local_size 5, alpha 1e-4, beta 0.75, k 1 */
-#define LRN5 {AN_LAYER_LRN, 0, 5, 0, 0, NULL, NULL, 1, 1e-4f, 0.75f, 1.0f}
+#define LRN5 {AN_LAYER_LRN, 0, 5, 0, 0, NULL, NULL, 1, 1e-4f, 0.75f, 1.0f, 0}
 
 /* The preprocessing each variant's weights were trained with. */
 #define PP_TORCHVISION                                                                             \
@@ -25,6 +27,8 @@
      {0.229f, 0.224f, 0.225f}}
 /* both Caffe variants were trained on the same BVLC data pipeline: B, G, R */
 #define PP_CAFFE {AN_RESIZE_EXACT, 256, 227, 1, 1.0f, {104.0f, 117.0f, 123.0f}, {1.0f, 1.0f, 1.0f}}
+/* the same weights' pipeline with the centre crop at 224 */
+#define PP_CAFFE224 {AN_RESIZE_EXACT, 256, 224, 1, 1.0f, {104.0f, 117.0f, 123.0f}, {1.0f, 1.0f, 1.0f}}
 // clang-format on
 
 /* Every variant, and the only place one is described: its name, native input,
@@ -149,6 +153,43 @@ static const an__variant variants[] = {
       LINEAR(4096, "fc7.weight", "fc7.bias"),
       RELU,
       LINEAR(1000, "fc8.weight", "fc8.bias")}},
+    /* caffe-bvlc-227's network as Caffe computes it at 224 x 224, which is the
+     * ONNX model zoo's bvlcalexnet (Caffe -> Caffe2 -> ONNX, input data_0 of
+     * 1x3x224x224): Caffe's pools round up, so conv1's 54 x 54 (no padding:
+     * (224-11)/4+1 = 54.25) pools to 27, then 13 and 6, and fc6 sees 256x6x6.
+     * The zoo's graph says it with explicit end pads on floor-mode MaxPools.
+     * Its own row, not an input size of caffe-bvlc-227: that one pools in
+     * floor mode at every size (torchvision's meaning), which at 224 gives
+     * 26, 12 and 5. At 227 the two compute the same. */
+    {"caffe-bvlc-224",
+     3,
+     224,
+     224,
+     PP_CAFFE224,
+     23,
+     {CONV(96, 11, 4, 0, "conv1.weight", "conv1.bias"),
+      RELU,
+      LRN5,
+      MAXPOOL_CEIL,
+      CONVG(256, 5, 1, 2, "conv2.weight", "conv2.bias", 2),
+      RELU,
+      LRN5,
+      MAXPOOL_CEIL,
+      CONV(384, 3, 1, 1, "conv3.weight", "conv3.bias"),
+      RELU,
+      CONVG(384, 3, 1, 1, "conv4.weight", "conv4.bias", 2),
+      RELU,
+      CONVG(256, 3, 1, 1, "conv5.weight", "conv5.bias", 2),
+      RELU,
+      MAXPOOL_CEIL,
+      AVGPOOL6,
+      DROPOUT,
+      LINEAR(4096, "fc6.weight", "fc6.bias"),
+      RELU,
+      DROPOUT,
+      LINEAR(4096, "fc7.weight", "fc7.bias"),
+      RELU,
+      LINEAR(1000, "fc8.weight", "fc8.bias")}},
 };
 enum { N_VARIANTS = sizeof variants / sizeof variants[0] };
 
@@ -201,7 +242,8 @@ bool an__variant_same_layers(const an__variant *a, const an__variant *b)
         if (x->kind != y->kind || x->out_channels != y->out_channels || x->kernel != y->kernel ||
             x->stride != y->stride || x->pad != y->pad ||
             (x->groups > 1 ? x->groups : 1) != (y->groups > 1 ? y->groups : 1) ||
-            x->lrn_alpha != y->lrn_alpha || x->lrn_beta != y->lrn_beta || x->lrn_k != y->lrn_k)
+            x->lrn_alpha != y->lrn_alpha || x->lrn_beta != y->lrn_beta || x->lrn_k != y->lrn_k ||
+            x->ceil_mode != y->ceil_mode)
             return false;
     }
     return true;
@@ -266,17 +308,30 @@ static const char *type_names[] = {
     [AN_LAYER_LRN] = "LocalResponseNorm",
 };
 
-/* "(224+4-11)/4+1=55.25" for one dimension; returns the floored size. */
-static int window_arith(int in, int k, int s, int p, char *buf, size_t size)
+int an__window_out(const an__layer *l, int in)
 {
-    int num = in + 2 * p - k;
-    double exact = (double)num / s + 1.0;
-    int out = num >= 0 ? num / s + 1 : 0;
-    if (p > 0)
-        snprintf(buf, size, "(%d+%d-%d)/%d+1=%g", in, 2 * p, k, s, exact);
-    else
-        snprintf(buf, size, "(%d-%d)/%d+1=%g", in, k, s, exact);
+    int num = in + 2 * l->pad - l->kernel;
+    if (num < 0)
+        return 0;
+    int out = num / l->stride + 1;
+    if (l->ceil_mode && num % l->stride) {
+        out++;
+        if (l->pad > 0 && (out - 1) * l->stride >= in + l->pad)
+            out--; /* Caffe: the last window must start inside the image */
+    }
     return out;
+}
+
+/* "(224+4-11)/4+1=55.25" for one dimension; returns the layer's output size. */
+static int window_arith(const an__layer *l, int in, char *buf, size_t size)
+{
+    int num = in + 2 * l->pad - l->kernel, s = l->stride;
+    double exact = (double)num / s + 1.0;
+    if (l->pad > 0)
+        snprintf(buf, size, "(%d+%d-%d)/%d+1=%g", in, 2 * l->pad, l->kernel, s, exact);
+    else
+        snprintf(buf, size, "(%d-%d)/%d+1=%g", in, l->kernel, s, exact);
+    return an__window_out(l, in);
 }
 
 int an_variant_infer(const char *variant, int channels, int height, int width,
@@ -317,14 +372,16 @@ int an_variant_infer(const char *variant, int channels, int height, int width,
         switch (l->kind) {
         case AN_LAYER_CONV:
         case AN_LAYER_MAXPOOL: {
-            int oh = window_arith(h, l->kernel, l->stride, l->pad, ah, sizeof ah);
-            int ow = window_arith(w, l->kernel, l->stride, l->pad, aw, sizeof aw);
+            int oh = window_arith(l, h, ah, sizeof ah);
+            int ow = window_arith(l, w, aw, sizeof aw);
             char kp[40];
             int n = l->pad > 0
                         ? snprintf(kp, sizeof kp, "k=%d,s=%d,p=%d", l->kernel, l->stride, l->pad)
                         : snprintf(kp, sizeof kp, "k=%d,s=%d", l->kernel, l->stride);
             if (o->groups > 1 && n > 0 && (size_t)n < sizeof kp)
                 snprintf(kp + n, sizeof kp - (size_t)n, ",g=%d", o->groups);
+            else if (l->ceil_mode && n > 0 && (size_t)n < sizeof kp)
+                snprintf(kp + n, sizeof kp - (size_t)n, ",ceil"); /* sizes rounded up */
             if (h == w)
                 snprintf(o->arith, sizeof o->arith, "%s %s", kp, ah);
             else

@@ -600,7 +600,10 @@ START_TEST(test_maxpool)
     check_pool(true, 5, 14, 14, 7, 7, 3, 2, 4);  /* the last windows clipped */
     check_pool(true, 3, 55, 55, 27, 27, 3, 2, 8);
     check_pool(true, 4, 27, 27, 13, 13, 3, 2, 5);
-    check_pool(true, 3, 12, 19, 4, 5, 4, 3, 2); /* another window and stride */
+    check_pool(true, 3, 12, 19, 4, 5, 4, 3, 2);   /* another window and stride */
+    check_pool(true, 3, 54, 54, 27, 27, 3, 2, 8); /* caffe-bvlc-224's pool1, ceil mode */
+    check_pool(true, 3, 54, 54, 27, 27, 3, 2, 1);
+    check_pool(true, 2, 13, 13, 6, 6, 3, 2, 4);
 }
 END_TEST
 

@@ -168,6 +168,51 @@ START_TEST(test_caffe_at_224)
 }
 END_TEST
 
+/* The ONNX zoo's bvlcalexnet: BVLC's network at 224 with Caffe's pools,
+ * which round up: 54 -> 27 -> 13 -> 6, so fc6 sees 256x6x6 without the
+ * adaptive pool; at 227 it is caffe-bvlc-227 exactly. */
+START_TEST(test_bvlc_224_ceil)
+{
+    an_layer_info l[AN_MAX_LAYERS], m[AN_MAX_LAYERS];
+    int count = 0, n = 0, h = 0, w = 0;
+    ck_assert_int_eq(an_variant_input_size("caffe-bvlc-224", &h, &w), AN_OK);
+    ck_assert_int_eq(h, 224);
+    ck_assert_int_eq(w, 224);
+    ck_assert_int_eq(an_variant_infer("caffe-bvlc-224", 3, 224, 224, l, &count), AN_OK);
+    ck_assert_int_eq(count, 23);
+    ck_assert_str_eq(l[0].arith, "k=11,s=4 (224-11)/4+1=54.25");
+    ck_assert_int_eq(l[0].h, 54);
+    ck_assert_str_eq(l[3].arith, "k=3,s=2,ceil (54-3)/2+1=26.5");
+    ck_assert_int_eq(l[3].exact, 0);
+    ck_assert_int_eq(l[3].h, 27);
+    ck_assert_int_eq(l[7].h, 13);
+    ck_assert_int_eq(l[14].h, 6);
+    ck_assert_str_eq(l[15].arith, "out=6x6, identity");
+    ck_assert_int_eq(l[16].c, 9216);
+    ck_assert_int_eq(an_variant_params("caffe-bvlc-224"), an_variant_params("caffe-bvlc-227"));
+    /* at 227 every pool division is exact: caffe-bvlc-227's shapes */
+    ck_assert_int_eq(an_variant_infer("caffe-bvlc-224", 3, 227, 227, l, &count), AN_OK);
+    ck_assert_int_eq(an_variant_infer("caffe-bvlc-227", 3, 227, 227, m, &n), AN_OK);
+    ck_assert_int_eq(count, n);
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(l[i].c, m[i].c);
+        ck_assert_int_eq(l[i].h, m[i].h);
+        ck_assert_int_eq(l[i].w, m[i].w);
+    }
+    /* the two are different networks to the converter */
+    ck_assert(!an__variant_same_layers(an__variant_find("caffe-bvlc-224"),
+                                       an__variant_find("caffe-bvlc-227")));
+    /* 235 x 224: H 57 -> 28 -> 14 -> 7 (floor: 6), W 54 -> 27 -> 13 -> 6 */
+    ck_assert_int_eq(an_variant_infer("caffe-bvlc-224", 3, 235, 224, l, &count), AN_OK);
+    ck_assert_int_eq(l[0].h, 57);
+    ck_assert_int_eq(l[3].h, 28);
+    ck_assert_int_eq(l[3].w, 27);
+    ck_assert_int_eq(l[7].h, 14);
+    ck_assert_int_eq(l[14].h, 7);
+    ck_assert_str_eq(l[15].arith, "out=6x6 from 7x6");
+}
+END_TEST
+
 /* 256x256: the last pool gives 7x7 and the adaptive pool brings it to 6x6. */
 START_TEST(test_torchvision_256)
 {
@@ -324,11 +369,12 @@ START_TEST(test_variant_names)
     int n = 0;
     while (names[n])
         n++;
-    ck_assert_int_eq(n, 4);
+    ck_assert_int_eq(n, 5);
     ck_assert_str_eq(names[0], "torchvision-224");
     ck_assert_str_eq(names[1], "caffe-227");
     ck_assert_str_eq(names[2], "caffe-bvlc-227");
     ck_assert_str_eq(names[3], "caffenet-227");
+    ck_assert_str_eq(names[4], "caffe-bvlc-224");
     for (int i = 0; i < n; i++) {
         const an__variant *v = an__variant_find(names[i]);
         ck_assert_ptr_nonnull(v);
@@ -539,7 +585,7 @@ START_TEST(test_variant_table_single_place)
         ck_assert_int_eq(pp.crop, h);
         ck_assert_int_eq(pp.bgr, strncmp(names[n], "caffe", 5) == 0);
     }
-    ck_assert_int_eq(n, 4);
+    ck_assert_int_eq(n, 5);
     an_preprocess pp;
     ck_assert_int_eq(an_preprocess_default("nope", &pp), AN_ERR_UNKNOWN_VARIANT);
     for (int i = 0; i < n; i++)
@@ -557,6 +603,7 @@ static Suite *variant_suite(void)
     tcase_add_test(tc, test_layer_fields);
     tcase_add_test(tc, test_arith_native);
     tcase_add_test(tc, test_caffe_at_224);
+    tcase_add_test(tc, test_bvlc_224_ceil);
     tcase_add_test(tc, test_torchvision_256);
     tcase_add_test(tc, test_non_square);
     tcase_add_test(tc, test_minimum_size);

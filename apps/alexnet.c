@@ -240,6 +240,13 @@ typedef struct {
 } forward_args;
 
 unsigned app_load_flags;
+int app_tune_quick_batch;
+
+static void tune_log(const char *line, void *user)
+{
+    (void)user;
+    fprintf(stderr, "alexnet: tune: %s\n", line);
+}
 
 int app_open_model(const char *device, const char *variant, const char *weights, uint64_t seed,
                    an_device **dev, an_model **model)
@@ -266,6 +273,22 @@ int app_open_models(const char *devices, const char *variant, const char *weight
         return fail_setup("device", status);
     for (int i = 0; i < n_dev; i++) {
         models[i] = NULL;
+        if (app_tune_quick_batch > 0) {
+            an_tune_options to = {.variants = variant,
+                                  .batches = &app_tune_quick_batch,
+                                  .n_batches = 1,
+                                  .quick = 1,
+                                  .log = tune_log};
+            status = an_tune(devs[i], &to);
+            if (status != AN_OK) {
+                int rc = fail_setup("--tune quick", status);
+                for (int j = 0; j < i; j++)
+                    an_model_free(models[j]);
+                for (int j = 0; j < n_dev; j++)
+                    an_device_free(devs[j]);
+                return rc;
+            }
+        }
         status = weights
                      ? an_model_load_flags(devs[i], variant, weights, app_load_flags, &models[i])
                      : an_model_seed(devs[i], variant, seed, &models[i]);

@@ -661,8 +661,10 @@ static int tune_quick(an_device *dev, const char *variants, const int *batches, 
     int status = path ? an__tuning_table_read(path, &dev->info, &file) : AN_OK;
     const an__tuning_entry *d = an__tuning_table_find(&file, "device");
     an__tuning layout = def;
-    if (d && an__tuning_parse(d->params, &layout) != AN_OK)
-        layout = def;
+    if (d && an__tuning_parse(d->params, &layout) != AN_OK) {
+        layout = def; /* a malformed device line: the defaults, as an__tuning_load does */
+        an__clear_error();
+    }
     int fc_blocked = layout.fc_blocked;
     results *r = calloc(1, sizeof *r);
     char *copy = strdup(variants), *save = NULL;

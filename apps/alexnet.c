@@ -245,6 +245,13 @@ typedef struct {
 } forward_args;
 
 unsigned app_load_flags;
+int app_tune_quick_batch;
+
+static void tune_log(const char *line, void *user)
+{
+    (void)user;
+    fprintf(stderr, "alexnet: tune: %s\n", line);
+}
 
 int app_parse_weights_dtype(const char *cmd, const char *text, unsigned *flags)
 {
@@ -291,6 +298,22 @@ int app_open_models(const char *devices, const char *variant, const char *weight
         return fail_setup("device", status);
     for (int i = 0; i < n_dev; i++) {
         models[i] = NULL;
+        if (app_tune_quick_batch > 0) {
+            an_tune_options to = {.variants = variant,
+                                  .batches = &app_tune_quick_batch,
+                                  .n_batches = 1,
+                                  .quick = 1,
+                                  .log = tune_log};
+            status = an_tune(devs[i], &to);
+            if (status != AN_OK) {
+                int rc = fail_setup("--tune quick", status);
+                for (int j = 0; j < i; j++)
+                    an_model_free(models[j]);
+                for (int j = 0; j < n_dev; j++)
+                    an_device_free(devs[j]);
+                return rc;
+            }
+        }
         status = open_one(devs[i], variant, weights, seed, &models[i]);
         if (status != AN_OK) {
             int rc = fail_setup(weights ? weights : "seeded weights", status);

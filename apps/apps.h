@@ -18,6 +18,11 @@ extern unsigned app_load_flags;
  * prints the error, naming cmd, and returns -1 for anything else. */
 int app_parse_weights_dtype(const char *cmd, const char *text, unsigned *flags);
 
+/* When above 0 (classify --tune quick), app_open_models first runs
+ * an_tune's quick search for the variant at this batch on each device
+ * (layers the tuning file has entries for are reused); 0 by default. */
+extern int app_tune_quick_batch;
+
 /* Opens the device and the model (weights file, or seeded weights when
  * weights is NULL); prints the reason and returns APP_EXIT_USAGE on failure. */
 int app_open_model(const char *device, const char *variant, const char *weights, uint64_t seed,

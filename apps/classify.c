@@ -544,7 +544,10 @@ int cmd_classify(int argc, char **argv)
                                          {"resume", no_argument, NULL, 'R'},
                                          {"weights-dtype", required_argument, NULL, 'D'},
                                          APP_PP_LONG_OPTIONS,
+
+                                         {"tune", required_argument, NULL, 'U'},
                                          {NULL, 0, NULL, 0}};
+    int tune_quick = 0;
     const char *variant = "torchvision-224", *weights = NULL, *device = NULL, *labels_path = NULL;
     const char *output = NULL;
     int shard_k = 1, shard_n = 1, resume = 0;
@@ -597,6 +600,13 @@ int cmd_classify(int argc, char **argv)
         case 'R':
             resume = 1;
             break;
+        case 'U':
+            if (strcmp(optarg, "quick") != 0) {
+                fprintf(stderr, "alexnet classify: --tune takes 'quick', not '%s'\n", optarg);
+                return APP_EXIT_USAGE;
+            }
+            tune_quick = 1;
+            break;
         case 'b':
         case 't':
         case 'T': {
@@ -622,8 +632,10 @@ int cmd_classify(int argc, char **argv)
                    "--shard K/N: only part K of N of the sorted inputs (contiguous parts:\n"
                    "       the outputs of K=1..N concatenate to one run's output)\n"
                    "--output FILE: write the results there; --resume (with --json): keep the\n"
-                   "       complete lines FILE already holds and classify only the "
-                   "rest\n" APP_PP_USAGE,
+                   "       complete lines FILE already holds and classify only the rest\n"
+                   "--tune quick: first tune this batch's layers that the tuning file has no\n"
+                   "       entries for (a short search on the device), store and use "
+                   "them\n" APP_PP_USAGE,
                    app_variant_list("|"));
             return 0;
         default:
@@ -736,6 +748,7 @@ int cmd_classify(int argc, char **argv)
         rc = 1;
         goto done;
     }
+    app_tune_quick_batch = tune_quick ? o.batch : 0;
     if ((rc = app_open_models(device, variant, weights, 0, devs, models, MAX_DEVICES, &n_dev)) != 0)
         goto done;
     if (!weights)

@@ -17,15 +17,12 @@ static void print_line(const char *line, void *user)
 
 int cmd_tune(int argc, char **argv)
 {
-    static const struct option opts[] = {{"variant", required_argument, NULL, 'v'},
-                                         {"batch", required_argument, NULL, 'b'},
-                                         {"runs", required_argument, NULL, 'r'},
-                                         {"device", required_argument, NULL, 'd'},
-                                         {"dry-run", no_argument, NULL, 'n'},
-                                         {"clblast", required_argument, NULL, 'c'},
-                                         {"clblast-params", required_argument, NULL, 'p'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"variant", required_argument, NULL, 'v'}, {"batch", required_argument, NULL, 'b'},
+        {"runs", required_argument, NULL, 'r'},    {"device", required_argument, NULL, 'd'},
+        {"dry-run", no_argument, NULL, 'n'},       {"quick", no_argument, NULL, 'q'},
+        {"clblast", required_argument, NULL, 'c'}, {"clblast-params", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     an_tune_options to = {.log = print_line};
     const char *device = NULL;
     int batches[16], c;
@@ -40,6 +37,9 @@ int cmd_tune(int argc, char **argv)
             break;
         case 'n':
             to.dry_run = 1;
+            break;
+        case 'q':
+            to.quick = 1;
             break;
         case 'c': {
             char *end = NULL;
@@ -73,7 +73,7 @@ int cmd_tune(int argc, char **argv)
         case 'h':
             printf("usage: alexnet tune [--variant NAME[,NAME]] [--batch 1,16,64] [--runs N] "
                    "[--device SEL]\n                   [--clblast FRACTION | --clblast-params SET] "
-                   "[--dry-run]\n"
+                   "[--dry-run] [--quick]\n"
                    "Searches kernel parameters per layer shape and batch on the device, checks "
                    "every\ncandidate against a host reference, stores the winners in the tuning "
                    "file\n($XDG_CACHE_HOME/alexnet/tuning.txt), which models then load.\n"
@@ -82,7 +82,9 @@ int cmd_tune(int argc, char **argv)
                    "each one it draws;\n1%% did not finish in 15 minutes on PoCL); "
                    "--clblast-params SET checks a given\n\"NAME=VALUE,...\" set instead. A set "
                    "is stored only if the network still matches\nthe reference and the FC layers "
-                   "get faster.\n");
+                   "get faster.\n--quick: only the variant and batch pairs the file has no "
+                   "entries for, a few\ncandidates each, on the FC layout the device uses "
+                   "already (what `bench --tune quick`\nand `classify --tune quick` run first).\n");
             return 0;
         default:
             return APP_EXIT_USAGE;

@@ -273,19 +273,43 @@ done:
     return rc;
 }
 
+static void log_stderr(const char *line, void *user)
+{
+    (void)user;
+    fprintf(stderr, "alexnet bench: tune: %s\n", line);
+}
+
+/* --tune quick: opens the device into *dev and runs an_tune's quick search
+ * for the variant at these batches (layers with entries are reused); 0, or
+ * prints why not and returns -1 with nothing left open. */
+static int tune_quick(const char *device, const char *variant, const int *batches, int n,
+                      an_device **dev)
+{
+    int status = an_device_open(device, dev);
+    if (status == AN_OK) {
+        an_tune_options to = {
+            .variants = variant, .batches = batches, .n_batches = n, .quick = 1, .log = log_stderr};
+        status = an_tune(*dev, &to);
+    }
+    if (status == AN_OK)
+        return 0;
+    fprintf(stderr, "alexnet bench: --tune quick: %s (%s)\n", an_last_error(),
+            an_status_name(status));
+    an_device_free(*dev);
+    *dev = NULL;
+    return -1;
+}
+
 int cmd_bench(int argc, char **argv)
 {
-    static const struct option opts[] = {{"variant", required_argument, NULL, 'v'},
-                                         {"batch", required_argument, NULL, 'b'},
-                                         {"runs", required_argument, NULL, 'r'},
-                                         {"duration", required_argument, NULL, 'T'},
-                                         {"device", required_argument, NULL, 'd'},
-                                         {"weights", required_argument, NULL, 'w'},
-                                         {"csv", no_argument, NULL, 'c'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {"weights-dtype", required_argument, NULL, 'D'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"variant", required_argument, NULL, 'v'}, {"batch", required_argument, NULL, 'b'},
+        {"runs", required_argument, NULL, 'r'},    {"duration", required_argument, NULL, 'T'},
+        {"device", required_argument, NULL, 'd'},  {"weights", required_argument, NULL, 'w'},
+        {"csv", no_argument, NULL, 'c'},           {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},          {"weights-dtype", required_argument, NULL, 'D'},
+        {"tune", required_argument, NULL, 't'},    {NULL, 0, NULL, 0}};
+    int quick = 0;
     bench_args a = {"torchvision-224", {1, 16, 64}, 3, 5, 0, OUT_TABLE, 4};
     const char *device = NULL, *weights = NULL;
     unsigned flags = 0; /* --weights-dtype f16: AN_LOAD_WEIGHTS_F16 */
@@ -353,23 +377,37 @@ int cmd_bench(int argc, char **argv)
             }
             break;
         }
+        case 't':
+            if (strcmp(optarg, "quick") != 0) {
+                fprintf(stderr, "alexnet bench: --tune takes 'quick', not '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            quick = 1;
+            break;
         case 'h':
             printf("usage: alexnet bench [--variant NAME] [--batch 1,16,64] [--runs N] "
                    "[--duration S] [--device SEL] [--weights FILE] [--csv | --json]\n"
-                   "       [--weights-dtype f32|f16]\n");
+                   "       [--weights-dtype f32|f16] [--tune quick]\n"
+                   "--tune quick: first tune the layers of each batch's plan that the tuning "
+                   "file has no\n       entries for (a short search, progress on stderr), "
+                   "then measure with them\n");
             return 0;
         default:
             return EXIT_USAGE;
         }
     }
     an_model *model = NULL;
+    an_device *own = NULL; /* opened here for --tune quick, freed after the model */
     an_load_options lo = {.weights = weights, .seed = 1, .device = device, .flags = flags};
+    if (quick && tune_quick(device, a.variant, a.batches, a.n_batches, &own) != 0)
+        return EXIT_USAGE;
     double t_load = now();
-    int rc = 0, status = an_model_load_opts(NULL, a.variant, &lo, &model);
+    int rc = 0, status = an_model_load_opts(own, a.variant, &lo, &model);
     double load_ms = (now() - t_load) * 1e3; /* device opening included */
     if (status != AN_OK) {
         fprintf(stderr, "alexnet bench: %s: %s (%s)\n", weights ? weights : "seeded weights",
                 an_last_error(), an_status_name(status));
+        an_device_free(own);
         return EXIT_USAGE;
     }
     an_device *dev = an_model_device(model);
@@ -406,5 +444,6 @@ int cmd_bench(int argc, char **argv)
     json_object_put(root);
 done:
     an_model_free(model);
+    an_device_free(own);
     return rc;
 }

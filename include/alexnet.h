@@ -340,6 +340,10 @@ typedef struct {
     const char *tuning_file;    /* NULL: tuning.txt in the default cache directory */
     an_log_fn log;              /* progress and results, a line at a time; NULL: silent */
     void *user;
+    int quick; /* 1 (`--tune quick`): per variant and batch, nothing when the tuning file has
+                  an entry for every conv and FC layer already (they are reused); else a short
+                  candidate set on the FC weight layout the device uses now, runs 0 meaning 2,
+                  CLBlast not tuned. 0: the full search */
 } an_tune_options;
 
 /* Searches kernel parameters per layer shape and batch on dev: every

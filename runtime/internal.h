@@ -252,6 +252,9 @@ typedef struct {
                               conv_vec output channels (1..4) x pixels (1..8) per work-item */
     int ig_ks;             /* its K-step: (input channel, tap) values per local-memory panel */
     int ig_lx, ig_ly;      /* its work-group: work-items along pixels x along output channels */
+    int fc_kb;             /* FC at batch > 1 on blocked weights: 0 fc_gemm; else fc_kb.cl's
+                              K-blocked GEMM with this many inputs per K block (16..4096) */
+    int fc_rt;             /* fc_kb's panel: row tiles of fc_tm rows per work-item (1..64) */
 } an__tuning;
 
 /* Parses "name=value,name=value" (commas or blanks) onto *t; unknown names

@@ -411,11 +411,25 @@ static int add_linear(an_plan *p, int layer, int in_features, const an_layer_inf
         an__tuning t = an__tuning_for(m, key);
         if (t.fc_tm > N)
             t.fc_tm = N; /* no tile rows past the batch */
-        snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d -DVW=%d%s", relu,
-                 t.fc_tm, t.fc_tnb, vw, m->fc_half ? " -DWHALF=1" : "");
+        if (m->fc_half)
+            t.fc_kb = 0; /* fc_kb.cl reads float32 weights only; fc_gemm reads half */
+        /* fc_kb > 0: the K-blocked GEMM (fc_kb.cl), each work-item a panel of
+         * fc_rt row tiles, no more than the batch needs */
+        int rows = t.fc_tm, rt = (N + t.fc_tm - 1) / t.fc_tm;
+        if (t.fc_kb > 0) {
+            rt = t.fc_rt < rt ? t.fc_rt : rt;
+            rows = t.fc_tm * rt;
+            snprintf(opts, sizeof opts,
+                     "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d -DVW=%d -DRT=%d -DKB=%d", relu,
+                     t.fc_tm, t.fc_tnb, vw, rt, t.fc_kb);
+        } else {
+            snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d -DVW=%d%s", relu,
+                     t.fc_tm, t.fc_tnb, vw, m->fc_half ? " -DWHALF=1" : "");
+        }
         s->kind = STEP_KERNEL;
         s->src_arg = 0;
-        AN_TRY(an__model_kernel(m, "fc.cl", opts, "fc_gemm", &s->kernel));
+        AN_TRY(an__model_kernel(m, t.fc_kb > 0 ? "fc_kb.cl" : "fc.cl", opts,
+                                t.fc_kb > 0 ? "fc_kb" : "fc_gemm", &s->kernel));
         p->n_steps++;
         cl_kernel k = s->kernel;
         AN_CL(clSetKernelArg(k, 0, sizeof src, &src));
@@ -430,7 +444,7 @@ static int add_linear(an_plan *p, int layer, int in_features, const an_layer_inf
         s->dims = 2;
         s->local[0] = local;
         s->local[1] = 1;
-        s->global[0] = round_up((size_t)(N + t.fc_tm - 1) / t.fc_tm, local);
+        s->global[0] = round_up((size_t)(N + rows - 1) / rows, local);
         s->global[1] = (size_t)(((O + vw - 1) / vw + t.fc_tnb - 1) / t.fc_tnb);
         return AN_OK;
     }

@@ -17,7 +17,10 @@
  * widths (conv_vec, fc_vec: they fix the weight layouts) stay the device's
  * defaults and are stored on the device line with fc_blocked, so per-layer
  * tiles are only ever used with the widths they were tuned for.
- * CLBlast's own kernel parameters are not tuned here. */
+ * CLBlast's own kernel parameters are not tuned here.
+ * The quick search (an_tune_options.quick, `--tune quick`) times a few
+ * candidates for the (variant, batch) pairs the tuning file has no entries
+ * for, on the FC layout the device uses already, and skips the others. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,25 +65,31 @@ static const struct {
     int conv_tx, conv_ocb, conv1_tx, conv1_ocb, fc_tm, fc_tnb, conv_local, fc_local;
     int conv_algo, wino_tt, wino_ocb;
     int ig[5];
+    int fc_kb, fc_rt; /* fc_kb > 0: the K-blocked FC GEMM (fc_kb.cl) with these */
 } cands[] = {
-    {4, 2, 4, 2, 8, 1, 0, 0, 0, 0, 0, {0}},
-    {2, 4, 2, 4, 4, 2, 0, 0, 0, 0, 0, {0}},
-    {6, 2, 6, 2, 6, 2, 0, 0, 0, 0, 0, {0}},
-    {8, 1, 8, 1, 8, 2, 0, 0, 0, 0, 0, {0}},
-    {3, 3, 3, 3, 2, 4, 0, 0, 0, 0, 0, {0}},
-    {4, 3, 5, 2, 4, 3, 0, 0, 0, 0, 0, {0}},
-    {7, 2, 4, 1, 1, 4, 0, 0, 0, 0, 0, {0}},
-    {4, 1, 4, 4, 8, 1, 16, 4, 0, 0, 0, {0}},
-    {4, 2, 4, 2, 8, 1, 64, 16, 0, 0, 0, {0}},
-    {3, 4, 3, 4, 4, 4, 0, 0, 0, 0, 0, {0}},
-    {4, 3, 4, 2, 2, 4, 0, 0, 1, 4, 3, {0}},
-    {4, 3, 4, 2, 2, 4, 0, 0, 1, 6, 2, {0}},
-    {4, 3, 4, 2, 2, 4, 0, 0, 1, 3, 4, {0}},
-    {4, 3, 4, 2, 2, 4, 16, 0, 1, 8, 1, {0}},
-    {4, 3, 4, 2, 2, 4, 0, 0, 2, 0, 0, {3, 2, 32, 16, 4}},
-    {4, 3, 4, 2, 2, 4, 0, 0, 2, 0, 0, {2, 4, 16, 16, 4}},
+    {4, 2, 4, 2, 8, 1, 0, 0, 0, 0, 0, {0}, 0, 0},
+    {2, 4, 2, 4, 4, 2, 0, 0, 0, 0, 0, {0}, 0, 0},
+    {6, 2, 6, 2, 6, 2, 0, 0, 0, 0, 0, {0}, 0, 0},
+    {8, 1, 8, 1, 8, 2, 0, 0, 0, 0, 0, {0}, 0, 0},
+    {3, 3, 3, 3, 2, 4, 0, 0, 0, 0, 0, {0}, 0, 0},
+    {4, 3, 5, 2, 4, 3, 0, 0, 0, 0, 0, {0}, 0, 0},
+    {7, 2, 4, 1, 1, 4, 0, 0, 0, 0, 0, {0}, 0, 0},
+    {4, 1, 4, 4, 8, 1, 16, 4, 0, 0, 0, {0}, 0, 0},
+    {4, 2, 4, 2, 8, 1, 64, 16, 0, 0, 0, {0}, 0, 0},
+    {3, 4, 3, 4, 4, 4, 0, 0, 0, 0, 0, {0}, 0, 0},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 4, 3, {0}, 0, 0},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 6, 2, {0}, 256, 32},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 3, 4, {0}, 128, 32},
+    {4, 3, 4, 2, 2, 4, 16, 0, 1, 8, 1, {0}, 0, 0},
+    {4, 3, 4, 2, 2, 4, 0, 0, 2, 0, 0, {3, 2, 32, 16, 4}, 0, 0},
+    {4, 3, 4, 2, 2, 4, 0, 0, 2, 0, 0, {2, 4, 16, 16, 4}, 128, 8},
 };
 enum { N_CANDS = sizeof cands / sizeof cands[0] };
+
+/* The quick set (an_tune_options.quick): the device's defaults (-1), two
+ * other Winograd blocks with the K-blocked FC GEMM, and implicit GEMM. */
+static const int quick_cands[] = {-1, 11, 12, 14};
+enum { N_QUICK = sizeof quick_cands / sizeof quick_cands[0] };
 
 /* ------------------------------------------------------------------------ */
 /* Host reference: one image through the variant's table, in double.         */
@@ -298,6 +307,9 @@ static an__tuning candidate(const an__tuning *def, int i, int fc_blocked)
         t.ig_lx = cands[i].ig[3];
         t.ig_ly = cands[i].ig[4];
     }
+    t.fc_kb = cands[i].fc_kb;
+    if (cands[i].fc_rt)
+        t.fc_rt = cands[i].fc_rt;
     t.fc_blocked = fc_blocked;
     return t;
 }
@@ -403,8 +415,8 @@ static void report(const cand_run *c, int batch, int hh, int ww, results *r, boo
             fc += mm;
             if (t->fc_blocked && batch > 1) {
                 an__tuning_fc_key(key, sizeof key, in.c * in.h * in.w, l[li].c, batch);
-                snprintf(params, sizeof params, "fc_tm=%d,fc_tnb=%d,fc_local=%d", t->fc_tm,
-                         t->fc_tnb, t->fc_local);
+                snprintf(params, sizeof params, "fc_tm=%d,fc_tnb=%d,fc_local=%d,fc_kb=%d,fc_rt=%d",
+                         t->fc_tm, t->fc_tnb, t->fc_local, t->fc_kb, t->fc_rt);
                 record(r, key, params, mm);
             }
         }
@@ -513,9 +525,11 @@ static void tune_clblast(an_device *dev, an_model *mc, int batch, int hh, int ww
     }
 }
 
+/* quick < 0: the full search over both FC layouts; 0 or 1: the quick set
+ * on that FC layout (fc_blocked) alone. */
 static int tune_variant(an_device *dev, const char *variant, const int *batches, int nb, int runs,
                         results *r, double fc_total[2], const clblast_opts *co, char *clblast,
-                        size_t clblast_size)
+                        size_t clblast_size, int quick)
 {
     int status = AN_OK, hh = 0, ww = 0, n_ref = 0;
     an_model *mb = NULL, *mc = NULL;
@@ -551,32 +565,42 @@ static int tune_variant(an_device *dev, const char *variant, const int *batches,
     /* one model per FC weight layout, with the defaults forced (no file) and
      * Winograd's transformed weights made, so that candidates can pick it */
     an_load_options lo = {.seed = 1, .tuning = "fc_blocked=1,conv_algo=1"};
-    AN_TRY(an_model_load_opts(dev, variant, &lo, &mb));
+    if (quick != 0)
+        AN_TRY(an_model_load_opts(dev, variant, &lo, &mb));
     lo.tuning = "fc_blocked=0,conv_algo=1";
-    AN_TRY(an_model_load_opts(dev, variant, &lo, &mc));
+    if (quick <= 0)
+        AN_TRY(an_model_load_opts(dev, variant, &lo, &mc));
     /* CLBlast first, so that the FC layout choice below sees its tuned speed */
     if (co)
         tune_clblast(dev, mc, maxb, hh, ww, x, ref, n_ref, runs, co, clblast, clblast_size);
     an__tuning def = an__tuning_defaults(&dev->info);
+    int n_c = quick < 0 ? N_CANDS + 1 : N_QUICK;
     for (int b = 0; b < nb; b++) {
         say("%s, batch %d: %d candidates, checked, then timed in %d interleaved rounds\n", variant,
-            batches[b], N_CANDS + 1, runs);
+            batches[b], n_c, runs);
         r->fc_ms[0] = r->fc_ms[1] = 0;
         cand_run c[N_CANDS + 1];
         memset(c, 0, sizeof c);
-        for (int i = 0; i <= N_CANDS; i++) {
-            c[i].model = i < N_CANDS ? mb : mc;
-            c[i].t = i < N_CANDS ? candidate(&def, i, 1) : def;
-            c[i].t.fc_blocked = i < N_CANDS;
+        for (int i = 0; i < n_c; i++) {
+            if (quick >= 0) {
+                int q = quick_cands[i];
+                c[i].model = quick ? mb : mc;
+                c[i].t = q < 0 ? def : candidate(&def, q, quick);
+                c[i].t.fc_blocked = quick;
+            } else {
+                c[i].model = i < N_CANDS ? mb : mc;
+                c[i].t = i < N_CANDS ? candidate(&def, i, 1) : def;
+                c[i].t.fc_blocked = i < N_CANDS;
+            }
             prepare(&c[i], batches[b], hh, ww, x, ref, n_ref);
         }
         /* round-robin, so that a burst of load elsewhere hits every candidate */
         for (int round = 0; round < runs; round++)
-            for (int i = 0; i <= N_CANDS; i++)
+            for (int i = 0; i < n_c; i++)
                 measure(&c[i], x);
-        for (int i = 0; i <= N_CANDS; i++)
+        for (int i = 0; i < n_c; i++)
             if (c[i].plan) {
-                report(&c[i], batches[b], hh, ww, r, i == N_CANDS);
+                report(&c[i], batches[b], hh, ww, r, quick < 0 && i == N_CANDS);
                 an_plan_free(c[i].plan);
             }
         for (int k = 0; k < 2; k++)
@@ -584,6 +608,8 @@ static int tune_variant(an_device *dev, const char *variant, const int *batches,
         /* the programs of this batch's candidates */
         an_model *ms[2] = {mb, mc};
         for (int k = 0; k < 2; k++) {
+            if (!ms[k])
+                continue;
             for (int i = 0; i < ms[k]->n_programs; i++)
                 clReleaseProgram(ms[k]->programs[i].program);
             ms[k]->n_programs = 0;
@@ -598,6 +624,85 @@ fail:
     return status;
 }
 
+/* Whether the table holds an entry for every conv layer, and every FC layer
+ * when fc_blocked at a batch above 1, of variant at its input size and batch
+ * (the keys report() writes). */
+static bool plan_tuned(const an__tuning_table *t, const char *variant, int batch, int fc_blocked)
+{
+    const an__variant *v = an__variant_find(variant);
+    an_layer_info l[AN_MAX_LAYERS];
+    int hh = 0, ww = 0, n = 0;
+    if (!v || an_variant_input_size(variant, &hh, &ww) != AN_OK ||
+        an_variant_infer(variant, v->in_channels, hh, ww, l, &n) != AN_OK)
+        return false;
+    for (int i = 0; i < n; i++) {
+        an_layer_info in =
+            i > 0 ? l[i - 1] : (an_layer_info){.c = v->in_channels, .h = hh, .w = ww};
+        const an__layer *vl = &v->layers[i];
+        char key[96];
+        if (l[i].kind == AN_LAYER_CONV)
+            an__tuning_conv_key(key, sizeof key, in.c, in.h, in.w, l[i].c, vl->kernel, vl->stride,
+                                vl->pad, vl->groups > 1 ? vl->groups : 1, batch);
+        else if (l[i].kind == AN_LAYER_LINEAR && fc_blocked && batch > 1)
+            an__tuning_fc_key(key, sizeof key, in.c * in.h * in.w, l[i].c, batch);
+        else
+            continue;
+        if (!an__tuning_table_find(t, key))
+            return false;
+    }
+    return true;
+}
+
+/* The quick search: per variant, the batches the file has no entries for,
+ * on the FC layout the file's device line (or the default) gives. */
+static int tune_quick(an_device *dev, const char *variants, const int *batches, int nb, int runs,
+                      const char *path, bool dry_run)
+{
+    an__tuning def = an__tuning_defaults(&dev->info);
+    an__tuning_table file = {0};
+    int status = path ? an__tuning_table_read(path, &dev->info, &file) : AN_OK;
+    const an__tuning_entry *d = an__tuning_table_find(&file, "device");
+    an__tuning layout = def;
+    if (d && an__tuning_parse(d->params, &layout) != AN_OK) {
+        layout = def; /* a malformed device line: the defaults, as an__tuning_load does */
+        an__clear_error();
+    }
+    int fc_blocked = layout.fc_blocked;
+    results *r = calloc(1, sizeof *r);
+    char *copy = strdup(variants), *save = NULL;
+    double fc_total[2] = {0, 0};
+    bool tuned = false;
+    if (status == AN_OK && (!r || !copy))
+        status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory");
+    for (char *v = status == AN_OK ? strtok_r(copy, ",", &save) : NULL; v && status == AN_OK;
+         v = strtok_r(NULL, ",", &save)) {
+        int todo[16], nt = 0;
+        for (int i = 0; i < nb; i++) {
+            if (plan_tuned(&file, v, batches[i], fc_blocked))
+                say("%s, batch %d: the tuning file has every layer already: reused\n", v,
+                    batches[i]);
+            else
+                todo[nt++] = batches[i];
+        }
+        if (nt == 0)
+            continue;
+        status = tune_variant(dev, v, todo, nt, runs, r, fc_total, NULL, NULL, 0, fc_blocked);
+        tuned = true;
+    }
+    if (status == AN_OK && tuned) {
+        for (size_t i = 0; i < r->t.n; i++)
+            say("%-60s %-48s %9.3f ms\n", r->t.e[i].key, r->t.e[i].params, r->t.e[i].ms);
+        if (!dry_run)
+            status = write_results(path, &dev->info, r, fc_blocked, &def, NULL);
+    }
+    an__tuning_table_free(&file);
+    if (r)
+        an__tuning_table_free(&r->t);
+    free(r);
+    free(copy);
+    return status;
+}
+
 int an_tune(an_device *dev, const an_tune_options *opts)
 {
     an__clear_error();
@@ -606,7 +711,8 @@ int an_tune(an_device *dev, const an_tune_options *opts)
         return an__fail(AN_ERR_INVALID_ARGUMENT, "an_tune: NULL argument");
     const char *variants = opts->variants ? opts->variants : "torchvision-224,caffe-227";
     const int *batches = opts->batches ? opts->batches : default_batches;
-    int nb = opts->batches ? opts->n_batches : 3, runs = opts->runs ? opts->runs : 5;
+    int nb = opts->batches ? opts->n_batches : 3;
+    int runs = opts->runs ? opts->runs : opts->quick ? 2 : 5;
     if (nb < 1 || nb > 16 || runs < 1 || runs > 16 ||
         !(opts->clblast_fraction >= 0 && opts->clblast_fraction <= 1))
         return an__fail(AN_ERR_INVALID_ARGUMENT,
@@ -621,6 +727,12 @@ int an_tune(an_device *dev, const an_tune_options *opts)
     clblast_opts co = {opts->clblast_fraction, opts->clblast_params};
     say("device: %s (%s, %s), %u compute units\n", dev->info.name, dev->info.platform,
         dev->info.driver, dev->info.compute_units);
+    if (opts->quick) {
+        int status = tune_quick(dev, variants, batches, nb, runs, path, opts->dry_run);
+        log_fn = NULL;
+        log_user = NULL;
+        return status;
+    }
     char clblast[512] = "";
     bool clblast_on = co.fraction > 0 || co.given, clblast_pending = clblast_on;
     results *r = calloc(1, sizeof *r);
@@ -630,7 +742,7 @@ int an_tune(an_device *dev, const an_tune_options *opts)
     for (char *v = copy ? strtok_r(copy, ",", &save) : NULL; v && status == AN_OK;
          v = strtok_r(NULL, ",", &save)) {
         status = tune_variant(dev, v, batches, nb, runs, r, fc_total, clblast_pending ? &co : NULL,
-                              clblast, sizeof clblast);
+                              clblast, sizeof clblast, -1);
         clblast_pending = false; /* once: CLBlast's parameters are device-wide */
     }
     free(copy);

@@ -80,6 +80,10 @@ an__tuning an__tuning_defaults(const an_device_info *info)
     t.ig_ks = cpu ? 32 : 16;
     t.ig_lx = 16;
     t.ig_ly = 4;
+    /* FC at batch > 1: fc_gemm (fc_kb=0) unless measured otherwise; fc_kb's
+     * panel when the tuner or a tuning text picks it */
+    t.fc_kb = 0;
+    t.fc_rt = 8;
     return t;
 }
 
@@ -113,6 +117,8 @@ static const struct {
     {"ig_ks", offsetof(an__tuning, ig_ks), 1, 256},
     {"ig_lx", offsetof(an__tuning, ig_lx), 1, 64},
     {"ig_ly", offsetof(an__tuning, ig_ly), 1, 16},
+    {"fc_kb", offsetof(an__tuning, fc_kb), 0, 4096},
+    {"fc_rt", offsetof(an__tuning, fc_rt), 1, 64},
 };
 
 int an__tuning_parse(const char *text, an__tuning *t)
@@ -145,6 +151,8 @@ int an__tuning_parse(const char *text, an__tuning *t)
             return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning: gemv_lws must be a power of two");
         if (strcmp(param_table[i].name, "conv_vec") == 0 && v != 4 && v != 8 && v != 16)
             return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning: conv_vec must be 4, 8 or 16");
+        if (strcmp(param_table[i].name, "fc_kb") == 0 && v != 0 && v < 16)
+            return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning: fc_kb must be 0 or 16 to 4096");
         if (strcmp(param_table[i].name, "fc_vec") == 0 && v != 8 && v != 16)
             return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning: fc_vec must be 8 or 16");
         *(int *)((char *)t + param_table[i].offset) = (int)v;

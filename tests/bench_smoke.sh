@@ -8,6 +8,8 @@
 #          tuning file it writes reaches no other test; the file must hold the
 #          device line and one entry per conv and FC layer (the 3x3 stride-1
 #          ones naming their algorithm: Winograd candidates are checked too).
+#   bench --tune quick: twice on a fresh tuning file: the first run stores an
+#          entry per conv and FC layer of its plan, the second reuses them.
 # Needs AN_BUILD_ROOT and AN_SOURCE_ROOT (set by meson test).
 set -euo pipefail
 alexnet="$AN_BUILD_ROOT/apps/alexnet"
@@ -103,4 +105,31 @@ if grep -q "the given set wins\|the tuned set wins" "$tmp/tune.txt"; then
 else
     ! grep -q "|clblast Xgemm|" "$file" || fail "a losing CLBlast set was stored"
 fi
+grep -q "^  candidate .*fc_kb=[1-9][0-9]*,.*: layers" "$tmp/tune.txt" ||
+    fail "tune: no K-blocked FC (fc_kb) candidate"
+
+echo "# bench --tune quick"
+# a fresh tuning file: the first run tunes the plan's layers (a few
+# candidates, checked against the reference) and stores them; the second
+# finds every layer there, tunes nothing and leaves the file as it was
+rm -f "$file"
+XDG_CACHE_HOME="$tmp/cache" "$alexnet" bench --variant torchvision-224 --batch 2 --runs 1 \
+    --tune quick >"$tmp/q1.txt" 2>"$tmp/q1.err" || { cat "$tmp/q1.err"; fail "bench --tune quick failed"; }
+grep -v "tune:   candidate" "$tmp/q1.err" || true
+[ -s "$file" ] || fail "--tune quick wrote no tuning file"
+[ "$(grep -c '|conv c=.* n=2|conv_algo=[012],' "$file")" = 5 ] ||
+    fail "--tune quick: not 5 conv entries at batch 2"
+[ "$(grep -c '|fc i=.* n=2|' "$file")" = 3 ] || fail "--tune quick: not 3 fc entries at batch 2"
+grep -q "tune:   candidate .*: layers" "$tmp/q1.err" || fail "--tune quick: no candidate timed"
+! grep -q "WRONG" "$tmp/q1.err" || fail "--tune quick: a candidate was wrong"
+grep -q "^tuning: .*(and per-layer entries from the tuning file)" "$tmp/q1.txt" ||
+    fail "--tune quick: the bench did not use the entries"
+cp "$file" "$tmp/q1.tuning"
+XDG_CACHE_HOME="$tmp/cache" "$alexnet" bench --variant torchvision-224 --batch 2 --runs 1 \
+    --tune quick >"$tmp/q2.txt" 2>"$tmp/q2.err" || { cat "$tmp/q2.err"; fail "second --tune quick failed"; }
+cat "$tmp/q2.err"
+grep -q "batch 2: the tuning file has every layer already: reused" "$tmp/q2.err" ||
+    fail "--tune quick: the second run did not reuse the entries"
+! grep -q "candidate" "$tmp/q2.err" || fail "--tune quick: the second run tuned again"
+cmp -s "$file" "$tmp/q1.tuning" || fail "--tune quick: the second run changed the tuning file"
 echo "# ok"

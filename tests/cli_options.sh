@@ -26,6 +26,8 @@ expect 2 bench --runs 3x
 expect 2 bench --runs 0
 expect 2 bench --batch 1,2x
 expect 2 bench --batch ,
+expect 2 bench --tune slow
+expect 2 classify --tune full x.png
 expect 2 tune --runs 2x --dry-run
 expect 2 tune --batch 0 --dry-run
 expect 2 tune --batch 1,abc --dry-run

@@ -203,7 +203,9 @@ END_TEST
  * float16), odd FC tiles, pooling tiles that leave a ragged end and
  * work-groups above 1; set 3 the implicit GEMM (igemm.cl) on every conv
  * layer, conv1's 11x11 stride 4 and groups included, in float16 with a
- * K-step (24) that divides few of the layers' C*K*K. Batches 1 (GEMV) and 3
+ * K-step (24) that divides few of the layers' C*K*K, and the K-blocked FC
+ * GEMM (fc_kb.cl) in float16 with K blocks of 48 and panels of 2 rows (batch
+ * 3: a ragged second panel). Batches 1 (GEMV) and 3
  * (GEMM) keep the runtime modest. */
 static const char *const tuning_sets[] = {
     "fc_blocked=0,conv_tx=2,conv_ocb=1,conv1_tx=3,conv1_ocb=1,conv_vec=4,gemv_lws=16,"
@@ -211,7 +213,8 @@ static const char *const tuning_sets[] = {
     "fc_blocked=1,conv_tx=7,conv_ocb=3,conv1_tx=6,conv1_ocb=4,conv_vec=8,fc_vec=8,fc_tm=3,"
     "fc_tnb=3,fc_local=2,conv_local=2,pointwise_local=8,pool_px=5,conv_algo=1,wino_tt=3,"
     "wino_ocb=2",
-    "conv_algo=2,conv_vec=16,ig_mb=3,ig_nb=2,ig_ks=24,ig_lx=16,ig_ly=4",
+    "conv_algo=2,conv_vec=16,ig_mb=3,ig_nb=2,ig_ks=24,ig_lx=16,ig_ly=4,fc_vec=16,fc_tm=1,"
+    "fc_kb=48,fc_rt=2",
 };
 
 static void check_tuned(const char *variant, const char *tag)

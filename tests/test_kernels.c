@@ -841,6 +841,71 @@ START_TEST(test_softmax)
 }
 END_TEST
 
+/* fc_kb (fc_kb.cl, batch > 1): the K-blocked GEMM on weights blocked in vw,
+ * a panel of rt row tiles of tm rows per work-item, kb inputs per K block;
+ * local size 2 along the panels (a ragged last group). */
+static void check_fc_kb(int n, int o, int in, int tm, int tnb, int rt, int kb, int relu, int vw)
+{
+    float *w = random_floats((size_t)o * in), *x = random_floats((size_t)n * in);
+    float *b = random_floats((size_t)o);
+    int padded = an__conv_arranged_oc(o, 1, vw);
+    float *wp = malloc((size_t)padded * in * sizeof *wp), *bp = malloc((size_t)padded * sizeof *bp);
+    an__conv_weights_arrange(w, wp, o, in, 1, 1, vw);
+    an__conv_bias_arrange(b, bp, o, 1, vw);
+    size_t nout = (size_t)n * o;
+    double *want = malloc(nout * sizeof *want), *scale = malloc(nout * sizeof *scale);
+    for (int r = 0; r < n; r++)
+        for (int c = 0; c < o; c++) {
+            double acc = b[c], mag = fabs(b[c]);
+            for (int i = 0; i < in; i++) {
+                double v = (double)w[(size_t)c * in + i] * x[(size_t)r * in + i];
+                acc += v;
+                mag += fabs(v);
+            }
+            want[(size_t)r * o + c] = relu && acc < 0 ? 0 : acc;
+            scale[(size_t)r * o + c] = mag;
+        }
+    char opts[160];
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d -DVW=%d -DRT=%d -DKB=%d",
+             relu, tm, tnb, vw, rt, kb);
+    cl_kernel k = kernel("fc_kb.cl", opts, "fc_kb");
+    cl_mem bw = buffer(wp, (size_t)padded * in), bx = buffer(x, (size_t)n * in);
+    cl_mem bb = buffer(bp, (size_t)padded), by = poisoned(nout);
+    arg_mem(k, 0, bx);
+    arg_mem(k, 1, bw);
+    arg_mem(k, 2, bb);
+    arg_mem(k, 3, by);
+    arg_int(k, 4, n);
+    arg_int(k, 5, o);
+    arg_int(k, 6, in);
+    size_t rows = (size_t)tm * rt, local[2] = {2, 1};
+    size_t global[2] = {((n + rows - 1) / rows + 1) / 2 * 2,
+                        (size_t)(((o + vw - 1) / vw + tnb - 1) / tnb)};
+    run(k, 2, global, local);
+    char what[160];
+    snprintf(what, sizeof what, "fc_kb N%d %dx%d tm%d tnb%d rt%d kb%d vw%d relu%d", n, o, in, tm,
+             tnb, rt, kb, vw, relu);
+    float *got = read_back(by, nout);
+    compare(what, got, want, scale, nout, 1e-5);
+    clReleaseKernel(k);
+    clReleaseMemObject(bw), clReleaseMemObject(bx), clReleaseMemObject(bb), clReleaseMemObject(by);
+    free(w), free(x), free(b), free(wp), free(bp), free(want), free(scale), free(got);
+}
+
+START_TEST(test_fc_kb)
+{
+    check_fc_kb(7, 37, 123, 2, 4, 2, 16, 1, 8);  /* K not a multiple of the block */
+    check_fc_kb(7, 37, 123, 3, 1, 1, 50, 0, 16); /* ragged panel, ragged tile */
+    check_fc_kb(16, 64, 77, 2, 4, 8, 256, 1, 8); /* one K block, one panel */
+    check_fc_kb(5, 13, 9, 8, 4, 4, 16, 0, 16);   /* tiles and panel larger than the problem */
+    check_fc_kb(19, 100, 301, 1, 3, 5, 64, 1, 8);
+    check_fc_kb(33, 1000, 64, 2, 2, 3, 17, 0, 16); /* five panels, the last partial */
+    check_fc_kb(64, 45, 130, 2, 4, 32, 32, 1, 8);  /* the batch-64 shape, small */
+    check_fc_kb(21, 19, 67, 16, 1, 2, 4096, 1, 16);
+    check_fc_kb(3, 1000, 201, 3, 2, 16, 48, 1, 8);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kernels");
@@ -861,6 +926,12 @@ int main(void)
     tcase_add_test(tc, test_bias_act);
     tcase_add_test(tc, test_softmax);
     suite_add_tcase(s, tc);
+    /* a case of its own, so that CK_RUN_CASE=fc_kb runs it alone */
+    TCase *kb = tcase_create("fc_kb");
+    tcase_add_checked_fixture(kb, setup, NULL);
+    tcase_set_timeout(kb, 600);
+    tcase_add_test(kb, test_fc_kb);
+    suite_add_tcase(s, kb);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);

@@ -12,6 +12,7 @@
 /* What classify.c's cmd_classify calls beyond the parsers: never reached
  * here, stubbed so that the target links without the OpenCL pipeline. */
 unsigned app_load_flags;
+int app_tune_quick_batch;
 
 int app_parse_weights_dtype(const char *cmd, const char *text, unsigned *flags)
 {

@@ -117,6 +117,62 @@ fail:
     return status;
 }
 
+/* Uploads linear layer i's weights (O, I) in parts of whole rows, each part
+ * below the device's largest allocation, into m->parts[i]: arranged into
+ * blocks of fc_vec outputs when fc_blocked (a part's rows then a multiple of
+ * fc_vec, so that each part is a slice of the whole layer's layout). */
+static int upload_linear_parts(an_model *m, const an__weights *w, int i)
+{
+    int status = AN_OK;
+    float *tmp = NULL, *btmp = NULL;
+    const int O = w->shape[i].dims[0], I = w->shape[i].dims[1];
+    bool blocked = m->tuning.fc_blocked;
+    int vw = blocked ? m->tuning.fc_vec : 1;
+    size_t row_bytes = (size_t)I * sizeof(float);
+    uint64_t fit = m->dev->info.max_alloc / row_bytes / (uint64_t)vw * (uint64_t)vw;
+    if (fit == 0)
+        return an__fail(AN_ERR_TOO_LARGE,
+                        "%s: Linear-%d: %d output row%s of %d inputs (%zu bytes) exceed the "
+                        "device's largest allocation (%llu bytes, CL_DEVICE_MAX_MEM_ALLOC_SIZE)",
+                        m->variant->name, w->shape[i].layer + 1, vw, vw == 1 ? "" : "s", I,
+                        row_bytes * (size_t)vw, (unsigned long long)m->dev->info.max_alloc);
+    int rows = fit < (uint64_t)O ? (int)fit : O;
+    an__fc_parts *pt = calloc(1, sizeof *pt);
+    if (!pt)
+        return an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory splitting weights");
+    m->parts[i] = pt;
+    pt->rows = rows;
+    int n = (O + rows - 1) / rows;
+    pt->w = calloc((size_t)n, sizeof *pt->w);
+    pt->b = calloc((size_t)n, sizeof *pt->b);
+    if (blocked) {
+        tmp = malloc((size_t)rows * row_bytes);
+        btmp = malloc((size_t)rows * sizeof *btmp);
+    }
+    if (!pt->w || !pt->b || (blocked && (!tmp || !btmp))) {
+        status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory splitting weights");
+        goto fail;
+    }
+    pt->n = n; /* the buffers not made yet are NULL */
+    for (int j = 0; j < n; j++) {
+        int o0 = j * rows, r = O - o0 < rows ? O - o0 : rows;
+        const float *src = w->weight[i] + (size_t)o0 * I, *bsrc = w->bias[i] + o0;
+        size_t padded = (size_t)an__conv_arranged_oc(r, 1, vw);
+        if (blocked) {
+            an__conv_weights_arrange(src, tmp, r, I, 1, 1, vw);
+            an__conv_bias_arrange(bsrc, btmp, r, 1, vw);
+            src = tmp;
+            bsrc = btmp;
+        }
+        AN_TRY(upload(m, src, padded * row_bytes, &pt->w[j]));
+        AN_TRY(upload(m, bsrc, padded * sizeof(float), &pt->b[j]));
+    }
+fail:
+    free(tmp);
+    free(btmp);
+    return status;
+}
+
 /* Uploads host weights, arranging conv filters into blocks of conv_vec output
  * channels (and, with fc_blocked, linear ones into blocks of fc_vec) and
  * padding their biases. */
@@ -129,6 +185,15 @@ static int upload_weights(an_model *m, const an__weights *w)
         m->shape[i] = w->shape[i];
         const int *d = w->shape[i].dims;
         bool conv = w->shape[i].ndim == 4;
+        if (!conv) {
+            size_t rows = m->tuning.fc_blocked
+                              ? (size_t)an__conv_arranged_oc(d[0], 1, m->tuning.fc_vec)
+                              : (size_t)d[0];
+            if (rows * d[1] * sizeof(float) > m->dev->info.max_alloc) {
+                AN_TRY(upload_linear_parts(m, w, i));
+                continue;
+            }
+        }
         if (conv || m->tuning.fc_blocked) {
             int groups = conv ? m->variant->layers[w->shape[i].layer].groups : 1;
             if (groups < 1)
@@ -285,6 +350,18 @@ void an_model_free(an_model *model)
             clReleaseMemObject(model->bias[i]);
         if (model->wino[i])
             clReleaseMemObject(model->wino[i]);
+        an__fc_parts *pt = model->parts[i];
+        for (int j = 0; pt && j < pt->n; j++) {
+            if (pt->w[j])
+                clReleaseMemObject(pt->w[j]);
+            if (pt->b[j])
+                clReleaseMemObject(pt->b[j]);
+        }
+        if (pt) {
+            free(pt->w);
+            free(pt->b);
+            free(pt);
+        }
     }
     for (int i = 0; i < model->n_programs; i++)
         clReleaseProgram(model->programs[i].program);

@@ -83,6 +83,52 @@ static void fill_info(cl_platform_id p, cl_device_id d, int pi, int di, an_devic
     }
 }
 
+/* $ALEXNET_MAX_ALLOC: a largest allocation to pretend, below the device's
+ * own (bytes, or with a K, M or G suffix: KiB, MiB, GiB), so that a small
+ * device's limit can be tried on any device. Unset or "": none (*out 0). */
+static int max_alloc_env(uint64_t *out)
+{
+    *out = 0;
+    const char *v = getenv("ALEXNET_MAX_ALLOC");
+    if (!v || !*v)
+        return AN_OK;
+    char *end = NULL;
+    unsigned long long n = strtoull(v, &end, 10);
+    int shift = 0;
+    if (end != v && *end) {
+        const char *units = "KMG";
+        const char *u = strchr(units, toupper((unsigned char)*end));
+        if (u && *u) {
+            shift = 10 * (int)(u - units + 1);
+            end++;
+        }
+    }
+    if (end == v || *end || !isdigit((unsigned char)v[0]) || n == 0 || n > (UINT64_MAX >> shift))
+        return an__fail(AN_ERR_INVALID_ARGUMENT,
+                        "$ALEXNET_MAX_ALLOC is '%s'; want a positive number of bytes, "
+                        "optionally with K, M or G (e.g. 128M)",
+                        v);
+    *out = (uint64_t)n << shift;
+    return AN_OK;
+}
+
+/* What fill_info leaves out: $ALEXNET_MAX_ALLOC applied to dev->info, and
+ * whether fma() is in hardware. */
+static int finish_device(an_device *dev)
+{
+    uint64_t limit = 0;
+    int status = max_alloc_env(&limit);
+    if (status != AN_OK)
+        return status;
+    if (limit && limit < dev->info.max_alloc)
+        dev->info.max_alloc = limit;
+    cl_device_fp_config fp = 0;
+    dev->fma = clGetDeviceInfo(dev->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) ==
+                   CL_SUCCESS &&
+               (fp & CL_FP_FMA);
+    return AN_OK;
+}
+
 /* Collects every device of every platform; refs may be NULL. */
 static int enumerate(device_ref *refs, an_device_info *infos, int max, int *count)
 {
@@ -250,6 +296,7 @@ int an_device_open(const char *selector, an_device **out)
     dev->platform = refs[i].platform;
     dev->device = refs[i].device;
     dev->info = infos[i];
+    AN_TRY(finish_device(dev));
 
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)dev->platform, 0};
     AN_CL_OBJ(dev->context, clCreateContext(props, 1, &dev->device, NULL, NULL, &an__err));
@@ -369,6 +416,7 @@ int an_device_from_cl(cl_context context, cl_device_id device, cl_command_queue 
     dev->device = device;
     fill_info(dev->platform, device, -1, -1, &dev->info);
     find_indices(device, &dev->info);
+    AN_TRY(finish_device(dev));
     AN_CL(clRetainContext(context));
     dev->context = context;
     if (queue) {

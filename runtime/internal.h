@@ -77,6 +77,8 @@ struct an_device {
     cl_context context;
     cl_command_queue queue; /* in-order; profiling enabled unless the caller's queue lacks it */
     bool profiling;         /* the queue gives event times (an_device_from_cl may say no) */
+    bool fma;               /* CL_DEVICE_SINGLE_FP_CONFIG has CL_FP_FMA: fma() is in hardware;
+                               else kernels are built with -Dfma=mad (program.c) */
     an_device_info info;
 };
 
@@ -318,6 +320,15 @@ int an__tuning_load(an_model *m, const char *forced, const char *path);
 /* The model's tuning with the file's entry for layer key `key` applied. */
 an__tuning an__tuning_for(const an_model *m, const char *key);
 
+/* A linear layer's weights in parts of `rows` output rows (the last part
+ * fewer), each part arranged as the whole layer would be (blocked rows are a
+ * multiple of fc_vec) in buffers of its own: w[j] holds rows [j*rows,
+ * min(O, (j+1)*rows)) and b[j] their bias. Owned by the model. */
+typedef struct {
+    int n, rows;
+    cl_mem *w, *b; /* n each */
+} an__fc_parts;
+
 struct an_model {
     an_device *dev;
     bool owns_dev;                /* opened by an_model_load_opts: freed with the model */
@@ -338,9 +349,15 @@ struct an_model {
                                      with VW = tuning.fc_vec when tuning.fc_blocked */
     cl_mem bias[AN_MAX_LAYERS];   /* conv: (G, ceil(OC/G/8), 8); linear: (O), padded to 8
                                      when blocked */
-    cl_mem wino[AN_MAX_LAYERS];   /* Winograd-eligible conv when Winograd may run (model.c,
-                                     wants_winograd): U = G g G^T arranged as
-                                     (16, G, ceil(OC/G/VW), C/G, VW); else NULL */
+    /* A linear layer whose weights exceed the device's largest allocation
+     * (CL_DEVICE_MAX_MEM_ALLOC_SIZE, or $ALEXNET_MAX_ALLOC when smaller):
+     * split by output rows (model.c, upload_linear_parts); weight[i] and
+     * bias[i] are then NULL and plan.c runs one step per part. NULL when
+     * whole. */
+    an__fc_parts *parts[AN_MAX_LAYERS];
+    cl_mem wino[AN_MAX_LAYERS]; /* Winograd-eligible conv when Winograd may run (model.c,
+                                   wants_winograd): U = G g G^T arranged as
+                                   (16, G, ceil(OC/G/VW), C/G, VW); else NULL */
     size_t weight_bytes;
     struct {
         char file[32];

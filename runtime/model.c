@@ -130,6 +130,74 @@ static void fc_half_arrange(const uint16_t *src, uint16_t *dst, int o, int in, i
             }
 }
 
+/* Uploads linear layer i's weights (O, I) in parts of whole rows, each part
+ * below the device's largest allocation, into m->parts[i]: arranged into
+ * blocks of fc_vec outputs when fc_blocked or half-precision (a part's rows
+ * then a multiple of fc_vec, so that each part is a slice of the whole
+ * layer's layout). Biases stay float32. */
+static int upload_linear_parts(an_model *m, const an__weights *w, int i)
+{
+    int status = AN_OK;
+    void *tmp = NULL;
+    float *btmp = NULL;
+    const int O = w->shape[i].dims[0], I = w->shape[i].dims[1];
+    const bool half = w->half[i] != NULL; /* binary16 bits: always blocked (fc_half) */
+    const bool blocked = half || m->tuning.fc_blocked;
+    int vw = blocked ? m->tuning.fc_vec : 1;
+    size_t row_bytes = (size_t)I * (half ? sizeof(uint16_t) : sizeof(float));
+    uint64_t fit = m->dev->info.max_alloc / row_bytes / (uint64_t)vw * (uint64_t)vw;
+    if (fit == 0)
+        return an__fail(AN_ERR_TOO_LARGE,
+                        "%s: Linear-%d: %d output row%s of %d inputs (%zu bytes) exceed the "
+                        "device's largest allocation (%llu bytes, CL_DEVICE_MAX_MEM_ALLOC_SIZE)",
+                        m->variant->name, w->shape[i].layer + 1, vw, vw == 1 ? "" : "s", I,
+                        row_bytes * (size_t)vw, (unsigned long long)m->dev->info.max_alloc);
+    int rows = fit < (uint64_t)O ? (int)fit : O;
+    an__fc_parts *pt = calloc(1, sizeof *pt);
+    if (!pt)
+        return an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory splitting weights");
+    m->parts[i] = pt;
+    pt->rows = rows;
+    int n = (O + rows - 1) / rows;
+    size_t padded_rows = (size_t)an__conv_arranged_oc(rows, 1, vw);
+    pt->w = calloc((size_t)n, sizeof *pt->w);
+    pt->b = calloc((size_t)n, sizeof *pt->b);
+    if (blocked) {
+        tmp = malloc(padded_rows * row_bytes);
+        btmp = malloc(padded_rows * sizeof *btmp);
+    }
+    if (!pt->w || !pt->b || (blocked && (!tmp || !btmp))) {
+        status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory splitting weights");
+        goto fail;
+    }
+    pt->n = n; /* the buffers not made yet are NULL */
+    for (int j = 0; j < n; j++) {
+        int o0 = j * rows, r = O - o0 < rows ? O - o0 : rows;
+        const void *src = NULL;
+        const float *bsrc = w->bias[i] + o0;
+        size_t padded = (size_t)an__conv_arranged_oc(r, 1, vw);
+        if (half) {
+            fc_half_arrange(w->half[i] + (size_t)o0 * I, tmp, r, I, vw);
+            src = tmp;
+        } else if (blocked) {
+            an__conv_weights_arrange(w->weight[i] + (size_t)o0 * I, tmp, r, I, 1, 1, vw);
+            src = tmp;
+        } else {
+            src = w->weight[i] + (size_t)o0 * I;
+        }
+        if (blocked) {
+            an__conv_bias_arrange(bsrc, btmp, r, 1, vw);
+            bsrc = btmp;
+        }
+        AN_TRY(upload(m, src, padded * row_bytes, &pt->w[j]));
+        AN_TRY(upload(m, bsrc, padded * sizeof(float), &pt->b[j]));
+    }
+fail:
+    free(tmp);
+    free(btmp);
+    return status;
+}
+
 /* Uploads host weights, arranging conv filters into blocks of conv_vec output
  * channels (and, with fc_blocked, linear ones into blocks of fc_vec) and
  * padding their biases. */
@@ -142,6 +210,17 @@ static int upload_weights(an_model *m, const an__weights *w)
         m->shape[i] = w->shape[i];
         const int *d = w->shape[i].dims;
         bool conv = w->shape[i].ndim == 4;
+        if (!conv) {
+            /* binary16 weights are always blocked (fc_half), two bytes each */
+            bool blocked = w->half[i] || m->tuning.fc_blocked;
+            size_t rows =
+                blocked ? (size_t)an__conv_arranged_oc(d[0], 1, m->tuning.fc_vec) : (size_t)d[0];
+            size_t esize = w->half[i] ? sizeof(uint16_t) : sizeof(float);
+            if (rows * d[1] * esize > m->dev->info.max_alloc) {
+                AN_TRY(upload_linear_parts(m, w, i));
+                continue;
+            }
+        }
         if (w->half[i]) { /* binary16 linear weights: always blocked (fc_half) */
             int vw = m->tuning.fc_vec, padded = an__conv_arranged_oc(d[0], 1, vw);
             size_t n = (size_t)padded * d[1];
@@ -330,6 +409,18 @@ void an_model_free(an_model *model)
             clReleaseMemObject(model->bias[i]);
         if (model->wino[i])
             clReleaseMemObject(model->wino[i]);
+        an__fc_parts *pt = model->parts[i];
+        for (int j = 0; pt && j < pt->n; j++) {
+            if (pt->w[j])
+                clReleaseMemObject(pt->w[j]);
+            if (pt->b[j])
+                clReleaseMemObject(pt->b[j]);
+        }
+        if (pt) {
+            free(pt->w);
+            free(pt->b);
+            free(pt);
+        }
     }
     for (int i = 0; i < model->n_programs; i++)
         clReleaseProgram(model->programs[i].program);

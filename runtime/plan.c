@@ -13,7 +13,7 @@
 
 typedef enum { STEP_KERNEL, STEP_GEMM } step_kind;
 
-typedef struct {
+typedef struct step {
     step_kind kind;
     int layer; /* index into the variant's table */
     cl_kernel kernel;
@@ -32,6 +32,14 @@ typedef struct {
         cl_uint dims;
         size_t global[3], local[3];
     } more[2];
+    /* A linear layer split into parts (model.c's an__fc_parts): n_sub
+     * steps, part j writing (N, sub[j].rows) into its own sub[j].part_y,
+     * which is then copied into columns [o0, o0 + rows) of part_dst (N,
+     * full_o). The parent step itself runs no kernel. */
+    struct step *sub;
+    int n_sub;
+    cl_mem part_y, part_dst;
+    size_t o0, rows, full_o, batch;
 } step;
 
 struct an_plan {
@@ -351,14 +359,15 @@ fail:
     return status;
 }
 
-static int add_linear(an_plan *p, int layer, int in_features, const an_layer_info *o, int relu,
-                      cl_mem src, cl_mem dst)
+/* One linear layer, or one part of a split one, into step s: O outputs
+ * from the weights w and bias b, written to dst (N, O); key_o is the whole
+ * layer's outputs (its tuning key). */
+static int add_linear_part(an_plan *p, step *s, int layer, int I, int O, int key_o, int relu,
+                           cl_mem src, cl_mem dst, cl_mem w, cl_mem b)
 {
     int status = AN_OK;
     an_model *m = p->model;
-    step *s = &p->steps[p->n_steps];
-    int pi = an__model_param_index(m, layer);
-    int O = o->c, I = in_features, N = p->batch;
+    int N = p->batch;
     int vw = m->tuning.fc_vec; /* the model's: the blocked weights are arranged for it */
     char opts[160];
     s->layer = layer;
@@ -377,11 +386,10 @@ static int add_linear(an_plan *p, int layer, int in_features, const an_layer_inf
         s->src_arg = 1;
         AN_TRY(
             an__model_kernel(m, "fc.cl", opts, blocked ? "gemv_blocked" : "gemv_rows", &s->kernel));
-        p->n_steps++;
         cl_kernel k = s->kernel;
-        AN_CL(clSetKernelArg(k, 0, sizeof(cl_mem), &m->weight[pi]));
+        AN_CL(clSetKernelArg(k, 0, sizeof w, &w));
         AN_CL(clSetKernelArg(k, 1, sizeof src, &src));
-        AN_CL(clSetKernelArg(k, 2, sizeof(cl_mem), &m->bias[pi]));
+        AN_CL(clSetKernelArg(k, 2, sizeof b, &b));
         AN_CL(clSetKernelArg(k, 3, sizeof dst, &dst));
         AN_CL(clSetKernelArg(k, 4, sizeof(int), &O));
         AN_CL(clSetKernelArg(k, 5, sizeof(int), &I));
@@ -407,7 +415,7 @@ static int add_linear(an_plan *p, int layer, int in_features, const an_layer_inf
     if (m->tuning.fc_blocked) {
         /* batch > 1 on blocked weights: fc_gemm, bias and ReLU fused */
         char key[96];
-        an__tuning_fc_key(key, sizeof key, I, O, N);
+        an__tuning_fc_key(key, sizeof key, I, key_o, N);
         an__tuning t = an__tuning_for(m, key);
         if (t.fc_tm > N)
             t.fc_tm = N; /* no tile rows past the batch */
@@ -430,11 +438,10 @@ static int add_linear(an_plan *p, int layer, int in_features, const an_layer_inf
         s->src_arg = 0;
         AN_TRY(an__model_kernel(m, t.fc_kb > 0 ? "fc_kb.cl" : "fc.cl", opts,
                                 t.fc_kb > 0 ? "fc_kb" : "fc_gemm", &s->kernel));
-        p->n_steps++;
         cl_kernel k = s->kernel;
         AN_CL(clSetKernelArg(k, 0, sizeof src, &src));
-        AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &m->weight[pi]));
-        AN_CL(clSetKernelArg(k, 2, sizeof(cl_mem), &m->bias[pi]));
+        AN_CL(clSetKernelArg(k, 1, sizeof w, &w));
+        AN_CL(clSetKernelArg(k, 2, sizeof b, &b));
         AN_CL(clSetKernelArg(k, 3, sizeof dst, &dst));
         AN_CL(clSetKernelArg(k, 4, sizeof(int), &N));
         AN_CL(clSetKernelArg(k, 5, sizeof(int), &O));
@@ -452,9 +459,8 @@ static int add_linear(an_plan *p, int layer, int in_features, const an_layer_inf
     snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d", relu);
     s->kind = STEP_GEMM;
     AN_TRY(an__model_kernel(m, "fc.cl", opts, "bias_act", &s->kernel));
-    p->n_steps++;
     s->x = src;
-    s->w = m->weight[pi];
+    s->w = w;
     s->y = dst;
     s->m = (size_t)N;
     s->n = (size_t)O;
@@ -472,10 +478,53 @@ static int add_linear(an_plan *p, int layer, int in_features, const an_layer_inf
         AN_CL_OBJ(s->temp,
                   clCreateBuffer(m->dev->context, CL_MEM_READ_WRITE, temp, NULL, &an__err));
     AN_CL(clSetKernelArg(s->kernel, 0, sizeof dst, &dst));
-    AN_CL(clSetKernelArg(s->kernel, 1, sizeof(cl_mem), &m->bias[pi]));
+    AN_CL(clSetKernelArg(s->kernel, 1, sizeof b, &b));
     AN_CL(clSetKernelArg(s->kernel, 2, sizeof(int), &N));
     AN_CL(clSetKernelArg(s->kernel, 3, sizeof(int), &O));
     return step_1d(p, s, (size_t)N * O);
+fail:
+    return status;
+}
+
+/* A linear layer: one step, or for a layer split into parts (model.c) one
+ * step whose sub-steps each compute a part's rows into a buffer of their own
+ * and copy them into place (a rectangle copy: each row of the batch). The
+ * arithmetic of every output is that of the whole layer's kernel. */
+static int add_linear(an_plan *p, int layer, int in_features, const an_layer_info *o, int relu,
+                      cl_mem src, cl_mem dst)
+{
+    int status = AN_OK;
+    an_model *m = p->model;
+    step *s = &p->steps[p->n_steps++];
+    int pi = an__model_param_index(m, layer);
+    const an__fc_parts *pt = m->parts[pi];
+    s->layer = layer;
+    if (!pt)
+        return add_linear_part(p, s, layer, in_features, o->c, o->c, relu, src, dst, m->weight[pi],
+                               m->bias[pi]);
+    s->kind = STEP_KERNEL;
+    s->sub = calloc((size_t)pt->n, sizeof *s->sub);
+    if (!s->sub)
+        return an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory");
+    s->n_sub = pt->n;
+    for (int j = 0; j < pt->n; j++) {
+        step *sub = &s->sub[j];
+        size_t o0 = (size_t)j * pt->rows;
+        int rows = o->c - (int)o0 < pt->rows ? o->c - (int)o0 : pt->rows;
+        sub->layer = layer;
+        sub->part_dst = dst;
+        sub->o0 = o0;
+        sub->rows = (size_t)rows;
+        sub->full_o = (size_t)o->c;
+        sub->batch = (size_t)p->batch;
+        AN_CL_OBJ(sub->part_y,
+                  clCreateBuffer(m->dev->context, CL_MEM_READ_WRITE,
+                                 (size_t)p->batch * rows * sizeof(float), NULL, &an__err));
+        AN_TRY(add_linear_part(p, sub, layer, in_features, rows, o->c, relu, src, sub->part_y,
+                               pt->w[j], pt->b[j]));
+    }
+    s->kind = s->sub[0].kind; /* what the profile calls it */
+    return AN_OK;
 fail:
     return status;
 }
@@ -692,6 +741,22 @@ static int enqueue_step(an_plan *p, const step *s, cl_mem input, cl_event ev[2])
 {
     int status = AN_OK;
     cl_command_queue q = p->model->dev->queue;
+    if (s->n_sub) {
+        /* a split linear layer: each part, then its rows copied into place;
+         * as for CLBlast, a marker first and the last copy's event */
+        if (ev)
+            AN_CL(clEnqueueMarkerWithWaitList(q, 0, NULL, &ev[1]));
+        for (int j = 0; j < s->n_sub; j++) {
+            const step *t = &s->sub[j];
+            AN_TRY(enqueue_step(p, t, input, NULL));
+            const size_t src_origin[3] = {0, 0, 0}, dst_origin[3] = {t->o0 * sizeof(float), 0, 0};
+            const size_t region[3] = {t->rows * sizeof(float), t->batch, 1};
+            AN_CL(clEnqueueCopyBufferRect(q, t->part_y, t->part_dst, src_origin, dst_origin, region,
+                                          t->rows * sizeof(float), 0, t->full_o * sizeof(float), 0,
+                                          0, NULL, ev && j == s->n_sub - 1 ? &ev[0] : NULL));
+        }
+        return AN_OK;
+    }
     if (s->kind == STEP_GEMM) {
         /* CLBlast may run several kernels and its event covers the last only:
          * a marker before it lets the profiler time the whole step */
@@ -902,20 +967,30 @@ size_t an_plan_activation_bytes(const an_plan *p)
     return p ? 2 * p->act_bytes : 0;
 }
 
+/* Releases a step's kernels and buffers, and its sub-steps'. */
+static void step_release(step *s)
+{
+    if (s->kernel)
+        clReleaseKernel(s->kernel);
+    if (s->temp)
+        clReleaseMemObject(s->temp);
+    if (s->part_y)
+        clReleaseMemObject(s->part_y);
+    for (int j = 0; j < s->n_more; j++)
+        if (s->more[j].kernel)
+            clReleaseKernel(s->more[j].kernel);
+    for (int j = 0; j < s->n_sub; j++)
+        step_release(&s->sub[j]);
+    free(s->sub);
+}
+
 void an_plan_free(an_plan *p)
 {
     if (!p)
         return;
     plan_wait(p, false); /* nothing may still use the caller's buffers */
-    for (int i = 0; i < AN_MAX_LAYERS; i++) {
-        if (p->steps[i].kernel)
-            clReleaseKernel(p->steps[i].kernel);
-        if (p->steps[i].temp)
-            clReleaseMemObject(p->steps[i].temp);
-        for (int j = 0; j < p->steps[i].n_more; j++)
-            if (p->steps[i].more[j].kernel)
-                clReleaseKernel(p->steps[i].more[j].kernel);
-    }
+    for (int i = 0; i < AN_MAX_LAYERS; i++)
+        step_release(&p->steps[i]);
     if (p->softmax)
         clReleaseKernel(p->softmax);
     cl_mem bufs[] = {p->input[0], p->input[1], p->act[0], p->act[1],

@@ -343,7 +343,12 @@ int an__program_get_in(an_device *dev, const char *cache_dir, const char *kernel
     unsigned char *bin = NULL;
     cl_program prog = NULL;
     *out = NULL;
-    const char *opts = options ? options : "";
+    /* without hardware FMA, fma() is emulated (slow, and not needed for
+     * float accuracy here): the kernels' fma() become mad() */
+    char with_mad[600];
+    snprintf(with_mad, sizeof with_mad, "%s%s", options ? options : "",
+             dev->fma ? "" : " -Dfma=mad");
+    const char *opts = with_mad;
 
     size_t src_len = 0;
     AN_TRY(kernel_text(kernel_dir, file, &src, &src_len));

@@ -132,7 +132,8 @@ END_TEST
  * and adds up in quadrature over the three FC layers; 2e-3 is four times
  * the worst single rounding, so only a real defect passes it), for both
  * variants at batch 1 (gemv_blocked) and 3 (fc_gemm), also when the tuning
- * asks for the CLBlast layout (fc_blocked=0), which half weights override. */
+ * asks for the CLBlast layout (fc_blocked=0), which half weights override, or
+ * the K-blocked GEMM (fc_kb, float32 weights only), which they leave out. */
 START_TEST(test_half_weights)
 {
     static const char *const variants[] = {"torchvision-224", "caffe-227"};
@@ -147,7 +148,7 @@ START_TEST(test_half_weights)
         for (int h = 0; h < 2; h++) {
             an_load_options lo = {.seed = 7,
                                   .device = "cpu",
-                                  .tuning = h ? "fc_blocked=0" : "",
+                                  .tuning = h ? "fc_blocked=0,fc_kb=128,fc_rt=4" : "",
                                   .flags = h ? AN_LOAD_WEIGHTS_F16 : 0};
             ck_assert_msg(an_model_load_opts(NULL, variants[vi], &lo, &models[h]) == AN_OK, "%s",
                           an_last_error());

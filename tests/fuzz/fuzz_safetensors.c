@@ -25,9 +25,9 @@ static const an__variant tiny = {
     .in_height = 4,
     .in_width = 4,
     .n_layers = 3,
-    .layers = {{AN_LAYER_CONV, 2, 1, 1, 0, "c.weight", "c.bias", 1, 0, 0, 0},
-               {AN_LAYER_RELU, 0, 0, 0, 0, NULL, NULL, 1, 0, 0, 0},
-               {AN_LAYER_LINEAR, 3, 0, 0, 0, "f.weight", "f.bias", 1, 0, 0, 0}}};
+    .layers = {{AN_LAYER_CONV, 2, 1, 1, 0, "c.weight", "c.bias", 1, 0, 0, 0, 0},
+               {AN_LAYER_RELU, 0, 0, 0, 0, NULL, NULL, 1, 0, 0, 0, 0},
+               {AN_LAYER_LINEAR, 3, 0, 0, 0, "f.weight", "f.bias", 1, 0, 0, 0, 0}}};
 
 static int fd = -1;
 static char path[64];

@@ -1,0 +1,210 @@
+/* test_small_device.c - the whole network within a small device's limits.
+ *
+ *   test_small_device          on PoCL: linear layers split into parts under a
+ *                              pretended largest allocation ($ALEXNET_MAX_ALLOC)
+ *                              give logits bit-identical to the whole layers'
+ *   test_small_device igpu     every variant at its smallest input on Oclgrind
+ *                              (tests/oclgrind_igpu.sh sets it up shaped like
+ *                              integrated graphics) against PoCL, within float
+ *                              rounding
+ *
+ * Both open devices by selector ("cpu", "oclgrind") among the platforms of
+ * $OCL_ICD_VENDORS (the build's tests/icd under Meson). */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static bool igpu_mode;
+
+static float *random_input(size_t n, uint64_t seed)
+{
+    float *x = malloc(n * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    uint64_t s = seed;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = (float)((s >> 40) * (2.0 / 16777216.0) - 1.0); /* [-1, 1) */
+    }
+    return x;
+}
+
+/* The smallest square input the variant accepts. */
+static int smallest_input(const char *variant)
+{
+    an_layer_info layers[AN_MAX_LAYERS];
+    int n = 0;
+    for (int s = 1; s < 400; s++)
+        if (an_variant_infer(variant, 3, s, s, layers, &n) == AN_OK)
+            return s;
+    ck_abort_msg("%s: no input size up to 400 works", variant);
+    return 0;
+}
+
+/* Logits (batch, 1000) of variant with seeded weights on the device that
+ * selector picks, under the largest allocation `max_alloc` ("" for the
+ * device's own, NULL for $ALEXNET_MAX_ALLOC as it is). *parts gets the number
+ * of linear-layer parts (0: none split). */
+static float *logits(const char *selector, const char *max_alloc, const char *variant, int batch,
+                     int size, int *parts)
+{
+    char *saved = getenv("ALEXNET_MAX_ALLOC") ? strdup(getenv("ALEXNET_MAX_ALLOC")) : NULL;
+    if (max_alloc)
+        setenv("ALEXNET_MAX_ALLOC", max_alloc, 1);
+    an_device *dev = NULL;
+    an_model *m = NULL;
+    an_plan *p = NULL;
+    ck_assert_msg(an_device_open(selector, &dev) == AN_OK, "%s", an_last_error());
+    ck_assert_msg(an_model_seed(dev, variant, 7, &m) == AN_OK, "%s: %s", variant, an_last_error());
+    *parts = 0;
+    for (int i = 0; i < m->n_params; i++)
+        *parts += m->parts[i] ? m->parts[i]->n : 0;
+    ck_assert_msg(an_plan_create(m, batch, size, size, &p) == AN_OK, "%s: %s", variant,
+                  an_last_error());
+    float *x = random_input((size_t)batch * 3 * size * size, 11);
+    float *y = malloc((size_t)batch * AN_CLASSES * sizeof *y);
+    ck_assert_ptr_nonnull(y);
+    for (int i = 0; i < batch * AN_CLASSES; i++)
+        y[i] = NAN;
+    ck_assert_msg(an_plan_forward(p, x, y, AN_OUTPUT_LOGITS) == AN_OK, "%s: %s", variant,
+                  an_last_error());
+    an_plan_free(p);
+    an_model_free(m);
+    an_device_free(dev);
+    free(x);
+    if (saved)
+        setenv("ALEXNET_MAX_ALLOC", saved, 1);
+    else
+        unsetenv("ALEXNET_MAX_ALLOC");
+    free(saved);
+    return y;
+}
+
+/* Split linear layers give the unsplit logits bit for bit: both layouts
+ * (blocked: gemv_blocked, fc_gemm; rows: gemv_rows, CLBlast SGEMM), batch 1
+ * and 3, parts of uneven size (7 MiB: FC6 in parts of 192 or 199 rows). */
+START_TEST(split_bit_identical)
+{
+    static const struct {
+        const char *variant, *tuning;
+        int batch;
+    } cases[] = {
+        {"torchvision-224", "", 1},
+        {"torchvision-224", "", 3},
+        {"caffe-227", "", 1},
+        {"torchvision-224", "fc_blocked=0", 1},
+        {"torchvision-224", "fc_blocked=0", 3},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv("ALEXNET_TUNING", cases[i].tuning, 1);
+        int size = smallest_input(cases[i].variant), whole = 0, parts = 0, n = cases[i].batch;
+        float *a = logits("cpu", "", cases[i].variant, n, size, &whole);
+        float *b = logits("cpu", "7M", cases[i].variant, n, size, &parts);
+        unsetenv("ALEXNET_TUNING");
+        ck_assert_int_eq(whole, 0);
+        ck_assert_msg(parts > 3, "%s: only %d parts at 7 MiB", cases[i].variant, parts);
+        for (int j = 0; j < n * AN_CLASSES; j++)
+            ck_assert_msg(memcmp(&a[j], &b[j], sizeof(float)) == 0 && !isnan(a[j]),
+                          "%s (%s) batch %d: logit %d is %a whole, %a in %d parts",
+                          cases[i].variant, cases[i].tuning, n, j, (double)a[j], (double)b[j],
+                          parts);
+        printf("# %s %s batch %d at %d: %d linear parts at 7 MiB, logits bit-identical\n",
+               cases[i].variant, cases[i].tuning, n, size, parts);
+        free(a);
+        free(b);
+    }
+}
+END_TEST
+
+/* A largest allocation below one block of rows, or not a number, is refused
+ * naming it. */
+START_TEST(split_refused)
+{
+    setenv("ALEXNET_MAX_ALLOC", "64K", 1);
+    an_device *dev = NULL;
+    an_model *m = NULL;
+    ck_assert_msg(an_device_open("cpu", &dev) == AN_OK, "%s", an_last_error());
+    ck_assert_uint_eq(dev->info.max_alloc, 65536);
+    int st = an_model_seed(dev, "torchvision-224", 7, &m);
+    ck_assert_int_eq(st, AN_ERR_TOO_LARGE);
+    ck_assert_msg(strstr(an_last_error(), "CL_DEVICE_MAX_MEM_ALLOC_SIZE"), "%s", an_last_error());
+    an_device_free(dev);
+    setenv("ALEXNET_MAX_ALLOC", "12Q", 1);
+    ck_assert_int_eq(an_device_open("cpu", &dev), AN_ERR_INVALID_ARGUMENT);
+    ck_assert_msg(strstr(an_last_error(), "ALEXNET_MAX_ALLOC"), "%s", an_last_error());
+    unsetenv("ALEXNET_MAX_ALLOC");
+}
+END_TEST
+
+/* Every variant ($AN_IGPU_VARIANTS, comma-separated, when set) at its
+ * smallest input, batch 1, on Oclgrind against PoCL. With $OCLGRIND_QUICK
+ * set Oclgrind runs only the first and last work-group of every kernel: its
+ * checks then see every kernel at its real shape, but the logits are not
+ * compared. */
+START_TEST(igpu_variants)
+{
+    const char *const *names = an_variant_names();
+    const char *only = getenv("AN_IGPU_VARIANTS");
+    const char *quick = getenv("OCLGRIND_QUICK");
+    bool compare = !quick || !*quick || strcmp(quick, "0") == 0;
+    for (int v = 0; names[v]; v++) {
+        if (only && *only) {
+            char list[256];
+            snprintf(list, sizeof list, ",%s,", only);
+            char item[80];
+            snprintf(item, sizeof item, ",%s,", names[v]);
+            if (!strstr(list, item))
+                continue;
+        }
+        int size = smallest_input(names[v]), parts = 0, ref_parts = 0;
+        double t0 = an__now();
+        float *got = logits("oclgrind", NULL, names[v], 1, size, &parts);
+        if (!compare) {
+            printf("# %s at %dx%d: %d linear parts on Oclgrind, every kernel's first and last "
+                   "work-group run, %.0f s\n",
+                   names[v], size, size, parts, an__now() - t0);
+            free(got);
+            continue;
+        }
+        float *want = logits("cpu", "", names[v], 1, size, &ref_parts);
+        double scale = 0, worst = 0;
+        for (int j = 0; j < AN_CLASSES; j++)
+            scale = fmax(scale, fabs(want[j]));
+        for (int j = 0; j < AN_CLASSES; j++) {
+            ck_assert_msg(isfinite(got[j]), "%s: logit %d is %g on Oclgrind", names[v], j,
+                          (double)got[j]);
+            worst = fmax(worst, fabs((double)got[j] - want[j]));
+        }
+        printf("# %s at %dx%d: %d linear parts on Oclgrind, max |logit| %.4g, largest "
+               "difference %.3g (%.2g relative), %.0f s\n",
+               names[v], size, size, parts, scale, worst, worst / scale, an__now() - t0);
+        ck_assert_msg(worst <= 1e-4 * scale, "%s: Oclgrind's logits differ from PoCL's by %g of %g",
+                      names[v], worst, scale);
+        free(want);
+        free(got);
+    }
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    igpu_mode = argc > 1 && strcmp(argv[1], "igpu") == 0;
+    Suite *s = suite_create("small_device");
+    TCase *tc = tcase_create(igpu_mode ? "igpu" : "split");
+    tcase_set_timeout(tc, 1200);
+    if (igpu_mode) {
+        tcase_add_test(tc, igpu_variants);
+    } else {
+        tcase_add_test(tc, split_bit_identical);
+        tcase_add_test(tc, split_refused);
+    }
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -45,11 +45,11 @@ static int smallest_input(const char *variant)
 }
 
 /* Logits (batch, 1000) of variant with seeded weights on the device that
- * selector picks, under the largest allocation `max_alloc` ("" for the
- * device's own, NULL for $ALEXNET_MAX_ALLOC as it is). *parts gets the number
- * of linear-layer parts (0: none split). */
+ * selector picks (load flags: AN_LOAD_WEIGHTS_F16 or 0), under the largest allocation `max_alloc`
+ * ("" for the device's own, NULL for $ALEXNET_MAX_ALLOC as it is). *parts gets the number of
+ * linear-layer parts (0: none split). */
 static float *logits(const char *selector, const char *max_alloc, const char *variant, int batch,
-                     int size, int *parts)
+                     int size, unsigned flags, int *parts)
 {
     char *saved = getenv("ALEXNET_MAX_ALLOC") ? strdup(getenv("ALEXNET_MAX_ALLOC")) : NULL;
     if (max_alloc)
@@ -58,7 +58,9 @@ static float *logits(const char *selector, const char *max_alloc, const char *va
     an_model *m = NULL;
     an_plan *p = NULL;
     ck_assert_msg(an_device_open(selector, &dev) == AN_OK, "%s", an_last_error());
-    ck_assert_msg(an_model_seed(dev, variant, 7, &m) == AN_OK, "%s: %s", variant, an_last_error());
+    an_load_options lo = {.seed = 7, .flags = flags};
+    ck_assert_msg(an_model_load_opts(dev, variant, &lo, &m) == AN_OK, "%s: %s", variant,
+                  an_last_error());
     *parts = 0;
     for (int i = 0; i < m->n_params; i++)
         *parts += m->parts[i] ? m->parts[i]->n : 0;
@@ -85,24 +87,28 @@ static float *logits(const char *selector, const char *max_alloc, const char *va
 
 /* Split linear layers give the unsplit logits bit for bit: both layouts
  * (blocked: gemv_blocked, fc_gemm; rows: gemv_rows, CLBlast SGEMM), batch 1
- * and 3, parts of uneven size (7 MiB: FC6 in parts of 192 or 199 rows). */
+ * and 3, half-precision weights too, parts of uneven size (7 MiB: FC6 in
+ * parts of 192 or 199 rows). */
 START_TEST(split_bit_identical)
 {
     static const struct {
         const char *variant, *tuning;
         int batch;
+        unsigned flags;
     } cases[] = {
-        {"torchvision-224", "", 1},
-        {"torchvision-224", "", 3},
-        {"caffe-227", "", 1},
-        {"torchvision-224", "fc_blocked=0", 1},
-        {"torchvision-224", "fc_blocked=0", 3},
+        {"torchvision-224", "", 1, 0},
+        {"torchvision-224", "", 3, 0},
+        {"caffe-227", "", 1, 0},
+        {"torchvision-224", "fc_blocked=0", 1, 0},
+        {"torchvision-224", "fc_blocked=0", 3, 0},
+        {"torchvision-224", "", 1, AN_LOAD_WEIGHTS_F16},
+        {"caffe-227", "", 3, AN_LOAD_WEIGHTS_F16},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         setenv("ALEXNET_TUNING", cases[i].tuning, 1);
         int size = smallest_input(cases[i].variant), whole = 0, parts = 0, n = cases[i].batch;
-        float *a = logits("cpu", "", cases[i].variant, n, size, &whole);
-        float *b = logits("cpu", "7M", cases[i].variant, n, size, &parts);
+        float *a = logits("cpu", "", cases[i].variant, n, size, cases[i].flags, &whole);
+        float *b = logits("cpu", "7M", cases[i].variant, n, size, cases[i].flags, &parts);
         unsetenv("ALEXNET_TUNING");
         ck_assert_int_eq(whole, 0);
         ck_assert_msg(parts > 3, "%s: only %d parts at 7 MiB", cases[i].variant, parts);
@@ -111,8 +117,8 @@ START_TEST(split_bit_identical)
                           "%s (%s) batch %d: logit %d is %a whole, %a in %d parts",
                           cases[i].variant, cases[i].tuning, n, j, (double)a[j], (double)b[j],
                           parts);
-        printf("# %s %s batch %d at %d: %d linear parts at 7 MiB, logits bit-identical\n",
-               cases[i].variant, cases[i].tuning, n, size, parts);
+        printf("# %s %s%s batch %d at %d: %d linear parts at 7 MiB, logits bit-identical\n",
+               cases[i].variant, cases[i].tuning, cases[i].flags ? " f16" : "", n, size, parts);
         free(a);
         free(b);
     }
@@ -161,7 +167,7 @@ START_TEST(igpu_variants)
         }
         int size = smallest_input(names[v]), parts = 0, ref_parts = 0;
         double t0 = an__now();
-        float *got = logits("oclgrind", NULL, names[v], 1, size, &parts);
+        float *got = logits("oclgrind", NULL, names[v], 1, size, 0, &parts);
         if (!compare) {
             printf("# %s at %dx%d: %d linear parts on Oclgrind, every kernel's first and last "
                    "work-group run, %.0f s\n",
@@ -169,7 +175,7 @@ START_TEST(igpu_variants)
             free(got);
             continue;
         }
-        float *want = logits("cpu", "", names[v], 1, size, &ref_parts);
+        float *want = logits("cpu", "", names[v], 1, size, 0, &ref_parts);
         double scale = 0, worst = 0;
         for (int j = 0; j < AN_CLASSES; j++)
             scale = fmax(scale, fabs(want[j]));

@@ -676,17 +676,17 @@ static int tune_quick(an_device *dev, const char *variants, const int *batches, 
         status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory");
     for (char *v = status == AN_OK ? strtok_r(copy, ",", &save) : NULL; v && status == AN_OK;
          v = strtok_r(NULL, ",", &save)) {
-        int todo[16], nt = 0;
+        int untuned[16], nt = 0; /* the batches without entries yet */
         for (int i = 0; i < nb; i++) {
             if (plan_tuned(&file, v, batches[i], fc_blocked))
                 say("%s, batch %d: the tuning file has every layer already: reused\n", v,
                     batches[i]);
             else
-                todo[nt++] = batches[i];
+                untuned[nt++] = batches[i];
         }
         if (nt == 0)
             continue;
-        status = tune_variant(dev, v, todo, nt, runs, r, fc_total, NULL, NULL, 0, fc_blocked);
+        status = tune_variant(dev, v, untuned, nt, runs, r, fc_total, NULL, NULL, 0, fc_blocked);
         tuned = true;
     }
     if (status == AN_OK && tuned) {

@@ -296,8 +296,10 @@ int app_open_models(const char *devices, const char *variant, const char *weight
     int n_dev = 0, status = an_device_open_list(devices, devs, max, &n_dev);
     if (status != AN_OK)
         return fail_setup("device", status);
-    for (int i = 0; i < n_dev; i++) {
+    for (int i = 0; i < n_dev; i++)
         models[i] = NULL;
+    int rc = 0;
+    for (int i = 0; i < n_dev && rc == 0; i++) {
         if (app_tune_quick_batch > 0) {
             an_tune_options to = {.variants = variant,
                                   .batches = &app_tune_quick_batch,
@@ -306,23 +308,20 @@ int app_open_models(const char *devices, const char *variant, const char *weight
                                   .log = tune_log};
             status = an_tune(devs[i], &to);
             if (status != AN_OK) {
-                int rc = fail_setup("--tune quick", status);
-                for (int j = 0; j < i; j++)
-                    an_model_free(models[j]);
-                for (int j = 0; j < n_dev; j++)
-                    an_device_free(devs[j]);
-                return rc;
+                rc = fail_setup("--tune quick", status);
+                break;
             }
         }
         status = open_one(devs[i], variant, weights, seed, &models[i]);
-        if (status != AN_OK) {
-            int rc = fail_setup(weights ? weights : "seeded weights", status);
-            for (int j = 0; j <= i; j++) {
-                an_model_free(models[j]);
-                an_device_free(devs[j]);
-            }
-            return rc;
+        if (status != AN_OK)
+            rc = fail_setup(weights ? weights : "seeded weights", status);
+    }
+    if (rc != 0) { /* every model opened so far and every device, not only those before */
+        for (int j = 0; j < n_dev; j++) {
+            an_model_free(models[j]);
+            an_device_free(devs[j]);
         }
+        return rc;
     }
     *n = n_dev;
     return 0;

@@ -23,107 +23,7 @@
 #include <string.h>
 
 #include "internal.h"
-
-typedef struct {
-    const char *path;
-    const unsigned char *base; /* the whole file, for offsets in messages */
-} pb_file;
-
-typedef struct {
-    const unsigned char *p, *end;
-} pb_span;
-
-static int pb_bad(const pb_file *f, const unsigned char *at, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int pb_bad(const pb_file *f, const unsigned char *at, const char *fmt, ...)
-{
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return an__fail(AN_ERR_BAD_FILE, "%s: not a valid Caffe NetParameter: offset %zu: %s", f->path,
-                    (size_t)(at - f->base), msg);
-}
-
-static int pb_varint(const pb_file *f, pb_span *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    const unsigned char *start = s->p;
-    for (int i = 0; i < 10; i++) {
-        if (s->p >= s->end)
-            return pb_bad(f, start, "varint runs past the end of its message (file truncated?)");
-        unsigned char b = *s->p++;
-        if (i == 9 && b > 1)
-            return pb_bad(f, start, "varint overflows 64 bits");
-        v |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (!(b & 0x80)) {
-            *out = v;
-            return AN_OK;
-        }
-    }
-    return pb_bad(f, start, "varint longer than 10 bytes");
-}
-
-/* One field: its number, wire type, and (wire type 2) its contents. */
-typedef struct {
-    uint32_t number;
-    int wire;
-    uint64_t value; /* wire 0, 1, 5 */
-    pb_span sub;    /* wire 2 */
-    const unsigned char *at;
-} pb_field;
-
-static int pb_next(const pb_file *f, pb_span *s, pb_field *fd)
-{
-    uint64_t key;
-    fd->at = s->p;
-    int status = pb_varint(f, s, &key);
-    if (status)
-        return status;
-    fd->number = (uint32_t)(key >> 3);
-    fd->wire = (int)(key & 7);
-    if (key >> 3 == 0 || key >> 3 > 536870911)
-        return pb_bad(f, fd->at, "field number %" PRIu64 " is out of range", key >> 3);
-    switch (fd->wire) {
-    case 0:
-        return pb_varint(f, s, &fd->value);
-    case 1:
-    case 5: {
-        size_t n = fd->wire == 1 ? 8 : 4;
-        if ((size_t)(s->end - s->p) < n)
-            return pb_bad(f, fd->at,
-                          "field %u's %zu-byte value runs past the end (file "
-                          "truncated?)",
-                          fd->number, n);
-        uint64_t v = 0;
-        for (size_t i = n; i-- > 0;)
-            v = (v << 8) | s->p[i];
-        s->p += n;
-        fd->value = v;
-        return AN_OK;
-    }
-    case 2: {
-        uint64_t len;
-        if ((status = pb_varint(f, s, &len)))
-            return status;
-        if (len > (uint64_t)(s->end - s->p))
-            return pb_bad(f, fd->at,
-                          "field %u's length %" PRIu64 " runs past the end of its "
-                          "message (%zu bytes left; file truncated?)",
-                          fd->number, len, (size_t)(s->end - s->p));
-        fd->sub.p = s->p;
-        fd->sub.end = s->p + len;
-        s->p += len;
-        return AN_OK;
-    }
-    default:
-        return pb_bad(f, fd->at,
-                      "field %u has wire type %d (groups and unknown types are not "
-                      "Caffe's)",
-                      fd->number, fd->wire);
-    }
-}
+#include "protobuf.h"
 
 /* ------------------------------------------------------------------------ */
 /* Blobs                                                                    */
@@ -142,7 +42,7 @@ static int blob_push(const pb_file *f, blob *b, const unsigned char *at, uint32_
     if (b->n == b->cap) {
         size_t cap = b->cap ? 2 * b->cap : 1024;
         if (cap > (SIZE_MAX / 4) / 2 || cap > ((size_t)1 << 32))
-            return pb_bad(f, at, "a blob with more than 2^31 values");
+            return an__pb_bad(f, at, "a blob with more than 2^31 values");
         float *p = realloc(b->data, cap * sizeof *p);
         if (!p)
             return an__fail(AN_ERR_OUT_OF_MEMORY, "%s: out of memory", f->path);
@@ -158,31 +58,32 @@ static int parse_shape(const pb_file *f, pb_span s, blob *b)
     pb_field fd;
     int status;
     while (s.p < s.end) {
-        if ((status = pb_next(f, &s, &fd)))
+        if ((status = an__pb_next(f, &s, &fd)))
             return status;
         if (fd.number != 1)
             continue;
         if (fd.wire == 0) {
             if (b->ndim == AN__MAX_CDIMS)
-                return pb_bad(f, fd.at, "a blob shape with more than %d dimensions", AN__MAX_CDIMS);
+                return an__pb_bad(f, fd.at, "a blob shape with more than %d dimensions",
+                                  AN__MAX_CDIMS);
             b->dims[b->ndim++] = (int64_t)fd.value;
         } else if (fd.wire == 2) {
             while (fd.sub.p < fd.sub.end) {
                 uint64_t v;
-                if ((status = pb_varint(f, &fd.sub, &v)))
+                if ((status = an__pb_varint(f, &fd.sub, &v)))
                     return status;
                 if (b->ndim == AN__MAX_CDIMS)
-                    return pb_bad(f, fd.at, "a blob shape with more than %d dimensions",
-                                  AN__MAX_CDIMS);
+                    return an__pb_bad(f, fd.at, "a blob shape with more than %d dimensions",
+                                      AN__MAX_CDIMS);
                 b->dims[b->ndim++] = (int64_t)v;
             }
         } else {
-            return pb_bad(f, fd.at, "BlobShape.dim has wire type %d", fd.wire);
+            return an__pb_bad(f, fd.at, "BlobShape.dim has wire type %d", fd.wire);
         }
     }
     for (int i = 0; i < b->ndim; i++)
         if (b->dims[i] < 0 || b->dims[i] > INT32_MAX)
-            return pb_bad(f, s.end, "blob dimension %" PRId64 " is out of range", b->dims[i]);
+            return an__pb_bad(f, s.end, "blob dimension %" PRId64 " is out of range", b->dims[i]);
     return AN_OK;
 }
 
@@ -192,7 +93,7 @@ static int parse_blob(const pb_file *f, pb_span s, blob *b)
     int status;
     bool has_shape = false;
     while (s.p < s.end) {
-        if ((status = pb_next(f, &s, &fd)))
+        if ((status = an__pb_next(f, &s, &fd)))
             return status;
         switch (fd.number) {
         case 1:
@@ -200,10 +101,11 @@ static int parse_blob(const pb_file *f, pb_span s, blob *b)
         case 3:
         case 4:
             if (fd.wire != 0)
-                return pb_bad(f, fd.at, "BlobProto field %u has wire type %d", fd.number, fd.wire);
+                return an__pb_bad(f, fd.at, "BlobProto field %u has wire type %d", fd.number,
+                                  fd.wire);
             if ((int64_t)(int32_t)fd.value < 0 || fd.value > INT32_MAX)
-                return pb_bad(f, fd.at, "BlobProto dimension %" PRIu64 " is out of range",
-                              fd.value);
+                return an__pb_bad(f, fd.at, "BlobProto dimension %" PRIu64 " is out of range",
+                                  fd.value);
             b->legacy[fd.number - 1] = (int64_t)fd.value;
             b->has_legacy = true;
             break;
@@ -214,8 +116,8 @@ static int parse_blob(const pb_file *f, pb_span s, blob *b)
             } else if (fd.wire == 2) {
                 size_t len = (size_t)(fd.sub.end - fd.sub.p);
                 if (len % 4)
-                    return pb_bad(f, fd.at, "packed float data of %zu bytes, not a multiple of 4",
-                                  len);
+                    return an__pb_bad(f, fd.at,
+                                      "packed float data of %zu bytes, not a multiple of 4", len);
                 for (const unsigned char *p = fd.sub.p; p < fd.sub.end; p += 4) {
                     uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
                                  (uint32_t)p[3] << 24;
@@ -223,27 +125,27 @@ static int parse_blob(const pb_file *f, pb_span s, blob *b)
                         return status;
                 }
             } else {
-                return pb_bad(f, fd.at, "BlobProto.data has wire type %d", fd.wire);
+                return an__pb_bad(f, fd.at, "BlobProto.data has wire type %d", fd.wire);
             }
             break;
         case 7:
             if (fd.wire != 2)
-                return pb_bad(f, fd.at, "BlobProto.shape has wire type %d", fd.wire);
+                return an__pb_bad(f, fd.at, "BlobProto.shape has wire type %d", fd.wire);
             if (has_shape)
-                return pb_bad(f, fd.at, "BlobProto has two shapes");
+                return an__pb_bad(f, fd.at, "BlobProto has two shapes");
             has_shape = true;
             if ((status = parse_shape(f, fd.sub, b)))
                 return status;
             break;
         case 8:
-            return pb_bad(f, fd.at, "blob holds double_data: only float data is supported");
+            return an__pb_bad(f, fd.at, "blob holds double_data: only float data is supported");
         default:
             break; /* diff, double_diff: not weights */
         }
     }
     if (!has_shape) {
         if (!b->has_legacy)
-            return pb_bad(f, s.end, "a blob has neither a shape nor num/channels/height/width");
+            return an__pb_bad(f, s.end, "a blob has neither a shape nor num/channels/height/width");
         b->ndim = 4;
         memcpy(b->dims, b->legacy, sizeof b->legacy);
     }
@@ -251,8 +153,8 @@ static int parse_blob(const pb_file *f, pb_span s, blob *b)
     for (int i = 0; i < b->ndim; i++)
         numel *= (uint64_t)b->dims[i]; /* each <= 2^31, and at most 8: compared below */
     if (b->ndim > 4 || numel != b->n)
-        return pb_bad(f, s.end, "a blob's shape holds %" PRIu64 " values but its data %zu", numel,
-                      b->n);
+        return an__pb_bad(f, s.end, "a blob's shape holds %" PRIu64 " values but its data %zu",
+                          numel, b->n);
     return AN_OK;
 }
 
@@ -301,17 +203,17 @@ static int parse_layer(const pb_file *f, pb_span s, bool v1, an__ctensors *out, 
     memset(b, 0, sizeof b);
     const unsigned char *at = s.p;
     while (s.p < s.end) {
-        if ((status = pb_next(f, &s, &fd)))
+        if ((status = an__pb_next(f, &s, &fd)))
             return status;
         if (fd.number == f_name) {
             if (fd.wire != 2)
-                return pb_bad(f, fd.at, "layer name has wire type %d", fd.wire);
+                return an__pb_bad(f, fd.at, "layer name has wire type %d", fd.wire);
             name = fd.sub;
         } else if (fd.number == f_blobs) {
             if (fd.wire != 2)
-                return pb_bad(f, fd.at, "layer blobs have wire type %d", fd.wire);
+                return an__pb_bad(f, fd.at, "layer blobs have wire type %d", fd.wire);
             if (n_blobs == 3)
-                return pb_bad(f, fd.at, "a layer with more than 2 blobs");
+                return an__pb_bad(f, fd.at, "a layer with more than 2 blobs");
             blobs[n_blobs++] = fd.sub;
         }
     }
@@ -328,13 +230,14 @@ static int parse_layer(const pb_file *f, pb_span s, bool v1, an__ctensors *out, 
         for (size_t i = 0; i < n; i++)
             shown[i] = name.p[i] >= 0x20 && name.p[i] < 0x7f ? (char)name.p[i] : '?';
         shown[n] = '\0';
-        return pb_bad(f, at,
-                      "layer '%s' has weights but is not an AlexNet layer (conv1..conv5, "
-                      "fc6..fc8)",
-                      shown);
+        return an__pb_bad(f, at,
+                          "layer '%s' has weights but is not an AlexNet layer (conv1..conv5, "
+                          "fc6..fc8)",
+                          shown);
     }
     if (n_blobs != 2)
-        return pb_bad(f, at, "layer '%s' has %d blobs, not a weight and a bias", layer, n_blobs);
+        return an__pb_bad(f, at, "layer '%s' has %d blobs, not a weight and a bias", layer,
+                          n_blobs);
     for (int i = 0; i < 2 && !status; i++)
         status = parse_blob(f, blobs[i], &b[i]);
     if (!status)
@@ -404,9 +307,10 @@ static int set_dim(const pb_file *f, pb_field *fd, uint32_t *dst)
     uint64_t v = fd->value;
     int status;
     if (fd->wire != 0 && fd->wire != 2)
-        return pb_bad(f, fd->at, "field %u has wire type %d, not an integer", fd->number, fd->wire);
+        return an__pb_bad(f, fd->at, "field %u has wire type %d, not an integer", fd->number,
+                          fd->wire);
     for (bool first = true; fd->wire == 0 ? first : s.p < s.end; first = false) {
-        if (fd->wire == 2 && (status = pb_varint(f, &s, &v)))
+        if (fd->wire == 2 && (status = an__pb_varint(f, &s, &v)))
             return status;
         uint32_t u = v > UINT32_MAX - 2 ? MIXED : (uint32_t)v;
         *dst = *dst == UNSET || *dst == u ? u : MIXED;
@@ -417,7 +321,8 @@ static int set_dim(const pb_file *f, pb_field *fd, uint32_t *dst)
 static int set_float(const pb_file *f, const pb_field *fd, float *dst)
 {
     if (fd->wire != 5)
-        return pb_bad(f, fd->at, "field %u has wire type %d, not a float", fd->number, fd->wire);
+        return an__pb_bad(f, fd->at, "field %u has wire type %d, not a float", fd->number,
+                          fd->wire);
     uint32_t u = (uint32_t)fd->value;
     memcpy(dst, &u, 4);
     return AN_OK;
@@ -430,7 +335,7 @@ static int parse_params(const pb_file *f, pb_span s, lkind kind, clayer *l)
     pb_field fd;
     int status;
     while (s.p < s.end) {
-        if ((status = pb_next(f, &s, &fd)))
+        if ((status = an__pb_next(f, &s, &fd)))
             return status;
         uint32_t *dim = NULL;
         float *fl = NULL;
@@ -471,7 +376,7 @@ static int layers_push(const pb_file *f, clayers *ls, const unsigned char *at, c
 {
     if (ls->n == ls->cap) {
         if (ls->cap >= 4096)
-            return pb_bad(f, at, "more than 4096 layers: not an AlexNet");
+            return an__pb_bad(f, at, "more than 4096 layers: not an AlexNet");
         int cap = ls->cap ? 2 * ls->cap : 32;
         clayer *p = realloc(ls->l, (size_t)cap * sizeof *p);
         if (!p)
@@ -509,12 +414,12 @@ static int parse_layer_kind(const pb_file *f, pb_span s, bool v1, clayers *ls)
         return status;
     snprintf(l->type, sizeof l->type, "(none)");
     while (s.p < s.end) {
-        if ((status = pb_next(f, &s, &fd)))
+        if ((status = an__pb_next(f, &s, &fd)))
             return status;
         const uint32_t n = fd.number;
         if (n == f_type && v1) {
             if (fd.wire != 0)
-                return pb_bad(f, fd.at, "V1 layer type has wire type %d", fd.wire);
+                return an__pb_bad(f, fd.at, "V1 layer type has wire type %d", fd.wire);
             snprintf(l->type, sizeof l->type, "type %" PRIu64, fd.value);
             l->kind = L_OTHER;
             for (size_t i = 0; i < sizeof layer_types / sizeof layer_types[0]; i++)
@@ -528,7 +433,7 @@ static int parse_layer_kind(const pb_file *f, pb_span s, bool v1, clayers *ls)
             n != f_lrn && n != f_pool && n != f_relu)
             continue;
         if (fd.wire != 2)
-            return pb_bad(f, fd.at, "layer field %u has wire type %d", n, fd.wire);
+            return an__pb_bad(f, fd.at, "layer field %u has wire type %d", n, fd.wire);
         if (n == f_name)
             copy_str(l->name, sizeof l->name, fd.sub);
         else if (n == f_type) {
@@ -773,7 +678,7 @@ static int parse_transform(const pb_file *f, pb_span s, an__ctensors *out)
     uint64_t crop = 0;
     float mean[3] = {0, 0, 0}, scale = 1.0f;
     while (s.p < s.end) {
-        if ((status = pb_next(f, &s, &fd)))
+        if ((status = an__pb_next(f, &s, &fd)))
             return status;
         if (fd.number == 1) {
             if ((status = set_float(f, &fd, &scale)))
@@ -781,15 +686,15 @@ static int parse_transform(const pb_file *f, pb_span s, an__ctensors *out)
             has_scale = 1;
         } else if (fd.number == 3) {
             if (fd.wire != 0)
-                return pb_bad(f, fd.at, "transform_param crop_size has wire type %d", fd.wire);
+                return an__pb_bad(f, fd.at, "transform_param crop_size has wire type %d", fd.wire);
             crop = fd.value;
         } else if (fd.number == 5) { /* repeated float, packed (wire 2) or not (wire 5) */
             if (fd.wire != 2 && fd.wire != 5)
-                return pb_bad(f, fd.at, "transform_param mean_value has wire type %d", fd.wire);
+                return an__pb_bad(f, fd.at, "transform_param mean_value has wire type %d", fd.wire);
             if (fd.wire == 2 && (fd.sub.end - fd.sub.p) % 4)
-                return pb_bad(f, fd.at,
-                              "transform_param mean_value: packed length not a "
-                              "multiple of 4");
+                return an__pb_bad(f, fd.at,
+                                  "transform_param mean_value: packed length not a "
+                                  "multiple of 4");
             size_t n = fd.wire == 5 ? 1 : (size_t)(fd.sub.end - fd.sub.p) / 4;
             for (size_t i = 0; i < n; i++, n_mean++) {
                 uint32_t u = (uint32_t)fd.value;
@@ -804,8 +709,8 @@ static int parse_transform(const pb_file *f, pb_span s, an__ctensors *out)
         }
     }
     if (n_mean != 0 && n_mean != 1 && n_mean != 3)
-        return pb_bad(f, s.p, "transform_param has %d mean_value entries: Caffe takes 1 or 3",
-                      n_mean);
+        return an__pb_bad(f, s.p, "transform_param has %d mean_value entries: Caffe takes 1 or 3",
+                          n_mean);
     if (n_mean == 1)
         mean[1] = mean[2] = mean[0];
     char *p = out->preprocess;
@@ -824,7 +729,7 @@ static int parse_transform(const pb_file *f, pb_span s, an__ctensors *out)
 
 int an__caffe_read(const char *path, const unsigned char *buf, size_t size, an__ctensors *out)
 {
-    pb_file f = {path, buf};
+    pb_file f = {path, "Caffe NetParameter", buf};
     pb_span s = {buf, buf + size};
     pb_field fd;
     clayers ls = {NULL, 0, 0};
@@ -832,11 +737,11 @@ int an__caffe_read(const char *path, const unsigned char *buf, size_t size, an__
     if (size == 0)
         return an__fail(AN_ERR_BAD_FILE, "%s: the file is empty", path);
     while (s.p < s.end) {
-        if ((status = pb_next(&f, &s, &fd)))
+        if ((status = an__pb_next(&f, &s, &fd)))
             goto fail;
         if ((fd.number == 100 || fd.number == 2) && fd.wire != 2) {
             status =
-                pb_bad(&f, fd.at, "NetParameter field %u has wire type %d", fd.number, fd.wire);
+                an__pb_bad(&f, fd.at, "NetParameter field %u has wire type %d", fd.number, fd.wire);
             goto fail;
         }
         if (fd.number != 100 && fd.number != 2)
@@ -850,7 +755,7 @@ int an__caffe_read(const char *path, const unsigned char *buf, size_t size, an__
         pb_span l = fd.sub;
         pb_field tf;
         while (!out->preprocess[0] && l.p < l.end) {
-            if ((status = pb_next(&f, &l, &tf)))
+            if ((status = an__pb_next(&f, &l, &tf)))
                 goto fail;
             if (tf.number == (fd.number == 2 ? 36u : 100u) && tf.wire == 2 &&
                 (status = parse_transform(&f, tf.sub, out)))

@@ -25,112 +25,7 @@
 #include <string.h>
 
 #include "internal.h"
-
-/* ------------------------------------------------------------------------ */
-/* Protobuf wire format                                                     */
-
-typedef struct {
-    const char *path;
-    const unsigned char *base;
-} pb_file;
-
-typedef struct {
-    const unsigned char *p, *end;
-} pb_span;
-
-typedef struct {
-    uint32_t number;
-    int wire;
-    uint64_t value; /* wire 0, 1, 5 */
-    pb_span sub;    /* wire 2 */
-    const unsigned char *at;
-} pb_field;
-
-static int pb_bad(const pb_file *f, const unsigned char *at, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int pb_bad(const pb_file *f, const unsigned char *at, const char *fmt, ...)
-{
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return an__fail(AN_ERR_BAD_FILE, "%s: not a valid ONNX ModelProto: offset %zu: %s", f->path,
-                    (size_t)(at - f->base), msg);
-}
-
-static int pb_varint(const pb_file *f, pb_span *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    const unsigned char *start = s->p;
-    for (int i = 0; i < 10; i++) {
-        if (s->p >= s->end)
-            return pb_bad(f, start, "varint runs past the end of its message (file truncated?)");
-        unsigned char b = *s->p++;
-        if (i == 9 && b > 1)
-            return pb_bad(f, start, "varint overflows 64 bits");
-        v |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (!(b & 0x80)) {
-            *out = v;
-            return AN_OK;
-        }
-    }
-    return pb_bad(f, start, "varint longer than 10 bytes");
-}
-
-static int pb_next(const pb_file *f, pb_span *s, pb_field *fd)
-{
-    uint64_t key;
-    fd->at = s->p;
-    int status = pb_varint(f, s, &key);
-    if (status)
-        return status;
-    fd->number = (uint32_t)(key >> 3);
-    fd->wire = (int)(key & 7);
-    if (key >> 3 == 0 || key >> 3 > 536870911)
-        return pb_bad(f, fd->at, "field number %" PRIu64 " is out of range", key >> 3);
-    switch (fd->wire) {
-    case 0:
-        return pb_varint(f, s, &fd->value);
-    case 1:
-    case 5: {
-        size_t n = fd->wire == 1 ? 8 : 4;
-        if ((size_t)(s->end - s->p) < n)
-            return pb_bad(f, fd->at, "field %u's %zu-byte value runs past the end (truncated?)",
-                          fd->number, n);
-        uint64_t v = 0;
-        for (size_t i = n; i-- > 0;)
-            v = (v << 8) | s->p[i];
-        s->p += n;
-        fd->value = v;
-        return AN_OK;
-    }
-    case 2: {
-        uint64_t len;
-        if ((status = pb_varint(f, s, &len)))
-            return status;
-        if (len > (uint64_t)(s->end - s->p))
-            return pb_bad(f, fd->at,
-                          "field %u's length %" PRIu64 " runs past the end of its message (%zu "
-                          "bytes left; file truncated?)",
-                          fd->number, len, (size_t)(s->end - s->p));
-        fd->sub.p = s->p;
-        fd->sub.end = s->p + len;
-        s->p += len;
-        return AN_OK;
-    }
-    default:
-        return pb_bad(f, fd->at, "field %u has wire type %d (groups are not ONNX's)", fd->number,
-                      fd->wire);
-    }
-}
-
-static int pb_want(const pb_file *f, const pb_field *fd, int wire, const char *what)
-{
-    if (fd->wire != wire)
-        return pb_bad(f, fd->at, "%s has wire type %d, not %d", what, fd->wire, wire);
-    return AN_OK;
-}
+#include "protobuf.h"
 
 /* ------------------------------------------------------------------------ */
 /* The model, as spans into the file                                        */
@@ -210,16 +105,16 @@ static int parse_attr(const pb_file *f, pb_span s, attr *a)
     int status;
     memset(a, 0, sizeof *a);
     while (s.p < s.end) {
-        if ((status = pb_next(f, &s, &fd)))
+        if ((status = an__pb_next(f, &s, &fd)))
             return status;
         switch (fd.number) {
         case 1:
-            if ((status = pb_want(f, &fd, 2, "AttributeProto.name")))
+            if ((status = an__pb_want(f, &fd, 2, "AttributeProto.name")))
                 return status;
             a->name = fd.sub;
             break;
         case 2:
-            if ((status = pb_want(f, &fd, 5, "AttributeProto.f")))
+            if ((status = an__pb_want(f, &fd, 5, "AttributeProto.f")))
                 return status;
             {
                 uint32_t u = (uint32_t)fd.value;
@@ -227,17 +122,17 @@ static int parse_attr(const pb_file *f, pb_span s, attr *a)
             }
             break;
         case 3:
-            if ((status = pb_want(f, &fd, 0, "AttributeProto.i")))
+            if ((status = an__pb_want(f, &fd, 0, "AttributeProto.i")))
                 return status;
             a->i = (int64_t)fd.value;
             break;
         case 4:
-            if ((status = pb_want(f, &fd, 2, "AttributeProto.s")))
+            if ((status = an__pb_want(f, &fd, 2, "AttributeProto.s")))
                 return status;
             a->s = fd.sub;
             break;
         case 5:
-            if ((status = pb_want(f, &fd, 2, "AttributeProto.t")))
+            if ((status = an__pb_want(f, &fd, 2, "AttributeProto.t")))
                 return status;
             a->t = fd.sub;
             break;
@@ -250,7 +145,7 @@ static int parse_attr(const pb_file *f, pb_span s, attr *a)
             } else if (fd.wire == 2) {
                 while (fd.sub.p < fd.sub.end) {
                     uint64_t v;
-                    if ((status = pb_varint(f, &fd.sub, &v)))
+                    if ((status = an__pb_varint(f, &fd.sub, &v)))
                         return status;
                     if (a->n_ints == MAX_INTS)
                         a->ints_overflow = true;
@@ -258,11 +153,11 @@ static int parse_attr(const pb_file *f, pb_span s, attr *a)
                         a->ints[a->n_ints++] = (int64_t)v;
                 }
             } else {
-                return pb_bad(f, fd.at, "AttributeProto.ints has wire type %d", fd.wire);
+                return an__pb_bad(f, fd.at, "AttributeProto.ints has wire type %d", fd.wire);
             }
             break;
         case 20:
-            if ((status = pb_want(f, &fd, 0, "AttributeProto.type")))
+            if ((status = an__pb_want(f, &fd, 0, "AttributeProto.type")))
                 return status;
             a->type = (int)fd.value;
             break;
@@ -280,21 +175,21 @@ static int parse_node(const pb_file *f, pb_span s, node *n)
     memset(n, 0, sizeof *n);
     n->at = s.p;
     while (s.p < s.end) {
-        if ((status = pb_next(f, &s, &fd)))
+        if ((status = an__pb_next(f, &s, &fd)))
             return status;
         if (fd.number == 1 || fd.number == 2 || fd.number == 3 || fd.number == 4 ||
             fd.number == 5 || fd.number == 7)
-            if ((status = pb_want(f, &fd, 2, "a NodeProto field")))
+            if ((status = an__pb_want(f, &fd, 2, "a NodeProto field")))
                 return status;
         switch (fd.number) {
         case 1:
             if (n->n_in == MAX_IO)
-                return pb_bad(f, fd.at, "a node with more than %d inputs", MAX_IO);
+                return an__pb_bad(f, fd.at, "a node with more than %d inputs", MAX_IO);
             n->in[n->n_in++] = fd.sub;
             break;
         case 2:
             if (n->n_out == MAX_IO)
-                return pb_bad(f, fd.at, "a node with more than %d outputs", MAX_IO);
+                return an__pb_bad(f, fd.at, "a node with more than %d outputs", MAX_IO);
             n->out[n->n_out++] = fd.sub;
             break;
         case 3:
@@ -305,7 +200,7 @@ static int parse_node(const pb_file *f, pb_span s, node *n)
             break;
         case 5:
             if (n->n_attrs == MAX_ATTRS)
-                return pb_bad(f, fd.at, "a node with more than %d attributes", MAX_ATTRS);
+                return an__pb_bad(f, fd.at, "a node with more than %d attributes", MAX_ATTRS);
             if ((status = parse_attr(f, fd.sub, &n->attrs[n->n_attrs++])))
                 return status;
             break;
@@ -328,10 +223,10 @@ static int scan_init(const pb_file *f, pb_span s, init *t)
     t->at = s.p;
     t->name.p = t->name.end = NULL;
     while (s.p < s.end) {
-        if ((status = pb_next(f, &s, &fd)))
+        if ((status = an__pb_next(f, &s, &fd)))
             return status;
         if (fd.number == 8) {
-            if ((status = pb_want(f, &fd, 2, "TensorProto.name")))
+            if ((status = an__pb_want(f, &fd, 2, "TensorProto.name")))
                 return status;
             t->name = fd.sub;
         }
@@ -345,10 +240,10 @@ static int parse_graph(model *m, pb_span s)
     pb_field fd;
     int status;
     while (s.p < s.end) {
-        if ((status = pb_next(f, &s, &fd)))
+        if ((status = an__pb_next(f, &s, &fd)))
             return status;
         if (fd.number == 1 || fd.number == 5 || fd.number == 11 || fd.number == 12)
-            if ((status = pb_want(f, &fd, 2, "a GraphProto field")))
+            if ((status = an__pb_want(f, &fd, 2, "a GraphProto field")))
                 return status;
         if (fd.number == 1) {
             if (m->n_nodes == MAX_NODES)
@@ -367,7 +262,7 @@ static int parse_graph(model *m, pb_span s)
             pb_span v = fd.sub, name = {NULL, NULL};
             pb_field g;
             while (v.p < v.end) {
-                if ((status = pb_next(f, &v, &g)))
+                if ((status = an__pb_next(f, &v, &g)))
                     return status;
                 if (g.number == 1 && g.wire == 2)
                     name = g.sub;
@@ -393,16 +288,16 @@ static int parse_model(model *m, pb_span s)
     int status, graphs = 0;
     m->opset = -1;
     while (s.p < s.end) {
-        if ((status = pb_next(f, &s, &fd)))
+        if ((status = an__pb_next(f, &s, &fd)))
             return status;
         if (fd.number == 8) { /* opset_import: the default domain's version */
-            if ((status = pb_want(f, &fd, 2, "ModelProto.opset_import")))
+            if ((status = an__pb_want(f, &fd, 2, "ModelProto.opset_import")))
                 return status;
             pb_span o = fd.sub, domain = {NULL, NULL};
             pb_field g;
             int64_t version = -1;
             while (o.p < o.end) {
-                if ((status = pb_next(f, &o, &g)))
+                if ((status = an__pb_next(f, &o, &g)))
                     return status;
                 if (g.number == 1 && g.wire == 2)
                     domain = g.sub;
@@ -412,10 +307,10 @@ static int parse_model(model *m, pb_span s)
             if (domain.p == domain.end || span_is(domain, "ai.onnx"))
                 m->opset = version;
         } else if (fd.number == 7) {
-            if ((status = pb_want(f, &fd, 2, "ModelProto.graph")))
+            if ((status = an__pb_want(f, &fd, 2, "ModelProto.graph")))
                 return status;
             if (graphs++)
-                return pb_bad(f, fd.at, "a second graph");
+                return an__pb_bad(f, fd.at, "a second graph");
             if ((status = parse_graph(m, fd.sub)))
                 return status;
         }
@@ -459,30 +354,31 @@ static int read_tensor(const model *m, const init *t, int64_t want_type, tensor 
     char nb[100];
     memset(out, 0, sizeof *out);
     while (s.p < s.end) {
-        if ((status = pb_next(f, &s, &fd)))
+        if ((status = an__pb_next(f, &s, &fd)))
             return status;
         switch (fd.number) {
         case 1:
             if (fd.wire == 0) {
                 if (out->ndim == AN__MAX_CDIMS)
-                    return pb_bad(f, fd.at, "a tensor with more than %d dimensions", AN__MAX_CDIMS);
+                    return an__pb_bad(f, fd.at, "a tensor with more than %d dimensions",
+                                      AN__MAX_CDIMS);
                 out->dims[out->ndim++] = (int64_t)fd.value;
             } else if (fd.wire == 2) {
                 while (fd.sub.p < fd.sub.end) {
                     uint64_t v;
-                    if ((status = pb_varint(f, &fd.sub, &v)))
+                    if ((status = an__pb_varint(f, &fd.sub, &v)))
                         return status;
                     if (out->ndim == AN__MAX_CDIMS)
-                        return pb_bad(f, fd.at, "a tensor with more than %d dimensions",
-                                      AN__MAX_CDIMS);
+                        return an__pb_bad(f, fd.at, "a tensor with more than %d dimensions",
+                                          AN__MAX_CDIMS);
                     out->dims[out->ndim++] = (int64_t)v;
                 }
             } else {
-                return pb_bad(f, fd.at, "TensorProto.dims has wire type %d", fd.wire);
+                return an__pb_bad(f, fd.at, "TensorProto.dims has wire type %d", fd.wire);
             }
             break;
         case 2:
-            if ((status = pb_want(f, &fd, 0, "TensorProto.data_type")))
+            if ((status = an__pb_want(f, &fd, 0, "TensorProto.data_type")))
                 return status;
             data_type = (int64_t)fd.value;
             break;
@@ -493,11 +389,11 @@ static int read_tensor(const model *m, const init *t, int64_t want_type, tensor 
         case 5: /* int32_data (float16 bits) */
         case 7: /* int64_data (Reshape's shape) */
             if (fd.wire != 2 && fd.wire != (fd.number == 4 ? 5 : 0))
-                return pb_bad(f, fd.at, "TensorProto field %u has wire type %d", fd.number,
-                              fd.wire);
+                return an__pb_bad(f, fd.at, "TensorProto field %u has wire type %d", fd.number,
+                                  fd.wire);
             if (fd.number == 4 && fd.wire == 2 && (fd.sub.end - fd.sub.p) % 4)
-                return pb_bad(f, fd.at, "packed float_data of %zu bytes, not a multiple of 4",
-                              (size_t)(fd.sub.end - fd.sub.p));
+                return an__pb_bad(f, fd.at, "packed float_data of %zu bytes, not a multiple of 4",
+                                  (size_t)(fd.sub.end - fd.sub.p));
             typed_fields |= 1u << fd.number;
             if (fd.wire == 2) {
                 if (fd.number == 4)
@@ -510,7 +406,7 @@ static int read_tensor(const model *m, const init *t, int64_t want_type, tensor 
             }
             break;
         case 9:
-            if ((status = pb_want(f, &fd, 2, "TensorProto.raw_data")))
+            if ((status = an__pb_want(f, &fd, 2, "TensorProto.raw_data")))
                 return status;
             raw = fd.sub;
             has_raw = true;
@@ -540,28 +436,30 @@ static int read_tensor(const model *m, const init *t, int64_t want_type, tensor 
     uint64_t numel = 1;
     for (int i = 0; i < out->ndim; i++) {
         if (out->dims[i] < 0 || out->dims[i] > INT32_MAX)
-            return pb_bad(f, t->at, "initializer '%s' has dimension %" PRId64 " out of range",
-                          shown(t->name, nb, sizeof nb), out->dims[i]);
+            return an__pb_bad(f, t->at, "initializer '%s' has dimension %" PRId64 " out of range",
+                              shown(t->name, nb, sizeof nb), out->dims[i]);
         numel *= (uint64_t)out->dims[i];
         if (numel > ((uint64_t)1 << 33))
-            return pb_bad(f, t->at, "initializer '%s' is too large", shown(t->name, nb, sizeof nb));
+            return an__pb_bad(f, t->at, "initializer '%s' is too large",
+                              shown(t->name, nb, sizeof nb));
     }
     size_t esize = data_type == 1 ? 4 : data_type == 10 ? 2 : 8;
     unsigned field = data_type == 1 ? 4 : data_type == 10 ? 5 : 7;
     if (typed_fields & ~(1u << field))
-        return pb_bad(f, t->at,
-                      "initializer '%s' of data type %" PRId64 " holds another type's "
-                      "field",
-                      shown(t->name, nb, sizeof nb), data_type);
+        return an__pb_bad(f, t->at,
+                          "initializer '%s' of data type %" PRId64 " holds another type's "
+                          "field",
+                          shown(t->name, nb, sizeof nb), data_type);
     out->dtype = data_type == 10 ? AN__DT_F16 : AN__DT_F32;
     out->bytes = (size_t)numel * esize;
     if (has_raw && typed)
-        return pb_bad(f, t->at, "initializer '%s' has both raw_data and typed data",
-                      shown(t->name, nb, sizeof nb));
+        return an__pb_bad(f, t->at, "initializer '%s' has both raw_data and typed data",
+                          shown(t->name, nb, sizeof nb));
     if (has_raw ? (size_t)(raw.end - raw.p) != out->bytes : typed != numel)
-        return pb_bad(f, t->at, "initializer '%s' holds %zu %s for its %" PRIu64 " elements",
-                      shown(t->name, nb, sizeof nb), has_raw ? (size_t)(raw.end - raw.p) : typed,
-                      has_raw ? "bytes of raw_data" : "values", numel);
+        return an__pb_bad(f, t->at, "initializer '%s' holds %zu %s for its %" PRIu64 " elements",
+                          shown(t->name, nb, sizeof nb),
+                          has_raw ? (size_t)(raw.end - raw.p) : typed,
+                          has_raw ? "bytes of raw_data" : "values", numel);
     out->data = malloc(out->bytes ? out->bytes : 1);
     if (!out->data)
         return an__fail(AN_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes", f->path, out->bytes);
@@ -575,7 +473,7 @@ static int read_tensor(const model *m, const init *t, int64_t want_type, tensor 
     size_t k = 0;
     s = t->whole;
     while (s.p < s.end) {
-        if ((status = pb_next(f, &s, &fd)))
+        if ((status = an__pb_next(f, &s, &fd)))
             goto fail;
         if (fd.number != field)
             continue;
@@ -587,7 +485,7 @@ static int read_tensor(const model *m, const init *t, int64_t want_type, tensor 
                 x = (uint64_t)v.p[0] | (uint64_t)v.p[1] << 8 | (uint64_t)v.p[2] << 16 |
                     (uint64_t)v.p[3] << 24;
                 v.p += 4;
-            } else if (packed && (status = pb_varint(f, &v, &x))) {
+            } else if (packed && (status = an__pb_varint(f, &v, &x))) {
                 goto fail;
             }
             if (k == numel)
@@ -1103,11 +1001,11 @@ static void onnx_preprocess(const pb_file *f, pb_span s, an__ctensors *out)
 {
     char spec[256] = "", order[16] = "", range[64] = "";
     pb_field fd, e;
-    while (s.p < s.end && pb_next(f, &s, &fd) == AN_OK) {
+    while (s.p < s.end && an__pb_next(f, &s, &fd) == AN_OK) {
         if (fd.number != 14 || fd.wire != 2)
             continue;
         pb_span key = {NULL, NULL}, val = {NULL, NULL}, m = fd.sub;
-        while (m.p < m.end && pb_next(f, &m, &e) == AN_OK)
+        while (m.p < m.end && an__pb_next(f, &m, &e) == AN_OK)
             if (e.wire == 2 && (e.number == 1 || e.number == 2))
                 *(e.number == 1 ? &key : &val) = e.sub;
         if (!key.p || !val.p)
@@ -1149,6 +1047,7 @@ int an__onnx_read(const char *path, const unsigned char *buf, size_t size, an__c
         return an__fail(AN_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
     }
     m->f.path = path;
+    m->f.what = "ONNX ModelProto";
     m->f.base = buf;
     m->nodes = nodes;
     pb_span s = {buf, buf + size};

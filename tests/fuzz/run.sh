@@ -42,7 +42,7 @@ python3 tools/embed.py "$out/obj/embedded_kernels.c" an__embedded_kernels cl_ker
 for src in runtime/status.c runtime/variant.c runtime/weights.c runtime/image.c runtime/jpeg.c \
     runtime/device.c \
     runtime/model.c runtime/tuning.c runtime/program.c runtime/pickle.c runtime/convert.c \
-    runtime/caffe.c runtime/onnx.c "$out/obj/embedded_kernels.c"; do
+    runtime/caffe.c runtime/onnx.c runtime/protobuf.c "$out/obj/embedded_kernels.c"; do
     o="$out/obj/$(basename "${src%.c}").o"
     if [ ! -f "$o" ] || [ "$src" -nt "$o" ] || [ "$0" -nt "$o" ]; then
         "$CC" "${cflags[@]}" "${san[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$o"

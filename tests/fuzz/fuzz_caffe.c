@@ -7,39 +7,18 @@
  * end, and names the variant its layer list is; a refusal is AN_ERR_BAD_FILE,
  * AN_ERR_BAD_WEIGHTS or AN_ERR_OUT_OF_MEMORY with a text, and nothing leaks
  * (LeakSanitizer). */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "internal.h"
+#include "ctensors_check.h"
 
 static void check(int status, an__ctensors *ts)
 {
     if (status != AN_OK) {
-        if ((status != AN_ERR_BAD_FILE && status != AN_ERR_BAD_WEIGHTS &&
-             status != AN_ERR_OUT_OF_MEMORY) ||
-            !an_last_error()[0])
-            abort();
+        check_refusal(status);
         an__ctensors_free(ts);
         return;
     }
     if (ts->count < 1 || !an__variant_find(ts->variant))
         abort();
-    for (int i = 0; i < ts->count; i++) {
-        const an__ctensor *t = &ts->t[i];
-        if (!t->name[0] || (t->dtype != AN__DT_F32 && t->dtype != AN__DT_F16))
-            abort();
-        uint64_t n = 1;
-        for (int d = 0; d < t->ndim; d++)
-            n *= (uint64_t)t->dims[d];
-        if (n * (uint64_t)t->dtype != t->bytes)
-            abort();
-        volatile unsigned char sum = 0; /* touch every byte: ASan sees a short allocation */
-        for (size_t b = 0; b < t->bytes; b++)
-            sum ^= t->data[b];
-        (void)sum;
-    }
+    check_tensors(ts);
     an__ctensors_free(ts);
 }
 

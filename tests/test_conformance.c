@@ -18,40 +18,11 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "logits_check.h"
 #include "npy.h"
 
 static an_device *dev;
 static char ref_dir[4096];
-
-static float *load(const char *name, int *dims, int *ndim)
-{
-    char path[4400];
-    snprintf(path, sizeof path, "%s/%.255s", ref_dir, name);
-    float *data = NULL;
-    int status = npy_read_f32(path, &data, dims, ndim, 4);
-    ck_assert_msg(status == AN_OK, "%s: %s", path, npy_last_error());
-    return data;
-}
-
-static void compare(const char *what, const float *out, const float *ref, size_t n)
-{
-    double num = 0, den = 0, peak = 0, worst = 0;
-    for (size_t i = 0; i < n; i++)
-        peak = fmax(peak, fabs(ref[i]));
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)out[i] - ref[i];
-        ck_assert_msg(isfinite(out[i]), "%s: output %zu is %g", what, i, out[i]);
-        ck_assert_msg(fabs(d) <= 1e-4 * fabs(ref[i]) + 1e-5 * peak,
-                      "%s: logit %zu is %.8g, reference %.8g", what, i, out[i], ref[i]);
-        num += d * d;
-        den += (double)ref[i] * ref[i];
-        worst = fmax(worst, fabs(d));
-    }
-    double rel = sqrt(num / den);
-    fprintf(stderr, "# %s: relative L2 error %.3g, max abs error %.3g (max |ref| %.3g)\n", what,
-            rel, worst, peak);
-    ck_assert_msg(rel < 1e-5, "%s: relative L2 error %g", what, rel);
-}
 
 /* Runs the model on the first `batch` images of x_<tag>.npy and compares
  * with ref_<tag>.npy, as logits and as probabilities. */
@@ -106,9 +77,9 @@ static void check_batches(const char *variant, const char *tag, const int *batch
 
     int xd[4], xn = 0, rd[4], rn = 0;
     snprintf(name, sizeof name, "x_%s.npy", tag);
-    float *x = load(name, xd, &xn);
+    float *x = load_npy(ref_dir, name, xd, &xn);
     snprintf(name, sizeof name, "ref_%s.npy", tag);
-    float *ref = load(name, rd, &rn);
+    float *ref = load_npy(ref_dir, name, rd, &rn);
     ck_assert_int_eq(xn, 4);
     ck_assert_int_eq(rd[1], AN_CLASSES);
 
@@ -126,7 +97,7 @@ static void check_batches(const char *variant, const char *tag, const int *batch
         ck_assert_msg(status == AN_OK, "%s", an_last_error());
         char what[128];
         snprintf(what, sizeof what, "%s %dx%d batch %d logits", variant, xd[2], xd[3], batch);
-        compare(what, out, ref, n);
+        compare_logits(what, "reference", out, ref, n);
 
         /* probabilities: softmax of the reference, in double */
         status = an_plan_forward(plan, x, out, AN_OUTPUT_PROBS);
@@ -305,12 +276,12 @@ START_TEST(test_cli_forward)
              build, ref_dir, ref_dir, out);
     ck_assert_int_eq(system(cmd), 0);
     int d[4], nd = 0, rd[4], rn = 0;
-    float *got = load("cli_caffe.npy", d, &nd);
-    float *ref = load("ref_caffe-227.npy", rd, &rn);
+    float *got = load_npy(ref_dir, "cli_caffe.npy", d, &nd);
+    float *ref = load_npy(ref_dir, "ref_caffe-227.npy", rd, &rn);
     ck_assert_int_eq(nd, 2);
     ck_assert_int_eq(d[0], rd[0]);
     ck_assert_int_eq(d[1], AN_CLASSES);
-    compare("alexnet forward caffe-227 batch 8", got, ref, (size_t)d[0] * d[1]);
+    compare_logits("alexnet forward caffe-227 batch 8", "reference", got, ref, (size_t)d[0] * d[1]);
     free(got);
     free(ref);
 

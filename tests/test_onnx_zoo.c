@@ -26,20 +26,11 @@
 #include <string.h>
 
 #include "internal.h"
+#include "logits_check.h"
 #include "npy.h"
 
 static an_device *dev;
 static char dir[4096];
-
-static float *load(const char *name, int *dims, int *ndim)
-{
-    char path[4400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    float *data = NULL;
-    int status = npy_read_f32(path, &data, dims, ndim, 4);
-    ck_assert_msg(status == AN_OK, "%s: %s", path, npy_last_error());
-    return data;
-}
 
 /* Converts zoo_<tag>.onnx; returns the safetensors path (static buffer). */
 static const char *convert(const char *tag)
@@ -54,28 +45,6 @@ static const char *convert(const char *tag)
     return out;
 }
 
-/* Returns the largest logit difference. */
-static double compare_logits(const char *what, const float *out, const float *ref, size_t n)
-{
-    double num = 0, den = 0, peak = 0, worst = 0;
-    for (size_t i = 0; i < n; i++)
-        peak = fmax(peak, fabs(ref[i]));
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)out[i] - ref[i];
-        ck_assert_msg(isfinite(out[i]), "%s: output %zu is %g", what, i, out[i]);
-        ck_assert_msg(fabs(d) <= 1e-4 * fabs(ref[i]) + 1e-5 * peak,
-                      "%s: logit %zu is %.8g, ONNX Runtime's %.8g", what, i, out[i], ref[i]);
-        num += d * d;
-        den += (double)ref[i] * ref[i];
-        worst = fmax(worst, fabs(d));
-    }
-    double rel = sqrt(num / den);
-    fprintf(stderr, "# %s: relative L2 error %.3g, max abs error %.3g (max |ref| %.3g)\n", what,
-            rel, worst, peak);
-    ck_assert_msg(rel < 1e-5, "%s: relative L2 error %g", what, rel);
-    return worst;
-}
-
 /* Runs the converted tag at batch 1 and 2 against ONNX Runtime's outputs. */
 static void check_against_ort(const char *tag, const char *weights)
 {
@@ -85,11 +54,11 @@ static void check_against_ort(const char *tag, const char *weights)
     ck_assert_msg(status == AN_OK, "%s", an_last_error());
     int xd[4], xn = 0, ld[4], ln = 0, pd[4], pn = 0;
     char name[128];
-    float *x = load("zoo_x.npy", xd, &xn);
+    float *x = load_npy(dir, "zoo_x.npy", xd, &xn);
     snprintf(name, sizeof name, "zoo_logits_%s.npy", tag);
-    float *ref = load(name, ld, &ln);
+    float *ref = load_npy(dir, name, ld, &ln);
     snprintf(name, sizeof name, "zoo_prob_%s.npy", tag);
-    float *prob = load(name, pd, &pn);
+    float *prob = load_npy(dir, name, pd, &pn);
     ck_assert_int_eq(xn, 4);
     ck_assert_int_eq(xd[2], 224);
     ck_assert_int_eq(xd[3], 224);
@@ -106,7 +75,7 @@ static void check_against_ort(const char *tag, const char *weights)
         ck_assert_int_eq(an_plan_forward(plan, x, out, AN_OUTPUT_LOGITS), AN_OK);
         char what[128];
         snprintf(what, sizeof what, "zoo_%s batch %d logits vs ONNX Runtime", tag, batch);
-        double d = compare_logits(what, out, ref, n);
+        double d = compare_logits(what, "ONNX Runtime's", out, ref, n);
         for (size_t i = 0; i < n; i++)
             out[i] = NAN;
         ck_assert_int_eq(an_plan_forward(plan, x, out, AN_OUTPUT_PROBS), AN_OK);

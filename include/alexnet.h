@@ -312,7 +312,9 @@ AN_API int an_plan_forward(an_plan *plan, const float *input, float *output, an_
 
 /* Starts the same forward pass without waiting: input must stay untouched
  * and output unread until an_plan_wait returns. One pass at a time per plan:
- * a second enqueue first waits for the one in flight. */
+ * a second enqueue first waits for the one in flight. (With mapped input,
+ * tuning io_mapped=1, the default on integrated GPUs, the input is copied
+ * before this returns, once the work already queued on the device is done.) */
 AN_API int an_plan_enqueue(an_plan *plan, const float *input, float *output, an_output what);
 
 /* Waits for the pass an_plan_enqueue started; AN_OK at once when none is in

@@ -109,10 +109,10 @@ typedef enum {
  * discrete or other) overrides it for devices opened afterwards, to try one
  * class's defaults on another device. */
 typedef enum {
-    AN_DEVICE_CLASS_OTHER = 0,
     AN_DEVICE_CLASS_CPU = 1,
     AN_DEVICE_CLASS_INTEGRATED = 2,
-    AN_DEVICE_CLASS_DISCRETE = 3
+    AN_DEVICE_CLASS_DISCRETE = 3,
+    AN_DEVICE_CLASS_OTHER = 4 /* (0 is no class: an info filled in by hand) */
 } an_device_class;
 
 /* What `alexnet devices` shows of one device. */

@@ -437,6 +437,9 @@ START_TEST(test_class_synthetic)
     d.device_class = AN_DEVICE_CLASS_INTEGRATED;
     ck_assert_int_eq(an__tuning_defaults(&d).conv_local, 16);
     ck_assert_int_eq(an__tuning_defaults(&d).io_mapped, 1);
+    d.device_class = AN_DEVICE_CLASS_OTHER; /* not a CPU's defaults either */
+    ck_assert_int_eq(an__tuning_defaults(&d).conv_local, 16);
+    ck_assert_int_eq(an__tuning_defaults(&d).io_mapped, 0);
 }
 END_TEST
 

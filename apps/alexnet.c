@@ -125,18 +125,19 @@ static int cmd_devices(void)
     int n = 0, status = an_device_list(&list, &n);
     if (status != AN_OK)
         return fail_setup("devices", status);
-    printf("%-5s %-28s %-40s %-5s %-12s %4s %10s %10s %9s %6s %4s %4s\n", "index", "platform",
-           "name", "type", "OpenCL C", "CUs", "global", "max alloc", "local", "max wg", "fp16",
-           "fp64");
+    printf("%-5s %-28s %-40s %-5s %-10s %-6s %-12s %4s %10s %10s %9s %6s %4s %4s\n", "index",
+           "platform", "name", "type", "class", "shared", "OpenCL C", "CUs", "global", "max alloc",
+           "local", "max wg", "fp16", "fp64");
     for (int i = 0; i < n; i++) {
         const an_device_info *d = &list[i];
         char g[24], a[24], l[24], idx[16];
         const char *cver =
             strncmp(d->c_version, "OpenCL C ", 9) == 0 ? d->c_version + 9 : d->c_version;
         snprintf(idx, sizeof idx, "%d:%d", d->platform_index, d->device_index);
-        printf("%-5s %-28.28s %-40.40s %-5s %-12.12s %4u %10s %10s %9s %6zu %4s %4s\n", idx,
-               d->platform, d->name, an_device_type_name(d->type), cver, d->compute_units,
-               gib(d->global_mem, g, sizeof g), gib(d->max_alloc, a, sizeof a),
+        printf("%-5s %-28.28s %-40.40s %-5s %-10s %-6s %-12.12s %4u %10s %10s %9s %6zu %4s %4s\n",
+               idx, d->platform, d->name, an_device_type_name(d->type),
+               an_device_class_name(d->device_class), d->unified_memory ? "yes" : "no", cver,
+               d->compute_units, gib(d->global_mem, g, sizeof g), gib(d->max_alloc, a, sizeof a),
                gib(d->local_mem, l, sizeof l), d->max_work_group, d->fp16 ? "yes" : "no",
                d->fp64 ? "yes" : "no");
     }

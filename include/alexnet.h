@@ -101,6 +101,20 @@ typedef enum {
     AN_DEVICE_OTHER = 8
 } an_device_type;
 
+/* What the defaults are chosen for (an__tuning_defaults): a CPU; an
+ * integrated or otherwise small GPU (one that shares the host's memory,
+ * CL_DEVICE_HOST_UNIFIED_MEMORY, or has fewer than 16 compute units: small
+ * caches, work-groups of 256 or fewer); a large discrete GPU; anything else
+ * (accelerators, custom devices). $ALEXNET_DEVICE_CLASS (cpu, integrated,
+ * discrete or other) overrides it for devices opened afterwards, to try one
+ * class's defaults on another device. */
+typedef enum {
+    AN_DEVICE_CLASS_CPU = 1,
+    AN_DEVICE_CLASS_INTEGRATED = 2,
+    AN_DEVICE_CLASS_DISCRETE = 3,
+    AN_DEVICE_CLASS_OTHER = 4 /* (0 is no class: an info filled in by hand) */
+} an_device_class;
+
 /* What `alexnet devices` shows of one device. */
 typedef struct {
     int platform_index, device_index; /* the "P:D" selector */
@@ -113,8 +127,12 @@ typedef struct {
     unsigned compute_units;
     uint64_t global_mem, max_alloc, local_mem; /* bytes */
     size_t max_work_group;
-    int fp16, fp64;   /* 1 when the device reports the extension */
-    int float_vector; /* CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT */
+    int fp16, fp64;               /* 1 when the device reports the extension */
+    int float_vector;             /* CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT */
+    int unified_memory;           /* 1: CL_DEVICE_HOST_UNIFIED_MEMORY is true (device and host share
+                                     memory); 0: false, or the driver does not answer */
+    an_device_class device_class; /* from the above (an_device_class); for a device opened with
+                                     $ALEXNET_DEVICE_CLASS set, that class */
 } an_device_info;
 
 /* Enumerates every device of every platform into a new array that the caller
@@ -151,6 +169,9 @@ AN_API int an_device_ceilings(an_device *dev, double *gflops, double *gbps);
 
 /* "gpu", "cpu", "accelerator" or "other". */
 AN_API const char *an_device_type_name(an_device_type type);
+
+/* "cpu", "integrated", "discrete" or "other". */
+AN_API const char *an_device_class_name(an_device_class device_class);
 
 /* ------------------------------------------------------------------------ */
 /* Variants and shapes (no device needed)                                    */
@@ -291,7 +312,9 @@ AN_API int an_plan_forward(an_plan *plan, const float *input, float *output, an_
 
 /* Starts the same forward pass without waiting: input must stay untouched
  * and output unread until an_plan_wait returns. One pass at a time per plan:
- * a second enqueue first waits for the one in flight. */
+ * a second enqueue first waits for the one in flight. (With mapped input,
+ * tuning io_mapped=1, the default on integrated GPUs, the input is copied
+ * before this returns, once the work already queued on the device is done.) */
 AN_API int an_plan_enqueue(an_plan *plan, const float *input, float *output, an_output what);
 
 /* Waits for the pass an_plan_enqueue started; AN_OK at once when none is in

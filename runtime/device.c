@@ -71,6 +71,14 @@ static void fill_info(cl_platform_id p, cl_device_id d, int pi, int di, an_devic
     info->local_mem = lmem;
     info->max_work_group = wg;
 
+    /* deprecated in OpenCL 2.0 but answered by 1.2 and later drivers; an
+     * error leaves 0 (not known to share memory) */
+    cl_bool unified = CL_FALSE;
+    if (clGetDeviceInfo(d, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified, NULL) ==
+        CL_SUCCESS)
+        info->unified_memory = unified == CL_TRUE;
+    info->device_class = an__device_classify(info);
+
     size_t len = 0;
     if (clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, 0, NULL, &len) == CL_SUCCESS && len > 0) {
         char *ext = malloc(len + 1);
@@ -112,12 +120,65 @@ static int max_alloc_env(uint64_t *out)
     return AN_OK;
 }
 
-/* What fill_info leaves out: $ALEXNET_MAX_ALLOC applied to dev->info, and
- * whether fma() is in hardware. */
+an_device_class an__device_classify(const an_device_info *info)
+{
+    switch (info->type) {
+    case AN_DEVICE_CPU:
+        return AN_DEVICE_CLASS_CPU;
+    case AN_DEVICE_GPU:
+        /* Integrated graphics share the host's memory (Intel, AMD APUs, Arm
+         * Mali, Qualcomm Adreno, NVIDIA Tegra report it); a GPU with fewer
+         * than 16 compute units is small whatever its memory (low-end
+         * discrete cards; Oclgrind shaped like a small device): both get the
+         * small device's defaults. Intel counts execution units as compute
+         * units (24-96), which is why unified memory comes first. */
+        return info->unified_memory || info->compute_units < 16 ? AN_DEVICE_CLASS_INTEGRATED
+                                                                : AN_DEVICE_CLASS_DISCRETE;
+    default:
+        return AN_DEVICE_CLASS_OTHER;
+    }
+}
+
+const char *an_device_class_name(an_device_class c)
+{
+    switch (c) {
+    case AN_DEVICE_CLASS_CPU:
+        return "cpu";
+    case AN_DEVICE_CLASS_INTEGRATED:
+        return "integrated";
+    case AN_DEVICE_CLASS_DISCRETE:
+        return "discrete";
+    default:
+        return "other";
+    }
+}
+
+/* $ALEXNET_DEVICE_CLASS: a class to use instead of the detected one (its
+ * name as an_device_class_name gives it). Unset or "": none (*out stays). */
+static int device_class_env(an_device_class *out)
+{
+    const char *v = getenv("ALEXNET_DEVICE_CLASS");
+    if (!v || !*v)
+        return AN_OK;
+    static const an_device_class all[] = {AN_DEVICE_CLASS_CPU, AN_DEVICE_CLASS_INTEGRATED,
+                                          AN_DEVICE_CLASS_DISCRETE, AN_DEVICE_CLASS_OTHER};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (strcasecmp(v, an_device_class_name(all[i])) == 0) {
+            *out = all[i];
+            return AN_OK;
+        }
+    return an__fail(AN_ERR_INVALID_ARGUMENT,
+                    "$ALEXNET_DEVICE_CLASS is '%s'; want cpu, integrated, discrete or other", v);
+}
+
+/* What fill_info leaves out: $ALEXNET_MAX_ALLOC and $ALEXNET_DEVICE_CLASS
+ * applied to dev->info, and whether fma() is in hardware. */
 static int finish_device(an_device *dev)
 {
     uint64_t limit = 0;
     int status = max_alloc_env(&limit);
+    if (status == AN_OK)
+        status = device_class_env(&dev->info.device_class);
     if (status != AN_OK)
         return status;
     if (limit && limit < dev->info.max_alloc)

@@ -85,6 +85,9 @@ struct an_device {
 /* Index into infos of the device that selector picks (NULL or "": the first
  * GPU, else the first device), or -1 when nothing matches. */
 int an__device_select(const char *selector, const an_device_info *infos, int count);
+/* The class of a device from its type, unified_memory and compute_units
+ * (the rule is in alexnet.h's an_device_class); no environment. */
+an_device_class an__device_classify(const an_device_info *info);
 
 /* ------------------------------------------------------------------------ */
 /* Embedded kernels and the program cache                                   */
@@ -257,6 +260,8 @@ typedef struct {
     int fc_kb;             /* FC at batch > 1 on blocked weights: 0 fc_gemm; else fc_kb.cl's
                               K-blocked GEMM with this many inputs per K block (16..4096) */
     int fc_rt;             /* fc_kb's panel: row tiles of fc_tm rows per work-item (1..64) */
+    int io_mapped;         /* 1: the plan's input and output buffers are CL_MEM_ALLOC_HOST_PTR and
+                              data moves by map + memcpy + unmap; 0: clEnqueueWrite/ReadBuffer */
 } an__tuning;
 
 /* Parses "name=value,name=value" (commas or blanks) onto *t; unknown names

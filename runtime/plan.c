@@ -57,6 +57,7 @@ struct an_plan {
     cl_kernel softmax;
     size_t softmax_global, softmax_local;
     cl_event pending; /* the read-back of the pass an_plan_enqueue started, or NULL */
+    bool io_mapped;   /* input, logits and probs are CL_MEM_ALLOC_HOST_PTR, moved by mapping */
 };
 
 static size_t round_up(size_t x, size_t m)
@@ -662,13 +663,16 @@ int an_plan_create(an_model *model, int batch, int height, int width, an_plan **
     cl_context ctx = model->dev->context;
     p->act_bytes = per_image_act * (size_t)batch;
     size_t out_bytes = (size_t)batch * AN_CLASSES * sizeof(float);
+    /* io_mapped: the buffers the host fills and reads in host-visible memory */
+    p->io_mapped = model->tuning.io_mapped != 0;
+    cl_mem_flags host = p->io_mapped ? CL_MEM_ALLOC_HOST_PTR : 0;
     for (int i = 0; i < 2; i++) {
-        AN_CL_OBJ(p->input[i],
-                  clCreateBuffer(ctx, CL_MEM_READ_ONLY, per_image_in * batch, NULL, &an__err));
+        AN_CL_OBJ(p->input[i], clCreateBuffer(ctx, CL_MEM_READ_ONLY | host, per_image_in * batch,
+                                              NULL, &an__err));
         AN_CL_OBJ(p->act[i], clCreateBuffer(ctx, CL_MEM_READ_WRITE, p->act_bytes, NULL, &an__err));
     }
-    AN_CL_OBJ(p->logits, clCreateBuffer(ctx, CL_MEM_READ_WRITE, out_bytes, NULL, &an__err));
-    AN_CL_OBJ(p->probs, clCreateBuffer(ctx, CL_MEM_WRITE_ONLY, out_bytes, NULL, &an__err));
+    AN_CL_OBJ(p->logits, clCreateBuffer(ctx, CL_MEM_READ_WRITE | host, out_bytes, NULL, &an__err));
+    AN_CL_OBJ(p->probs, clCreateBuffer(ctx, CL_MEM_WRITE_ONLY | host, out_bytes, NULL, &an__err));
     if (p->wino_v_bytes) {
         AN_CL_OBJ(p->wino_v,
                   clCreateBuffer(ctx, CL_MEM_READ_WRITE, p->wino_v_bytes, NULL, &an__err));
@@ -793,6 +797,57 @@ fail:
     return status;
 }
 
+/* Puts bytes of src into buf: a write (blocking or not) or, with io_mapped, a
+ * blocking map, a memcpy and an unmap; the map waits for everything queued
+ * before it, and src is free once this returns. ev (may be NULL) receives
+ * the event of the write or of the map. */
+static int upload(an_plan *p, cl_mem buf, const float *src, size_t bytes, bool blocking,
+                  cl_event *ev)
+{
+    int status = AN_OK;
+    cl_command_queue q = p->model->dev->queue;
+    if (!p->io_mapped) {
+        AN_CL(clEnqueueWriteBuffer(q, buf, blocking ? CL_TRUE : CL_FALSE, 0, bytes, src, 0, NULL,
+                                   ev));
+        return AN_OK;
+    }
+    void *ptr = NULL;
+    AN_CL_OBJ(ptr, clEnqueueMapBuffer(q, buf, CL_TRUE, CL_MAP_WRITE_INVALIDATE_REGION, 0, bytes, 0,
+                                      NULL, ev, &an__err));
+    memcpy(ptr, src, bytes);
+    AN_CL(clEnqueueUnmapMemObject(q, buf, ptr, 0, NULL, NULL));
+    return AN_OK;
+fail:
+    if (ev && *ev) {
+        clReleaseEvent(*ev);
+        *ev = NULL;
+    }
+    return status;
+}
+
+/* Reads bytes of buf into dst: with done NULL, before returning (a blocking
+ * read, or with io_mapped a blocking map, a memcpy and an unmap); else a
+ * non-blocking read whose event is *done. (A non-blocking read from a
+ * host-allocated buffer is the same one copy on a shared-memory device that
+ * the caller's memcpy from a mapping would be, and needs no host step after
+ * the pass: an_plan_enqueue's contract is one event to wait for.) */
+static int download(an_plan *p, cl_mem buf, float *dst, size_t bytes, cl_event *done)
+{
+    int status = AN_OK;
+    cl_command_queue q = p->model->dev->queue;
+    if (!p->io_mapped || done) {
+        AN_CL(clEnqueueReadBuffer(q, buf, done ? CL_FALSE : CL_TRUE, 0, bytes, dst, 0, NULL, done));
+        return AN_OK;
+    }
+    void *ptr = NULL;
+    AN_CL_OBJ(ptr,
+              clEnqueueMapBuffer(q, buf, CL_TRUE, CL_MAP_READ, 0, bytes, 0, NULL, NULL, &an__err));
+    memcpy(dst, ptr, bytes);
+    AN_CL(clEnqueueUnmapMemObject(q, buf, ptr, 0, NULL, NULL));
+fail:
+    return status;
+}
+
 int an__plan_enqueue(an_plan *p, int slot, const float *input, float *output, an_output what,
                      cl_event *done, cl_event *started)
 {
@@ -801,7 +856,7 @@ int an__plan_enqueue(an_plan *p, int slot, const float *input, float *output, an
     cl_mem in = p->input[slot & 1];
     size_t in_bytes =
         (size_t)p->batch * p->model->variant->in_channels * p->height * p->width * sizeof(float);
-    AN_CL(clEnqueueWriteBuffer(q, in, CL_FALSE, 0, in_bytes, input, 0, NULL, started));
+    AN_TRY(upload(p, in, input, in_bytes, false, started));
     for (int i = 0; i < p->n_steps; i++)
         AN_TRY(enqueue_step(p, &p->steps[i], i == 0 ? in : NULL, NULL));
     cl_mem result = p->logits;
@@ -810,9 +865,7 @@ int an__plan_enqueue(an_plan *p, int slot, const float *input, float *output, an
         AN_CL(clEnqueueNDRangeKernel(q, p->softmax, 1, NULL, &g, &p->softmax_local, 0, NULL, NULL));
         result = p->probs;
     }
-    AN_CL(clEnqueueReadBuffer(q, result, done ? CL_FALSE : CL_TRUE, 0,
-                              (size_t)p->batch * AN_CLASSES * sizeof(float), output, 0, NULL,
-                              done));
+    AN_TRY(download(p, result, output, (size_t)p->batch * AN_CLASSES * sizeof(float), done));
     if (done)
         AN_CL(clFlush(q));
     return AN_OK;
@@ -911,7 +964,7 @@ int an__plan_profile(an_plan *p, const float *input, an__step_time *times, int *
                         "layers cannot be timed (an_device_from_cl with a NULL queue makes one)");
     size_t in_bytes =
         (size_t)p->batch * p->model->variant->in_channels * p->height * p->width * sizeof(float);
-    AN_CL(clEnqueueWriteBuffer(q, p->input[0], CL_TRUE, 0, in_bytes, input, 0, NULL, NULL));
+    AN_TRY(upload(p, p->input[0], input, in_bytes, true, NULL));
     for (int i = 0; i < p->n_steps; i++)
         AN_TRY(enqueue_step(p, &p->steps[i], i == 0 ? p->input[0] : NULL, ev[i]));
     AN_CL(clFinish(q));

@@ -25,10 +25,57 @@
 
 #include "internal.h"
 
+/* Integrated (or small) GPUs: Intel, AMD APUs, Mali, Adreno. Nothing here
+ * is measured on one (there is none to measure on); all is reasoned from
+ * what such devices have: a few hundred KiB to a few MiB of cache shared
+ * with the CPU, work-groups of 256 or fewer, 32-64 KiB of local memory,
+ * float4 as the native vector on Mali and Adreno, and the same memory for
+ * weights and host. Checked for correctness on Oclgrind shaped that way
+ * (tests/oclgrind_igpu.sh). */
+static void integrated_defaults(const an_device_info *info, an__tuning *t)
+{
+    /* float8 where the driver prefers 8 or more, else float4 (Intel and
+     * Adreno report 1, Mali 4) */
+    t->conv_vec = info->float_vector >= 8 ? 8 : 4;
+    /* small register tiles: 4 pixels x one vector of channels (16 or 32
+     * accumulators), 16 work-items along a row, as the large GPUs' */
+    t->conv_tx = t->conv1_tx = 4;
+    t->conv_ocb = t->conv1_ocb = 1;
+    t->conv_local = 16;
+    /* our own FC kernels: CLBlast's tuning database knows few integrated
+     * GPUs (its untuned SGEMM is slow on PoCL, docs/PERFORMANCE.md), and only
+     * the blocked layout takes half-precision weights, which halve the
+     * traffic through the shared memory. fc_gemm tiles of 4 rows x one block
+     * of 8 (32 accumulators), 16 work-items per group (gemv_blocked: 4096
+     * outputs are 512 work-items, 32 groups). */
+    t->fc_blocked = 1;
+    t->fc_vec = 8;
+    t->fc_tm = 4;
+    t->fc_tnb = 1;
+    t->fc_local = 16;
+    t->gemv_lws = 64;
+    t->pointwise_local = 64;
+    t->pool_px = 1;
+    /* direct convolution: Winograd's V and M (tens of MiB at batch 64) go
+     * through the small caches twice more; implicit GEMM (a tuner candidate)
+     * with K-steps of 16 and 16 x 4 work-items: its panels take 6 KiB of
+     * local memory with float4, 8 KiB with float8, within any device's 32 */
+    t->conv_algo = 0;
+    t->wino_tt = 4;
+    t->wino_ocb = 1;
+    t->ig_mb = 2;
+    t->ig_nb = 4;
+    t->ig_ks = 16;
+    t->ig_lx = 16;
+    t->ig_ly = 4;
+}
+
 an__tuning an__tuning_defaults(const an_device_info *info)
 {
     an__tuning t;
-    bool cpu = info->type == AN_DEVICE_CPU;
+    /* the class (an info filled by hand, as in tests, has none: from its type) */
+    an_device_class cls = info->device_class ? info->device_class : an__device_classify(info);
+    bool cpu = cls == AN_DEVICE_CLASS_CPU;
     /* CPU (PoCL): one work-item per group, large register tiles, contiguous
      * streams, our own FC kernels (CLBlast's untuned SGEMM is slow there).
      * GPU: wider work-groups, interleaved reads, CLBlast for batched FC. */
@@ -84,6 +131,25 @@ an__tuning an__tuning_defaults(const an_device_info *info)
      * panel when the tuner or a tuning text picks it */
     t.fc_kb = 0;
     t.fc_rt = 8;
+    /* Input and output through mapped host memory: on integrated GPUs,
+     * where the host's memory is the device's (reasoned: a map there hands
+     * back the buffer itself, a copy command may stage it). Off elsewhere:
+     * on PoCL (which reports unified memory) it measured no faster than
+     * copies (docs/PERFORMANCE.md, "Mapped input and output"). */
+    t.io_mapped = cls == AN_DEVICE_CLASS_INTEGRATED;
+    if (cls == AN_DEVICE_CLASS_INTEGRATED)
+        integrated_defaults(info, &t);
+    /* no work-group past the device's (plan.c also clamps each kernel's) */
+    int wg =
+        info->max_work_group > 0 && info->max_work_group < 1024 ? (int)info->max_work_group : 1024;
+    if (t.conv_local > wg)
+        t.conv_local = wg;
+    if (t.fc_local > wg)
+        t.fc_local = wg;
+    while (t.ig_lx * t.ig_ly > wg && t.ig_ly > 1)
+        t.ig_ly /= 2;
+    while (t.ig_lx * t.ig_ly > wg && t.ig_lx > 1)
+        t.ig_lx /= 2;
     return t;
 }
 
@@ -119,6 +185,7 @@ static const struct {
     {"ig_ly", offsetof(an__tuning, ig_ly), 1, 16},
     {"fc_kb", offsetof(an__tuning, fc_kb), 0, 4096},
     {"fc_rt", offsetof(an__tuning, fc_rt), 1, 64},
+    {"io_mapped", offsetof(an__tuning, io_mapped), 0, 1},
 };
 
 int an__tuning_parse(const char *text, an__tuning *t)

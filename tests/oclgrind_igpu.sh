@@ -11,7 +11,8 @@
 # -Dfma=mad), a 128 MiB largest allocation (FC6's 151 MB of weights run in
 # two parts). Oclgrind reports its global memory size as its largest
 # allocation (128 MiB by default, too little for the weights): it gets 512
-# MiB, and the runtime $ALEXNET_MAX_ALLOC=128M.
+# MiB, and the runtime $ALEXNET_MAX_ALLOC=128M. With 4 compute units it is of
+# the integrated device class and runs with that class's defaults.
 #
 # Passes (times on a loaded 2-core machine, per variant):
 #   quick (always): OCLGRIND_QUICK=1, every kernel of every variant at its

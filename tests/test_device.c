@@ -1,7 +1,8 @@
 /* test_device.c - device enumeration and selection: the device list on the
  * default platform (PoCL), opening by type, by "P:D", by name and through
  * $ALEXNET_DEVICE, selectors that match nothing, an__device_select on a made-up
- * device table, and two platforms (PoCL and Oclgrind) or none through
+ * device table, device classes ($ALEXNET_DEVICE_CLASS, the rule on made-up
+ * devices, each class's defaults), and two platforms (PoCL and Oclgrind) or none through
  * $OCL_ICD_VENDORS.
  *
  * The ICD loader reads $OCL_ICD_VENDORS once per process, so the tests that
@@ -270,6 +271,55 @@ START_TEST(test_type_names)
 }
 END_TEST
 
+/* Every listed device has a class; PoCL's CPU is of class cpu; the names;
+ * $ALEXNET_DEVICE_CLASS overrides the class of a device opened after it is
+ * set, and a word it does not know is refused naming it. */
+START_TEST(test_device_class)
+{
+    int count = 0;
+    an_device_info *infos = list_devices(&count);
+    for (int i = 0; i < count; i++) {
+        const an_device_info *d = &infos[i];
+        ck_assert(d->unified_memory == 0 || d->unified_memory == 1);
+        ck_assert_int_eq(d->device_class, an__device_classify(d));
+        if (d->type == AN_DEVICE_CPU)
+            ck_assert_int_eq(d->device_class, AN_DEVICE_CLASS_CPU);
+    }
+    free(infos);
+    ck_assert_str_eq(an_device_class_name(AN_DEVICE_CLASS_CPU), "cpu");
+    ck_assert_str_eq(an_device_class_name(AN_DEVICE_CLASS_INTEGRATED), "integrated");
+    ck_assert_str_eq(an_device_class_name(AN_DEVICE_CLASS_DISCRETE), "discrete");
+    ck_assert_str_eq(an_device_class_name(AN_DEVICE_CLASS_OTHER), "other");
+    ck_assert_str_eq(an_device_class_name((an_device_class)77), "other");
+
+    an_device *dev = NULL;
+    static const struct {
+        const char *env;
+        an_device_class want;
+    } cases[] = {{"integrated", AN_DEVICE_CLASS_INTEGRATED},
+                 {"Discrete", AN_DEVICE_CLASS_DISCRETE},
+                 {"other", AN_DEVICE_CLASS_OTHER},
+                 {"", AN_DEVICE_CLASS_CPU}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv("ALEXNET_DEVICE_CLASS", cases[i].env, 1);
+        ck_assert_msg(an_device_open("cpu", &dev) == AN_OK, "%s", an_last_error());
+        an_device_info info;
+        an_device_get_info(dev, &info);
+        ck_assert_msg(info.device_class == cases[i].want, "'%s': class %s", cases[i].env,
+                      an_device_class_name(info.device_class));
+        ck_assert_int_eq(info.type, AN_DEVICE_CPU); /* the type stays what the driver says */
+        an_device_free(dev);
+    }
+    setenv("ALEXNET_DEVICE_CLASS", "igpu", 1);
+    ck_assert_int_eq(an_device_open("cpu", &dev), AN_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(dev);
+    ck_assert_msg(strstr(an_last_error(), "ALEXNET_DEVICE_CLASS") &&
+                      strstr(an_last_error(), "'igpu'"),
+                  "%s", an_last_error());
+    unsetenv("ALEXNET_DEVICE_CLASS");
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* an__device_select on a made-up table                                     */
 
@@ -330,6 +380,66 @@ START_TEST(test_select_synthetic)
     /* nothing at all */
     ck_assert_int_eq(an__device_select(NULL, t, 0), -1);
     ck_assert_int_eq(an__device_select("cpu", t, 0), -1);
+}
+END_TEST
+
+/* The class from a made-up device's fields, and the defaults each class
+ * gets: integrated GPUs map their input and output, use the blocked FC
+ * kernels and stay within the device's work-group size. */
+START_TEST(test_class_synthetic)
+{
+    an_device_info d = fake(0, 0, AN_DEVICE_GPU, "Big discrete");
+    d.compute_units = 132;
+    d.max_work_group = 1024;
+    ck_assert_int_eq(an__device_classify(&d), AN_DEVICE_CLASS_DISCRETE);
+    d.unified_memory = 1; /* shares the host's memory: integrated, whatever its size */
+    ck_assert_int_eq(an__device_classify(&d), AN_DEVICE_CLASS_INTEGRATED);
+    d.unified_memory = 0;
+    d.compute_units = 4; /* few compute units */
+    ck_assert_int_eq(an__device_classify(&d), AN_DEVICE_CLASS_INTEGRATED);
+    d.compute_units = 16;
+    ck_assert_int_eq(an__device_classify(&d), AN_DEVICE_CLASS_DISCRETE);
+    d.type = AN_DEVICE_CPU;
+    d.unified_memory = 1;
+    ck_assert_int_eq(an__device_classify(&d), AN_DEVICE_CLASS_CPU);
+    d.type = AN_DEVICE_ACCELERATOR;
+    ck_assert_int_eq(an__device_classify(&d), AN_DEVICE_CLASS_OTHER);
+
+    /* defaults: device_class 0 is worked out from the fields */
+    an_device_info igpu = fake(0, 0, AN_DEVICE_GPU, "Small GPU");
+    igpu.compute_units = 24;
+    igpu.unified_memory = 1;
+    igpu.max_work_group = 64;
+    igpu.float_vector = 1;
+    an__tuning t = an__tuning_defaults(&igpu);
+    ck_assert_int_eq(t.io_mapped, 1);
+    ck_assert_int_eq(t.fc_blocked, 1);
+    ck_assert_int_eq(t.conv_vec, 4);
+    ck_assert_int_eq(t.conv_algo, 0);
+    ck_assert_int_le(t.conv_local, 64);
+    ck_assert_int_le(t.fc_local, 64);
+    ck_assert_int_le(t.gemv_lws, 64);
+    ck_assert_int_le(t.pointwise_local, 64);
+    ck_assert_int_le(t.ig_lx * t.ig_ly, 64);
+    igpu.float_vector = 8;
+    ck_assert_int_eq(an__tuning_defaults(&igpu).conv_vec, 8);
+    d = fake(0, 0, AN_DEVICE_GPU, "Big discrete");
+    d.compute_units = 132;
+    d.max_work_group = 1024;
+    t = an__tuning_defaults(&d);
+    ck_assert_int_eq(t.io_mapped, 0);
+    ck_assert_int_eq(t.fc_blocked, 0); /* CLBlast, as measured on the H200 */
+    /* the class decides, not the type: a CPU told to be integrated */
+    d = fake(0, 0, AN_DEVICE_CPU, "cpu");
+    d.max_work_group = 4096;
+    d.float_vector = 8;
+    ck_assert_int_eq(an__tuning_defaults(&d).conv_local, 1);
+    d.device_class = AN_DEVICE_CLASS_INTEGRATED;
+    ck_assert_int_eq(an__tuning_defaults(&d).conv_local, 16);
+    ck_assert_int_eq(an__tuning_defaults(&d).io_mapped, 1);
+    d.device_class = AN_DEVICE_CLASS_OTHER; /* not a CPU's defaults either */
+    ck_assert_int_eq(an__tuning_defaults(&d).conv_local, 16);
+    ck_assert_int_eq(an__tuning_defaults(&d).io_mapped, 0);
 }
 END_TEST
 
@@ -536,9 +646,11 @@ static Suite *device_suite(void)
     tcase_add_test(tc, test_open_from_env);
     tcase_add_test(tc, test_no_match);
     tcase_add_test(tc, test_type_names);
+    tcase_add_test(tc, test_device_class);
     suite_add_tcase(s, tc);
     TCase *sel = tcase_create("select");
     tcase_add_test(sel, test_select_synthetic);
+    tcase_add_test(sel, test_class_synthetic);
     suite_add_tcase(s, sel);
     TCase *icd = tcase_create("platforms");
     tcase_set_timeout(icd, 300);

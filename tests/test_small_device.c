@@ -2,10 +2,14 @@
  *
  *   test_small_device          on PoCL: linear layers split into parts under a
  *                              pretended largest allocation ($ALEXNET_MAX_ALLOC)
- *                              give logits bit-identical to the whole layers'
+ *                              give logits bit-identical to the whole layers';
+ *                              mapped input and output (io_mapped) those of
+ *                              copies; the integrated class's defaults those of
+ *                              the CPU's within float rounding
  *   test_small_device igpu     every variant at its smallest input on Oclgrind
  *                              (tests/oclgrind_igpu.sh sets it up shaped like
- *                              integrated graphics) against PoCL, within float
+ *                              integrated graphics, so of the integrated class
+ *                              and with its defaults) against PoCL, within float
  *                              rounding
  *
  * Both open devices by selector ("cpu", "oclgrind") among the platforms of
@@ -58,6 +62,10 @@ static float *logits(const char *selector, const char *max_alloc, const char *va
     an_model *m = NULL;
     an_plan *p = NULL;
     ck_assert_msg(an_device_open(selector, &dev) == AN_OK, "%s", an_last_error());
+    if (igpu_mode && strcmp(selector, "oclgrind") == 0) /* 4 compute units: the small GPUs' */
+        ck_assert_msg(dev->info.device_class == AN_DEVICE_CLASS_INTEGRATED,
+                      "Oclgrind is of class %s, not integrated",
+                      an_device_class_name(dev->info.device_class));
     an_load_options lo = {.seed = 7, .flags = flags};
     ck_assert_msg(an_model_load_opts(dev, variant, &lo, &m) == AN_OK, "%s: %s", variant,
                   an_last_error());
@@ -121,6 +129,128 @@ START_TEST(split_bit_identical)
                cases[i].variant, cases[i].tuning, cases[i].flags ? " f16" : "", n, size, parts);
         free(a);
         free(b);
+    }
+}
+END_TEST
+
+/* A model of variant with seeded weights on PoCL under $ALEXNET_DEVICE_CLASS
+ * device_class ("" for the detected one) and the forced tuning text (the
+ * tuning file unread); free with an_device_free(an_model_device(m)) after
+ * an_model_free. */
+static an_model *load_model(const char *device_class, const char *tuning, const char *variant)
+{
+    setenv("ALEXNET_DEVICE_CLASS", device_class, 1);
+    an_device *dev = NULL;
+    an_model *m = NULL;
+    ck_assert_msg(an_device_open("cpu", &dev) == AN_OK, "%s", an_last_error());
+    unsetenv("ALEXNET_DEVICE_CLASS");
+    an_load_options lo = {.seed = 7, .tuning = tuning, .tuning_file = ""};
+    ck_assert_msg(an_model_load_opts(dev, variant, &lo, &m) == AN_OK, "%s: %s", variant,
+                  an_last_error());
+    return m;
+}
+
+static void free_model(an_model *m)
+{
+    an_device *dev = an_model_device(m);
+    an_model_free(m);
+    an_device_free(dev);
+}
+
+/* Logits (batch, 1000) of m on a random input, from an_plan_forward, or with
+ * `queued` from an_plan_enqueue and an_plan_wait (the plan is also profiled
+ * first, which uploads through the same path). */
+static float *run_plan(an_model *m, int batch, int size, bool queued)
+{
+    an_plan *p = NULL;
+    ck_assert_msg(an_plan_create(m, batch, size, size, &p) == AN_OK, "%s", an_last_error());
+    float *x = random_input((size_t)batch * 3 * size * size, 11);
+    float *y = malloc((size_t)batch * AN_CLASSES * sizeof *y);
+    ck_assert_ptr_nonnull(y);
+    for (int i = 0; i < batch * AN_CLASSES; i++)
+        y[i] = NAN;
+    if (queued) {
+        an_layer_time t[AN_MAX_LAYERS];
+        int n = 0;
+        ck_assert_msg(an_plan_profile(p, x, t, AN_MAX_LAYERS, &n) == AN_OK, "%s", an_last_error());
+        ck_assert_msg(an_plan_enqueue(p, x, y, AN_OUTPUT_LOGITS) == AN_OK, "%s", an_last_error());
+        ck_assert_msg(an_plan_wait(p) == AN_OK, "%s", an_last_error());
+    } else {
+        ck_assert_msg(an_plan_forward(p, x, y, AN_OUTPUT_LOGITS) == AN_OK, "%s", an_last_error());
+    }
+    an_plan_free(p);
+    free(x);
+    return y;
+}
+
+/* Input and output through mapped host memory (io_mapped=1) give the
+ * logits of copies (io_mapped=0) bit for bit: batch 1 and odd batches, both
+ * ways a plan runs. One model each: io_mapped is read when a plan is made. */
+START_TEST(io_mapped_bit_identical)
+{
+    static const struct {
+        const char *variant;
+        int batch, size; /* size 0: the smallest the variant takes */
+    } cases[] = {{"torchvision-224", 1, 224}, {"torchvision-224", 3, 0}, {"caffe-227", 5, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int n = cases[i].batch;
+        int size = cases[i].size ? cases[i].size : smallest_input(cases[i].variant);
+        an_model *m = load_model("", "io_mapped=0", cases[i].variant);
+        for (int queued = 0; queued < 2; queued++) {
+            m->tuning.io_mapped = 0;
+            float *a = run_plan(m, n, size, queued);
+            m->tuning.io_mapped = 1;
+            float *b = run_plan(m, n, size, queued);
+            for (int j = 0; j < n * AN_CLASSES; j++)
+                ck_assert_msg(memcmp(&a[j], &b[j], sizeof(float)) == 0 && !isnan(a[j]),
+                              "%s batch %d%s: logit %d is %a copied, %a mapped", cases[i].variant,
+                              n, queued ? " (enqueue)" : "", j, (double)a[j], (double)b[j]);
+            free(a);
+            free(b);
+        }
+        free_model(m);
+        printf("# %s batch %d at %d: logits bit-identical with io_mapped 0 and 1 (forward, "
+               "enqueue)\n",
+               cases[i].variant, n, size);
+    }
+}
+END_TEST
+
+/* The integrated class's defaults (which Oclgrind's igpu run only checks
+ * for faults) compute the network: on PoCL, within float rounding of the
+ * CPU defaults, batch 1 (gemv) and 3 (fc_gemm, its 4-row tile clamped). */
+START_TEST(integrated_defaults_match)
+{
+    static const struct {
+        const char *variant;
+        int batch;
+    } cases[] = {{"torchvision-224", 3}, {"caffe-227", 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int n = cases[i].batch, size = smallest_input(cases[i].variant);
+        /* " ": the defaults forced, nothing from a tuning file */
+        an_model *cpu = load_model("", " ", cases[i].variant);
+        an_model *igpu = load_model("integrated", " ", cases[i].variant);
+        ck_assert_int_eq(an_model_device(igpu)->info.device_class, AN_DEVICE_CLASS_INTEGRATED);
+        ck_assert_int_eq(igpu->tuning.io_mapped, 1);
+        float *want = run_plan(cpu, n, size, false);
+        float *got = run_plan(igpu, n, size, false);
+        free_model(cpu);
+        free_model(igpu);
+        double scale = 0, worst = 0;
+        for (int j = 0; j < n * AN_CLASSES; j++)
+            scale = fmax(scale, fabs(want[j]));
+        for (int j = 0; j < n * AN_CLASSES; j++) {
+            ck_assert_msg(isfinite(got[j]), "%s: logit %d is %g", cases[i].variant, j,
+                          (double)got[j]);
+            worst = fmax(worst, fabs((double)got[j] - want[j]));
+        }
+        printf("# %s batch %d at %d: integrated defaults vs cpu defaults, largest difference %.3g "
+               "of %.4g\n",
+               cases[i].variant, n, size, worst, scale);
+        ck_assert_msg(worst <= 1e-4 * scale, "%s batch %d: differ by %g of %g", cases[i].variant, n,
+                      worst, scale);
+        free(want);
+        free(got);
     }
 }
 END_TEST
@@ -206,6 +336,8 @@ int main(int argc, char **argv)
     } else {
         tcase_add_test(tc, split_bit_identical);
         tcase_add_test(tc, split_refused);
+        tcase_add_test(tc, io_mapped_bit_identical);
+        tcase_add_test(tc, integrated_defaults_match);
     }
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

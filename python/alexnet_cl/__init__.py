@@ -85,6 +85,8 @@ class _DeviceInfo(ctypes.Structure):
         ("fp16", ctypes.c_int),
         ("fp64", ctypes.c_int),
         ("float_vector", ctypes.c_int),
+        ("unified_memory", ctypes.c_int),
+        ("device_class", ctypes.c_int),  # an_device_class
     ]
 
 
@@ -161,6 +163,7 @@ _declare("an_device_list", ctypes.c_int, ctypes.POINTER(ctypes.POINTER(_DeviceIn
          ctypes.POINTER(ctypes.c_int))
 _declare("an_device_get_info", None, _P, ctypes.POINTER(_DeviceInfo))
 _declare("an_device_type_name", ctypes.c_char_p, ctypes.c_int)
+_declare("an_device_class_name", ctypes.c_char_p, ctypes.c_int)
 _declare("an_variant_names", ctypes.POINTER(ctypes.c_char_p))
 _declare("an_variant_infer", ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_int,
          ctypes.c_int, ctypes.POINTER(_LayerInfo), ctypes.POINTER(ctypes.c_int))
@@ -234,6 +237,8 @@ def _device_dict(info):
         "fp16": bool(info.fp16),
         "fp64": bool(info.fp64),
         "float_vector": info.float_vector,
+        "unified_memory": bool(info.unified_memory),
+        "device_class": _text(_lib.an_device_class_name(info.device_class)),
     }
 
 

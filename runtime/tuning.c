@@ -84,6 +84,8 @@ an__tuning an__tuning_defaults(const an_device_info *info)
      * panel when the tuner or a tuning text picks it */
     t.fc_kb = 0;
     t.fc_rt = 8;
+    /* space-to-depth for stride > 1 (conv1): off unless measured faster */
+    t.conv_s2d = 0;
     return t;
 }
 
@@ -119,6 +121,7 @@ static const struct {
     {"ig_ly", offsetof(an__tuning, ig_ly), 1, 16},
     {"fc_kb", offsetof(an__tuning, fc_kb), 0, 4096},
     {"fc_rt", offsetof(an__tuning, fc_rt), 1, 64},
+    {"conv_s2d", offsetof(an__tuning, conv_s2d), 0, 1},
 };
 
 int an__tuning_parse(const char *text, an__tuning *t)

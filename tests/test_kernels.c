@@ -1024,7 +1024,6 @@ int main(void)
     tcase_add_test(tc, test_conv2d);
     tcase_add_test(tc, test_conv2d_groups);
     tcase_add_test(tc, test_conv11s4);
-    tcase_add_test(tc, test_s2d);
     tcase_add_test(tc, test_winograd);
     tcase_add_test(tc, test_igemm);
     tcase_add_test(tc, test_maxpool);
@@ -1036,7 +1035,12 @@ int main(void)
     tcase_add_test(tc, test_bias_act);
     tcase_add_test(tc, test_softmax);
     suite_add_tcase(s, tc);
-    /* a case of its own, so that CK_RUN_CASE=fc_kb runs it alone */
+    /* cases of their own, so that CK_RUN_CASE=s2d or fc_kb runs one alone */
+    TCase *s2d = tcase_create("s2d");
+    tcase_add_checked_fixture(s2d, setup, NULL);
+    tcase_set_timeout(s2d, 600);
+    tcase_add_test(s2d, test_s2d);
+    suite_add_tcase(s, s2d);
     TCase *kb = tcase_create("fc_kb");
     tcase_add_checked_fixture(kb, setup, NULL);
     tcase_set_timeout(kb, 600);

@@ -92,7 +92,7 @@ enum { N_CANDS = sizeof cands / sizeof cands[0] };
  * theirs: three whose conv1 tile other candidates time already. */
 static const struct {
     int cand, conv1_tx, conv1_ocb;
-} s2d_cands[] = {{8, 4, 3}, {12, 4, 2}, {13, 6, 2}};
+} s2d_cands[] = {{8, 4, 3}, {12, 3, 4}, {13, 4, 2}};
 
 /* The quick set (an_tune_options.quick): the device's defaults (-1), two
  * other Winograd blocks with the K-blocked FC GEMM, and implicit GEMM. */

@@ -262,6 +262,10 @@ typedef struct {
     int fc_rt;             /* fc_kb's panel: row tiles of fc_tm rows per work-item (1..64) */
     int io_mapped;         /* 1: the plan's input and output buffers are CL_MEM_ALLOC_HOST_PTR and
                               data moves by map + memcpy + unmap; 0: clEnqueueWrite/ReadBuffer */
+    int conv_s2d;          /* 1: a conv layer of stride S > 1 runs through space-to-depth
+                              (s2d.cl, then conv.cl as a stride-1 ceil(K/S) x ceil(K/S)
+                              convolution over C*S*S channels, whatever conv_algo says);
+                              0: as conv_algo says. conv1 keeps conv1_tx/conv1_ocb */
 } an__tuning;
 
 /* Parses "name=value,name=value" (commas or blanks) onto *t; unknown names
@@ -363,6 +367,10 @@ struct an_model {
     cl_mem wino[AN_MAX_LAYERS]; /* Winograd-eligible conv when Winograd may run (model.c,
                                    wants_winograd): U = G g G^T arranged as
                                    (16, G, ceil(OC/G/VW), C/G, VW); else NULL */
+    cl_mem s2d[AN_MAX_LAYERS];  /* conv of stride > 1 when space-to-depth may run (model.c,
+                                   wants_s2d): an__conv_s2d_weights then an__conv_weights_arrange,
+                                   (G, ceil(OC/G/VW), C/G*S*S, ceil(K/S), ceil(K/S), VW); else
+                                   NULL */
     size_t weight_bytes;
     struct {
         char file[32];
@@ -396,6 +404,13 @@ bool an__conv_winograd_ok(const an__layer *l);
  * vw), each group's last block zero-padded: the layout wino_gemm reads. dst
  * holds 16 * an__conv_arranged_oc(oc, groups, vw) * C floats. */
 void an__winograd_weights_arrange(const float *src, float *dst, int oc, int c, int groups, int vw);
+/* Space-to-depth (conv_s2d): rewrites conv weights (OC, C, K, K) of stride s
+ * into those of the equivalent stride-1 convolution over the s x s blocks of
+ * the input (s2d.cl), (OC, C*s*s, kq, kq) with kq = ceil(K/s): channel
+ * (c*s + dy)*s + dx, tap (qy, qx) holds w[c][qy*s + dy][qx*s + dx], zero where
+ * that is past K. C is the channels per group; groups stay contiguous. dst
+ * holds OC*C*s*s*kq*kq floats. */
+void an__conv_s2d_weights(const float *src, float *dst, int oc, int c, int k, int s);
 /* Output channels after padding each group to a multiple of vw. */
 int an__conv_arranged_oc(int oc, int groups, int vw);
 /* The same arrangement for a bias: (groups, ceil(OC/groups/vw), vw). */

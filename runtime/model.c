@@ -78,6 +78,38 @@ void an__winograd_weights_arrange(const float *src, float *dst, int oc, int c, i
                 }
 }
 
+void an__conv_s2d_weights(const float *src, float *dst, int oc, int c, int k, int s)
+{
+    int kq = (k + s - 1) / s;
+    for (int o = 0; o < oc; o++)
+        for (int ci = 0; ci < c; ci++)
+            for (int dy = 0; dy < s; dy++)
+                for (int dx = 0; dx < s; dx++)
+                    for (int qy = 0; qy < kq; qy++)
+                        for (int qx = 0; qx < kq; qx++) {
+                            int ky = qy * s + dy, kx = qx * s + dx;
+                            size_t c2 = ((size_t)ci * s + dy) * s + dx;
+                            dst[(((size_t)o * c * s * s + c2) * kq + qy) * kq + qx] =
+                                ky < k && kx < k ? src[(((size_t)o * c + ci) * k + ky) * k + kx]
+                                                 : 0.0f;
+                        }
+}
+
+/* Whether some layer may run space-to-depth under m's tuning: the model-wide
+ * conv_s2d or a per-layer entry of the tuning file that asks for it. Only
+ * then are its weights (about (S*ceil(K/S)/K)^2 of the layer's) made. */
+static bool wants_s2d(const an_model *m)
+{
+    if (m->tuning.conv_s2d)
+        return true;
+    for (size_t i = 0; i < m->tuned.n; i++) {
+        an__tuning t = m->tuning;
+        if (an__tuning_parse(m->tuned.e[i].params, &t) == AN_OK && t.conv_s2d)
+            return true;
+    }
+    return false;
+}
+
 /* Whether some layer may run Winograd under m's tuning: the model-wide
  * conv_algo, or any per-layer entry of the tuning file that asks for it.
  * Only then are the transformed weights (16/9 of the 3x3 weights) made. */
@@ -274,6 +306,23 @@ static int upload_weights(an_model *m, const an__weights *w)
                 free(tmp);
                 tmp = NULL;
             }
+            int st = conv ? m->variant->layers[w->shape[i].layer].stride : 1;
+            if (conv && st > 1 && wants_s2d(m)) {
+                /* space-to-depth: the stride-1 form's weights, then arranged */
+                int kq = (d[2] + st - 1) / st, c2 = d[1] * st * st;
+                size_t raw = (size_t)d[0] * c2 * kq * kq;
+                n = padded * c2 * kq * kq;
+                tmp = malloc((raw + n) * sizeof *tmp);
+                if (!tmp) {
+                    status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory arranging weights");
+                    goto fail;
+                }
+                an__conv_s2d_weights(w->weight[i], tmp, d[0], d[1], d[2], st);
+                an__conv_weights_arrange(tmp, tmp + raw, d[0], c2, kq, groups, vw);
+                AN_TRY(upload(m, tmp + raw, n * sizeof *tmp, &m->s2d[i]));
+                free(tmp);
+                tmp = NULL;
+            }
         } else {
             AN_TRY(upload(m, w->weight[i], (size_t)d[0] * d[1] * sizeof(float), &m->weight[i]));
             AN_TRY(upload(m, w->bias[i], (size_t)d[0] * sizeof(float), &m->bias[i]));
@@ -409,6 +458,8 @@ void an_model_free(an_model *model)
             clReleaseMemObject(model->bias[i]);
         if (model->wino[i])
             clReleaseMemObject(model->wino[i]);
+        if (model->s2d[i])
+            clReleaseMemObject(model->s2d[i]);
         an__fc_parts *pt = model->parts[i];
         for (int j = 0; pt && j < pt->n; j++) {
             if (pt->w[j])

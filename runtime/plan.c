@@ -52,6 +52,8 @@ struct an_plan {
     size_t act_bytes;
     cl_mem wino_v, wino_m; /* Winograd's V and M, shared by its layers (NULL when none) */
     size_t wino_v_bytes, wino_m_bytes;
+    cl_mem s2d; /* space-to-depth input, shared by its layers (NULL when none) */
+    size_t s2d_bytes;
     step steps[AN_MAX_LAYERS];
     int n_steps;
     cl_kernel softmax;
@@ -112,6 +114,42 @@ static an__tuning conv_tuning(const an_plan *p, int layer, const an_layer_info *
     int pi = an__model_param_index(m, layer);
     *wino = t.conv_algo == 1 && an__conv_winograd_ok(l) && pi >= 0 && m->wino[pi];
     return t;
+}
+
+/* Whether conv layer `layer` under tuning t runs through space-to-depth:
+ * asked for, stride > 1, and its weights made at load. */
+static bool conv_s2d_on(const an_plan *p, int layer, const an__tuning *t)
+{
+    const an_model *m = p->model;
+    const an__layer *l = &m->variant->layers[layer];
+    int pi = an__model_param_index(m, layer);
+    return t->conv_s2d && l->stride > 1 && pi >= 0 && m->s2d[pi];
+}
+
+/* The space-to-depth grid of a stride-s, k x k conv with an oh x ow output:
+ * kq = ceil(k/s) taps, hb x wb blocks (exactly what the stride-1 form reads),
+ * and the floats of the rearranged input of n images of c channels (2^48
+ * when its rows would pass the kernel's int index, so that the plan's memory
+ * check refuses it). */
+typedef struct {
+    int kq, hb, wb, rows;
+    size_t floats;
+} s2d_dims;
+
+static s2d_dims s2d_size(int n, int c, int oh, int ow, int k, int s)
+{
+    s2d_dims d = {0};
+    d.kq = (k + s - 1) / s;
+    d.hb = oh + d.kq - 1;
+    d.wb = ow + d.kq - 1;
+    long long rows = (long long)n * c * s * s * d.hb;
+    if (rows > INT_MAX || rows * d.wb > INT_MAX) {
+        d.floats = (size_t)1 << 48;
+        return d;
+    }
+    d.rows = (int)rows;
+    d.floats = (size_t)rows * d.wb;
+    return d;
 }
 
 /* Winograd's tile counts for an input of h x w at batch n with tt tiles per
@@ -290,39 +328,79 @@ static int add_conv(an_plan *p, int layer, const an_layer_info *in, const an_lay
     an__tuning t = conv_tuning(p, layer, in, o, &wino);
     if (wino)
         return add_winograd(p, layer, in, o, relu, src, dst, &t);
-    if (t.conv_algo == 2)
+    bool s2d = conv_s2d_on(p, layer, &t);
+    if (t.conv_algo == 2 && !s2d)
         return add_igemm(p, layer, in, o, relu, src, dst, &t);
     /* conv1 (11x11, stride 4, one group) has tile parameters of its own */
     bool first = l->kernel == 11 && l->stride == 4 && G == 1;
     int tx = first ? t.conv1_tx : t.conv_tx, ocb = first ? t.conv1_ocb : t.conv_ocb;
+    /* space-to-depth: s2d.cl writes the S x S blocks of the input into the
+     * plan's s2d buffer, then conv.cl runs a stride-1 ceil(K/S)-tap conv
+     * over C*S*S channels on it (the step's second kernel) */
+    int K = l->kernel, S = l->stride, P = l->pad, Cg = C / G;
+    cl_mem conv_in = src, conv_w = m->weight[pi];
+    if (s2d) {
+        s2d_dims d = s2d_size(p->batch, C, OH, OW, K, S);
+        s->kind = STEP_KERNEL;
+        s->layer = layer;
+        s->src_arg = 0;
+        AN_TRY(an__model_kernel(m, "s2d.cl", "-cl-std=CL1.2", "space_to_depth", &s->kernel));
+        p->n_steps++;
+        cl_kernel k = s->kernel;
+        AN_CL(clSetKernelArg(k, 0, sizeof src, &src));
+        AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &p->s2d));
+        const int ints[] = {C, H, W, S, P, d.hb, d.wb, d.rows};
+        for (int i = 0; i < 8; i++)
+            AN_CL(clSetKernelArg(k, (cl_uint)(2 + i), sizeof(int), &ints[i]));
+        AN_TRY(step_1d(p, s, (size_t)d.rows));
+        conv_in = p->s2d;
+        conv_w = m->s2d[pi];
+        K = d.kq;
+        S = 1;
+        P = 0;
+        Cg *= l->stride * l->stride;
+        H = d.hb;
+        W = d.wb;
+    }
     char opts[256];
     int vw = m->tuning.conv_vec; /* the model's: the weights are arranged for it */
     snprintf(opts, sizeof opts,
-             "-cl-std=CL1.2 -DK=%d -DS=%d -DP=%d -DTX=%d -DOCB=%d -DVW=%d -DRELU=%d", l->kernel,
-             l->stride, l->pad, tx, ocb, vw, relu);
-    s->kind = STEP_KERNEL;
-    s->layer = layer;
-    s->src_arg = 0;
-    AN_TRY(an__model_kernel(m, "conv.cl", opts, "conv2d", &s->kernel));
-    p->n_steps++;
+             "-cl-std=CL1.2 -DK=%d -DS=%d -DP=%d -DTX=%d -DOCB=%d -DVW=%d -DRELU=%d", K, S, P, tx,
+             ocb, vw, relu);
+    cl_kernel k = NULL;
+    if (s2d) {
+        AN_TRY(an__model_kernel(m, "conv.cl", opts, "conv2d", &s->more[0].kernel));
+        s->n_more = 1;
+        k = s->more[0].kernel;
+    } else {
+        s->kind = STEP_KERNEL;
+        s->layer = layer;
+        s->src_arg = 0;
+        AN_TRY(an__model_kernel(m, "conv.cl", opts, "conv2d", &s->kernel));
+        p->n_steps++;
+        k = s->kernel;
+    }
     int bpg = (OC / G + vw - 1) / vw;
     int nz = p->batch * G * ((bpg + ocb - 1) / ocb);
-    cl_kernel k = s->kernel;
-    AN_CL(clSetKernelArg(k, 0, sizeof src, &src));
-    AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &m->weight[pi]));
+    AN_CL(clSetKernelArg(k, 0, sizeof conv_in, &conv_in));
+    AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &conv_w));
     AN_CL(clSetKernelArg(k, 2, sizeof(cl_mem), &m->bias[pi]));
     AN_CL(clSetKernelArg(k, 3, sizeof dst, &dst));
-    const int ints[] = {C / G, H, W, OC, OH, OW, nz, G};
+    const int ints[] = {Cg, H, W, OC, OH, OW, nz, G};
     for (int i = 0; i < 8; i++)
         AN_CL(clSetKernelArg(k, (cl_uint)(4 + i), sizeof(int), &ints[i]));
     size_t local = 1;
     AN_TRY(local_size(m, k, (size_t)t.conv_local, &local));
-    s->dims = 3;
-    s->local[0] = local;
-    s->local[1] = s->local[2] = 1;
-    s->global[0] = round_up((size_t)(OW + tx - 1) / tx, local);
-    s->global[1] = (size_t)OH;
-    s->global[2] = (size_t)nz;
+    size_t *lo = s2d ? s->more[0].local : s->local, *gl = s2d ? s->more[0].global : s->global;
+    if (s2d)
+        s->more[0].dims = 3;
+    else
+        s->dims = 3;
+    lo[0] = local;
+    lo[1] = lo[2] = 1;
+    gl[0] = round_up((size_t)(OW + tx - 1) / tx, local);
+    gl[1] = (size_t)OH;
+    gl[2] = (size_t)nz;
     return AN_OK;
 fail:
     return status;
@@ -581,8 +659,10 @@ static int check_fits(const an_plan *p, size_t per_image_act, size_t per_image_i
 {
     const an_device_info *d = &p->model->dev->info;
     size_t per_image = 2 * per_image_in + 2 * per_image_act + 2 * AN_CLASSES * sizeof(float);
-    size_t need = per_image * (size_t)p->batch + p->wino_v_bytes + p->wino_m_bytes;
+    size_t need = per_image * (size_t)p->batch + p->wino_v_bytes + p->wino_m_bytes + p->s2d_bytes;
     size_t largest_buffer = per_image_act * (size_t)p->batch;
+    if (p->s2d_bytes > largest_buffer)
+        largest_buffer = p->s2d_bytes;
     if (p->wino_v_bytes > largest_buffer)
         largest_buffer = p->wino_v_bytes;
     if (p->wino_m_bytes > largest_buffer)
@@ -658,6 +738,21 @@ int an_plan_create(an_model *model, int batch, int height, int width, an_plan **
         if (d.m * sizeof(float) > p->wino_m_bytes)
             p->wino_m_bytes = d.m * sizeof(float);
     }
+    /* the space-to-depth input: one buffer, as large as its largest layer needs */
+    for (int i = 0; i < p->n_layers; i++) {
+        an_layer_info in = i > 0 ? p->layers[i - 1]
+                                 : (an_layer_info){.c = v->in_channels, .h = height, .w = width};
+        bool wino = false;
+        if (p->layers[i].kind != AN_LAYER_CONV)
+            continue;
+        an__tuning t = conv_tuning(p, i, &in, &p->layers[i], &wino);
+        if (!conv_s2d_on(p, i, &t))
+            continue;
+        s2d_dims d = s2d_size(batch, in.c, p->layers[i].h, p->layers[i].w, v->layers[i].kernel,
+                              v->layers[i].stride);
+        if (d.floats * sizeof(float) > p->s2d_bytes)
+            p->s2d_bytes = d.floats * sizeof(float);
+    }
     AN_TRY(check_fits(p, per_image_act, per_image_in));
 
     cl_context ctx = model->dev->context;
@@ -679,6 +774,9 @@ int an_plan_create(an_model *model, int batch, int height, int width, an_plan **
         AN_CL_OBJ(p->wino_m,
                   clCreateBuffer(ctx, CL_MEM_READ_WRITE, p->wino_m_bytes, NULL, &an__err));
     }
+
+    if (p->s2d_bytes)
+        AN_CL_OBJ(p->s2d, clCreateBuffer(ctx, CL_MEM_READ_WRITE, p->s2d_bytes, NULL, &an__err));
 
     /* Walk the table: `cur` holds the current activation, outputs ping-pong. */
     cl_mem cur = p->input[0];
@@ -1046,8 +1144,8 @@ void an_plan_free(an_plan *p)
         step_release(&p->steps[i]);
     if (p->softmax)
         clReleaseKernel(p->softmax);
-    cl_mem bufs[] = {p->input[0], p->input[1], p->act[0], p->act[1],
-                     p->logits,   p->probs,    p->wino_v, p->wino_m};
+    cl_mem bufs[] = {p->input[0], p->input[1], p->act[0], p->act[1], p->logits,
+                     p->probs,    p->wino_v,   p->wino_m, p->s2d};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i])
             clReleaseMemObject(bufs[i]);

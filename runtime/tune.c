@@ -11,7 +11,8 @@
  * candidate's logits for the first image must match a plain C forward pass in double on the host
  * (the reference) within 1e-4 relative L2 and 1e-3*|ref| + 1e-4*max|ref| per logit: a fast wrong
  * kernel never wins. Each conv and FC layer then takes the fastest correct candidate's parameters
- * (including the algorithm, conv_algo: direct, Winograd for a 3x3 stride-1 layer, implicit GEMM);
+ * (including the algorithm, conv_algo: direct, Winograd for a 3x3 stride-1 layer, implicit GEMM;
+ * and conv_s2d: a stride > 1 layer through space-to-depth);
  * the FC weight layout (fc_blocked: our fc_gemm/gemv_blocked, or CLBlast SGEMM/gemv_rows) is a
  * device-wide choice by the total FC time over everything tuned. The vector
  * widths (conv_vec, fc_vec: they fix the weight layouts) stay the device's
@@ -85,6 +86,13 @@ static const struct {
     {4, 3, 4, 2, 2, 4, 0, 0, 2, 0, 0, {2, 4, 16, 16, 4}, 128, 8},
 };
 enum { N_CANDS = sizeof cands / sizeof cands[0] };
+
+/* Candidates that also run the stride > 1 layers (conv1) through
+ * space-to-depth (conv_s2d=1), with the conv1 tile given here instead of
+ * theirs: three whose conv1 tile other candidates time already. */
+static const struct {
+    int cand, conv1_tx, conv1_ocb;
+} s2d_cands[] = {{8, 4, 3}, {12, 3, 4}, {13, 4, 2}};
 
 /* The quick set (an_tune_options.quick): the device's defaults (-1), two
  * other Winograd blocks with the K-blocked FC GEMM, and implicit GEMM. */
@@ -311,6 +319,13 @@ static an__tuning candidate(const an__tuning *def, int i, int fc_blocked)
     if (cands[i].fc_rt)
         t.fc_rt = cands[i].fc_rt;
     t.fc_blocked = fc_blocked;
+    t.conv_s2d = 0;
+    for (size_t j = 0; j < sizeof s2d_cands / sizeof s2d_cands[0]; j++)
+        if (s2d_cands[j].cand == i) {
+            t.conv_s2d = 1;
+            t.conv1_tx = s2d_cands[j].conv1_tx;
+            t.conv1_ocb = s2d_cands[j].conv1_ocb;
+        }
     return t;
 }
 
@@ -393,7 +408,16 @@ static void report(const cand_run *c, int batch, int hh, int ww, results *r, boo
             bool first = vl->kernel == 11 && vl->stride == 4 && g == 1;
             an__tuning_conv_key(key, sizeof key, in.c, in.h, in.w, l[li].c, vl->kernel, vl->stride,
                                 vl->pad, g, batch);
-            if (t->conv_algo == 2)
+            bool s2d = t->conv_s2d && vl->stride > 1;
+            if (s2d && first)
+                snprintf(params, sizeof params,
+                         "conv_algo=0,conv_s2d=1,conv1_tx=%d,conv1_ocb=%d,conv_local=%d",
+                         t->conv1_tx, t->conv1_ocb, t->conv_local);
+            else if (s2d)
+                snprintf(params, sizeof params,
+                         "conv_algo=0,conv_s2d=1,conv_tx=%d,conv_ocb=%d,conv_local=%d", t->conv_tx,
+                         t->conv_ocb, t->conv_local);
+            else if (t->conv_algo == 2)
                 snprintf(params, sizeof params,
                          "conv_algo=2,ig_mb=%d,ig_nb=%d,ig_ks=%d,ig_lx=%d,ig_ly=%d", t->ig_mb,
                          t->ig_nb, t->ig_ks, t->ig_lx, t->ig_ly);
@@ -410,6 +434,8 @@ static void report(const cand_run *c, int batch, int hh, int ww, results *r, boo
             else
                 snprintf(params, sizeof params, "conv_algo=0,conv_tx=%d,conv_ocb=%d,conv_local=%d",
                          t->conv_tx, t->conv_ocb, t->conv_local);
+            if (!s2d && vl->stride > 1) /* explicit, whatever the device's default */
+                strncat(params, ",conv_s2d=0", sizeof params - strlen(params) - 1);
             record(r, key, params, mm);
         } else if (l[li].kind == AN_LAYER_LINEAR) {
             fc += mm;
@@ -563,11 +589,12 @@ static int tune_variant(an_device *dev, const char *variant, const int *batches,
         goto fail;
     }
     /* one model per FC weight layout, with the defaults forced (no file) and
-     * Winograd's transformed weights made, so that candidates can pick it */
-    an_load_options lo = {.seed = 1, .tuning = "fc_blocked=1,conv_algo=1"};
+     * Winograd's transformed weights and space-to-depth's made, so that
+     * candidates can pick them */
+    an_load_options lo = {.seed = 1, .tuning = "fc_blocked=1,conv_algo=1,conv_s2d=1"};
     if (quick != 0)
         AN_TRY(an_model_load_opts(dev, variant, &lo, &mb));
-    lo.tuning = "fc_blocked=0,conv_algo=1";
+    lo.tuning = "fc_blocked=0,conv_algo=1,conv_s2d=1";
     if (quick <= 0)
         AN_TRY(an_model_load_opts(dev, variant, &lo, &mc));
     /* CLBlast first, so that the FC layout choice below sees its tuned speed */

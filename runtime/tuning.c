@@ -131,6 +131,8 @@ an__tuning an__tuning_defaults(const an_device_info *info)
      * panel when the tuner or a tuning text picks it */
     t.fc_kb = 0;
     t.fc_rt = 8;
+    /* space-to-depth for stride > 1 (conv1): off unless measured faster */
+    t.conv_s2d = 0;
     /* Input and output through mapped host memory: on integrated GPUs,
      * where the host's memory is the device's (reasoned: a map there hands
      * back the buffer itself, a copy command may stage it). Off elsewhere:
@@ -186,6 +188,7 @@ static const struct {
     {"fc_kb", offsetof(an__tuning, fc_kb), 0, 4096},
     {"fc_rt", offsetof(an__tuning, fc_rt), 1, 64},
     {"io_mapped", offsetof(an__tuning, io_mapped), 0, 1},
+    {"conv_s2d", offsetof(an__tuning, conv_s2d), 0, 1},
 };
 
 int an__tuning_parse(const char *text, an__tuning *t)

@@ -217,6 +217,27 @@ START_TEST(test_tuning_sets_caffe_bvlc)
 }
 END_TEST
 
+/* conv1 through space-to-depth (conv_s2d: s2d.cl, then conv.cl as a 3x3
+ * stride-1 conv over 48 channels): with the device's other defaults, and in
+ * float16 with a 5 x 3 tile, at 224 (padding 2), 256 (a 65-block grid) and
+ * caffe's unpadded 227 (57 blocks, zeros past the edge). A case of its own
+ * (CK_RUN_CASE=s2d runs it alone). */
+START_TEST(test_s2d_conv1)
+{
+    static const char *const sets[] = {"conv_s2d=1",
+                                       "conv_s2d=1,conv_vec=16,conv1_tx=5,conv1_ocb=3,fc_vec=16"};
+    const int batches[] = {1, 3};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+        fprintf(stderr, "# tuning %s\n", sets[i]);
+        forced_tuning = sets[i];
+        check_batches("torchvision-224", "torchvision-224", batches, 2);
+        check_batches("torchvision-224", "torchvision-224-256x256", batches, 1);
+        check_batches("caffe-227", "caffe-227", batches, 2);
+        forced_tuning = NULL;
+    }
+}
+END_TEST
+
 /* The tuning file beside the program cache is loaded by an_model_load: a
  * device line (CLBlast path) and per-layer entries, one of them for conv2 at
  * batch 3 only; the results must still conform. First with a CLBlast line
@@ -328,6 +349,11 @@ int main(void)
     tcase_add_test(tc, test_tuning_file);
     tcase_add_test(tc, test_cli_forward);
     suite_add_tcase(s, tc);
+    TCase *s2d = tcase_create("s2d");
+    tcase_add_checked_fixture(s2d, setup, NULL);
+    tcase_set_timeout(s2d, 1200);
+    tcase_add_test(s2d, test_s2d_conv1);
+    suite_add_tcase(s, s2d);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);

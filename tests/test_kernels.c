@@ -316,6 +316,115 @@ START_TEST(test_conv11s4)
 }
 END_TEST
 
+/* Space-to-depth (s2d.cl, then conv.cl; plan.c's conv_s2d): a stride-S
+ * convolution as a stride-1 ceil(K/S)-tap one over C*S*S channels of the
+ * input rearranged in S x S blocks, on weights rewritten by
+ * an__conv_s2d_weights, with the grid and work sizes plan.c gives them (plus
+ * a work-group of 2 and a guarded tail). Both the rearranged input (checked
+ * exactly against the host's) and the output are NaN-poisoned first. */
+static void check_s2d(const conv_case *t)
+{
+    int oh = (t->h + 2 * t->p - t->k) / t->s + 1, ow = (t->w + 2 * t->p - t->k) / t->s + 1;
+    int g = t->groups > 0 ? t->groups : 1, ocb = t->ocb > 0 ? t->ocb : 1, vw = t->vw;
+    int S = t->s, kq = (t->k + S - 1) / S, hb = oh + kq - 1, wb = ow + kq - 1;
+    int cg = t->c / g, c2 = cg * S * S, ocg = t->oc / g, bpg = (ocg + vw - 1) / vw;
+    ck_assert_int_eq(cg * g, t->c);
+    ck_assert_int_eq(ocg * g, t->oc);
+    int padded = an__conv_arranged_oc(t->oc, g, vw), rows = t->n * t->c * S * S * hb;
+    size_t nin = (size_t)t->n * t->c * t->h * t->w, nw = (size_t)t->oc * cg * t->k * t->k;
+    size_t nout = (size_t)t->n * t->oc * oh * ow, nsd = (size_t)rows * wb;
+    size_t nw2 = (size_t)t->oc * c2 * kq * kq, narr = (size_t)padded * c2 * kq * kq;
+    float *x = random_floats(nin), *w = random_floats(nw), *b = random_floats((size_t)t->oc);
+    float *w2 = malloc(nw2 * sizeof(float)), *arranged = malloc(narr * sizeof(float));
+    float *barr = malloc((size_t)padded * sizeof(float));
+    an__conv_s2d_weights(w, w2, t->oc, cg, t->k, S);
+    an__conv_weights_arrange(w2, arranged, t->oc, c2, kq, g, vw);
+    an__conv_bias_arrange(b, barr, t->oc, g, vw);
+    double *want = malloc(nout * sizeof *want), *scale = malloc(nout * sizeof *scale);
+    conv_reference(t, x, w, b, want, scale);
+
+    cl_kernel ks = kernel("s2d.cl", "-cl-std=CL1.2", "space_to_depth");
+    char opts[200];
+    snprintf(opts, sizeof opts,
+             "-cl-std=CL1.2 -DK=%d -DS=1 -DP=0 -DTX=%d -DOCB=%d -DVW=%d -DRELU=%d", kq, t->tx, ocb,
+             vw, t->relu);
+    cl_kernel kc = kernel("conv.cl", opts, "conv2d");
+    cl_mem bx = buffer(x, nin), bsd = poisoned(nsd), bw = buffer(arranged, narr);
+    cl_mem bb = buffer(barr, (size_t)padded), by = poisoned(nout);
+    arg_mem(ks, 0, bx);
+    arg_mem(ks, 1, bsd);
+    int sints[] = {t->c, t->h, t->w, S, t->p, hb, wb, rows};
+    for (int i = 0; i < 8; i++)
+        arg_int(ks, (cl_uint)(2 + i), sints[i]);
+    size_t slocal = 2, sglobal = ((size_t)rows + 1) / 2 * 2;
+    run(ks, 1, &sglobal, &slocal);
+    float *sd = read_back(bsd, nsd);
+    for (int n = 0; n < t->n; n++)
+        for (int c = 0; c < t->c; c++)
+            for (int dy = 0; dy < S; dy++)
+                for (int dx = 0; dx < S; dx++)
+                    for (int y = 0; y < hb; y++)
+                        for (int xb = 0; xb < wb; xb++) {
+                            int iy = y * S + dy - t->p, ix = xb * S + dx - t->p;
+                            float v = iy >= 0 && iy < t->h && ix >= 0 && ix < t->w
+                                          ? x[((size_t)(n * t->c + c) * t->h + iy) * t->w + ix]
+                                          : 0.0f;
+                            size_t i =
+                                ((((size_t)(n * t->c + c) * S + dy) * S + dx) * hb + y) * wb + xb;
+                            ck_assert_msg(sd[i] == v, "s2d n%d c%d dy%d dx%d y%d x%d: %g, want %g",
+                                          n, c, dy, dx, y, xb, sd[i], v);
+                        }
+
+    arg_mem(kc, 0, bsd);
+    arg_mem(kc, 1, bw);
+    arg_mem(kc, 2, bb);
+    arg_mem(kc, 3, by);
+    int nz = t->n * g * ((bpg + ocb - 1) / ocb);
+    int ints[] = {c2, hb, wb, t->oc, oh, ow, nz, g};
+    for (int i = 0; i < 8; i++)
+        arg_int(kc, (cl_uint)(4 + i), ints[i]);
+    size_t local[3] = {2, 1, 1};
+    size_t global[3] = {((size_t)(ow + t->tx - 1) / t->tx + 1) / 2 * 2, (size_t)oh, (size_t)nz};
+    run(kc, 3, global, local);
+    float *got = read_back(by, nout);
+    char what[200];
+    snprintf(what, sizeof what, "s2d N%d C%d %dx%d OC%d k%d s%d p%d g%d tx%d ocb%d vw%d relu%d",
+             t->n, t->c, t->h, t->w, t->oc, t->k, S, t->p, g, t->tx, ocb, vw, t->relu);
+    compare(what, got, want, scale, nout, 1e-5);
+
+    clReleaseKernel(ks);
+    clReleaseKernel(kc);
+    clReleaseMemObject(bx);
+    clReleaseMemObject(bsd);
+    clReleaseMemObject(bw);
+    clReleaseMemObject(bb);
+    clReleaseMemObject(by);
+    free(x), free(w), free(b), free(w2), free(arranged), free(barr), free(want), free(scale);
+    free(sd), free(got);
+}
+
+/* Strides 2, 3 and 4, K not a multiple of S (and K < S), padding 0 and > 0,
+ * odd sizes, groups 1, 2 and 3, conv1's 11x11 stride 4; each case meets a
+ * vector width of conv_widths. */
+START_TEST(test_s2d)
+{
+    const conv_case cases[] = {
+        {3, 3, 45, 51, 13, 11, 4, 2, 4, 1, "", "", 1, 2, 0}, /* conv1, padded */
+        {2, 3, 47, 43, 13, 11, 4, 0, 3, 1, "", "", 1, 1, 0}, /* conv1, unpadded */
+        {2, 5, 13, 15, 9, 3, 2, 1, 4, 1, "", "", 1, 2, 0},   /* 3x3 s2: kq 2 */
+        {1, 4, 17, 11, 10, 5, 3, 2, 2, 0, "", "", 2, 1, 0},  /* groups of 2 */
+        {2, 3, 14, 19, 7, 7, 2, 3, 5, 1, "", "", 1, 3, 0},   /* 7x7 s2 p3 */
+        {1, 6, 11, 9, 12, 2, 3, 0, 3, 1, "", "", 3, 2, 0},   /* K < S, 3 groups */
+        {2, 3, 21, 23, 20, 4, 4, 1, 4, 0, "", "", 1, 2, 0},  /* K = S */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        conv_case c = cases[i];
+        c.vw = conv_widths[i % 3];
+        check_s2d(&c);
+    }
+}
+END_TEST
+
 /* Implicit GEMM (igemm.cl): any conv shape through one kernel, with a
  * parameter set (register block mb x nb, K-step ks, work-group lx x ly)
  * clamped and sized as plan.c (add_igemm) does, the output NaN-poisoned. */
@@ -926,7 +1035,12 @@ int main(void)
     tcase_add_test(tc, test_bias_act);
     tcase_add_test(tc, test_softmax);
     suite_add_tcase(s, tc);
-    /* a case of its own, so that CK_RUN_CASE=fc_kb runs it alone */
+    /* cases of their own, so that CK_RUN_CASE=s2d or fc_kb runs one alone */
+    TCase *s2d = tcase_create("s2d");
+    tcase_add_checked_fixture(s2d, setup, NULL);
+    tcase_set_timeout(s2d, 600);
+    tcase_add_test(s2d, test_s2d);
+    suite_add_tcase(s, s2d);
     TCase *kb = tcase_create("fc_kb");
     tcase_add_checked_fixture(kb, setup, NULL);
     tcase_set_timeout(kb, 600);

@@ -69,10 +69,10 @@ an__tuning an__tuning_defaults(const an_device_info *info)
      * AVX-512 CPU, where the direct kernel runs float16. GPUs: direct
      * (unmeasured there). The GEMM block on CPUs: 5 tiles x 2 blocks (10
      * accumulators, room for the broadcasts and the U vectors among AVX2's
-     * 16 registers): its GEMM took 0.45-0.7x the CPU time of 4 x 3 (12
-     * accumulators, which spill) on conv3-5 at batch 64 and 0.55-1.0x at
-     * batch 1 on PoCL pthread-haswell; 4 x 2 close behind, 6 x 2 and 3 x 3
-     * slower (docs/PERFORMANCE.md). */
+     * 16 registers): its GEMM took 0.45-0.6x the CPU time of 4 x 3 (12
+     * accumulators, which spill) on conv3-5 at batch 64 and 0.55-0.65x at
+     * batch 1 on PoCL pthread-haswell; 4 x 2 close behind, 6 x 2, 3 x 3 and
+     * 8 x 1 slower (docs/PERFORMANCE.md). */
     t.conv_algo = cpu ? 1 : 0;
     t.wino_tt = cpu ? 5 : 4;
     t.wino_ocb = cpu ? 2 : 1;

@@ -4,7 +4,8 @@
 // A^T [ (G g G^T) * (B^T d B) ] A over a 4x4 input tile d, so 16 products per
 // channel pair replace 36 multiply-adds. Three kernels, run in order:
 //   wino_input:  V = B^T d B for every (tile, input channel), 4x4 tiles at
-//                stride 2, padding and ragged last tiles as zeros;
+//                stride 2, padding, ragged last tiles and the slots past the
+//                last tile as zeros;
 //   wino_gemm:   the 16 GEMMs M[xi] = U[xi] . V[xi] over the input channels,
 //                register blocks of TT tiles x OCB*VW output channels;
 //   wino_output: Y = A^T M A, bias and optional ReLU fused, written NCHW with
@@ -38,35 +39,32 @@
 #endif
 #include "vector.cl"
 
-// Global size: (NTB * TT, G * C), guarded. A slot past NT gets zeros, so the
-// GEMM reads only finite values.
+// Global size: (TW, TH, N * G * C) with TH = ceil(H/2), guarded in dimension
+// 0: one work-item a tile and input channel. The three dimensions keep every
+// division uniform across dimension 0 (PoCL vectorises across it, where a
+// per-work-item integer division is slow): measured 1.2-1.6x less CPU time
+// than a 2-D (tile, channel) range with divisions, on PoCL pthread-haswell.
+// The slots past NT in the last block of TT get zeros (from the work-item of
+// the last tile), so the GEMM reads only finite values.
 __kernel void wino_input(__global const float *restrict in, __global float *restrict V,
                          const int C, const int H, const int W, const int G, const int TW,
                          const int TPI, const int NT, const int NTB)
 {
-    const int t = get_global_id(0), gc = get_global_id(1);
-    if (t >= NTB * TT || gc >= G * C)
+    const int tx = get_global_id(0), ty = get_global_id(1), z = get_global_id(2);
+    const int GC = G * C, n = z / GC, gc = z - n * GC;
+    if (tx >= TW || ty * TW >= TPI || n * TPI >= NT)
         return;
-    const int g = gc / C, c = gc % C;
+    const int g = gc / C, c = gc - g * C, t = n * TPI + ty * TW + tx;
+    const int y0 = ty * 2 - 1, x0 = tx * 2 - 1;
+    __global const float *plane = in + (size_t)z * H * W;
     float d[4][4];
-    if (t < NT) {
-        const int n = t / TPI, r = t % TPI;
-        const int y0 = (r / TW) * 2 - 1, x0 = (r % TW) * 2 - 1;
-        __global const float *plane = in + ((size_t)n * G * C + gc) * H * W;
 #pragma unroll
-        for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 4; i++)
 #pragma unroll
-            for (int j = 0; j < 4; j++) {
-                const int y = y0 + i, x = x0 + j;
-                d[i][j] = y >= 0 && y < H && x >= 0 && x < W ? plane[(size_t)y * W + x] : 0.0f;
-            }
-    } else {
-#pragma unroll
-        for (int i = 0; i < 4; i++)
-#pragma unroll
-            for (int j = 0; j < 4; j++)
-                d[i][j] = 0.0f;
-    }
+        for (int j = 0; j < 4; j++) {
+            const int y = y0 + i, x = x0 + j;
+            d[i][j] = y >= 0 && y < H && x >= 0 && x < W ? plane[(size_t)y * W + x] : 0.0f;
+        }
     // B^T d: B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
     float b[4][4];
 #pragma unroll
@@ -86,6 +84,10 @@ __kernel void wino_input(__global const float *restrict in, __global float *rest
         v[(size_t)(4 * i + 2) * xstride] = b[i][2] - b[i][1];
         v[(size_t)(4 * i + 3) * xstride] = b[i][1] - b[i][3];
     }
+    if (t == NT - 1)
+        for (int s = 1; s < NTB * TT - t; s++)
+            for (int xi = 0; xi < 16; xi++)
+                v[(size_t)xi * xstride + s] = 0.0f;
 }
 
 // Global size: (NTB, G * ceil(BPG / OCB), 16) = (NTB, NZ, 16), guarded.

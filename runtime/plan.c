@@ -213,13 +213,17 @@ static int add_winograd(an_plan *p, int layer, const an_layer_info *in, const an
     const int in_ints[] = {C, H, W, G, d.tw, d.tpi, d.nt, d.ntb};
     for (int i = 0; i < 8; i++)
         AN_CL(clSetKernelArg(k, (cl_uint)(2 + i), sizeof(int), &in_ints[i]));
+    /* (tile column, tile row, image and channel): a row of tiles a group */
     size_t local = 1;
     AN_TRY(local_size(m, k, (size_t)m->tuning.pointwise_local, &local));
-    s->dims = 2;
+    if (local > (size_t)d.tw)
+        local = (size_t)d.tw;
+    s->dims = 3;
     s->local[0] = local;
-    s->local[1] = 1;
-    s->global[0] = round_up((size_t)d.ntb * d.tt, local);
-    s->global[1] = (size_t)G * C;
+    s->local[1] = s->local[2] = 1;
+    s->global[0] = round_up((size_t)d.tw, local);
+    s->global[1] = (size_t)(d.tpi / d.tw);
+    s->global[2] = (size_t)p->batch * G * C;
 
     k = s->more[0].kernel;
     AN_CL(clSetKernelArg(k, 0, sizeof(cl_mem), &p->wino_v));

@@ -114,10 +114,15 @@ an__tuning an__tuning_defaults(const an_device_info *info)
      * direct (median 1.3x) on conv3-5 of both variants at batches 1 and 64
      * on PoCL pthread-haswell (AVX2, docs/PERFORMANCE.md); not measured on an
      * AVX-512 CPU, where the direct kernel runs float16. GPUs: direct
-     * (unmeasured there). The GEMM block as conv.cl's: 12 accumulators. */
+     * (unmeasured there). The GEMM block on CPUs: 5 tiles x 2 blocks (10
+     * accumulators, room for the broadcasts and the U vectors among AVX2's
+     * 16 registers): its GEMM took 0.45-0.6x the CPU time of 4 x 3 (12
+     * accumulators, which spill) on conv3-5 at batch 64 and 0.55-0.65x at
+     * batch 1 on PoCL pthread-haswell; 4 x 2 close behind, 6 x 2, 3 x 3 and
+     * 8 x 1 slower (docs/PERFORMANCE.md). */
     t.conv_algo = cpu ? 1 : 0;
-    t.wino_tt = 4;
-    t.wino_ocb = cpu ? 3 : 1;
+    t.wino_tt = cpu ? 5 : 4;
+    t.wino_ocb = cpu ? 2 : 1;
     /* implicit GEMM (conv_algo 2, a tuner candidate, no layer's default):
      * on PoCL (AVX2) 3 blocks x 2 pixels per work-item and 16 x 4
      * work-items measured best of the few tried (docs/PERFORMANCE.md);

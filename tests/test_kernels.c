@@ -599,8 +599,20 @@ static void check_winograd(const wino_case *t)
     for (int i = 0; i < 8; i++)
         arg_int(ki, (cl_uint)(2 + i), in_ints[i]);
     size_t local[3] = {2, 1, 1};
-    size_t gi[2] = {((size_t)ntb * tt + 2) / 2 * 2, (size_t)t->c};
-    run(ki, 2, gi, local);
+    size_t gi[3] = {((size_t)tw + 1) / 2 * 2, (size_t)(tpi / tw), (size_t)t->n * t->c};
+    run(ki, 3, gi, local);
+    /* every slot of V written, those past the last tile with zeros */
+    float *vb = read_back(bv, nv);
+    for (size_t i = 0; i < nv; i++)
+        ck_assert_msg(isfinite(vb[i]), "winograd V[%zu] not written (tt%d, %d tiles)", i, tt, nt);
+    for (int xi = 0; xi < 16; xi++)
+        for (int gi_ = 0; gi_ < g; gi_++)
+            for (int c = 0; c < cg; c++)
+                for (int s = nt; s < ntb * tt; s++)
+                    ck_assert(
+                        vb[(((size_t)(xi * g + gi_) * ntb + s / tt) * cg + c) * tt + s % tt] ==
+                        0.0f);
+    free(vb);
     arg_mem(kg, 0, bv);
     arg_mem(kg, 1, bu);
     arg_mem(kg, 2, bm);
@@ -642,6 +654,9 @@ START_TEST(test_winograd)
         {1, 3, 1, 1, 5, 1, 4, 4, 8, 0},     /* one pixel: one tile, TT clamped to 1 */
         {2, 11, 13, 13, 52, 1, 4, 3, 8, 1}, /* the CPU default block at conv3-like odd sizes */
         {1, 4, 6, 8, 12, 2, 5, 1, 4, 1},    /* even sizes: no ragged tile */
+        {2, 11, 13, 13, 52, 1, 5, 2, 8, 1}, /* the CPU default 5 x 2: 98 tiles, 2 slots past */
+        {1, 10, 9, 7, 44, 2, 5, 2, 8, 0},   /* 5 x 2, groups: 22 = 3 blocks, one past the end */
+        {3, 7, 5, 9, 17, 1, 4, 2, 8, 1},    /* 4 x 2 (a tuner candidate): 45 tiles, 3 past */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_winograd(&cases[i]);

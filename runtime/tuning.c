@@ -136,8 +136,18 @@ an__tuning an__tuning_defaults(const an_device_info *info)
      * panel when the tuner or a tuning text picks it */
     t.fc_kb = 0;
     t.fc_rt = 8;
-    /* space-to-depth for stride > 1 (conv1): off unless measured faster */
-    t.conv_s2d = 0;
+    /* space-to-depth for stride > 1 (conv1 as a 3x3 conv over 48 channels)
+     * on float8 CPUs (AVX2), with a conv1 tile of 3 pixels x 4 blocks: on
+     * PoCL pthread-haswell it was faster than direct conv1 (4 x 2) at batch
+     * 64 on torchvision-224 and caffe-227 in every quiet round (0.71-0.89x
+     * the time) and at batch 1 on the conv1/conv2 ratio (docs/PERFORMANCE.md,
+     * "conv1 through space-to-depth"). Not measured with float16 (AVX-512),
+     * where conv1's direct tile is already 3 x 4, nor on GPUs: off there. */
+    t.conv_s2d = cpu && t.conv_vec == 8;
+    if (t.conv_s2d) {
+        t.conv1_tx = 3;
+        t.conv1_ocb = 4;
+    }
     /* Input and output through mapped host memory: on integrated GPUs,
      * where the host's memory is the device's (reasoned: a map there hands
      * back the buffer itself, a copy command may stage it). Off elsewhere:

@@ -86,13 +86,16 @@ an__tuning an__tuning_defaults(const an_device_info *info)
         t.conv_vec = 16;
     else if (cpu && info->float_vector > 0 && info->float_vector <= 4)
         t.conv_vec = 4;
-    /* CPU tiles: measured on PoCL (2-core Xeon, AVX-512) at batches 16 and
-     * 64: with float16, 3 pixels x 4 blocks (12 accumulators) for every
-     * conv; with float8 (the all-round winners of `alexnet tune` before
-     * float16), 4 x 3 and 4 x 2 for conv1. GPU values: H200 at batch 1. */
+    /* CPU tiles: with float16 (AVX-512, 32 registers), 3 pixels x 4 blocks
+     * (12 accumulators) for every conv, measured on PoCL (2-core Xeon) at
+     * batches 16 and 64. With float8 (AVX2, 16 ymm registers), 4 x 2 (8
+     * accumulators): the 4 x 3 found on the Xeon with float8 spills on AVX2,
+     * where 4 x 2 took 0.65-0.82x its time on conv2 at batches 1, 16 and 64
+     * on both variants (PoCL pthread-haswell, docs/PERFORMANCE.md); 4 x 2
+     * for conv1. GPU values: H200 at batch 1. */
     bool wide = t.conv_vec == 16;
     t.conv_tx = cpu && wide ? 3 : 4;
-    t.conv_ocb = cpu ? (wide ? 4 : 3) : 1;
+    t.conv_ocb = cpu ? (wide ? 4 : 2) : 1;
     t.conv_local = cpu ? 1 : 16;
 
     t.conv1_tx = cpu && wide ? 3 : 4;

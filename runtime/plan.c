@@ -723,7 +723,8 @@ int an_plan_create(an_model *model, int batch, int height, int width, an_plan **
             per_image_act = n;
     }
     size_t per_image_in = (size_t)v->in_channels * height * width * sizeof(float);
-    /* Winograd's V and M: one pair, as large as its largest layer needs */
+    /* Winograd's V and M (one pair) and the space-to-depth input (one
+     * buffer), each as large as its largest layer needs */
     for (int i = 0; i < p->n_layers; i++) {
         an_layer_info in = i > 0 ? p->layers[i - 1]
                                  : (an_layer_info){.c = v->in_channels, .h = height, .w = width};
@@ -731,31 +732,22 @@ int an_plan_create(an_model *model, int batch, int height, int width, an_plan **
         if (p->layers[i].kind != AN_LAYER_CONV)
             continue;
         an__tuning t = conv_tuning(p, i, &in, &p->layers[i], &wino);
-        if (!wino)
-            continue;
-        int G = v->layers[i].groups > 1 ? v->layers[i].groups : 1;
-        wino_dims d =
-            wino_size(batch, in.h, in.w, in.c,
-                      an__conv_arranged_oc(p->layers[i].c, G, model->tuning.conv_vec), t.wino_tt);
-        if (d.v * sizeof(float) > p->wino_v_bytes)
-            p->wino_v_bytes = d.v * sizeof(float);
-        if (d.m * sizeof(float) > p->wino_m_bytes)
-            p->wino_m_bytes = d.m * sizeof(float);
-    }
-    /* the space-to-depth input: one buffer, as large as its largest layer needs */
-    for (int i = 0; i < p->n_layers; i++) {
-        an_layer_info in = i > 0 ? p->layers[i - 1]
-                                 : (an_layer_info){.c = v->in_channels, .h = height, .w = width};
-        bool wino = false;
-        if (p->layers[i].kind != AN_LAYER_CONV)
-            continue;
-        an__tuning t = conv_tuning(p, i, &in, &p->layers[i], &wino);
-        if (!conv_s2d_on(p, i, &t))
-            continue;
-        s2d_dims d = s2d_size(batch, in.c, p->layers[i].h, p->layers[i].w, v->layers[i].kernel,
-                              v->layers[i].stride);
-        if (d.floats * sizeof(float) > p->s2d_bytes)
-            p->s2d_bytes = d.floats * sizeof(float);
+        if (wino) {
+            int G = v->layers[i].groups > 1 ? v->layers[i].groups : 1;
+            wino_dims d = wino_size(batch, in.h, in.w, in.c,
+                                    an__conv_arranged_oc(p->layers[i].c, G, model->tuning.conv_vec),
+                                    t.wino_tt);
+            if (d.v * sizeof(float) > p->wino_v_bytes)
+                p->wino_v_bytes = d.v * sizeof(float);
+            if (d.m * sizeof(float) > p->wino_m_bytes)
+                p->wino_m_bytes = d.m * sizeof(float);
+        }
+        if (conv_s2d_on(p, i, &t)) {
+            s2d_dims d = s2d_size(batch, in.c, p->layers[i].h, p->layers[i].w, v->layers[i].kernel,
+                                  v->layers[i].stride);
+            if (d.floats * sizeof(float) > p->s2d_bytes)
+                p->s2d_bytes = d.floats * sizeof(float);
+        }
     }
     AN_TRY(check_fits(p, per_image_act, per_image_in));
 

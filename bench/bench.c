@@ -21,6 +21,7 @@
 #include <json-c/json.h>
 
 #include "alexnet.h"
+#include "clock.h"
 #include "bench.h"
 
 enum { EXIT_USAGE = 2 };
@@ -37,20 +38,7 @@ static int parse_int(const char *text, int lo, int hi, int *out)
     return 0;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 typedef enum { OUT_TABLE, OUT_CSV, OUT_JSON } out_format;
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static double median(double *v, int n)
 {

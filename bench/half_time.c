@@ -9,18 +9,8 @@
 #include <time.h>
 
 #include "alexnet.h"
+#include "clock.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 int main(int argc, char **argv)
 {
     int pairs = argc == 3 ? atoi(argv[2]) : 0, side = 0, w = 0;
@@ -67,16 +57,16 @@ int main(int argc, char **argv)
         r[i] = t[0][i] / t[1][i];
         fr[i] = fc[0][i] / fc[1][i];
     }
-    qsort(fc[0], pairs, sizeof(double), cmp);
-    qsort(fc[1], pairs, sizeof(double), cmp);
-    qsort(fr, pairs, sizeof(double), cmp);
+    qsort(fc[0], pairs, sizeof(double), cmp_double);
+    qsort(fc[1], pairs, sizeof(double), cmp_double);
+    qsort(fr, pairs, sizeof(double), cmp_double);
     printf(
         "%s FC layers' device time: f32 median %.1f ms (min %.1f), f16 median %.1f ms (min %.1f); "
         "median of per-pair ratios %.2fx\n",
         variant, fc[0][pairs / 2], fc[0][0], fc[1][pairs / 2], fc[1][0], fr[pairs / 2]);
-    qsort(t[0], pairs, sizeof(double), cmp);
-    qsort(t[1], pairs, sizeof(double), cmp);
-    qsort(r, pairs, sizeof(double), cmp);
+    qsort(t[0], pairs, sizeof(double), cmp_double);
+    qsort(t[1], pairs, sizeof(double), cmp_double);
+    qsort(r, pairs, sizeof(double), cmp_double);
     printf("%s batch 1, %d interleaved pairs: f32 median %.1f ms (min %.1f), f16 median %.1f ms "
            "(min %.1f); median of per-pair ratios %.2fx, ratio of minima %.2fx\n",
            variant, pairs, t[0][pairs / 2], t[0][0], t[1][pairs / 2], t[1][0], r[pairs / 2],

@@ -13,20 +13,8 @@
 #include <time.h>
 
 #include "alexnet.h"
+#include "clock.h"
 #include "alexnet_opencl.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 #define CHECK(call)                                                                                \
     do {                                                                                           \
@@ -105,11 +93,11 @@ int main(int argc, char **argv)
     printf("%s, batch %d: input %.1f MB, output %.1f KB, %d pairs\n", info.name, batch,
            in_bytes / 1e6, out_bytes / 1e3, pairs);
     for (int m = 0; m < 2; m++) {
-        qsort(t[m], pairs, sizeof(double), cmp);
+        qsort(t[m], pairs, sizeof(double), cmp_double);
         printf("  %-7s median %.3f ms, least %.3f ms\n", m ? "mapped" : "copies", t[m][pairs / 2],
                t[m][0]);
     }
-    qsort(ratio, pairs, sizeof(double), cmp);
+    qsort(ratio, pairs, sizeof(double), cmp_double);
     printf("  copies / mapped, median of pairs: %.2fx\n", ratio[pairs / 2]);
     for (int m = 0; m < 2; m++) {
         clReleaseMemObject(in[m]);

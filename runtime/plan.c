@@ -152,36 +152,37 @@ static s2d_dims s2d_size(int n, int c, int oh, int ow, int k, int s)
     return d;
 }
 
-/* Winograd's tile counts for an input of h x w at batch n with tt tiles per
- * GEMM work-item, and the floats of V and M for c input and ocp padded
- * output channels (see winograd.cl for the layouts). */
+/* Winograd's tile counts for an output of oh x ow at batch n with tt tiles
+ * per GEMM work-item, and the floats of V and M for np transform points (16
+ * or 36), c input and ocp padded output channels (see winograd.cl for the
+ * layouts). */
 typedef struct {
     int tw, tpi, nt, tt, ntb;
     size_t v, m;
 } wino_dims;
 
-static wino_dims wino_size(int n, int h, int w, int c, int ocp, int tt)
+static wino_dims wino_size(int n, int oh, int ow, int c, int ocp, int tt, int np)
 {
     wino_dims d = {0};
-    long long tiles = (long long)((w + 1) / 2) * ((h + 1) / 2) * n;
-    if (tiles > INT_MAX / 16) {
+    long long tiles = (long long)((ow + 1) / 2) * ((oh + 1) / 2) * n;
+    if (tiles > INT_MAX / np) {
         /* past the kernels' int indices: sized so that the plan's memory check
          * refuses it (2^50 bytes each), never computed in int */
         d.v = d.m = (size_t)1 << 48;
         return d;
     }
-    d.tw = (w + 1) / 2;
-    d.tpi = d.tw * ((h + 1) / 2);
+    d.tw = (ow + 1) / 2;
+    d.tpi = d.tw * ((oh + 1) / 2);
     d.nt = n * d.tpi;
     d.tt = tt < d.nt ? tt : d.nt; /* no block wider than all tiles */
     d.ntb = (d.nt + d.tt - 1) / d.tt;
-    d.v = (size_t)16 * c * d.ntb * d.tt;
-    d.m = (size_t)16 * d.nt * ocp;
+    d.v = (size_t)np * c * d.ntb * d.tt;
+    d.m = (size_t)np * d.nt * ocp;
     return d;
 }
 
-/* Winograd F(2x2,3x3): input transform, 16 GEMMs, output transform
- * (winograd.cl), through the plan's V and M buffers. */
+/* Winograd F(2x2,3x3) or F(2x2,5x5): input transform, 16 or 36 GEMMs,
+ * output transform (winograd.cl), through the plan's V and M buffers. */
 static int add_winograd(an_plan *p, int layer, const an_layer_info *in, const an_layer_info *o,
                         int relu, cl_mem src, cl_mem dst, const an__tuning *t)
 {
@@ -192,11 +193,12 @@ static int add_winograd(an_plan *p, int layer, const an_layer_info *in, const an
     int pi = an__model_param_index(m, layer);
     int G = l->groups > 1 ? l->groups : 1, vw = m->tuning.conv_vec;
     int C = in->c / G, H = in->h, W = in->w, OC = o->c, bpg = (OC / G + vw - 1) / vw;
-    wino_dims d = wino_size(p->batch, H, W, in->c, G * bpg * vw, t->wino_tt);
+    int np = an__winograd_points(l->kernel), P = l->pad;
+    wino_dims d = wino_size(p->batch, o->h, o->w, in->c, G * bpg * vw, t->wino_tt, np);
     int ocb = t->wino_ocb < bpg ? t->wino_ocb : bpg, nz = G * ((bpg + ocb - 1) / ocb);
     char opts[160];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DTT=%d -DOCB=%d -DVW=%d -DRELU=%d", d.tt, ocb, vw,
-             relu);
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DR=%d -DTT=%d -DOCB=%d -DVW=%d -DRELU=%d",
+             l->kernel, d.tt, ocb, vw, relu);
     s->kind = STEP_KERNEL;
     s->layer = layer;
     s->src_arg = 0;
@@ -210,8 +212,8 @@ static int add_winograd(an_plan *p, int layer, const an_layer_info *in, const an
     cl_kernel k = s->kernel;
     AN_CL(clSetKernelArg(k, 0, sizeof src, &src));
     AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &p->wino_v));
-    const int in_ints[] = {C, H, W, G, d.tw, d.tpi, d.nt, d.ntb};
-    for (int i = 0; i < 8; i++)
+    const int in_ints[] = {C, H, W, G, d.tw, d.tpi, d.nt, d.ntb, P};
+    for (int i = 0; i < 9; i++)
         AN_CL(clSetKernelArg(k, (cl_uint)(2 + i), sizeof(int), &in_ints[i]));
     /* (tile column, tile row, image and channel): a row of tiles a group */
     size_t local = 1;
@@ -238,13 +240,13 @@ static int add_winograd(an_plan *p, int layer, const an_layer_info *in, const an
     s->more[0].local[1] = s->more[0].local[2] = 1;
     s->more[0].global[0] = round_up((size_t)d.ntb, local);
     s->more[0].global[1] = (size_t)nz;
-    s->more[0].global[2] = 16;
+    s->more[0].global[2] = (size_t)np;
 
     k = s->more[1].kernel;
     AN_CL(clSetKernelArg(k, 0, sizeof(cl_mem), &p->wino_m));
     AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &m->bias[pi]));
     AN_CL(clSetKernelArg(k, 2, sizeof dst, &dst));
-    const int out_ints[] = {OC, H, W, G, bpg, d.tw, d.tpi, d.nt};
+    const int out_ints[] = {OC, o->h, o->w, G, bpg, d.tw, d.tpi, d.nt};
     for (int i = 0; i < 8; i++)
         AN_CL(clSetKernelArg(k, (cl_uint)(3 + i), sizeof(int), &out_ints[i]));
     AN_TRY(local_size(m, k, (size_t)m->tuning.pointwise_local, &local));
@@ -734,9 +736,9 @@ int an_plan_create(an_model *model, int batch, int height, int width, an_plan **
         an__tuning t = conv_tuning(p, i, &in, &p->layers[i], &wino);
         if (wino) {
             int G = v->layers[i].groups > 1 ? v->layers[i].groups : 1;
-            wino_dims d = wino_size(batch, in.h, in.w, in.c,
+            wino_dims d = wino_size(batch, p->layers[i].h, p->layers[i].w, in.c,
                                     an__conv_arranged_oc(p->layers[i].c, G, model->tuning.conv_vec),
-                                    t.wino_tt);
+                                    t.wino_tt, an__winograd_points(v->layers[i].kernel));
             if (d.v * sizeof(float) > p->wino_v_bytes)
                 p->wino_v_bytes = d.v * sizeof(float);
             if (d.m * sizeof(float) > p->wino_m_bytes)

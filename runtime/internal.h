@@ -367,7 +367,8 @@ struct an_model {
     an__fc_parts *parts[AN_MAX_LAYERS];
     cl_mem wino[AN_MAX_LAYERS]; /* Winograd-eligible conv when Winograd may run (model.c,
                                    wants_winograd): U = G g G^T arranged as
-                                   (16, G, ceil(OC/G/VW), C/G, VW); else NULL */
+                                   (NP, G, ceil(OC/G/VW), C/G, VW), NP 16 (3x3) or
+                                   36 (5x5); else NULL */
     cl_mem s2d[AN_MAX_LAYERS];  /* conv of stride > 1 when space-to-depth may run (model.c,
                                    wants_s2d): an__conv_s2d_weights then an__conv_weights_arrange,
                                    (G, ceil(OC/G/VW), C/G*S*S, ceil(K/S), ceil(K/S), VW); else

@@ -660,12 +660,23 @@ static const char *human(double bytes, char *buf, size_t size)
     return buf;
 }
 
-/* Compares what a batch needs with the device's limits before allocating. */
-static int check_fits(const an_plan *p, size_t per_image_act, size_t per_image_in)
+/* Compares what a batch needs with the device's limits before allocating.
+ * scratch_pi: the bytes per image of Winograd's V and M and of the
+ * space-to-depth input (their largest layers'; without the last block's
+ * padding, so a lower bound), which the largest batch that fits is told
+ * from along with the activations. */
+static int check_fits(const an_plan *p, size_t per_image_act, size_t per_image_in,
+                      const size_t scratch_pi[3])
 {
     const an_device_info *d = &p->model->dev->info;
-    size_t per_image = 2 * per_image_in + 2 * per_image_act + 2 * AN_CLASSES * sizeof(float);
-    size_t need = per_image * (size_t)p->batch + p->wino_v_bytes + p->wino_m_bytes + p->s2d_bytes;
+    size_t per_image = 2 * per_image_in + 2 * per_image_act + 2 * AN_CLASSES * sizeof(float) +
+                       scratch_pi[0] + scratch_pi[1] + scratch_pi[2];
+    size_t largest_pi = per_image_act;
+    for (int i = 0; i < 3; i++)
+        if (scratch_pi[i] > largest_pi)
+            largest_pi = scratch_pi[i];
+    size_t need = (per_image - scratch_pi[0] - scratch_pi[1] - scratch_pi[2]) * (size_t)p->batch +
+                  p->wino_v_bytes + p->wino_m_bytes + p->s2d_bytes;
     size_t largest_buffer = per_image_act * (size_t)p->batch;
     if (p->s2d_bytes > largest_buffer)
         largest_buffer = p->s2d_bytes;
@@ -677,7 +688,7 @@ static int check_fits(const an_plan *p, size_t per_image_act, size_t per_image_i
         d->global_mem > p->model->weight_bytes ? d->global_mem - p->model->weight_bytes : 0;
     if (largest_buffer <= d->max_alloc && need <= avail)
         return AN_OK;
-    uint64_t by_alloc = d->max_alloc / per_image_act;
+    uint64_t by_alloc = d->max_alloc / largest_pi;
     uint64_t by_mem = avail / per_image;
     uint64_t fits = by_alloc < by_mem ? by_alloc : by_mem;
     char a[32], b[32], c[32], e[32], f[32], verdict[64];
@@ -726,7 +737,9 @@ int an_plan_create(an_model *model, int batch, int height, int width, an_plan **
     }
     size_t per_image_in = (size_t)v->in_channels * height * width * sizeof(float);
     /* Winograd's V and M (one pair) and the space-to-depth input (one
-     * buffer), each as large as its largest layer needs */
+     * buffer), each as large as its largest layer needs; scratch_pi their
+     * bytes per image (for the largest batch that fits) */
+    size_t scratch_pi[3] = {0, 0, 0};
     for (int i = 0; i < p->n_layers; i++) {
         an_layer_info in = i > 0 ? p->layers[i - 1]
                                  : (an_layer_info){.c = v->in_channels, .h = height, .w = width};
@@ -743,15 +756,27 @@ int an_plan_create(an_model *model, int batch, int height, int width, an_plan **
                 p->wino_v_bytes = d.v * sizeof(float);
             if (d.m * sizeof(float) > p->wino_m_bytes)
                 p->wino_m_bytes = d.m * sizeof(float);
+            wino_dims d1 =
+                wino_size(1, p->layers[i].h, p->layers[i].w, in.c,
+                          an__conv_arranged_oc(p->layers[i].c, G, model->tuning.conv_vec), 1,
+                          an__winograd_points(v->layers[i].kernel));
+            if (d1.v * sizeof(float) > scratch_pi[0])
+                scratch_pi[0] = d1.v * sizeof(float);
+            if (d1.m * sizeof(float) > scratch_pi[1])
+                scratch_pi[1] = d1.m * sizeof(float);
         }
         if (conv_s2d_on(p, i, &t)) {
             s2d_dims d = s2d_size(batch, in.c, p->layers[i].h, p->layers[i].w, v->layers[i].kernel,
                                   v->layers[i].stride);
             if (d.floats * sizeof(float) > p->s2d_bytes)
                 p->s2d_bytes = d.floats * sizeof(float);
+            s2d_dims d1 = s2d_size(1, in.c, p->layers[i].h, p->layers[i].w, v->layers[i].kernel,
+                                   v->layers[i].stride);
+            if (d1.floats * sizeof(float) > scratch_pi[2])
+                scratch_pi[2] = d1.floats * sizeof(float);
         }
     }
-    AN_TRY(check_fits(p, per_image_act, per_image_in));
+    AN_TRY(check_fits(p, per_image_act, per_image_in, scratch_pi));
 
     cl_context ctx = model->dev->context;
     p->act_bytes = per_image_act * (size_t)batch;

@@ -1,33 +1,47 @@
-// winograd.cl - 3x3 stride-1 pad-1 convolution by Winograd's minimal
-// filtering F(2x2, 3x3) (Lavin & Gray 2015, "Fast Algorithms for
-// Convolutional Neural Networks", arXiv:1509.09308): each 2x2 output tile is
-// A^T [ (G g G^T) * (B^T d B) ] A over a 4x4 input tile d, so 16 products per
-// channel pair replace 36 multiply-adds. Three kernels, run in order:
-//   wino_input:  V = B^T d B for every (tile, input channel), 4x4 tiles at
-//                stride 2, padding, ragged last tiles and the slots past the
-//                last tile as zeros;
-//   wino_gemm:   the 16 GEMMs M[xi] = U[xi] . V[xi] over the input channels,
+// winograd.cl - R x R stride-1 convolution (R = 3 or 5, any padding
+// 0 <= P < R) by Winograd's minimal filtering F(2x2, RxR) (Lavin & Gray
+// 2015, "Fast Algorithms for Convolutional Neural Networks",
+// arXiv:1509.09308): each 2x2 output tile is A^T [ (G g G^T) * (B^T d B) ] A
+// over an ALPHA x ALPHA input tile d (ALPHA = R + 1), so NP = ALPHA^2
+// products per channel pair replace 4 R^2 multiply-adds: 16 for 36 with
+// F(2x2,3x3), 36 for 100 with F(2x2,5x5) (the points 0, 1, -1, 2, -2 and
+// infinity, as in Lavin's wincnn; its B^T is F(4x4,3x3)'s). Three kernels,
+// run in order:
+//   wino_input:  V = B^T d B for every (tile, input channel), ALPHA x ALPHA
+//                tiles at stride 2, padding, ragged last tiles and the slots
+//                past the last tile as zeros;
+//   wino_gemm:   the NP GEMMs M[xi] = U[xi] . V[xi] over the input channels,
 //                register blocks of TT tiles x OCB*VW output channels;
 //   wino_output: Y = A^T M A, bias and optional ReLU fused, written NCHW with
 //                ragged tiles guarded.
-// U = G g G^T is computed once at load on the host (model.c,
+// U = G g G^T is computed once at load on the host, in double (model.c,
 // an__winograd_weights_arrange). The input transform is its own pass, not
 // fused into the GEMM, because every one of OC/(OCB*VW) GEMM work-items would
 // redo it. OpenCL C 1.2.
 //
-// Compile-time: VW (output channels per vector), TT (tiles per GEMM
-// work-item), OCB (blocks of VW output channels per GEMM work-item), RELU.
-// Groups G: C input channels and BPG blocks of VW output channels per group.
-// Tiles: TW = ceil(W/2) a row, TPI = TW * ceil(H/2) an image, NT = N * TPI in
-// all (the batch is part of the GEMM's tile dimension), NTB = ceil(NT/TT)
-// blocks of TT tiles.
+// Compile-time: R (3 or 5), VW (output channels per vector), TT (tiles per
+// GEMM work-item), OCB (blocks of VW output channels per GEMM work-item),
+// RELU. Groups G: C input channels and BPG blocks of VW output channels per
+// group. The output is OH x OW (stride 1: OH = H + 2P - R + 1); tiles are
+// counted on it: TW = ceil(OW/2) a row, TPI = TW * ceil(OH/2) an image,
+// NT = N * TPI in all (the batch is part of the GEMM's tile dimension),
+// NTB = ceil(NT/TT) blocks of TT tiles. Output tile (ty, tx) reads the input
+// tile at (2 ty - P, 2 tx - P), zeros outside the input.
 //
-// in (N, G*C, H, W); out (N, OC, H, W) (stride 1, pad 1: same size);
-// U (16, G, BPG, C, VW); bias (G, BPG, VW);
-// V (16, G, NTB, C, TT): the TT tiles of a block are contiguous per channel,
+// in (N, G*C, H, W); out (N, OC, OH, OW);
+// U (NP, G, BPG, C, VW); bias (G, BPG, VW);
+// V (NP, G, NTB, C, TT): the TT tiles of a block are contiguous per channel,
 //   so the GEMM's inner loop streams V and U front to back;
-// M (16, NT, OCP) with OCP = G*BPG*VW: a tile's VW channels are one vector.
+// M (NP, NT, OCP) with OCP = G*BPG*VW: a tile's VW channels are one vector.
 
+#ifndef R
+#define R 3
+#endif
+#if R != 3 && R != 5
+#error "winograd.cl: R must be 3 or 5"
+#endif
+#define ALPHA (R + 1)
+#define NP (ALPHA * ALPHA)
 #ifndef TT
 #define TT 4
 #endif
@@ -39,34 +53,37 @@
 #endif
 #include "vector.cl"
 
-// Global size: (TW, TH, N * G * C) with TH = ceil(H/2), guarded in dimension
-// 0: one work-item a tile and input channel. The three dimensions keep every
-// division uniform across dimension 0 (PoCL vectorises across it, where a
-// per-work-item integer division is slow): measured 1.2-1.6x less CPU time
-// than a 2-D (tile, channel) range with divisions, on PoCL pthread-haswell.
-// The slots past NT in the last block of TT get zeros (from the work-item of
-// the last tile), so the GEMM reads only finite values.
+// Global size: (TW, TH, N * G * C) with TH = ceil(OH/2), guarded in
+// dimension 0: one work-item a tile and input channel. The three dimensions
+// keep every division uniform across dimension 0 (PoCL vectorises across it,
+// where a per-work-item integer division is slow): measured 1.2-1.6x less CPU
+// time than a 2-D (tile, channel) range with divisions, on PoCL
+// pthread-haswell. The slots past NT in the last block of TT get zeros (from
+// the work-item of the last tile), so the GEMM reads only finite values.
 __kernel void wino_input(__global const float *restrict in, __global float *restrict V,
                          const int C, const int H, const int W, const int G, const int TW,
-                         const int TPI, const int NT, const int NTB)
+                         const int TPI, const int NT, const int NTB, const int P)
 {
     const int tx = get_global_id(0), ty = get_global_id(1), z = get_global_id(2);
     const int GC = G * C, n = z / GC, gc = z - n * GC;
     if (tx >= TW || ty * TW >= TPI || n * TPI >= NT)
         return;
     const int g = gc / C, c = gc - g * C, t = n * TPI + ty * TW + tx;
-    const int y0 = ty * 2 - 1, x0 = tx * 2 - 1;
+    const int y0 = ty * 2 - P, x0 = tx * 2 - P;
     __global const float *plane = in + (size_t)z * H * W;
-    float d[4][4];
+    float d[ALPHA][ALPHA];
 #pragma unroll
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < ALPHA; i++)
 #pragma unroll
-        for (int j = 0; j < 4; j++) {
+        for (int j = 0; j < ALPHA; j++) {
             const int y = y0 + i, x = x0 + j;
             d[i][j] = y >= 0 && y < H && x >= 0 && x < W ? plane[(size_t)y * W + x] : 0.0f;
         }
+    const size_t xstride = (size_t)G * NTB * C * TT;
+    __global float *v = V + (((size_t)g * NTB + t / TT) * C + c) * TT + t % TT;
+    float b[ALPHA][ALPHA];
+#if R == 3
     // B^T d: B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
-    float b[4][4];
 #pragma unroll
     for (int j = 0; j < 4; j++) {
         b[0][j] = d[0][j] - d[2][j];
@@ -75,8 +92,6 @@ __kernel void wino_input(__global const float *restrict in, __global float *rest
         b[3][j] = d[1][j] - d[3][j];
     }
     // (B^T d) B, stored at xi = 4 * i + j
-    const size_t xstride = (size_t)G * NTB * C * TT;
-    __global float *v = V + (((size_t)g * NTB + t / TT) * C + c) * TT + t % TT;
 #pragma unroll
     for (int i = 0; i < 4; i++) {
         v[(size_t)(4 * i + 0) * xstride] = b[i][0] - b[i][2];
@@ -84,19 +99,46 @@ __kernel void wino_input(__global const float *restrict in, __global float *rest
         v[(size_t)(4 * i + 2) * xstride] = b[i][2] - b[i][1];
         v[(size_t)(4 * i + 3) * xstride] = b[i][1] - b[i][3];
     }
+#else
+    // B^T d: B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0;
+    //               0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+#pragma unroll
+    for (int j = 0; j < 6; j++) {
+        const float p = d[4][j] - 4.0f * d[2][j], q = d[3][j] - 4.0f * d[1][j];
+        const float r = d[4][j] - d[2][j], s = 2.0f * (d[3][j] - d[1][j]);
+        b[0][j] = 4.0f * d[0][j] - 5.0f * d[2][j] + d[4][j];
+        b[1][j] = p + q;
+        b[2][j] = p - q;
+        b[3][j] = r + s;
+        b[4][j] = r - s;
+        b[5][j] = 4.0f * d[1][j] - 5.0f * d[3][j] + d[5][j];
+    }
+    // (B^T d) B, stored at xi = 6 * i + j
+#pragma unroll
+    for (int i = 0; i < 6; i++) {
+        const float p = b[i][4] - 4.0f * b[i][2], q = b[i][3] - 4.0f * b[i][1];
+        const float r = b[i][4] - b[i][2], s = 2.0f * (b[i][3] - b[i][1]);
+        v[(size_t)(6 * i + 0) * xstride] = 4.0f * b[i][0] - 5.0f * b[i][2] + b[i][4];
+        v[(size_t)(6 * i + 1) * xstride] = p + q;
+        v[(size_t)(6 * i + 2) * xstride] = p - q;
+        v[(size_t)(6 * i + 3) * xstride] = r + s;
+        v[(size_t)(6 * i + 4) * xstride] = r - s;
+        v[(size_t)(6 * i + 5) * xstride] = 4.0f * b[i][1] - 5.0f * b[i][3] + b[i][5];
+    }
+#endif
     if (t == NT - 1)
         for (int s = 1; s < NTB * TT - t; s++)
-            for (int xi = 0; xi < 16; xi++)
+            for (int xi = 0; xi < NP; xi++)
                 v[(size_t)xi * xstride + s] = 0.0f;
 }
 
-// Global size: (NTB, G * ceil(BPG / OCB), 16) = (NTB, NZ, 16), guarded.
+// Global size: (NTB, G * ceil(BPG / OCB), NP) = (NTB, NZ, NP), guarded.
 __kernel void wino_gemm(__global const float *restrict V, __global const float *restrict U,
                         __global float *restrict M, const int C, const int G, const int BPG,
                         const int NT, const int NTB, const int NZ)
 {
     const int tb = get_global_id(0), z = get_global_id(1), xi = get_global_id(2);
-    if (tb >= NTB || z >= NZ || xi >= 16)
+    if (tb >= NTB || z >= NZ || xi >= NP)
         return;
     const int zpg = (BPG + OCB - 1) / OCB;
     const int g = z / zpg, b0 = (z % zpg) * OCB;
@@ -138,30 +180,44 @@ __kernel void wino_gemm(__global const float *restrict V, __global const float *
 
 // Global size: (NT, G * BPG), guarded.
 __kernel void wino_output(__global const float *restrict M, __global const float *restrict bias,
-                          __global float *restrict out, const int OC, const int H, const int W,
+                          __global float *restrict out, const int OC, const int OH, const int OW,
                           const int G, const int BPG, const int TW, const int TPI, const int NT)
 {
     const int t = get_global_id(0), gb = get_global_id(1);
     if (t >= NT || gb >= G * BPG)
         return;
     const int ocp = G * BPG * VW, ocg = OC / G, g = gb / BPG, bl = gb % BPG;
-    floatv m[16];
+    __global const float *mt = M + (size_t)t * ocp + (size_t)gb * VW;
+    const size_t xstride = (size_t)NT * ocp;
+    // A^T m, a column of m at a time
+    floatv s[2][ALPHA];
 #pragma unroll
-    for (int xi = 0; xi < 16; xi++)
-        m[xi] = VLOAD(0, M + ((size_t)xi * NT + t) * ocp + (size_t)gb * VW);
-    // A^T m: A^T = [1 1 1 0; 0 1 -1 -1]
-    floatv s[2][4];
+    for (int j = 0; j < ALPHA; j++) {
+        floatv m[ALPHA];
 #pragma unroll
-    for (int j = 0; j < 4; j++) {
-        s[0][j] = m[j] + m[4 + j] + m[8 + j];
-        s[1][j] = m[4 + j] - m[8 + j] - m[12 + j];
+        for (int i = 0; i < ALPHA; i++)
+            m[i] = VLOAD(0, mt + (size_t)(ALPHA * i + j) * xstride);
+#if R == 3
+        // A^T = [1 1 1 0; 0 1 -1 -1]
+        s[0][j] = m[0] + m[1] + m[2];
+        s[1][j] = m[1] - m[2] - m[3];
+#else
+        // A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 1]
+        s[0][j] = m[0] + m[1] + m[2] + m[3] + m[4];
+        s[1][j] = m[1] - m[2] + 2.0f * (m[3] - m[4]) + m[5];
+#endif
     }
     const floatv b = VLOAD(gb, bias);
     floatv y[2][2];
 #pragma unroll
     for (int i = 0; i < 2; i++) {
+#if R == 3
         y[i][0] = s[i][0] + s[i][1] + s[i][2] + b;
         y[i][1] = s[i][1] - s[i][2] - s[i][3] + b;
+#else
+        y[i][0] = s[i][0] + s[i][1] + s[i][2] + s[i][3] + s[i][4] + b;
+        y[i][1] = s[i][1] - s[i][2] + 2.0f * (s[i][3] - s[i][4]) + s[i][5] + b;
+#endif
 #if RELU
         y[i][0] = fmax(y[i][0], (floatv)(0.0f));
         y[i][1] = fmax(y[i][1], (floatv)(0.0f));
@@ -173,7 +229,7 @@ __kernel void wino_output(__global const float *restrict M, __global const float
     for (int i = 0; i < 2; i++) {
 #pragma unroll
         for (int k = 0; k < 2; k++) {
-            if (oy0 + i >= H || ox0 + k >= W)
+            if (oy0 + i >= OH || ox0 + k >= OW)
                 continue;
             float res[VW];
             VSTORE(y[i][k], 0, res);
@@ -181,7 +237,7 @@ __kernel void wino_output(__global const float *restrict M, __global const float
             for (int j = 0; j < VW; j++) {
                 const int oc = bl * VW + j;
                 if (oc < ocg)
-                    out[(((size_t)n * OC + (size_t)g * ocg + oc) * H + oy0 + i) * W + ox0 + k] =
+                    out[(((size_t)n * OC + (size_t)g * ocg + oc) * OH + oy0 + i) * OW + ox0 + k] =
                         res[j];
             }
         }

@@ -248,9 +248,10 @@ typedef struct {
     int gemv_interleaved;  /* 1: GPU-style interleaved reads; 0: contiguous chunks */
     int pointwise_local;   /* work-group size of the 1-D kernels */
     int pool_px;           /* max pooling outputs per work-item along a row (1..32) */
-    int conv_algo;         /* 0 direct (conv.cl); 1 Winograd F(2x2,3x3) (winograd.cl) for 3x3
-                              stride-1 pad-1 layers, others direct; 2 implicit GEMM (igemm.cl)
-                              for every conv layer */
+    int conv_algo;         /* 0 direct (conv.cl); 1 Winograd F(2x2,3x3) or F(2x2,5x5)
+                              (winograd.cl) for 3x3 and 5x5 stride-1 layers
+                              (an__conv_winograd_ok), others direct; 2 implicit GEMM
+                              (igemm.cl) for every conv layer */
     int wino_tt, wino_ocb; /* Winograd GEMM block: tiles (1..8) x blocks of conv_vec output
                               channels (1..4) per work-item */
     int ig_mb, ig_nb;      /* implicit GEMM (conv_algo 2, igemm.cl): register block of blocks of
@@ -366,7 +367,8 @@ struct an_model {
     an__fc_parts *parts[AN_MAX_LAYERS];
     cl_mem wino[AN_MAX_LAYERS]; /* Winograd-eligible conv when Winograd may run (model.c,
                                    wants_winograd): U = G g G^T arranged as
-                                   (16, G, ceil(OC/G/VW), C/G, VW); else NULL */
+                                   (NP, G, ceil(OC/G/VW), C/G, VW), NP 16 (3x3) or
+                                   36 (5x5); else NULL */
     cl_mem s2d[AN_MAX_LAYERS];  /* conv of stride > 1 when space-to-depth may run (model.c,
                                    wants_s2d): an__conv_s2d_weights then an__conv_weights_arrange,
                                    (G, ceil(OC/G/VW), C/G*S*S, ceil(K/S), ceil(K/S), VW); else
@@ -396,14 +398,19 @@ int an__model_kernel(an_model *model, const char *file, const char *options, con
  * (ceil(O/8), I, 8) of fc.cl. */
 void an__conv_weights_arrange(const float *src, float *dst, int oc, int c, int k, int groups,
                               int vw);
-/* Whether a conv layer can run as Winograd F(2x2,3x3) (winograd.cl): 3x3,
- * stride 1, padding 1, at any input size and group count. */
+/* Whether a conv layer can run as Winograd F(2x2,RxR) (winograd.cl): R = 3
+ * or 5, stride 1, padding 0 <= P < R, at any input size and group count. */
 bool an__conv_winograd_ok(const an__layer *l);
-/* Transforms conv weights (OC, C, 3, 3) of `groups` groups into U = G g G^T
- * (in double, rounded once) arranged as (16, groups, ceil(OC/groups/vw), C,
- * vw), each group's last block zero-padded: the layout wino_gemm reads. dst
- * holds 16 * an__conv_arranged_oc(oc, groups, vw) * C floats. */
-void an__winograd_weights_arrange(const float *src, float *dst, int oc, int c, int groups, int vw);
+/* The transform points (GEMMs) of F(2x2,kxk): (k+1)^2, 16 for k = 3 and 36
+ * for k = 5. */
+int an__winograd_points(int k);
+/* Transforms conv weights (OC, C, k, k), k = 3 or 5, of `groups` groups into
+ * U = G g G^T (in double, rounded once) arranged as (NP, groups,
+ * ceil(OC/groups/vw), C, vw) with NP = an__winograd_points(k), each group's
+ * last block zero-padded: the layout wino_gemm reads. dst holds NP *
+ * an__conv_arranged_oc(oc, groups, vw) * C floats. */
+void an__winograd_weights_arrange(const float *src, float *dst, int oc, int c, int k, int groups,
+                                  int vw);
 /* Space-to-depth (conv_s2d): rewrites conv weights (OC, C, K, K) of stride s
  * into those of the equivalent stride-1 convolution over the s x s blocks of
  * the input (s2d.cl), (OC, C*s*s, kq, kq) with kq = ceil(K/s): channel

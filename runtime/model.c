@@ -43,13 +43,32 @@ void an__conv_bias_arrange(const float *src, float *dst, int oc, int groups, int
 
 bool an__conv_winograd_ok(const an__layer *l)
 {
-    return l->kind == AN_LAYER_CONV && l->kernel == 3 && l->stride == 1 && l->pad == 1;
+    return l->kind == AN_LAYER_CONV && (l->kernel == 3 || l->kernel == 5) && l->stride == 1 &&
+           l->pad >= 0 && l->pad < l->kernel;
 }
 
-void an__winograd_weights_arrange(const float *src, float *dst, int oc, int c, int groups, int vw)
+int an__winograd_points(int k)
 {
-    /* G of F(2x2,3x3) (Lavin & Gray 2015, arXiv:1509.09308, section 4.1) */
-    static const double Gm[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    return (k + 1) * (k + 1);
+}
+
+void an__winograd_weights_arrange(const float *src, float *dst, int oc, int c, int k, int groups,
+                                  int vw)
+{
+    /* G of F(2x2,3x3) (Lavin & Gray 2015, arXiv:1509.09308, section 4.1) and
+     * of F(2x2,5x5) (the points 0, 1, -1, 2, -2 and infinity, as in Lavin's
+     * wincnn; checked against the direct correlation in double) */
+    static const double G3[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    static const double G5[6][5] = {
+        {1.0 / 4, 0, 0, 0, 0},
+        {-1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6},
+        {-1.0 / 6, 1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6},
+        {1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 3, 2.0 / 3},
+        {1.0 / 24, -1.0 / 12, 1.0 / 6, -1.0 / 3, 2.0 / 3},
+        {0, 0, 0, 0, 1},
+    };
+    const double *Gm = k == 5 ? &G5[0][0] : &G3[0][0];
+    int a = k + 1, np = a * a;
     if (groups < 1)
         groups = 1;
     int ocg = oc / groups, bpg = (ocg + vw - 1) / vw;
@@ -59,22 +78,22 @@ void an__winograd_weights_arrange(const float *src, float *dst, int oc, int c, i
             for (int ci = 0; ci < c; ci++)
                 for (int j = 0; j < vw; j++) {
                     int o = b * vw + j;
-                    double u[4][4] = {{0}};
+                    double u[6][6] = {{0}};
                     if (o < ocg) {
-                        const float *k = src + ((size_t)(g * ocg + o) * c + ci) * 9;
-                        double gk[4][3]; /* G g */
-                        for (int r = 0; r < 4; r++)
-                            for (int q = 0; q < 3; q++)
-                                gk[r][q] =
-                                    Gm[r][0] * k[q] + Gm[r][1] * k[3 + q] + Gm[r][2] * k[6 + q];
-                        for (int r = 0; r < 4; r++) /* (G g) G^T */
-                            for (int q = 0; q < 4; q++)
-                                u[r][q] =
-                                    gk[r][0] * Gm[q][0] + gk[r][1] * Gm[q][1] + gk[r][2] * Gm[q][2];
+                        const float *w = src + ((size_t)(g * ocg + o) * c + ci) * k * k;
+                        double gk[6][5] = {{0}}; /* G g */
+                        for (int r = 0; r < a; r++)
+                            for (int q = 0; q < k; q++)
+                                for (int i = 0; i < k; i++)
+                                    gk[r][q] += Gm[r * k + i] * w[i * k + q];
+                        for (int r = 0; r < a; r++) /* (G g) G^T */
+                            for (int q = 0; q < a; q++)
+                                for (int i = 0; i < k; i++)
+                                    u[r][q] += gk[r][i] * Gm[q * k + i];
                     }
-                    for (int xi = 0; xi < 16; xi++)
+                    for (int xi = 0; xi < np; xi++)
                         dst[xi * xstride + (((size_t)g * bpg + b) * c + ci) * vw + j] =
-                            (float)u[xi / 4][xi % 4];
+                            (float)u[xi / a][xi % a];
                 }
 }
 
@@ -112,7 +131,8 @@ static bool wants_s2d(const an_model *m)
 
 /* Whether some layer may run Winograd under m's tuning: the model-wide
  * conv_algo, or any per-layer entry of the tuning file that asks for it.
- * Only then are the transformed weights (16/9 of the 3x3 weights) made. */
+ * Only then are the transformed weights (16/9 of the 3x3 weights, 36/25
+ * of the 5x5) made. */
 static bool wants_winograd(const an_model *m)
 {
     if (m->tuning.conv_algo == 1)
@@ -295,13 +315,13 @@ static int upload_weights(an_model *m, const an__weights *w)
             tmp = NULL;
             if (conv && an__conv_winograd_ok(&m->variant->layers[w->shape[i].layer]) &&
                 wants_winograd(m)) {
-                n = 16 * padded * d[1];
+                n = (size_t)an__winograd_points(d[2]) * padded * d[1];
                 tmp = malloc(n * sizeof *tmp);
                 if (!tmp) {
                     status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory arranging weights");
                     goto fail;
                 }
-                an__winograd_weights_arrange(w->weight[i], tmp, d[0], d[1], groups, vw);
+                an__winograd_weights_arrange(w->weight[i], tmp, d[0], d[1], d[2], groups, vw);
                 AN_TRY(upload(m, tmp, n * sizeof *tmp, &m->wino[i]));
                 free(tmp);
                 tmp = NULL;

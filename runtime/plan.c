@@ -152,36 +152,37 @@ static s2d_dims s2d_size(int n, int c, int oh, int ow, int k, int s)
     return d;
 }
 
-/* Winograd's tile counts for an input of h x w at batch n with tt tiles per
- * GEMM work-item, and the floats of V and M for c input and ocp padded
- * output channels (see winograd.cl for the layouts). */
+/* Winograd's tile counts for an output of oh x ow at batch n with tt tiles
+ * per GEMM work-item, and the floats of V and M for np transform points (16
+ * or 36), c input and ocp padded output channels (see winograd.cl for the
+ * layouts). */
 typedef struct {
     int tw, tpi, nt, tt, ntb;
     size_t v, m;
 } wino_dims;
 
-static wino_dims wino_size(int n, int h, int w, int c, int ocp, int tt)
+static wino_dims wino_size(int n, int oh, int ow, int c, int ocp, int tt, int np)
 {
     wino_dims d = {0};
-    long long tiles = (long long)((w + 1) / 2) * ((h + 1) / 2) * n;
-    if (tiles > INT_MAX / 16) {
+    long long tiles = (long long)((ow + 1) / 2) * ((oh + 1) / 2) * n;
+    if (tiles > INT_MAX / np) {
         /* past the kernels' int indices: sized so that the plan's memory check
          * refuses it (2^50 bytes each), never computed in int */
         d.v = d.m = (size_t)1 << 48;
         return d;
     }
-    d.tw = (w + 1) / 2;
-    d.tpi = d.tw * ((h + 1) / 2);
+    d.tw = (ow + 1) / 2;
+    d.tpi = d.tw * ((oh + 1) / 2);
     d.nt = n * d.tpi;
     d.tt = tt < d.nt ? tt : d.nt; /* no block wider than all tiles */
     d.ntb = (d.nt + d.tt - 1) / d.tt;
-    d.v = (size_t)16 * c * d.ntb * d.tt;
-    d.m = (size_t)16 * d.nt * ocp;
+    d.v = (size_t)np * c * d.ntb * d.tt;
+    d.m = (size_t)np * d.nt * ocp;
     return d;
 }
 
-/* Winograd F(2x2,3x3): input transform, 16 GEMMs, output transform
- * (winograd.cl), through the plan's V and M buffers. */
+/* Winograd F(2x2,3x3) or F(2x2,5x5): input transform, 16 or 36 GEMMs,
+ * output transform (winograd.cl), through the plan's V and M buffers. */
 static int add_winograd(an_plan *p, int layer, const an_layer_info *in, const an_layer_info *o,
                         int relu, cl_mem src, cl_mem dst, const an__tuning *t)
 {
@@ -192,11 +193,12 @@ static int add_winograd(an_plan *p, int layer, const an_layer_info *in, const an
     int pi = an__model_param_index(m, layer);
     int G = l->groups > 1 ? l->groups : 1, vw = m->tuning.conv_vec;
     int C = in->c / G, H = in->h, W = in->w, OC = o->c, bpg = (OC / G + vw - 1) / vw;
-    wino_dims d = wino_size(p->batch, H, W, in->c, G * bpg * vw, t->wino_tt);
+    int np = an__winograd_points(l->kernel), P = l->pad;
+    wino_dims d = wino_size(p->batch, o->h, o->w, in->c, G * bpg * vw, t->wino_tt, np);
     int ocb = t->wino_ocb < bpg ? t->wino_ocb : bpg, nz = G * ((bpg + ocb - 1) / ocb);
     char opts[160];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DTT=%d -DOCB=%d -DVW=%d -DRELU=%d", d.tt, ocb, vw,
-             relu);
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DR=%d -DTT=%d -DOCB=%d -DVW=%d -DRELU=%d",
+             l->kernel, d.tt, ocb, vw, relu);
     s->kind = STEP_KERNEL;
     s->layer = layer;
     s->src_arg = 0;
@@ -210,8 +212,8 @@ static int add_winograd(an_plan *p, int layer, const an_layer_info *in, const an
     cl_kernel k = s->kernel;
     AN_CL(clSetKernelArg(k, 0, sizeof src, &src));
     AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &p->wino_v));
-    const int in_ints[] = {C, H, W, G, d.tw, d.tpi, d.nt, d.ntb};
-    for (int i = 0; i < 8; i++)
+    const int in_ints[] = {C, H, W, G, d.tw, d.tpi, d.nt, d.ntb, P};
+    for (int i = 0; i < 9; i++)
         AN_CL(clSetKernelArg(k, (cl_uint)(2 + i), sizeof(int), &in_ints[i]));
     /* (tile column, tile row, image and channel): a row of tiles a group */
     size_t local = 1;
@@ -238,13 +240,13 @@ static int add_winograd(an_plan *p, int layer, const an_layer_info *in, const an
     s->more[0].local[1] = s->more[0].local[2] = 1;
     s->more[0].global[0] = round_up((size_t)d.ntb, local);
     s->more[0].global[1] = (size_t)nz;
-    s->more[0].global[2] = 16;
+    s->more[0].global[2] = (size_t)np;
 
     k = s->more[1].kernel;
     AN_CL(clSetKernelArg(k, 0, sizeof(cl_mem), &p->wino_m));
     AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &m->bias[pi]));
     AN_CL(clSetKernelArg(k, 2, sizeof dst, &dst));
-    const int out_ints[] = {OC, H, W, G, bpg, d.tw, d.tpi, d.nt};
+    const int out_ints[] = {OC, o->h, o->w, G, bpg, d.tw, d.tpi, d.nt};
     for (int i = 0; i < 8; i++)
         AN_CL(clSetKernelArg(k, (cl_uint)(3 + i), sizeof(int), &out_ints[i]));
     AN_TRY(local_size(m, k, (size_t)m->tuning.pointwise_local, &local));
@@ -658,12 +660,23 @@ static const char *human(double bytes, char *buf, size_t size)
     return buf;
 }
 
-/* Compares what a batch needs with the device's limits before allocating. */
-static int check_fits(const an_plan *p, size_t per_image_act, size_t per_image_in)
+/* Compares what a batch needs with the device's limits before allocating.
+ * scratch_pi: the bytes per image of Winograd's V and M and of the
+ * space-to-depth input (their largest layers'; without the last block's
+ * padding, so a lower bound), which the largest batch that fits is told
+ * from along with the activations. */
+static int check_fits(const an_plan *p, size_t per_image_act, size_t per_image_in,
+                      const size_t scratch_pi[3])
 {
     const an_device_info *d = &p->model->dev->info;
-    size_t per_image = 2 * per_image_in + 2 * per_image_act + 2 * AN_CLASSES * sizeof(float);
-    size_t need = per_image * (size_t)p->batch + p->wino_v_bytes + p->wino_m_bytes + p->s2d_bytes;
+    size_t per_image = 2 * per_image_in + 2 * per_image_act + 2 * AN_CLASSES * sizeof(float) +
+                       scratch_pi[0] + scratch_pi[1] + scratch_pi[2];
+    size_t largest_pi = per_image_act;
+    for (int i = 0; i < 3; i++)
+        if (scratch_pi[i] > largest_pi)
+            largest_pi = scratch_pi[i];
+    size_t need = (per_image - scratch_pi[0] - scratch_pi[1] - scratch_pi[2]) * (size_t)p->batch +
+                  p->wino_v_bytes + p->wino_m_bytes + p->s2d_bytes;
     size_t largest_buffer = per_image_act * (size_t)p->batch;
     if (p->s2d_bytes > largest_buffer)
         largest_buffer = p->s2d_bytes;
@@ -675,7 +688,7 @@ static int check_fits(const an_plan *p, size_t per_image_act, size_t per_image_i
         d->global_mem > p->model->weight_bytes ? d->global_mem - p->model->weight_bytes : 0;
     if (largest_buffer <= d->max_alloc && need <= avail)
         return AN_OK;
-    uint64_t by_alloc = d->max_alloc / per_image_act;
+    uint64_t by_alloc = d->max_alloc / largest_pi;
     uint64_t by_mem = avail / per_image;
     uint64_t fits = by_alloc < by_mem ? by_alloc : by_mem;
     char a[32], b[32], c[32], e[32], f[32], verdict[64];
@@ -724,7 +737,9 @@ int an_plan_create(an_model *model, int batch, int height, int width, an_plan **
     }
     size_t per_image_in = (size_t)v->in_channels * height * width * sizeof(float);
     /* Winograd's V and M (one pair) and the space-to-depth input (one
-     * buffer), each as large as its largest layer needs */
+     * buffer), each as large as its largest layer needs; scratch_pi their
+     * bytes per image (for the largest batch that fits) */
+    size_t scratch_pi[3] = {0, 0, 0};
     for (int i = 0; i < p->n_layers; i++) {
         an_layer_info in = i > 0 ? p->layers[i - 1]
                                  : (an_layer_info){.c = v->in_channels, .h = height, .w = width};
@@ -734,22 +749,34 @@ int an_plan_create(an_model *model, int batch, int height, int width, an_plan **
         an__tuning t = conv_tuning(p, i, &in, &p->layers[i], &wino);
         if (wino) {
             int G = v->layers[i].groups > 1 ? v->layers[i].groups : 1;
-            wino_dims d = wino_size(batch, in.h, in.w, in.c,
+            wino_dims d = wino_size(batch, p->layers[i].h, p->layers[i].w, in.c,
                                     an__conv_arranged_oc(p->layers[i].c, G, model->tuning.conv_vec),
-                                    t.wino_tt);
+                                    t.wino_tt, an__winograd_points(v->layers[i].kernel));
             if (d.v * sizeof(float) > p->wino_v_bytes)
                 p->wino_v_bytes = d.v * sizeof(float);
             if (d.m * sizeof(float) > p->wino_m_bytes)
                 p->wino_m_bytes = d.m * sizeof(float);
+            wino_dims d1 =
+                wino_size(1, p->layers[i].h, p->layers[i].w, in.c,
+                          an__conv_arranged_oc(p->layers[i].c, G, model->tuning.conv_vec), 1,
+                          an__winograd_points(v->layers[i].kernel));
+            if (d1.v * sizeof(float) > scratch_pi[0])
+                scratch_pi[0] = d1.v * sizeof(float);
+            if (d1.m * sizeof(float) > scratch_pi[1])
+                scratch_pi[1] = d1.m * sizeof(float);
         }
         if (conv_s2d_on(p, i, &t)) {
             s2d_dims d = s2d_size(batch, in.c, p->layers[i].h, p->layers[i].w, v->layers[i].kernel,
                                   v->layers[i].stride);
             if (d.floats * sizeof(float) > p->s2d_bytes)
                 p->s2d_bytes = d.floats * sizeof(float);
+            s2d_dims d1 = s2d_size(1, in.c, p->layers[i].h, p->layers[i].w, v->layers[i].kernel,
+                                   v->layers[i].stride);
+            if (d1.floats * sizeof(float) > scratch_pi[2])
+                scratch_pi[2] = d1.floats * sizeof(float);
         }
     }
-    AN_TRY(check_fits(p, per_image_act, per_image_in));
+    AN_TRY(check_fits(p, per_image_act, per_image_in, scratch_pi));
 
     cl_context ctx = model->dev->context;
     p->act_bytes = per_image_act * (size_t)batch;

@@ -11,8 +11,8 @@
  * candidate's logits for the first image must match a plain C forward pass in double on the host
  * (the reference) within 1e-4 relative L2 and 1e-3*|ref| + 1e-4*max|ref| per logit: a fast wrong
  * kernel never wins. Each conv and FC layer then takes the fastest correct candidate's parameters
- * (including the algorithm, conv_algo: direct, Winograd for a 3x3 stride-1 layer, implicit GEMM;
- * and conv_s2d: a stride > 1 layer through space-to-depth);
+ * (including the algorithm, conv_algo: direct, Winograd for a 3x3 or 5x5 stride-1 layer,
+ * implicit GEMM; and conv_s2d: a stride > 1 layer through space-to-depth);
  * the FC weight layout (fc_blocked: our fc_gemm/gemv_blocked, or CLBlast SGEMM/gemv_rows) is a
  * device-wide choice by the total FC time over everything tuned. The vector
  * widths (conv_vec, fc_vec: they fix the weight layouts) stay the device's
@@ -59,8 +59,8 @@ static void say(const char *fmt, ...)
 
 /* Candidate sets: conv tile (TX, OCB), conv1 tile, FC tile, work-groups,
  * then the conv algorithm (0 direct with the conv tiles; 1 Winograd for the
- * 3x3 stride-1 layers, direct for the others; 2 implicit GEMM for every conv
- * layer), Winograd's GEMM block (tiles x blocks) and the implicit GEMM's
+ * 3x3 and 5x5 stride-1 layers, direct for the others; 2 implicit GEMM for
+ * every conv layer), Winograd's GEMM block (tiles x blocks) and the implicit GEMM's
  * parameters (ig_mb, ig_nb, ig_ks, ig_lx, ig_ly); 0: the default. */
 static const struct {
     int conv_tx, conv_ocb, conv1_tx, conv1_ocb, fc_tm, fc_tnb, conv_local, fc_local;

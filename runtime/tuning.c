@@ -122,7 +122,10 @@ an__tuning an__tuning_defaults(const an_device_info *info)
      * 16 registers): its GEMM took 0.45-0.6x the CPU time of 4 x 3 (12
      * accumulators, which spill) on conv3-5 at batch 64 and 0.55-0.65x at
      * batch 1 on PoCL pthread-haswell; 4 x 2 close behind, 6 x 2, 3 x 3 and
-     * 8 x 1 slower (docs/PERFORMANCE.md). */
+     * 8 x 1 slower (docs/PERFORMANCE.md). The 5x5 stride-1 layers (conv2)
+     * take the same algorithm and block, as F(2x2,5x5): 0.8-1.0x direct's
+     * time at batches 1 and 64 on a loaded PoCL pthread-haswell, with the
+     * noise as large as the effect at batch 1 (docs/PERFORMANCE.md). */
     t.conv_algo = cpu ? 1 : 0;
     t.wino_tt = cpu ? 5 : 4;
     t.wino_ocb = cpu ? 2 : 1;

@@ -169,7 +169,8 @@ END_TEST
  * Set 1 takes the other FC path (CLBlast SGEMM and gemv_rows on (O, I)
  * weights) with small conv tiles of float4, the direct kernel on the 3x3
  * layers, and one pooled output per work-item; set 2 Winograd F(2x2,3x3) on
- * every 3x3 stride-1 layer (odd GEMM blocks, work-groups of 2), large direct
+ * every 3x3 stride-1 layer and F(2x2,5x5) on conv2 (odd GEMM blocks,
+ * work-groups of 2), large direct
  * tiles elsewhere and FC blocks of float8 (an AVX-512 CPU's default is
  * float16), odd FC tiles, pooling tiles that leave a ragged end and
  * work-groups above 1; set 3 the implicit GEMM (igemm.cl) on every conv

@@ -368,7 +368,9 @@ struct an_model {
     cl_mem wino[AN_MAX_LAYERS]; /* Winograd-eligible conv when Winograd may run (model.c,
                                    wants_winograd): U = G g G^T arranged as
                                    (NP, G, ceil(OC/G/VW), C/G, VW), NP 16 (3x3) or
-                                   36 (5x5); else NULL */
+                                   36 (5x5); for a stride > 1 layer that of its
+                                   space-to-depth form (when that may run and is
+                                   eligible); else NULL */
     cl_mem s2d[AN_MAX_LAYERS];  /* conv of stride > 1 when space-to-depth may run (model.c,
                                    wants_s2d): an__conv_s2d_weights then an__conv_weights_arrange,
                                    (G, ceil(OC/G/VW), C/G*S*S, ceil(K/S), ceil(K/S), VW); else
@@ -401,6 +403,10 @@ void an__conv_weights_arrange(const float *src, float *dst, int oc, int c, int k
 /* Whether a conv layer can run as Winograd F(2x2,RxR) (winograd.cl): R = 3
  * or 5, stride 1, padding 0 <= P < R, at any input size and group count. */
 bool an__conv_winograd_ok(const an__layer *l);
+/* Whether a k x k convolution of that stride and padding can run as
+ * Winograd F(2x2,kxk): k = 3 or 5, stride 1, 0 <= pad < k (also the
+ * stride-1 form of a space-to-depth layer: ceil(K/S) taps, pad 0). */
+bool an__winograd_shape_ok(int k, int stride, int pad);
 /* The transform points (GEMMs) of F(2x2,kxk): (k+1)^2, 16 for k = 3 and 36
  * for k = 5. */
 int an__winograd_points(int k);

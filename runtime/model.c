@@ -41,10 +41,14 @@ void an__conv_bias_arrange(const float *src, float *dst, int oc, int groups, int
             dst[(size_t)g * bpg * vw + b] = b < ocg ? src[(size_t)g * ocg + b] : 0.0f;
 }
 
+bool an__winograd_shape_ok(int k, int stride, int pad)
+{
+    return (k == 3 || k == 5) && stride == 1 && pad >= 0 && pad < k;
+}
+
 bool an__conv_winograd_ok(const an__layer *l)
 {
-    return l->kind == AN_LAYER_CONV && (l->kernel == 3 || l->kernel == 5) && l->stride == 1 &&
-           l->pad >= 0 && l->pad < l->kernel;
+    return l->kind == AN_LAYER_CONV && an__winograd_shape_ok(l->kernel, l->stride, l->pad);
 }
 
 int an__winograd_points(int k)
@@ -340,6 +344,21 @@ static int upload_weights(an_model *m, const an__weights *w)
                 an__conv_s2d_weights(w->weight[i], tmp, d[0], d[1], d[2], st);
                 an__conv_weights_arrange(tmp, tmp + raw, d[0], c2, kq, groups, vw);
                 AN_TRY(upload(m, tmp + raw, n * sizeof *tmp, &m->s2d[i]));
+                if (an__winograd_shape_ok(kq, 1, 0) && wants_winograd(m)) {
+                    /* the stride-1 form through Winograd: U from the
+                     * unarranged s2d weights at tmp */
+                    size_t nu = (size_t)an__winograd_points(kq) * padded * c2;
+                    float *u = malloc(nu * sizeof *u);
+                    if (!u) {
+                        status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory arranging weights");
+                        goto fail;
+                    }
+                    an__winograd_weights_arrange(tmp, u, d[0], c2, kq, groups, vw);
+                    status = upload(m, u, nu * sizeof *u, &m->wino[i]);
+                    free(u);
+                    if (status != AN_OK)
+                        goto fail;
+                }
                 free(tmp);
                 tmp = NULL;
             }

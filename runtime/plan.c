@@ -24,14 +24,15 @@ typedef struct step {
     cl_mem x, w, y;
     size_t m, n, k;
     cl_mem temp; /* CLBlast's temporary buffer (NULL when it needs none) */
-    /* STEP_KERNEL: kernels enqueued after `kernel`, in order (Winograd's GEMM
-     * and output transform) */
+    /* STEP_KERNEL: kernels enqueued after `kernel`, in order (space-to-depth's
+     * conv; Winograd's GEMM and output transform, after its input transform
+     * or after space-to-depth) */
     int n_more;
     struct {
         cl_kernel kernel;
         cl_uint dims;
         size_t global[3], local[3];
-    } more[2];
+    } more[3];
     /* A linear layer split into parts (model.c's an__fc_parts): n_sub
      * steps, part j writing (N, sub[j].rows) into its own sub[j].part_y,
      * which is then copied into columns [o0, o0 + rows) of part_dst (N,
@@ -98,11 +99,9 @@ fail:
     return status;
 }
 
-/* A conv layer's tuning (the model's with its tuning-file entry) and
- * whether it runs as Winograd: asked for, eligible, and its transformed
- * weights made at load. *tt is then the GEMM's tiles per work-item. */
+/* A conv layer's tuning: the model's with its tuning-file entry. */
 static an__tuning conv_tuning(const an_plan *p, int layer, const an_layer_info *in,
-                              const an_layer_info *o, bool *wino)
+                              const an_layer_info *o)
 {
     const an_model *m = p->model;
     const an__layer *l = &m->variant->layers[layer];
@@ -110,20 +109,7 @@ static an__tuning conv_tuning(const an_plan *p, int layer, const an_layer_info *
     char key[96];
     an__tuning_conv_key(key, sizeof key, in->c, in->h, in->w, o->c, l->kernel, l->stride, l->pad, G,
                         p->batch);
-    an__tuning t = an__tuning_for(m, key);
-    int pi = an__model_param_index(m, layer);
-    *wino = t.conv_algo == 1 && an__conv_winograd_ok(l) && pi >= 0 && m->wino[pi];
-    return t;
-}
-
-/* Whether conv layer `layer` under tuning t runs through space-to-depth:
- * asked for, stride > 1, and its weights made at load. */
-static bool conv_s2d_on(const an_plan *p, int layer, const an__tuning *t)
-{
-    const an_model *m = p->model;
-    const an__layer *l = &m->variant->layers[layer];
-    int pi = an__model_param_index(m, layer);
-    return t->conv_s2d && l->stride > 1 && pi >= 0 && m->s2d[pi];
+    return an__tuning_for(m, key);
 }
 
 /* The space-to-depth grid of a stride-s, k x k conv with an oh x ow output:
@@ -181,38 +167,103 @@ static wino_dims wino_size(int n, int oh, int ow, int c, int ocp, int tt, int np
     return d;
 }
 
-/* Winograd F(2x2,3x3) or F(2x2,5x5): input transform, 16 or 36 GEMMs,
- * output transform (winograd.cl), through the plan's V and M buffers. */
-static int add_winograd(an_plan *p, int layer, const an_layer_info *in, const an_layer_info *o,
+/* The convolution a conv layer's main kernels compute: the layer itself or,
+ * through space-to-depth (asked for, stride > 1, its weights made at load),
+ * the stride-1 form over the s2d buffer: C*S*S channels on an hb x wb grid,
+ * ceil(K/S) taps, no padding. wino: that convolution runs as Winograd
+ * (conv_algo 1, R x R stride 1 with R = 3 or 5, U made at load; model.c
+ * makes a stride > 1 layer's U from its s2d weights). */
+typedef struct {
+    bool s2d, wino;
+    int c, h, w; /* input channels (all groups), height, width */
+    int k, stride, pad;
+} conv_form;
+
+static conv_form conv_form_of(const an_plan *p, int layer, const an_layer_info *in,
+                              const an_layer_info *o, const an__tuning *t)
+{
+    const an_model *m = p->model;
+    const an__layer *l = &m->variant->layers[layer];
+    int pi = an__model_param_index(m, layer);
+    conv_form f = {
+        .c = in->c, .h = in->h, .w = in->w, .k = l->kernel, .stride = l->stride, .pad = l->pad};
+    f.s2d = t->conv_s2d && l->stride > 1 && pi >= 0 && m->s2d[pi];
+    if (f.s2d) {
+        s2d_dims d = s2d_size(p->batch, in->c, o->h, o->w, l->kernel, l->stride);
+        f.c = in->c * l->stride * l->stride;
+        f.h = d.hb;
+        f.w = d.wb;
+        f.k = d.kq;
+        f.stride = 1;
+        f.pad = 0;
+    }
+    f.wino =
+        t->conv_algo == 1 && pi >= 0 && m->wino[pi] && an__winograd_shape_ok(f.k, f.stride, f.pad);
+    return f;
+}
+
+/* A kernel launch of a step: its first kernel or one of its `more`. */
+typedef struct {
+    cl_kernel kernel;
+    cl_uint *dims;
+    size_t *global, *local;
+} launch;
+
+/* Appends kernel `name` of `file` to step s of layer `layer`: as its first
+ * kernel (the step then counts in the plan; argument 0 takes the layer's
+ * input) or after the ones it has. *out: where its sizes go. */
+static int step_kernel(an_plan *p, step *s, int layer, const char *file, const char *opts,
+                       const char *name, launch *out)
+{
+    int status = AN_OK;
+    if (!s->kernel) {
+        s->kind = STEP_KERNEL;
+        s->layer = layer;
+        s->src_arg = 0;
+        AN_TRY(an__model_kernel(p->model, file, opts, name, &s->kernel));
+        p->n_steps++;
+        *out = (launch){s->kernel, &s->dims, s->global, s->local};
+        return AN_OK;
+    }
+    int i = s->n_more;
+    if (i >= (int)(sizeof s->more / sizeof s->more[0]))
+        return an__fail(AN_ERR_INVALID_ARGUMENT, "a step of layer %d has too many kernels",
+                        layer + 1);
+    AN_TRY(an__model_kernel(p->model, file, opts, name, &s->more[i].kernel));
+    s->n_more++;
+    *out = (launch){s->more[i].kernel, &s->more[i].dims, s->more[i].global, s->more[i].local};
+    return AN_OK;
+fail:
+    return status;
+}
+
+/* Winograd F(2x2,3x3) or F(2x2,5x5) of the convolution f (winograd.cl):
+ * input transform, 16 or 36 GEMMs, output transform, appended to step s
+ * (after space-to-depth when f.s2d), through the plan's V and M buffers. */
+static int add_winograd(an_plan *p, step *s, int layer, const conv_form *f, const an_layer_info *o,
                         int relu, cl_mem src, cl_mem dst, const an__tuning *t)
 {
     int status = AN_OK;
     an_model *m = p->model;
     const an__layer *l = &m->variant->layers[layer];
-    step *s = &p->steps[p->n_steps];
     int pi = an__model_param_index(m, layer);
     int G = l->groups > 1 ? l->groups : 1, vw = m->tuning.conv_vec;
-    int C = in->c / G, H = in->h, W = in->w, OC = o->c, bpg = (OC / G + vw - 1) / vw;
-    int np = an__winograd_points(l->kernel), P = l->pad;
-    wino_dims d = wino_size(p->batch, o->h, o->w, in->c, G * bpg * vw, t->wino_tt, np);
+    int C = f->c / G, OC = o->c, bpg = (OC / G + vw - 1) / vw;
+    int np = an__winograd_points(f->k);
+    wino_dims d = wino_size(p->batch, o->h, o->w, f->c, G * bpg * vw, t->wino_tt, np);
     int ocb = t->wino_ocb < bpg ? t->wino_ocb : bpg, nz = G * ((bpg + ocb - 1) / ocb);
     char opts[160];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DR=%d -DTT=%d -DOCB=%d -DVW=%d -DRELU=%d",
-             l->kernel, d.tt, ocb, vw, relu);
-    s->kind = STEP_KERNEL;
-    s->layer = layer;
-    s->src_arg = 0;
-    AN_TRY(an__model_kernel(m, "winograd.cl", opts, "wino_input", &s->kernel));
-    p->n_steps++;
-    AN_TRY(an__model_kernel(m, "winograd.cl", opts, "wino_gemm", &s->more[0].kernel));
-    s->n_more = 1;
-    AN_TRY(an__model_kernel(m, "winograd.cl", opts, "wino_output", &s->more[1].kernel));
-    s->n_more = 2;
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DR=%d -DTT=%d -DOCB=%d -DVW=%d -DRELU=%d", f->k,
+             d.tt, ocb, vw, relu);
+    launch in, gemm, out;
+    AN_TRY(step_kernel(p, s, layer, "winograd.cl", opts, "wino_input", &in));
+    AN_TRY(step_kernel(p, s, layer, "winograd.cl", opts, "wino_gemm", &gemm));
+    AN_TRY(step_kernel(p, s, layer, "winograd.cl", opts, "wino_output", &out));
 
-    cl_kernel k = s->kernel;
+    cl_kernel k = in.kernel;
     AN_CL(clSetKernelArg(k, 0, sizeof src, &src));
     AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &p->wino_v));
-    const int in_ints[] = {C, H, W, G, d.tw, d.tpi, d.nt, d.ntb, P};
+    const int in_ints[] = {C, f->h, f->w, G, d.tw, d.tpi, d.nt, d.ntb, f->pad};
     for (int i = 0; i < 9; i++)
         AN_CL(clSetKernelArg(k, (cl_uint)(2 + i), sizeof(int), &in_ints[i]));
     /* (tile column, tile row, image and channel): a row of tiles a group */
@@ -220,14 +271,14 @@ static int add_winograd(an_plan *p, int layer, const an_layer_info *in, const an
     AN_TRY(local_size(m, k, (size_t)m->tuning.pointwise_local, &local));
     if (local > (size_t)d.tw)
         local = (size_t)d.tw;
-    s->dims = 3;
-    s->local[0] = local;
-    s->local[1] = s->local[2] = 1;
-    s->global[0] = round_up((size_t)d.tw, local);
-    s->global[1] = (size_t)(d.tpi / d.tw);
-    s->global[2] = (size_t)p->batch * G * C;
+    *in.dims = 3;
+    in.local[0] = local;
+    in.local[1] = in.local[2] = 1;
+    in.global[0] = round_up((size_t)d.tw, local);
+    in.global[1] = (size_t)(d.tpi / d.tw);
+    in.global[2] = (size_t)p->batch * G * C;
 
-    k = s->more[0].kernel;
+    k = gemm.kernel;
     AN_CL(clSetKernelArg(k, 0, sizeof(cl_mem), &p->wino_v));
     AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &m->wino[pi]));
     AN_CL(clSetKernelArg(k, 2, sizeof(cl_mem), &p->wino_m));
@@ -235,14 +286,14 @@ static int add_winograd(an_plan *p, int layer, const an_layer_info *in, const an
     for (int i = 0; i < 6; i++)
         AN_CL(clSetKernelArg(k, (cl_uint)(3 + i), sizeof(int), &gemm_ints[i]));
     AN_TRY(local_size(m, k, (size_t)t->conv_local, &local));
-    s->more[0].dims = 3;
-    s->more[0].local[0] = local;
-    s->more[0].local[1] = s->more[0].local[2] = 1;
-    s->more[0].global[0] = round_up((size_t)d.ntb, local);
-    s->more[0].global[1] = (size_t)nz;
-    s->more[0].global[2] = (size_t)np;
+    *gemm.dims = 3;
+    gemm.local[0] = local;
+    gemm.local[1] = gemm.local[2] = 1;
+    gemm.global[0] = round_up((size_t)d.ntb, local);
+    gemm.global[1] = (size_t)nz;
+    gemm.global[2] = (size_t)np;
 
-    k = s->more[1].kernel;
+    k = out.kernel;
     AN_CL(clSetKernelArg(k, 0, sizeof(cl_mem), &p->wino_m));
     AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &m->bias[pi]));
     AN_CL(clSetKernelArg(k, 2, sizeof dst, &dst));
@@ -250,11 +301,11 @@ static int add_winograd(an_plan *p, int layer, const an_layer_info *in, const an
     for (int i = 0; i < 8; i++)
         AN_CL(clSetKernelArg(k, (cl_uint)(3 + i), sizeof(int), &out_ints[i]));
     AN_TRY(local_size(m, k, (size_t)m->tuning.pointwise_local, &local));
-    s->more[1].dims = 2;
-    s->more[1].local[0] = local;
-    s->more[1].local[1] = 1;
-    s->more[1].global[0] = round_up((size_t)d.nt, local);
-    s->more[1].global[1] = (size_t)G * bpg;
+    *out.dims = 2;
+    out.local[0] = local;
+    out.local[1] = 1;
+    out.global[0] = round_up((size_t)d.nt, local);
+    out.global[1] = (size_t)G * bpg;
     return AN_OK;
 fail:
     return status;
@@ -324,89 +375,61 @@ static int add_conv(an_plan *p, int layer, const an_layer_info *in, const an_lay
     step *s = &p->steps[p->n_steps];
     int pi = an__model_param_index(m, layer);
     int G = l->groups > 1 ? l->groups : 1;
-    int C = in->c, H = in->h, W = in->w, OC = o->c, OH = o->h, OW = o->w;
+    int C = in->c, OC = o->c, OH = o->h, OW = o->w;
     if (C % G || OC % G)
         return an__fail(AN_ERR_INVALID_ARGUMENT,
                         "%s: Conv2d-%d: %d groups do not divide %d input "
                         "and %d output channels",
                         m->variant->name, layer + 1, G, C, OC);
-    bool wino = false;
-    an__tuning t = conv_tuning(p, layer, in, o, &wino);
-    if (wino)
-        return add_winograd(p, layer, in, o, relu, src, dst, &t);
-    bool s2d = conv_s2d_on(p, layer, &t);
-    if (t.conv_algo == 2 && !s2d)
+    an__tuning t = conv_tuning(p, layer, in, o);
+    conv_form f = conv_form_of(p, layer, in, o, &t);
+    if (t.conv_algo == 2 && !f.s2d)
         return add_igemm(p, layer, in, o, relu, src, dst, &t);
+    /* space-to-depth: s2d.cl writes the S x S blocks of the input into the
+     * plan's s2d buffer, then the step's next kernels run the stride-1
+     * ceil(K/S)-tap conv over C*S*S channels on it */
+    cl_mem conv_in = src;
+    launch k;
+    if (f.s2d) {
+        s2d_dims d = s2d_size(p->batch, C, OH, OW, l->kernel, l->stride);
+        AN_TRY(step_kernel(p, s, layer, "s2d.cl", "-cl-std=CL1.2", "space_to_depth", &k));
+        AN_CL(clSetKernelArg(k.kernel, 0, sizeof src, &src));
+        AN_CL(clSetKernelArg(k.kernel, 1, sizeof(cl_mem), &p->s2d));
+        const int ints[] = {C, in->h, in->w, l->stride, l->pad, d.hb, d.wb, d.rows};
+        for (int i = 0; i < 8; i++)
+            AN_CL(clSetKernelArg(k.kernel, (cl_uint)(2 + i), sizeof(int), &ints[i]));
+        AN_TRY(step_1d(p, s, (size_t)d.rows));
+        conv_in = p->s2d;
+    }
+    if (f.wino)
+        return add_winograd(p, s, layer, &f, o, relu, conv_in, dst, &t);
     /* conv1 (11x11, stride 4, one group) has tile parameters of its own */
     bool first = l->kernel == 11 && l->stride == 4 && G == 1;
     int tx = first ? t.conv1_tx : t.conv_tx, ocb = first ? t.conv1_ocb : t.conv_ocb;
-    /* space-to-depth: s2d.cl writes the S x S blocks of the input into the
-     * plan's s2d buffer, then conv.cl runs a stride-1 ceil(K/S)-tap conv
-     * over C*S*S channels on it (the step's second kernel) */
-    int K = l->kernel, S = l->stride, P = l->pad, Cg = C / G;
-    cl_mem conv_in = src, conv_w = m->weight[pi];
-    if (s2d) {
-        s2d_dims d = s2d_size(p->batch, C, OH, OW, K, S);
-        s->kind = STEP_KERNEL;
-        s->layer = layer;
-        s->src_arg = 0;
-        AN_TRY(an__model_kernel(m, "s2d.cl", "-cl-std=CL1.2", "space_to_depth", &s->kernel));
-        p->n_steps++;
-        cl_kernel k = s->kernel;
-        AN_CL(clSetKernelArg(k, 0, sizeof src, &src));
-        AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &p->s2d));
-        const int ints[] = {C, H, W, S, P, d.hb, d.wb, d.rows};
-        for (int i = 0; i < 8; i++)
-            AN_CL(clSetKernelArg(k, (cl_uint)(2 + i), sizeof(int), &ints[i]));
-        AN_TRY(step_1d(p, s, (size_t)d.rows));
-        conv_in = p->s2d;
-        conv_w = m->s2d[pi];
-        K = d.kq;
-        S = 1;
-        P = 0;
-        Cg *= l->stride * l->stride;
-        H = d.hb;
-        W = d.wb;
-    }
     char opts[256];
     int vw = m->tuning.conv_vec; /* the model's: the weights are arranged for it */
     snprintf(opts, sizeof opts,
-             "-cl-std=CL1.2 -DK=%d -DS=%d -DP=%d -DTX=%d -DOCB=%d -DVW=%d -DRELU=%d", K, S, P, tx,
-             ocb, vw, relu);
-    cl_kernel k = NULL;
-    if (s2d) {
-        AN_TRY(an__model_kernel(m, "conv.cl", opts, "conv2d", &s->more[0].kernel));
-        s->n_more = 1;
-        k = s->more[0].kernel;
-    } else {
-        s->kind = STEP_KERNEL;
-        s->layer = layer;
-        s->src_arg = 0;
-        AN_TRY(an__model_kernel(m, "conv.cl", opts, "conv2d", &s->kernel));
-        p->n_steps++;
-        k = s->kernel;
-    }
+             "-cl-std=CL1.2 -DK=%d -DS=%d -DP=%d -DTX=%d -DOCB=%d -DVW=%d -DRELU=%d", f.k, f.stride,
+             f.pad, tx, ocb, vw, relu);
+    AN_TRY(step_kernel(p, s, layer, "conv.cl", opts, "conv2d", &k));
     int bpg = (OC / G + vw - 1) / vw;
     int nz = p->batch * G * ((bpg + ocb - 1) / ocb);
-    AN_CL(clSetKernelArg(k, 0, sizeof conv_in, &conv_in));
-    AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &conv_w));
-    AN_CL(clSetKernelArg(k, 2, sizeof(cl_mem), &m->bias[pi]));
-    AN_CL(clSetKernelArg(k, 3, sizeof dst, &dst));
-    const int ints[] = {Cg, H, W, OC, OH, OW, nz, G};
+    cl_mem conv_w = f.s2d ? m->s2d[pi] : m->weight[pi];
+    AN_CL(clSetKernelArg(k.kernel, 0, sizeof conv_in, &conv_in));
+    AN_CL(clSetKernelArg(k.kernel, 1, sizeof(cl_mem), &conv_w));
+    AN_CL(clSetKernelArg(k.kernel, 2, sizeof(cl_mem), &m->bias[pi]));
+    AN_CL(clSetKernelArg(k.kernel, 3, sizeof dst, &dst));
+    const int ints[] = {f.c / G, f.h, f.w, OC, OH, OW, nz, G};
     for (int i = 0; i < 8; i++)
-        AN_CL(clSetKernelArg(k, (cl_uint)(4 + i), sizeof(int), &ints[i]));
+        AN_CL(clSetKernelArg(k.kernel, (cl_uint)(4 + i), sizeof(int), &ints[i]));
     size_t local = 1;
-    AN_TRY(local_size(m, k, (size_t)t.conv_local, &local));
-    size_t *lo = s2d ? s->more[0].local : s->local, *gl = s2d ? s->more[0].global : s->global;
-    if (s2d)
-        s->more[0].dims = 3;
-    else
-        s->dims = 3;
-    lo[0] = local;
-    lo[1] = lo[2] = 1;
-    gl[0] = round_up((size_t)(OW + tx - 1) / tx, local);
-    gl[1] = (size_t)OH;
-    gl[2] = (size_t)nz;
+    AN_TRY(local_size(m, k.kernel, (size_t)t.conv_local, &local));
+    *k.dims = 3;
+    k.local[0] = local;
+    k.local[1] = k.local[2] = 1;
+    k.global[0] = round_up((size_t)(OW + tx - 1) / tx, local);
+    k.global[1] = (size_t)OH;
+    k.global[2] = (size_t)nz;
     return AN_OK;
 fail:
     return status;
@@ -743,29 +766,26 @@ int an_plan_create(an_model *model, int batch, int height, int width, an_plan **
     for (int i = 0; i < p->n_layers; i++) {
         an_layer_info in = i > 0 ? p->layers[i - 1]
                                  : (an_layer_info){.c = v->in_channels, .h = height, .w = width};
-        bool wino = false;
         if (p->layers[i].kind != AN_LAYER_CONV)
             continue;
-        an__tuning t = conv_tuning(p, i, &in, &p->layers[i], &wino);
-        if (wino) {
+        an__tuning t = conv_tuning(p, i, &in, &p->layers[i]);
+        conv_form f = conv_form_of(p, i, &in, &p->layers[i], &t);
+        if (f.wino) {
             int G = v->layers[i].groups > 1 ? v->layers[i].groups : 1;
-            wino_dims d = wino_size(batch, p->layers[i].h, p->layers[i].w, in.c,
-                                    an__conv_arranged_oc(p->layers[i].c, G, model->tuning.conv_vec),
-                                    t.wino_tt, an__winograd_points(v->layers[i].kernel));
+            int ocp = an__conv_arranged_oc(p->layers[i].c, G, model->tuning.conv_vec);
+            int np = an__winograd_points(f.k);
+            wino_dims d = wino_size(batch, p->layers[i].h, p->layers[i].w, f.c, ocp, t.wino_tt, np);
             if (d.v * sizeof(float) > p->wino_v_bytes)
                 p->wino_v_bytes = d.v * sizeof(float);
             if (d.m * sizeof(float) > p->wino_m_bytes)
                 p->wino_m_bytes = d.m * sizeof(float);
-            wino_dims d1 =
-                wino_size(1, p->layers[i].h, p->layers[i].w, in.c,
-                          an__conv_arranged_oc(p->layers[i].c, G, model->tuning.conv_vec), 1,
-                          an__winograd_points(v->layers[i].kernel));
+            wino_dims d1 = wino_size(1, p->layers[i].h, p->layers[i].w, f.c, ocp, 1, np);
             if (d1.v * sizeof(float) > scratch_pi[0])
                 scratch_pi[0] = d1.v * sizeof(float);
             if (d1.m * sizeof(float) > scratch_pi[1])
                 scratch_pi[1] = d1.m * sizeof(float);
         }
-        if (conv_s2d_on(p, i, &t)) {
+        if (f.s2d) {
             s2d_dims d = s2d_size(batch, in.c, p->layers[i].h, p->layers[i].w, v->layers[i].kernel,
                                   v->layers[i].stride);
             if (d.floats * sizeof(float) > p->s2d_bytes)

@@ -92,10 +92,12 @@ enum { N_CANDS = sizeof cands / sizeof cands[0] };
 
 /* Candidates that also run the stride > 1 layers (conv1) through
  * space-to-depth (conv_s2d=1), with the conv1 tile given here instead of
- * theirs: three whose conv1 tile other candidates time already. */
+ * theirs: two direct (conv_algo 0) whose conv1 tile other candidates time
+ * already, and two Winograd ones (conv_algo 1: the 3x3 stride-1 form runs
+ * as Winograd with their GEMM block; the tile is then unused). */
 static const struct {
     int cand, conv1_tx, conv1_ocb;
-} s2d_cands[] = {{8, 4, 3}, {12, 3, 4}, {13, 4, 2}};
+} s2d_cands[] = {{8, 4, 3}, {9, 3, 4}, {12, 3, 4}, {16, 3, 4}};
 
 /* The quick set (an_tune_options.quick): the device's defaults (-1), two
  * other Winograd blocks with the K-blocked FC GEMM, and implicit GEMM. */
@@ -412,7 +414,12 @@ static void report(const cand_run *c, int batch, int hh, int ww, results *r, boo
             an__tuning_conv_key(key, sizeof key, in.c, in.h, in.w, l[li].c, vl->kernel, vl->stride,
                                 vl->pad, g, batch);
             bool s2d = t->conv_s2d && vl->stride > 1;
-            if (s2d && first)
+            int kq = (vl->kernel + vl->stride - 1) / vl->stride;
+            if (s2d && t->conv_algo == 1 && an__winograd_shape_ok(kq, 1, 0))
+                snprintf(params, sizeof params,
+                         "conv_algo=1,conv_s2d=1,wino_tt=%d,wino_ocb=%d,conv_local=%d", t->wino_tt,
+                         t->wino_ocb, t->conv_local);
+            else if (s2d && first)
                 snprintf(params, sizeof params,
                          "conv_algo=0,conv_s2d=1,conv1_tx=%d,conv1_ocb=%d,conv_local=%d",
                          t->conv1_tx, t->conv1_ocb, t->conv_local);

@@ -96,6 +96,8 @@ grep -q "|device|fc_blocked=[01],conv_vec=[0-9]*,fc_vec=[0-9]*$" "$file" || fail
 # timed, and every conv layer names its algorithm
 grep -q "^  candidate .*conv_algo=1.*: layers" "$tmp/tune.txt" || fail "tune: no Winograd candidate"
 grep -q "^  candidate .*conv_algo=2.*: layers" "$tmp/tune.txt" || fail "tune: no implicit GEMM candidate"
+grep -q "^  candidate .*conv_algo=1,.*conv_s2d=1.*: layers" "$tmp/tune.txt" ||
+    fail "tune: no space-to-depth Winograd candidate"
 ! grep -q "^  candidate .*WRONG" "$tmp/tune.txt" || fail "tune: a candidate was wrong"
 [ "$(grep -c '|conv c=.*|conv_algo=[012],' "$file")" = 5 ] ||
     fail "tuning file: the conv layers do not name conv_algo"

@@ -218,16 +218,19 @@ START_TEST(test_tuning_sets_caffe_bvlc)
 }
 END_TEST
 
-/* conv1 through space-to-depth (conv_s2d: s2d.cl, then conv.cl as a 3x3
- * stride-1 conv over 48 channels) and directly (conv_s2d=0), so that both run
+/* conv1 through space-to-depth (conv_s2d: s2d.cl, then a 3x3 stride-1 conv
+ * over 48 channels: Winograd F(2x2,3x3) without padding with conv_algo=1,
+ * conv.cl with conv_algo=0) and directly (conv_s2d=0), so that all three run
  * whichever the device's defaults pick: with the device's other defaults, and
- * s2d in float16 with a 5 x 3 tile, at 224 (padding 2), 256 (a 65-block grid)
- * and caffe's unpadded 227 (57 blocks, zeros past the edge). A case of its
- * own (CK_RUN_CASE=s2d runs it alone). */
+ * s2d in float16 with a 5 x 3 tile (Winograd and direct), at 224 (padding 2),
+ * 256 (a 65-block grid) and caffe's unpadded 227 (57 blocks, zeros past the
+ * edge). A case of its own (CK_RUN_CASE=s2d runs it alone). */
 START_TEST(test_s2d_conv1)
 {
-    static const char *const sets[] = {"conv_s2d=1", "conv_s2d=0",
-                                       "conv_s2d=1,conv_vec=16,conv1_tx=5,conv1_ocb=3,fc_vec=16"};
+    static const char *const sets[] = {
+        "conv_s2d=1,conv_algo=1", "conv_s2d=1,conv_algo=0", "conv_s2d=0",
+        "conv_s2d=1,conv_algo=1,conv_vec=16,fc_vec=16",
+        "conv_s2d=1,conv_algo=0,conv_vec=16,conv1_tx=5,conv1_ocb=3,fc_vec=16"};
     const int batches[] = {1, 3};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
         fprintf(stderr, "# tuning %s\n", sets[i]);

@@ -243,3 +243,110 @@ __kernel void wino_output(__global const float *restrict M, __global const float
         }
     }
 }
+
+// wino_gemm and wino_output fused (the plan's wino_fused=1): one work-item
+// per (block of TT tiles, OCB blocks of VW output channels) runs the NP
+// GEMMs a point xi at a time and folds each point's accumulators into the
+// 2x2 output tile at once, so M never reaches memory. Y = A^T M A is linear
+// in M: y[i][k] = sum over xi = a*ALPHA+b of A^T[i][a] A^T[k][b] M[xi], the
+// coefficients 0, +-1, +-2, +-4, +-8 (exact in float; a 0 adds nothing).
+// Global size: (NTB, G * ceil(BPG / OCB)) = (NTB, NZ), guarded.
+__kernel void wino_gemm_out(__global const float *restrict V, __global const float *restrict U,
+                            __global const float *restrict bias, __global float *restrict out,
+                            const int C, const int G, const int BPG, const int NT, const int NTB,
+                            const int NZ, const int OC, const int OH, const int OW, const int TW,
+                            const int TPI)
+{
+    const int tb = get_global_id(0), z = get_global_id(1);
+    if (tb >= NTB || z >= NZ)
+        return;
+#if R == 3
+    const float at[2][ALPHA] = {{1.0f, 1.0f, 1.0f, 0.0f}, {0.0f, 1.0f, -1.0f, -1.0f}};
+#else
+    const float at[2][ALPHA] = {{1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f},
+                                {0.0f, 1.0f, -1.0f, 2.0f, -2.0f, 1.0f}};
+#endif
+    const int zpg = (BPG + OCB - 1) / OCB;
+    const int g = z / zpg, b0 = (z % zpg) * OCB;
+    floatv y[4][OCB][TT];
+#pragma unroll
+    for (int q = 0; q < 4; q++)
+#pragma unroll
+        for (int i = 0; i < OCB; i++)
+#pragma unroll
+            for (int t = 0; t < TT; t++)
+                y[q][i][t] = (floatv)(0.0f);
+    for (int xi = 0; xi < NP; xi++) {
+        __global const float *v = V + (((size_t)xi * G + g) * NTB + tb) * C * TT;
+        __global const float *u[OCB];
+        floatv acc[OCB][TT];
+#pragma unroll
+        for (int i = 0; i < OCB; i++) {
+            // a block past the group's end reads a valid block and is not stored
+            u[i] = U + (((size_t)xi * G + g) * BPG + min(b0 + i, BPG - 1)) * C * VW;
+#pragma unroll
+            for (int t = 0; t < TT; t++)
+                acc[i][t] = (floatv)(0.0f);
+        }
+        for (int c = 0; c < C; c++) {
+            float x[TT];
+#pragma unroll
+            for (int t = 0; t < TT; t++)
+                x[t] = v[c * TT + t];
+#pragma unroll
+            for (int i = 0; i < OCB; i++) {
+                const floatv w = VLOAD(c, u[i]);
+#pragma unroll
+                for (int t = 0; t < TT; t++)
+                    acc[i][t] = fma((floatv)(x[t]), w, acc[i][t]);
+            }
+        }
+        const int a = xi / ALPHA, b = xi - a * ALPHA;
+        float co[4];
+#pragma unroll
+        for (int q = 0; q < 4; q++)
+            co[q] = at[q >> 1][a] * at[q & 1][b];
+#pragma unroll
+        for (int q = 0; q < 4; q++)
+#pragma unroll
+            for (int i = 0; i < OCB; i++)
+#pragma unroll
+                for (int t = 0; t < TT; t++)
+                    y[q][i][t] = fma((floatv)(co[q]), acc[i][t], y[q][i][t]);
+    }
+    const int ocg = OC / G;
+#pragma unroll
+    for (int i = 0; i < OCB; i++) {
+        const int bl = b0 + i;
+        if (bl >= BPG) // guards, not breaks: the loops stay unrolled
+            continue;
+        const floatv bv = VLOAD(g * BPG + bl, bias);
+#pragma unroll
+        for (int t = 0; t < TT; t++) {
+            const int tile = tb * TT + t;
+            if (tile >= NT)
+                continue;
+            const int n = tile / TPI, r = tile % TPI;
+            const int oy0 = (r / TW) * 2, ox0 = (r % TW) * 2;
+#pragma unroll
+            for (int q = 0; q < 4; q++) {
+                const int oy = oy0 + (q >> 1), ox = ox0 + (q & 1);
+                if (oy >= OH || ox >= OW)
+                    continue;
+                floatv yv = y[q][i][t] + bv;
+#if RELU
+                yv = fmax(yv, (floatv)(0.0f));
+#endif
+                float res[VW];
+                VSTORE(yv, 0, res);
+#pragma unroll
+                for (int j = 0; j < VW; j++) {
+                    const int oc = bl * VW + j;
+                    if (oc < ocg)
+                        out[(((size_t)n * OC + (size_t)g * ocg + oc) * OH + oy) * OW + ox] =
+                            res[j];
+                }
+            }
+        }
+    }
+}

@@ -63,6 +63,7 @@ static void integrated_defaults(const an_device_info *info, an__tuning *t)
     t->conv_algo = 0;
     t->wino_tt = 4;
     t->wino_ocb = 1;
+    t->wino_fused = 0;
     t->ig_mb = 2;
     t->ig_nb = 4;
     t->ig_ks = 16;
@@ -129,6 +130,8 @@ an__tuning an__tuning_defaults(const an_device_info *info)
     t.conv_algo = cpu ? 1 : 0;
     t.wino_tt = cpu ? 5 : 4;
     t.wino_ocb = cpu ? 2 : 1;
+    /* GEMM and output transform fused (no M buffer) on CPUs: see below */
+    t.wino_fused = cpu ? 1 : 0;
     /* implicit GEMM (conv_algo 2, a tuner candidate, no layer's default):
      * on PoCL (AVX2) 3 blocks x 2 pixels per work-item and 16 x 4
      * work-items measured best of the few tried (docs/PERFORMANCE.md);
@@ -201,6 +204,7 @@ static const struct {
     {"conv_algo", offsetof(an__tuning, conv_algo), 0, 2},
     {"wino_tt", offsetof(an__tuning, wino_tt), 1, 8},
     {"wino_ocb", offsetof(an__tuning, wino_ocb), 1, 4},
+    {"wino_fused", offsetof(an__tuning, wino_fused), 0, 1},
     {"ig_mb", offsetof(an__tuning, ig_mb), 1, 4},
     {"ig_nb", offsetof(an__tuning, ig_nb), 1, 8},
     {"ig_ks", offsetof(an__tuning, ig_ks), 1, 256},

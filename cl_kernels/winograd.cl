@@ -14,6 +14,12 @@
 //                register blocks of TT tiles x OCB*VW output channels;
 //   wino_output: Y = A^T M A, bias and optional ReLU fused, written NCHW with
 //                ragged tiles guarded.
+// Or (the plan's wino_fused=1) wino_input then wino_gemm_out, the GEMMs and
+// the output transform in one kernel: each work-item runs all NP points of
+// its block and folds each point into its 2x2 output tiles at once (Y is
+// linear in M), so M never reaches memory; on PoCL pthread-haswell it
+// measured slower at batch 64 (U for all NP points no longer stays in L1
+// across tile blocks), hence off by default (docs/PERFORMANCE.md).
 // U = G g G^T is computed once at load on the host, in double (model.c,
 // an__winograd_weights_arrange). The input transform is its own pass, not
 // fused into the GEMM, because every one of OC/(OCB*VW) GEMM work-items would
@@ -32,7 +38,8 @@
 // U (NP, G, BPG, C, VW); bias (G, BPG, VW);
 // V (NP, G, NTB, C, TT): the TT tiles of a block are contiguous per channel,
 //   so the GEMM's inner loop streams V and U front to back;
-// M (NP, NT, OCP) with OCP = G*BPG*VW: a tile's VW channels are one vector.
+// M (NP, NT, OCP) with OCP = G*BPG*VW: a tile's VW channels are one vector
+//   (none when fused).
 
 #ifndef R
 #define R 3

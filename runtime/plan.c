@@ -237,6 +237,12 @@ fail:
     return status;
 }
 
+/* wino_gemm_out's blocks of wino_tt tiles per work-item: each point's U
+ * block is then read from L1 for WINO_TB tile blocks in turn; measured 0.7-1.0x
+ * the time of one block a work-item on PoCL pthread-haswell at batch 64
+ * (docs/PERFORMANCE.md) */
+enum { WINO_TB = 4 };
+
 /* Winograd F(2x2,3x3) or F(2x2,5x5) of the convolution f (winograd.cl):
  * input transform, 16 or 36 GEMMs, output transform, appended to step s
  * (after space-to-depth when f.s2d), through the plan's V and M buffers;
@@ -256,8 +262,8 @@ static int add_winograd(an_plan *p, step *s, int layer, const conv_form *f, cons
         wino_size(p->batch, o->h, o->w, f->c, G * bpg * vw, t->wino_tt, np, t->wino_fused);
     int ocb = t->wino_ocb < bpg ? t->wino_ocb : bpg, nz = G * ((bpg + ocb - 1) / ocb);
     char opts[160];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DR=%d -DTT=%d -DOCB=%d -DVW=%d -DRELU=%d", f->k,
-             d.tt, ocb, vw, relu);
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DR=%d -DTT=%d -DOCB=%d -DVW=%d -DRELU=%d -DTB=%d",
+             f->k, d.tt, ocb, vw, relu, WINO_TB);
     launch in, gemm, out;
     AN_TRY(step_kernel(p, s, layer, "winograd.cl", opts, "wino_input", &in));
 
@@ -294,7 +300,7 @@ static int add_winograd(an_plan *p, step *s, int layer, const conv_form *f, cons
         *gemm.dims = 2;
         gemm.local[0] = local;
         gemm.local[1] = 1;
-        gemm.global[0] = round_up((size_t)d.ntb, local);
+        gemm.global[0] = round_up((size_t)(d.ntb + WINO_TB - 1) / WINO_TB, local);
         gemm.global[1] = (size_t)nz;
         return AN_OK;
     }

@@ -574,8 +574,10 @@ static void check_winograd(const wino_case *t, double tol)
     conv_reference(&ref, x, w, b, want, scale);
 
     char opts[160];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DR=%d -DTT=%d -DOCB=%d -DVW=%d -DRELU=%d", k, tt,
-             ocb, vw, t->relu);
+    /* TB: wino_gemm_out's tile blocks per work-item, 1, 2 or 4 by case */
+    int tb = t->oc % 3 == 0 ? 1 : t->oc % 3 == 1 ? 2 : 4;
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DR=%d -DTT=%d -DOCB=%d -DVW=%d -DRELU=%d -DTB=%d",
+             k, tt, ocb, vw, t->relu, tb);
     cl_kernel ki = kernel("winograd.cl", opts, "wino_input");
     cl_kernel kg = kernel("winograd.cl", opts, "wino_gemm");
     cl_kernel ko = kernel("winograd.cl", opts, "wino_output");
@@ -640,7 +642,7 @@ static void check_winograd(const wino_case *t, double tol)
     int fused_ints[] = {cg, g, bpg, nt, ntb, nz, t->oc, oh, ow, tw, tpi};
     for (int i = 0; i < 11; i++)
         arg_int(kf, (cl_uint)(4 + i), fused_ints[i]);
-    size_t gf[2] = {((size_t)ntb + 2) / 2 * 2, (size_t)nz};
+    size_t gf[2] = {((size_t)(ntb + tb - 1) / tb + 2) / 2 * 2, (size_t)nz};
     run(kf, 2, gf, local);
     got = read_back(bf, nout);
     snprintf(what, sizeof what, "winograd fused k%d p%d N%d C%d %dx%d OC%d g%d tt%d ocb%d vw%d", k,

@@ -130,14 +130,14 @@ an__tuning an__tuning_defaults(const an_device_info *info)
     t.conv_algo = cpu ? 1 : 0;
     t.wino_tt = cpu ? 5 : 4;
     t.wino_ocb = cpu ? 2 : 1;
-    /* the GEMM and output transform fused (wino_gemm_out, no M buffer): off.
-     * On PoCL pthread-haswell with the 5 x 2 block it took 1.1-1.45x the
-     * unfused time of conv3-5 and 1.0-1.3x of conv2 at batch 64 (each work-item
-     * streams U for all NP points, which leave L1, where the unfused GEMM
-     * keeps one point's U block there across its tile blocks), about the same
-     * at batch 1 (docs/PERFORMANCE.md); GPUs: private accumulators spill
-     * (unmeasured). A tuner candidate. */
-    t.wino_fused = 0;
+    /* the GEMM and output transform fused (wino_gemm_out, no M buffer) on
+     * CPUs: on PoCL pthread-haswell (4 tile blocks a work-item) end to end
+     * 0.72-0.90x the unfused time at batch 1 and 0.90-1.12x at batch 64
+     * (conv2 0.7-0.87x, conv1 0.8-1.0x, conv3-5 1.1-1.6x there), and it
+     * drops M (up to 462 MB at batch 64; docs/PERFORMANCE.md). GPUs: off,
+     * private accumulators spill there (unmeasured). A tuner candidate both
+     * ways, per layer. */
+    t.wino_fused = cpu ? 1 : 0;
     /* implicit GEMM (conv_algo 2, a tuner candidate, no layer's default):
      * on PoCL (AVX2) 3 blocks x 2 pixels per work-item and 16 x 4
      * work-items measured best of the few tried (docs/PERFORMANCE.md);

@@ -14,12 +14,12 @@
 //                register blocks of TT tiles x OCB*VW output channels;
 //   wino_output: Y = A^T M A, bias and optional ReLU fused, written NCHW with
 //                ragged tiles guarded.
-// Or (the plan's wino_fused=1) wino_input then wino_gemm_out, the GEMMs and
-// the output transform in one kernel: each work-item runs all NP points of
-// its block and folds each point into its 2x2 output tiles at once (Y is
-// linear in M), so M never reaches memory; on PoCL pthread-haswell it
-// measured slower at batch 64 (U for all NP points no longer stays in L1
-// across tile blocks), hence off by default (docs/PERFORMANCE.md).
+// Or (the plan's wino_fused=1, the CPU default) wino_input then
+// wino_gemm_out, the GEMMs and the output transform in one kernel: each
+// work-item runs all NP points for TB blocks of TT tiles (a point's U block
+// read from L1 for the TB blocks in turn) and folds each point into its 2x2
+// output tiles at once (Y is linear in M), so M never reaches memory
+// (docs/PERFORMANCE.md has the figures).
 // U = G g G^T is computed once at load on the host, in double (model.c,
 // an__winograd_weights_arrange). The input transform is its own pass, not
 // fused into the GEMM, because every one of OC/(OCB*VW) GEMM work-items would
@@ -255,12 +255,14 @@ __kernel void wino_output(__global const float *restrict M, __global const float
 }
 
 // wino_gemm and wino_output fused (the plan's wino_fused=1): one work-item
-// per (block of TT tiles, OCB blocks of VW output channels) runs the NP
-// GEMMs a point xi at a time and folds each point's accumulators into the
-// 2x2 output tile at once, so M never reaches memory. Y = A^T M A is linear
-// in M: y[i][k] = sum over xi = a*ALPHA+b of A^T[i][a] A^T[k][b] M[xi], the
-// coefficients 0, +-1, +-2, +-4, +-8 (exact in float; a 0 adds nothing).
-// Global size: (NTB, G * ceil(BPG / OCB)) = (NTB, NZ), guarded.
+// per (TB blocks of TT tiles, OCB blocks of VW output channels) runs the NP
+// GEMMs a point xi at a time, each point for its TB tile blocks in turn (the
+// point's U block stays in L1), and folds each point's accumulators into the
+// 2x2 output tiles at once (TB*4*OCB*TT private vectors), so M never reaches
+// memory. Y = A^T M A is linear in M: y[i][k] = sum over xi = a*ALPHA+b of
+// A^T[i][a] A^T[k][b] M[xi], the coefficients 0, +-1, +-2, +-4, +-8 (exact
+// in float; a 0 adds nothing). Global size: (ceil(NTB / TB), G * ceil(BPG /
+// OCB)) = (.., NZ), guarded; the last work-item's blocks may be fewer.
 __kernel void wino_gemm_out(__global const float *restrict V, __global const float *restrict U,
                             __global const float *restrict bias, __global float *restrict out,
                             const int C, const int G, const int BPG, const int NT, const int NTB,

@@ -14,6 +14,12 @@
 //                register blocks of TT tiles x OCB*VW output channels;
 //   wino_output: Y = A^T M A, bias and optional ReLU fused, written NCHW with
 //                ragged tiles guarded.
+// Or (the plan's wino_fused=1, the CPU default) wino_input then
+// wino_gemm_out, the GEMMs and the output transform in one kernel: each
+// work-item runs all NP points for TB blocks of TT tiles (a point's U block
+// read from L1 for the TB blocks in turn) and folds each point into its 2x2
+// output tiles at once (Y is linear in M), so M never reaches memory
+// (docs/PERFORMANCE.md has the figures).
 // U = G g G^T is computed once at load on the host, in double (model.c,
 // an__winograd_weights_arrange). The input transform is its own pass, not
 // fused into the GEMM, because every one of OC/(OCB*VW) GEMM work-items would
@@ -32,7 +38,8 @@
 // U (NP, G, BPG, C, VW); bias (G, BPG, VW);
 // V (NP, G, NTB, C, TT): the TT tiles of a block are contiguous per channel,
 //   so the GEMM's inner loop streams V and U front to back;
-// M (NP, NT, OCP) with OCP = G*BPG*VW: a tile's VW channels are one vector.
+// M (NP, NT, OCP) with OCP = G*BPG*VW: a tile's VW channels are one vector
+//   (none when fused).
 
 #ifndef R
 #define R 3
@@ -51,6 +58,9 @@
 #ifndef RELU
 #define RELU 1
 #endif
+#ifndef TB
+#define TB 4 // wino_gemm_out: blocks of TT tiles per work-item
+#endif
 #include "vector.cl"
 
 // Global size: (TW, TH, N * G * C) with TH = ceil(OH/2), guarded in
@@ -60,9 +70,9 @@
 // time than a 2-D (tile, channel) range with divisions, on PoCL
 // pthread-haswell. The slots past NT in the last block of TT get zeros (from
 // the work-item of the last tile), so the GEMM reads only finite values.
-__kernel void wino_input(__global const float *restrict in, __global float *restrict V,
-                         const int C, const int H, const int W, const int G, const int TW,
-                         const int TPI, const int NT, const int NTB, const int P)
+__kernel void wino_input(__global const float *restrict in, __global float *restrict V, const int C,
+                         const int H, const int W, const int G, const int TW, const int TPI,
+                         const int NT, const int NTB, const int P)
 {
     const int tx = get_global_id(0), ty = get_global_id(1), z = get_global_id(2);
     const int GC = G * C, n = z / GC, gc = z - n * GC;
@@ -242,4 +252,117 @@ __kernel void wino_output(__global const float *restrict M, __global const float
             }
         }
     }
+}
+
+// wino_gemm and wino_output fused (the plan's wino_fused=1): one work-item
+// per (TB blocks of TT tiles, OCB blocks of VW output channels) runs the NP
+// GEMMs a point xi at a time, each point for its TB tile blocks in turn (the
+// point's U block stays in L1), and folds each point's accumulators into the
+// 2x2 output tiles at once (TB*4*OCB*TT private vectors), so M never reaches
+// memory. Y = A^T M A is linear in M: y[i][k] = sum over xi = a*ALPHA+b of
+// A^T[i][a] A^T[k][b] M[xi], the coefficients 0, +-1, +-2, +-4, +-8 (exact
+// in float; a 0 adds nothing). Global size: (ceil(NTB / TB), G * ceil(BPG /
+// OCB)) = (.., NZ), guarded; the last work-item's blocks may be fewer.
+__kernel void wino_gemm_out(__global const float *restrict V, __global const float *restrict U,
+                            __global const float *restrict bias, __global float *restrict out,
+                            const int C, const int G, const int BPG, const int NT, const int NTB,
+                            const int NZ, const int OC, const int OH, const int OW, const int TW,
+                            const int TPI)
+{
+    const int tb0 = get_global_id(0) * TB, z = get_global_id(1);
+    if (tb0 >= NTB || z >= NZ)
+        return;
+#if R == 3
+    const float at[2][ALPHA] = {{1.0f, 1.0f, 1.0f, 0.0f}, {0.0f, 1.0f, -1.0f, -1.0f}};
+#else
+    const float at[2][ALPHA] = {{1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f},
+                                {0.0f, 1.0f, -1.0f, 2.0f, -2.0f, 1.0f}};
+#endif
+    const int zpg = (BPG + OCB - 1) / OCB;
+    const int g = z / zpg, b0 = (z % zpg) * OCB;
+    floatv y[TB][4][OCB][TT];
+    for (int tj = 0; tj < TB; tj++)
+#pragma unroll
+        for (int q = 0; q < 4; q++)
+#pragma unroll
+            for (int i = 0; i < OCB; i++)
+#pragma unroll
+                for (int t = 0; t < TT; t++)
+                    y[tj][q][i][t] = (floatv)(0.0f);
+    const int ntj = min(TB, NTB - tb0);
+    for (int xi = 0; xi < NP; xi++)
+        for (int tj = 0; tj < ntj; tj++) {
+            __global const float *v = V + (((size_t)xi * G + g) * NTB + tb0 + tj) * C * TT;
+            __global const float *u[OCB];
+            floatv acc[OCB][TT];
+#pragma unroll
+            for (int i = 0; i < OCB; i++) {
+                // a block past the group's end reads a valid block and is not stored
+                u[i] = U + (((size_t)xi * G + g) * BPG + min(b0 + i, BPG - 1)) * C * VW;
+#pragma unroll
+                for (int t = 0; t < TT; t++)
+                    acc[i][t] = (floatv)(0.0f);
+            }
+            for (int c = 0; c < C; c++) {
+                float x[TT];
+#pragma unroll
+                for (int t = 0; t < TT; t++)
+                    x[t] = v[c * TT + t];
+#pragma unroll
+                for (int i = 0; i < OCB; i++) {
+                    const floatv w = VLOAD(c, u[i]);
+#pragma unroll
+                    for (int t = 0; t < TT; t++)
+                        acc[i][t] = fma((floatv)(x[t]), w, acc[i][t]);
+                }
+            }
+            const int a = xi / ALPHA, b = xi - a * ALPHA;
+            float co[4];
+#pragma unroll
+            for (int q = 0; q < 4; q++)
+                co[q] = at[q >> 1][a] * at[q & 1][b];
+#pragma unroll
+            for (int q = 0; q < 4; q++)
+#pragma unroll
+                for (int i = 0; i < OCB; i++)
+#pragma unroll
+                    for (int t = 0; t < TT; t++)
+                        y[tj][q][i][t] = fma((floatv)(co[q]), acc[i][t], y[tj][q][i][t]);
+        }
+    const int ocg = OC / G;
+    for (int tj = 0; tj < ntj; tj++)
+#pragma unroll
+        for (int i = 0; i < OCB; i++) {
+            const int bl = b0 + i;
+            if (bl >= BPG) // guards, not breaks: the loops stay unrolled
+                continue;
+            const floatv bv = VLOAD(g * BPG + bl, bias);
+#pragma unroll
+            for (int t = 0; t < TT; t++) {
+                const int tile = (tb0 + tj) * TT + t;
+                if (tile >= NT)
+                    continue;
+                const int n = tile / TPI, r = tile % TPI;
+                const int oy0 = (r / TW) * 2, ox0 = (r % TW) * 2;
+#pragma unroll
+                for (int q = 0; q < 4; q++) {
+                    const int oy = oy0 + (q >> 1), ox = ox0 + (q & 1);
+                    if (oy >= OH || ox >= OW)
+                        continue;
+                    floatv yv = y[tj][q][i][t] + bv;
+#if RELU
+                    yv = fmax(yv, (floatv)(0.0f));
+#endif
+                    float res[VW];
+                    VSTORE(yv, 0, res);
+#pragma unroll
+                    for (int j = 0; j < VW; j++) {
+                        const int oc = bl * VW + j;
+                        if (oc < ocg)
+                            out[(((size_t)n * OC + (size_t)g * ocg + oc) * OH + oy) * OW + ox] =
+                                res[j];
+                    }
+                }
+            }
+        }
 }

@@ -141,13 +141,13 @@ static s2d_dims s2d_size(int n, int c, int oh, int ow, int k, int s)
 /* Winograd's tile counts for an output of oh x ow at batch n with tt tiles
  * per GEMM work-item, and the floats of V and M for np transform points (16
  * or 36), c input and ocp padded output channels (see winograd.cl for the
- * layouts). */
+ * layouts); M 0 when fused (wino_gemm_out never writes it). */
 typedef struct {
     int tw, tpi, nt, tt, ntb;
     size_t v, m;
 } wino_dims;
 
-static wino_dims wino_size(int n, int oh, int ow, int c, int ocp, int tt, int np)
+static wino_dims wino_size(int n, int oh, int ow, int c, int ocp, int tt, int np, bool fused)
 {
     wino_dims d = {0};
     long long tiles = (long long)((ow + 1) / 2) * ((oh + 1) / 2) * n;
@@ -163,7 +163,7 @@ static wino_dims wino_size(int n, int oh, int ow, int c, int ocp, int tt, int np
     d.tt = tt < d.nt ? tt : d.nt; /* no block wider than all tiles */
     d.ntb = (d.nt + d.tt - 1) / d.tt;
     d.v = (size_t)np * c * d.ntb * d.tt;
-    d.m = (size_t)np * d.nt * ocp;
+    d.m = fused ? 0 : (size_t)np * d.nt * ocp;
     return d;
 }
 
@@ -237,9 +237,17 @@ fail:
     return status;
 }
 
+/* wino_gemm_out's blocks of wino_tt tiles per work-item: each point's U
+ * block is then read from L1 for WINO_TB tile blocks in turn; measured 0.7-1.0x
+ * the time of one block a work-item on PoCL pthread-haswell at batch 64
+ * (docs/PERFORMANCE.md) */
+enum { WINO_TB = 4 };
+
 /* Winograd F(2x2,3x3) or F(2x2,5x5) of the convolution f (winograd.cl):
  * input transform, 16 or 36 GEMMs, output transform, appended to step s
- * (after space-to-depth when f.s2d), through the plan's V and M buffers. */
+ * (after space-to-depth when f.s2d), through the plan's V and M buffers;
+ * with t->wino_fused the GEMMs and the output transform as one kernel
+ * (wino_gemm_out), through V only. */
 static int add_winograd(an_plan *p, step *s, int layer, const conv_form *f, const an_layer_info *o,
                         int relu, cl_mem src, cl_mem dst, const an__tuning *t)
 {
@@ -250,15 +258,14 @@ static int add_winograd(an_plan *p, step *s, int layer, const conv_form *f, cons
     int G = l->groups > 1 ? l->groups : 1, vw = m->tuning.conv_vec;
     int C = f->c / G, OC = o->c, bpg = (OC / G + vw - 1) / vw;
     int np = an__winograd_points(f->k);
-    wino_dims d = wino_size(p->batch, o->h, o->w, f->c, G * bpg * vw, t->wino_tt, np);
+    wino_dims d =
+        wino_size(p->batch, o->h, o->w, f->c, G * bpg * vw, t->wino_tt, np, t->wino_fused);
     int ocb = t->wino_ocb < bpg ? t->wino_ocb : bpg, nz = G * ((bpg + ocb - 1) / ocb);
     char opts[160];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DR=%d -DTT=%d -DOCB=%d -DVW=%d -DRELU=%d", f->k,
-             d.tt, ocb, vw, relu);
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DR=%d -DTT=%d -DOCB=%d -DVW=%d -DRELU=%d -DTB=%d",
+             f->k, d.tt, ocb, vw, relu, WINO_TB);
     launch in, gemm, out;
     AN_TRY(step_kernel(p, s, layer, "winograd.cl", opts, "wino_input", &in));
-    AN_TRY(step_kernel(p, s, layer, "winograd.cl", opts, "wino_gemm", &gemm));
-    AN_TRY(step_kernel(p, s, layer, "winograd.cl", opts, "wino_output", &out));
 
     cl_kernel k = in.kernel;
     AN_CL(clSetKernelArg(k, 0, sizeof src, &src));
@@ -278,6 +285,27 @@ static int add_winograd(an_plan *p, step *s, int layer, const conv_form *f, cons
     in.global[1] = (size_t)(d.tpi / d.tw);
     in.global[2] = (size_t)p->batch * G * C;
 
+    if (t->wino_fused) {
+        /* GEMM and output transform in one kernel, no M */
+        AN_TRY(step_kernel(p, s, layer, "winograd.cl", opts, "wino_gemm_out", &gemm));
+        k = gemm.kernel;
+        AN_CL(clSetKernelArg(k, 0, sizeof(cl_mem), &p->wino_v));
+        AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &m->wino[pi]));
+        AN_CL(clSetKernelArg(k, 2, sizeof(cl_mem), &m->bias[pi]));
+        AN_CL(clSetKernelArg(k, 3, sizeof dst, &dst));
+        const int ints[] = {C, G, bpg, d.nt, d.ntb, nz, OC, o->h, o->w, d.tw, d.tpi};
+        for (int i = 0; i < 11; i++)
+            AN_CL(clSetKernelArg(k, (cl_uint)(4 + i), sizeof(int), &ints[i]));
+        AN_TRY(local_size(m, k, (size_t)t->conv_local, &local));
+        *gemm.dims = 2;
+        gemm.local[0] = local;
+        gemm.local[1] = 1;
+        gemm.global[0] = round_up((size_t)(d.ntb + WINO_TB - 1) / WINO_TB, local);
+        gemm.global[1] = (size_t)nz;
+        return AN_OK;
+    }
+    AN_TRY(step_kernel(p, s, layer, "winograd.cl", opts, "wino_gemm", &gemm));
+    AN_TRY(step_kernel(p, s, layer, "winograd.cl", opts, "wino_output", &out));
     k = gemm.kernel;
     AN_CL(clSetKernelArg(k, 0, sizeof(cl_mem), &p->wino_v));
     AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &m->wino[pi]));
@@ -774,12 +802,14 @@ int an_plan_create(an_model *model, int batch, int height, int width, an_plan **
             int G = v->layers[i].groups > 1 ? v->layers[i].groups : 1;
             int ocp = an__conv_arranged_oc(p->layers[i].c, G, model->tuning.conv_vec);
             int np = an__winograd_points(f.k);
-            wino_dims d = wino_size(batch, p->layers[i].h, p->layers[i].w, f.c, ocp, t.wino_tt, np);
+            wino_dims d = wino_size(batch, p->layers[i].h, p->layers[i].w, f.c, ocp, t.wino_tt, np,
+                                    t.wino_fused);
             if (d.v * sizeof(float) > p->wino_v_bytes)
                 p->wino_v_bytes = d.v * sizeof(float);
             if (d.m * sizeof(float) > p->wino_m_bytes)
                 p->wino_m_bytes = d.m * sizeof(float);
-            wino_dims d1 = wino_size(1, p->layers[i].h, p->layers[i].w, f.c, ocp, 1, np);
+            wino_dims d1 =
+                wino_size(1, p->layers[i].h, p->layers[i].w, f.c, ocp, 1, np, t.wino_fused);
             if (d1.v * sizeof(float) > scratch_pi[0])
                 scratch_pi[0] = d1.v * sizeof(float);
             if (d1.m * sizeof(float) > scratch_pi[1])
@@ -814,8 +844,9 @@ int an_plan_create(an_model *model, int batch, int height, int width, an_plan **
     if (p->wino_v_bytes) {
         AN_CL_OBJ(p->wino_v,
                   clCreateBuffer(ctx, CL_MEM_READ_WRITE, p->wino_v_bytes, NULL, &an__err));
-        AN_CL_OBJ(p->wino_m,
-                  clCreateBuffer(ctx, CL_MEM_READ_WRITE, p->wino_m_bytes, NULL, &an__err));
+        if (p->wino_m_bytes) /* none when every Winograd layer runs fused */
+            AN_CL_OBJ(p->wino_m,
+                      clCreateBuffer(ctx, CL_MEM_READ_WRITE, p->wino_m_bytes, NULL, &an__err));
     }
 
     if (p->s2d_bytes)

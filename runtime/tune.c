@@ -67,26 +67,30 @@ static const struct {
     int conv_algo, wino_tt, wino_ocb;
     int ig[5];
     int fc_kb, fc_rt; /* fc_kb > 0: the K-blocked FC GEMM (fc_kb.cl) with these */
+    int wino_fused;   /* 1: Winograd's GEMM and output transform fused, -1: not, 0: default */
 } cands[] = {
-    {4, 2, 4, 2, 8, 1, 0, 0, 0, 0, 0, {0}, 0, 0},
-    {2, 4, 2, 4, 4, 2, 0, 0, 0, 0, 0, {0}, 0, 0},
-    {6, 2, 6, 2, 6, 2, 0, 0, 0, 0, 0, {0}, 0, 0},
-    {8, 1, 8, 1, 8, 2, 0, 0, 0, 0, 0, {0}, 0, 0},
-    {3, 3, 3, 3, 2, 4, 0, 0, 0, 0, 0, {0}, 0, 0},
-    {4, 3, 5, 2, 4, 3, 0, 0, 0, 0, 0, {0}, 0, 0},
-    {7, 2, 4, 1, 1, 4, 0, 0, 0, 0, 0, {0}, 0, 0},
-    {4, 1, 4, 4, 8, 1, 16, 4, 0, 0, 0, {0}, 0, 0},
-    {4, 2, 4, 2, 8, 1, 64, 16, 0, 0, 0, {0}, 0, 0},
-    {3, 4, 3, 4, 4, 4, 0, 0, 0, 0, 0, {0}, 0, 0},
-    {4, 3, 4, 2, 2, 4, 0, 0, 1, 4, 3, {0}, 0, 0},
-    {4, 3, 4, 2, 2, 4, 0, 0, 1, 6, 2, {0}, 256, 32},
-    {4, 3, 4, 2, 2, 4, 0, 0, 1, 3, 4, {0}, 128, 32},
-    {4, 3, 4, 2, 2, 4, 16, 0, 1, 8, 1, {0}, 0, 0},
-    {4, 3, 4, 2, 2, 4, 0, 0, 2, 0, 0, {3, 2, 32, 16, 4}, 0, 0},
-    {4, 3, 4, 2, 2, 4, 0, 0, 2, 0, 0, {2, 4, 16, 16, 4}, 128, 8},
+    {4, 2, 4, 2, 8, 1, 0, 0, 0, 0, 0, {0}, 0, 0, 0},
+    {2, 4, 2, 4, 4, 2, 0, 0, 0, 0, 0, {0}, 0, 0, 0},
+    {6, 2, 6, 2, 6, 2, 0, 0, 0, 0, 0, {0}, 0, 0, 0},
+    {8, 1, 8, 1, 8, 2, 0, 0, 0, 0, 0, {0}, 0, 0, 0},
+    {3, 3, 3, 3, 2, 4, 0, 0, 0, 0, 0, {0}, 0, 0, 0},
+    {4, 3, 5, 2, 4, 3, 0, 0, 0, 0, 0, {0}, 0, 0, 0},
+    {7, 2, 4, 1, 1, 4, 0, 0, 0, 0, 0, {0}, 0, 0, 0},
+    {4, 1, 4, 4, 8, 1, 16, 4, 0, 0, 0, {0}, 0, 0, 0},
+    {4, 2, 4, 2, 8, 1, 64, 16, 0, 0, 0, {0}, 0, 0, 0},
+    {3, 4, 3, 4, 4, 4, 0, 0, 0, 0, 0, {0}, 0, 0, 0},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 4, 3, {0}, 0, 0, 0},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 6, 2, {0}, 256, 32, 0},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 3, 4, {0}, 128, 32, 0},
+    {4, 3, 4, 2, 2, 4, 16, 0, 1, 8, 1, {0}, 0, 0, 0},
+    {4, 3, 4, 2, 2, 4, 0, 0, 2, 0, 0, {3, 2, 32, 16, 4}, 0, 0, 0},
+    {4, 3, 4, 2, 2, 4, 0, 0, 2, 0, 0, {2, 4, 16, 16, 4}, 128, 8, 0},
     /* Winograd blocks of at most 10 accumulators (AVX2's 16 registers) */
-    {4, 3, 4, 2, 2, 4, 0, 0, 1, 5, 2, {0}, 0, 0},
-    {4, 3, 4, 2, 2, 4, 0, 0, 1, 4, 2, {0}, 0, 0},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 5, 2, {0}, 0, 0, 0},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 4, 2, {0}, 0, 0, 0},
+    /* Winograd fused (wino_gemm_out) and not, whatever the default */
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 5, 2, {0}, 0, 0, 1},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 5, 2, {0}, 0, 0, -1},
 };
 enum { N_CANDS = sizeof cands / sizeof cands[0] };
 
@@ -313,6 +317,8 @@ static an__tuning candidate(const an__tuning *def, int i, int fc_blocked)
         t.wino_tt = cands[i].wino_tt;
     if (cands[i].wino_ocb)
         t.wino_ocb = cands[i].wino_ocb;
+    if (cands[i].wino_fused)
+        t.wino_fused = cands[i].wino_fused > 0;
     if (cands[i].ig[0]) {
         t.ig_mb = cands[i].ig[0];
         t.ig_nb = cands[i].ig[1];
@@ -416,9 +422,10 @@ static void report(const cand_run *c, int batch, int hh, int ww, results *r, boo
             bool s2d = t->conv_s2d && vl->stride > 1;
             int kq = (vl->kernel + vl->stride - 1) / vl->stride;
             if (s2d && t->conv_algo == 1 && an__winograd_shape_ok(kq, 1, 0))
-                snprintf(params, sizeof params,
-                         "conv_algo=1,conv_s2d=1,wino_tt=%d,wino_ocb=%d,conv_local=%d", t->wino_tt,
-                         t->wino_ocb, t->conv_local);
+                snprintf(
+                    params, sizeof params,
+                    "conv_algo=1,conv_s2d=1,wino_tt=%d,wino_ocb=%d,wino_fused=%d,conv_local=%d",
+                    t->wino_tt, t->wino_ocb, t->wino_fused, t->conv_local);
             else if (s2d && first)
                 snprintf(params, sizeof params,
                          "conv_algo=0,conv_s2d=1,conv1_tx=%d,conv1_ocb=%d,conv_local=%d",
@@ -436,8 +443,9 @@ static void report(const cand_run *c, int batch, int hh, int ww, results *r, boo
                          "conv_algo=0,conv1_tx=%d,conv1_ocb=%d,conv_local=%d", t->conv1_tx,
                          t->conv1_ocb, t->conv_local);
             else if (wino && t->conv_algo == 1)
-                snprintf(params, sizeof params, "conv_algo=1,wino_tt=%d,wino_ocb=%d,conv_local=%d",
-                         t->wino_tt, t->wino_ocb, t->conv_local);
+                snprintf(params, sizeof params,
+                         "conv_algo=1,wino_tt=%d,wino_ocb=%d,wino_fused=%d,conv_local=%d",
+                         t->wino_tt, t->wino_ocb, t->wino_fused, t->conv_local);
             else if (wino)
                 snprintf(params, sizeof params, "conv_algo=0,conv_tx=%d,conv_ocb=%d,conv_local=%d",
                          t->conv_tx, t->conv_ocb, t->conv_local);

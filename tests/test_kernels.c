@@ -523,16 +523,17 @@ START_TEST(test_igemm)
 END_TEST
 
 /* Winograd F(2x2,kxk) (winograd.cl, k = 3 or 5): a k x k stride-1 pad-p
- * convolution through its three kernels, with the work sizes plan.c gives
- * them (plus a work-group of 2 and a guarded tail), V, M and the output
- * poisoned with NaN. tt is clamped to the tile count as plan.c does. */
+ * convolution through its three kernels, then again through wino_input and
+ * the fused wino_gemm_out, with the work sizes plan.c gives them (plus a
+ * work-group of 2 and a guarded tail), V, M and the outputs poisoned with
+ * NaN. tt is clamped to the tile count as plan.c does. */
 typedef struct {
     int n, c, h, w, oc, groups, tt, ocb, vw, relu, k, p;
 } wino_case;
 
 /* The worst |got - want| / scale over the Winograd checks of each kernel
  * size (3, 5), printed at the end of test_winograd. */
-static double wino_worst[2];
+static double wino_worst[2], wino_fused_worst[2];
 
 static void check_winograd(const wino_case *t, double tol)
 {
@@ -573,8 +574,10 @@ static void check_winograd(const wino_case *t, double tol)
     conv_reference(&ref, x, w, b, want, scale);
 
     char opts[160];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DR=%d -DTT=%d -DOCB=%d -DVW=%d -DRELU=%d", k, tt,
-             ocb, vw, t->relu);
+    /* TB: wino_gemm_out's tile blocks per work-item, 1, 2 or 4 by case */
+    int tb = t->oc % 3 == 0 ? 1 : t->oc % 3 == 1 ? 2 : 4;
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DR=%d -DTT=%d -DOCB=%d -DVW=%d -DRELU=%d -DTB=%d",
+             k, tt, ocb, vw, t->relu, tb);
     cl_kernel ki = kernel("winograd.cl", opts, "wino_input");
     cl_kernel kg = kernel("winograd.cl", opts, "wino_gemm");
     cl_kernel ko = kernel("winograd.cl", opts, "wino_output");
@@ -626,10 +629,35 @@ static void check_winograd(const wino_case *t, double tol)
         if (rel > wino_worst[k == 5])
             wino_worst[k == 5] = rel;
     }
+    free(got);
 
-    clReleaseKernel(ki), clReleaseKernel(kg), clReleaseKernel(ko);
+    /* the GEMM and output transform fused (wino_gemm_out), from the same V,
+     * into a freshly poisoned output */
+    cl_kernel kf = kernel("winograd.cl", opts, "wino_gemm_out");
+    cl_mem bf = poisoned(nout);
+    arg_mem(kf, 0, bv);
+    arg_mem(kf, 1, bu);
+    arg_mem(kf, 2, bb);
+    arg_mem(kf, 3, bf);
+    int fused_ints[] = {cg, g, bpg, nt, ntb, nz, t->oc, oh, ow, tw, tpi};
+    for (int i = 0; i < 11; i++)
+        arg_int(kf, (cl_uint)(4 + i), fused_ints[i]);
+    size_t gf[2] = {((size_t)(ntb + tb - 1) / tb + 2) / 2 * 2, (size_t)nz};
+    run(kf, 2, gf, local);
+    got = read_back(bf, nout);
+    snprintf(what, sizeof what, "winograd fused k%d p%d N%d C%d %dx%d OC%d g%d tt%d ocb%d vw%d", k,
+             t->p, t->n, t->c, t->h, t->w, t->oc, g, tt, ocb, vw);
+    compare(what, got, want, scale, nout, tol);
+    for (size_t i = 0; i < nout; i++) {
+        double rel = fabs((double)got[i] - want[i]) / (scale[i] > 0 ? scale[i] : 1);
+        if (rel > wino_fused_worst[k == 5])
+            wino_fused_worst[k == 5] = rel;
+    }
+
+    clReleaseKernel(ki), clReleaseKernel(kg), clReleaseKernel(ko), clReleaseKernel(kf);
     clReleaseMemObject(bx), clReleaseMemObject(bu), clReleaseMemObject(bb);
     clReleaseMemObject(bv), clReleaseMemObject(bm), clReleaseMemObject(by);
+    clReleaseMemObject(bf);
     free(x), free(w), free(b), free(u), free(barr), free(want), free(scale), free(got);
 }
 
@@ -675,6 +703,8 @@ START_TEST(test_winograd)
         check_winograd(&cases[i], cases[i].k == 5 ? 1e-4 : 1e-5);
     fprintf(stderr, "# winograd: worst |error| / summed magnitude %.3g (3x3), %.3g (5x5)\n",
             wino_worst[0], wino_worst[1]);
+    fprintf(stderr, "# winograd fused: worst |error| / summed magnitude %.3g (3x3), %.3g (5x5)\n",
+            wino_fused_worst[0], wino_fused_worst[1]);
 }
 END_TEST
 

@@ -256,7 +256,8 @@ typedef struct {
                               channels (1..4) per work-item */
     int wino_fused;        /* 1: Winograd's GEMM and output transform as one kernel
                               (wino_gemm_out), no M buffer; 0: separate (wino_gemm,
-                              wino_output) */
+                              wino_output); 2: fused for the layers of at most 128
+                              input channels per group, and at batch 1 */
     int ig_mb, ig_nb;      /* implicit GEMM (conv_algo 2, igemm.cl): register block of blocks of
                               conv_vec output channels (1..4) x pixels (1..8) per work-item */
     int ig_ks;             /* its K-step: (input channel, tap) values per local-memory panel */

@@ -167,6 +167,19 @@ static wino_dims wino_size(int n, int oh, int ow, int c, int ocp, int tt, int np
     return d;
 }
 
+/* Whether Winograd runs fused (wino_gemm_out) for a layer whose GEMMs reduce
+ * over c input channels (per group) at batch n: wino_fused 1 always, 0
+ * never, 2 (the CPU default) when c <= 128 or n == 1. On PoCL
+ * pthread-haswell fused took 0.7-0.87x the time on conv2 (64 and 96
+ * channels) and 0.8-1.0x on conv1 through space-to-depth (48) at batch 64,
+ * but 1.1-1.6x on conv3-5 (192-384), whose U block per point the unfused
+ * GEMM keeps in L1 across tile blocks; at batch 1 fused was faster on every
+ * layer (docs/PERFORMANCE.md). */
+static bool wino_fused_on(const an__tuning *t, int c, int n)
+{
+    return t->wino_fused == 1 || (t->wino_fused == 2 && (c <= 128 || n == 1));
+}
+
 /* The convolution a conv layer's main kernels compute: the layer itself or,
  * through space-to-depth (asked for, stride > 1, its weights made at load),
  * the stride-1 form over the s2d buffer: C*S*S channels on an hb x wb grid,
@@ -174,8 +187,8 @@ static wino_dims wino_size(int n, int oh, int ow, int c, int ocp, int tt, int np
  * (conv_algo 1, R x R stride 1 with R = 3 or 5, U made at load; model.c
  * makes a stride > 1 layer's U from its s2d weights). */
 typedef struct {
-    bool s2d, wino;
-    int c, h, w; /* input channels (all groups), height, width */
+    bool s2d, wino, fused; /* fused: Winograd through wino_gemm_out (wino_fused_on) */
+    int c, h, w;           /* input channels (all groups), height, width */
     int k, stride, pad;
 } conv_form;
 
@@ -199,6 +212,7 @@ static conv_form conv_form_of(const an_plan *p, int layer, const an_layer_info *
     }
     f.wino =
         t->conv_algo == 1 && pi >= 0 && m->wino[pi] && an__winograd_shape_ok(f.k, f.stride, f.pad);
+    f.fused = f.wino && wino_fused_on(t, f.c / (l->groups > 1 ? l->groups : 1), p->batch);
     return f;
 }
 
@@ -246,7 +260,7 @@ enum { WINO_TB = 4 };
 /* Winograd F(2x2,3x3) or F(2x2,5x5) of the convolution f (winograd.cl):
  * input transform, 16 or 36 GEMMs, output transform, appended to step s
  * (after space-to-depth when f.s2d), through the plan's V and M buffers;
- * with t->wino_fused the GEMMs and the output transform as one kernel
+ * with f->fused the GEMMs and the output transform as one kernel
  * (wino_gemm_out), through V only. */
 static int add_winograd(an_plan *p, step *s, int layer, const conv_form *f, const an_layer_info *o,
                         int relu, cl_mem src, cl_mem dst, const an__tuning *t)
@@ -258,8 +272,7 @@ static int add_winograd(an_plan *p, step *s, int layer, const conv_form *f, cons
     int G = l->groups > 1 ? l->groups : 1, vw = m->tuning.conv_vec;
     int C = f->c / G, OC = o->c, bpg = (OC / G + vw - 1) / vw;
     int np = an__winograd_points(f->k);
-    wino_dims d =
-        wino_size(p->batch, o->h, o->w, f->c, G * bpg * vw, t->wino_tt, np, t->wino_fused);
+    wino_dims d = wino_size(p->batch, o->h, o->w, f->c, G * bpg * vw, t->wino_tt, np, f->fused);
     int ocb = t->wino_ocb < bpg ? t->wino_ocb : bpg, nz = G * ((bpg + ocb - 1) / ocb);
     char opts[160];
     snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DR=%d -DTT=%d -DOCB=%d -DVW=%d -DRELU=%d -DTB=%d",
@@ -285,7 +298,7 @@ static int add_winograd(an_plan *p, step *s, int layer, const conv_form *f, cons
     in.global[1] = (size_t)(d.tpi / d.tw);
     in.global[2] = (size_t)p->batch * G * C;
 
-    if (t->wino_fused) {
+    if (f->fused) {
         /* GEMM and output transform in one kernel, no M */
         AN_TRY(step_kernel(p, s, layer, "winograd.cl", opts, "wino_gemm_out", &gemm));
         k = gemm.kernel;
@@ -802,14 +815,13 @@ int an_plan_create(an_model *model, int batch, int height, int width, an_plan **
             int G = v->layers[i].groups > 1 ? v->layers[i].groups : 1;
             int ocp = an__conv_arranged_oc(p->layers[i].c, G, model->tuning.conv_vec);
             int np = an__winograd_points(f.k);
-            wino_dims d = wino_size(batch, p->layers[i].h, p->layers[i].w, f.c, ocp, t.wino_tt, np,
-                                    t.wino_fused);
+            wino_dims d =
+                wino_size(batch, p->layers[i].h, p->layers[i].w, f.c, ocp, t.wino_tt, np, f.fused);
             if (d.v * sizeof(float) > p->wino_v_bytes)
                 p->wino_v_bytes = d.v * sizeof(float);
             if (d.m * sizeof(float) > p->wino_m_bytes)
                 p->wino_m_bytes = d.m * sizeof(float);
-            wino_dims d1 =
-                wino_size(1, p->layers[i].h, p->layers[i].w, f.c, ocp, 1, np, t.wino_fused);
+            wino_dims d1 = wino_size(1, p->layers[i].h, p->layers[i].w, f.c, ocp, 1, np, f.fused);
             if (d1.v * sizeof(float) > scratch_pi[0])
                 scratch_pi[0] = d1.v * sizeof(float);
             if (d1.m * sizeof(float) > scratch_pi[1])

@@ -131,13 +131,14 @@ an__tuning an__tuning_defaults(const an_device_info *info)
     t.wino_tt = cpu ? 5 : 4;
     t.wino_ocb = cpu ? 2 : 1;
     /* the GEMM and output transform fused (wino_gemm_out, no M buffer) on
-     * CPUs: on PoCL pthread-haswell (4 tile blocks a work-item) end to end
-     * 0.72-0.90x the unfused time at batch 1 and 0.90-1.12x at batch 64
-     * (conv2 0.7-0.87x, conv1 0.8-1.0x, conv3-5 1.1-1.6x there), and it
-     * drops M (up to 462 MB at batch 64; docs/PERFORMANCE.md). GPUs: off,
-     * private accumulators spill there (unmeasured). A tuner candidate both
-     * ways, per layer. */
-    t.wino_fused = cpu ? 1 : 0;
+     * CPUs where it measured faster: 2, for the layers that reduce over at
+     * most 128 channels and at batch 1 (plan.c wino_fused_on). On PoCL
+     * pthread-haswell (4 tile blocks a work-item) end to end 0.72-0.90x the
+     * unfused time at batch 1; at batch 64 conv2 0.7-0.87x, conv1 0.8-1.0x,
+     * conv3-5 1.1-1.6x (docs/PERFORMANCE.md); it drops M (up to 462 MB at
+     * batch 64). GPUs: off, private accumulators spill there (unmeasured). A
+     * tuner candidate both ways, per layer. */
+    t.wino_fused = cpu ? 2 : 0;
     /* implicit GEMM (conv_algo 2, a tuner candidate, no layer's default):
      * on PoCL (AVX2) 3 blocks x 2 pixels per work-item and 16 x 4
      * work-items measured best of the few tried (docs/PERFORMANCE.md);
@@ -210,7 +211,7 @@ static const struct {
     {"conv_algo", offsetof(an__tuning, conv_algo), 0, 2},
     {"wino_tt", offsetof(an__tuning, wino_tt), 1, 8},
     {"wino_ocb", offsetof(an__tuning, wino_ocb), 1, 4},
-    {"wino_fused", offsetof(an__tuning, wino_fused), 0, 1},
+    {"wino_fused", offsetof(an__tuning, wino_fused), 0, 2},
     {"ig_mb", offsetof(an__tuning, ig_mb), 1, 4},
     {"ig_nb", offsetof(an__tuning, ig_nb), 1, 8},
     {"ig_ks", offsetof(an__tuning, ig_ks), 1, 256},

@@ -14,7 +14,8 @@
 //                register blocks of TT tiles x OCB*VW output channels;
 //   wino_output: Y = A^T M A, bias and optional ReLU fused, written NCHW with
 //                ragged tiles guarded.
-// Or (the plan's wino_fused=1, the CPU default) wino_input then
+// Or (the plan's wino_fused; on CPUs by default for the layers of at most
+// 128 input channels and at batch 1) wino_input then
 // wino_gemm_out, the GEMMs and the output transform in one kernel: each
 // work-item runs all NP points for TB blocks of TT tiles (a point's U block
 // read from L1 for the TB blocks in turn) and folds each point into its 2x2
@@ -142,22 +143,19 @@ __kernel void wino_input(__global const float *restrict in, __global float *rest
                 v[(size_t)xi * xstride + s] = 0.0f;
 }
 
-// Global size: (NTB, G * ceil(BPG / OCB), NP) = (NTB, NZ, NP), guarded.
-__kernel void wino_gemm(__global const float *restrict V, __global const float *restrict U,
-                        __global float *restrict M, const int C, const int G, const int BPG,
-                        const int NT, const int NTB, const int NZ)
+// The GEMM register block of point xi that wino_gemm and wino_gemm_out both
+// run: acc[i][t] = sum over the C input channels of group g of V's tile t of
+// block tb times U's output block b0 + i. A block past the group's end
+// (b0 + i >= BPG) reads the group's last block, so only finite values; the
+// callers do not store it.
+inline void point_block(__global const float *restrict V, __global const float *restrict U,
+                        const int C, const int G, const int BPG, const int NTB, const int xi,
+                        const int g, const int tb, const int b0, floatv acc[OCB][TT])
 {
-    const int tb = get_global_id(0), z = get_global_id(1), xi = get_global_id(2);
-    if (tb >= NTB || z >= NZ || xi >= NP)
-        return;
-    const int zpg = (BPG + OCB - 1) / OCB;
-    const int g = z / zpg, b0 = (z % zpg) * OCB;
     __global const float *v = V + (((size_t)xi * G + g) * NTB + tb) * C * TT;
     __global const float *u[OCB];
-    floatv acc[OCB][TT];
 #pragma unroll
     for (int i = 0; i < OCB; i++) {
-        // a block past the group's end reads a valid block and is not stored
         u[i] = U + (((size_t)xi * G + g) * BPG + min(b0 + i, BPG - 1)) * C * VW;
 #pragma unroll
         for (int t = 0; t < TT; t++)
@@ -176,6 +174,20 @@ __kernel void wino_gemm(__global const float *restrict V, __global const float *
                 acc[i][t] = fma((floatv)(x[t]), w, acc[i][t]);
         }
     }
+}
+
+// Global size: (NTB, G * ceil(BPG / OCB), NP) = (NTB, NZ, NP), guarded.
+__kernel void wino_gemm(__global const float *restrict V, __global const float *restrict U,
+                        __global float *restrict M, const int C, const int G, const int BPG,
+                        const int NT, const int NTB, const int NZ)
+{
+    const int tb = get_global_id(0), z = get_global_id(1), xi = get_global_id(2);
+    if (tb >= NTB || z >= NZ || xi >= NP)
+        return;
+    const int zpg = (BPG + OCB - 1) / OCB;
+    const int g = z / zpg, b0 = (z % zpg) * OCB;
+    floatv acc[OCB][TT];
+    point_block(V, U, C, G, BPG, NTB, xi, g, tb, b0, acc);
     const int ocp = G * BPG * VW;
 #pragma unroll
     for (int i = 0; i < OCB; i++)
@@ -292,30 +304,8 @@ __kernel void wino_gemm_out(__global const float *restrict V, __global const flo
     const int ntj = min(TB, NTB - tb0);
     for (int xi = 0; xi < NP; xi++)
         for (int tj = 0; tj < ntj; tj++) {
-            __global const float *v = V + (((size_t)xi * G + g) * NTB + tb0 + tj) * C * TT;
-            __global const float *u[OCB];
             floatv acc[OCB][TT];
-#pragma unroll
-            for (int i = 0; i < OCB; i++) {
-                // a block past the group's end reads a valid block and is not stored
-                u[i] = U + (((size_t)xi * G + g) * BPG + min(b0 + i, BPG - 1)) * C * VW;
-#pragma unroll
-                for (int t = 0; t < TT; t++)
-                    acc[i][t] = (floatv)(0.0f);
-            }
-            for (int c = 0; c < C; c++) {
-                float x[TT];
-#pragma unroll
-                for (int t = 0; t < TT; t++)
-                    x[t] = v[c * TT + t];
-#pragma unroll
-                for (int i = 0; i < OCB; i++) {
-                    const floatv w = VLOAD(c, u[i]);
-#pragma unroll
-                    for (int t = 0; t < TT; t++)
-                        acc[i][t] = fma((floatv)(x[t]), w, acc[i][t]);
-                }
-            }
+            point_block(V, U, C, G, BPG, NTB, xi, g, tb0 + tj, b0, acc);
             const int a = xi / ALPHA, b = xi - a * ALPHA;
             float co[4];
 #pragma unroll

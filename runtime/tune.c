@@ -88,6 +88,8 @@ static const struct {
     /* Winograd blocks of at most 10 accumulators (AVX2's 16 registers) */
     {4, 3, 4, 2, 2, 4, 0, 0, 1, 5, 2, {0}, 0, 0, 0},
     {4, 3, 4, 2, 2, 4, 0, 0, 1, 4, 2, {0}, 0, 0, 0},
+    /* and of 24 (AVX-512's 32 registers) */
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 6, 4, {0}, 0, 0, 0},
     /* Winograd fused (wino_gemm_out) and not, whatever the default */
     {4, 3, 4, 2, 2, 4, 0, 0, 1, 5, 2, {0}, 0, 0, 1},
     {4, 3, 4, 2, 2, 4, 0, 0, 1, 5, 2, {0}, 0, 0, -1},

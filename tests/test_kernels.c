@@ -665,17 +665,18 @@ START_TEST(test_winograd)
 {
     const wino_case cases[] = {
         /* F(2x2,3x3), pad 1 */
-        {2, 7, 9, 11, 13, 1, 4, 1, 8, 1, 3, 1},   /* odd H and W: ragged tiles, 13 = 8 + 5 */
-        {3, 5, 7, 5, 19, 1, 3, 2, 4, 0, 3, 1},    /* NT = 36 not a multiple of TT */
-        {1, 6, 13, 11, 20, 2, 2, 3, 8, 1, 3, 1},  /* groups: 10 per group, OCB clamped to 2 */
-        {1, 8, 7, 9, 40, 2, 3, 2, 4, 1, 3, 1},    /* groups: 5 blocks each, OCB past the end */
-        {2, 10, 5, 7, 36, 2, 8, 2, 16, 1, 3, 1},  /* 18 per group in float16 */
-        {1, 3, 1, 1, 5, 1, 4, 4, 8, 0, 3, 1},     /* one pixel: one tile, TT clamped to 1 */
-        {2, 11, 13, 13, 52, 1, 4, 3, 8, 1, 3, 1}, /* conv3-like odd sizes */
-        {1, 4, 6, 8, 12, 2, 5, 1, 4, 1, 3, 1},    /* even sizes: no ragged tile */
-        {2, 11, 13, 13, 52, 1, 5, 2, 8, 1, 3, 1}, /* the CPU default 5 x 2: 98 tiles, 2 past */
-        {1, 10, 9, 7, 44, 2, 5, 2, 8, 0, 3, 1},   /* 5 x 2, groups: 22 = 3 blocks, one past */
-        {3, 7, 5, 9, 17, 1, 4, 2, 8, 1, 3, 1},    /* 4 x 2 (a tuner candidate): 45 tiles */
+        {2, 7, 9, 11, 13, 1, 4, 1, 8, 1, 3, 1},     /* odd H and W: ragged tiles, 13 = 8 + 5 */
+        {3, 5, 7, 5, 19, 1, 3, 2, 4, 0, 3, 1},      /* NT = 36 not a multiple of TT */
+        {1, 6, 13, 11, 20, 2, 2, 3, 8, 1, 3, 1},    /* groups: 10 per group, OCB clamped to 2 */
+        {1, 8, 7, 9, 40, 2, 3, 2, 4, 1, 3, 1},      /* groups: 5 blocks each, OCB past the end */
+        {2, 10, 5, 7, 36, 2, 8, 2, 16, 1, 3, 1},    /* 18 per group in float16 */
+        {1, 3, 1, 1, 5, 1, 4, 4, 8, 0, 3, 1},       /* one pixel: one tile, TT clamped to 1 */
+        {2, 11, 13, 13, 52, 1, 4, 3, 8, 1, 3, 1},   /* conv3-like odd sizes */
+        {1, 4, 6, 8, 12, 2, 5, 1, 4, 1, 3, 1},      /* even sizes: no ragged tile */
+        {2, 11, 13, 13, 52, 1, 5, 2, 8, 1, 3, 1},   /* the CPU default 5 x 2: 98 tiles, 2 past */
+        {1, 10, 9, 7, 44, 2, 5, 2, 8, 0, 3, 1},     /* 5 x 2, groups: 22 = 3 blocks, one past */
+        {3, 7, 5, 9, 17, 1, 4, 2, 8, 1, 3, 1},      /* 4 x 2 (a tuner candidate): 45 tiles */
+        {2, 11, 13, 13, 100, 1, 6, 4, 16, 1, 3, 1}, /* AVX-512's 6 x 4: 7 blocks, one past */
         /* F(2x2,3x3), pad 0 (output 2 smaller) */
         {2, 7, 9, 11, 13, 1, 5, 2, 8, 1, 3, 0},  /* 7x9 output: ragged tiles */
         {1, 12, 8, 6, 20, 2, 3, 1, 4, 0, 3, 0},  /* 6x4 output, groups */
@@ -687,6 +688,7 @@ START_TEST(test_winograd)
         {1, 6, 27, 27, 20, 2, 5, 2, 8, 1, 5, 2}, /* conv2-like 27x27, groups of 10 */
         {1, 8, 13, 11, 40, 2, 4, 3, 4, 1, 5, 2}, /* groups: 5 blocks each, OCB past the end */
         {2, 10, 5, 7, 36, 2, 8, 2, 16, 1, 5, 2}, /* float16 */
+        {1, 5, 11, 9, 70, 1, 6, 4, 16, 0, 5, 2}, /* AVX-512's 6 x 4: 5 blocks, 30 tiles */
         {1, 3, 1, 1, 5, 1, 4, 4, 8, 0, 5, 2},    /* one pixel: taps mostly outside */
         /* F(2x2,5x5), pads 0, 1, 3, 4 */
         {2, 7, 9, 11, 13, 1, 5, 2, 8, 1, 5, 0}, /* 5x7 output */

@@ -448,9 +448,6 @@ static void report(const cand_run *c, int batch, int hh, int ww, results *r, boo
                 snprintf(params, sizeof params,
                          "conv_algo=1,wino_tt=%d,wino_ocb=%d,wino_fused=%d,conv_local=%d",
                          t->wino_tt, t->wino_ocb, t->wino_fused, t->conv_local);
-            else if (wino)
-                snprintf(params, sizeof params, "conv_algo=0,conv_tx=%d,conv_ocb=%d,conv_local=%d",
-                         t->conv_tx, t->conv_ocb, t->conv_local);
             else
                 snprintf(params, sizeof params, "conv_algo=0,conv_tx=%d,conv_ocb=%d,conv_local=%d",
                          t->conv_tx, t->conv_ocb, t->conv_local);

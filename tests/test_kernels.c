@@ -775,6 +775,13 @@ START_TEST(test_maxpool)
     check_pool(true, 3, 54, 54, 27, 27, 3, 2, 8); /* caffe-bvlc-224's pool1, ceil mode */
     check_pool(true, 3, 54, 54, 27, 27, 3, 2, 1);
     check_pool(true, 2, 13, 13, 6, 6, 3, 2, 4);
+    /* the plan's tiles on CPUs (a whole row): 3x3 stride 2 takes the vector
+     * path, 8 outputs at a time, then the row's rest one by one */
+    check_pool(true, 3, 55, 55, 27, 27, 3, 2, 27);
+    check_pool(true, 5, 27, 27, 13, 13, 3, 2, 13);
+    check_pool(true, 2, 37, 35, 18, 17, 3, 2, 17); /* 2 vectors and one more */
+    check_pool(true, 3, 54, 54, 27, 27, 3, 2, 27); /* ceil mode: the last clipped */
+    check_pool(true, 4, 21, 33, 10, 16, 3, 2, 9);  /* 2 tiles a row, one vector each */
 }
 END_TEST
 

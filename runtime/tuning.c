@@ -128,11 +128,11 @@ an__tuning an__tuning_defaults(const an_device_info *info)
      * time at batches 1 and 64 on a loaded PoCL pthread-haswell, with the
      * noise as large as the effect at batch 1 (docs/PERFORMANCE.md). With
      * float16 (AVX-512, 32 zmm registers) 6 tiles x 4 blocks (24
-     * accumulators): on PoCL pthread-skylake-avx512 it took 0.75-0.85x the
-     * time of 5 x 2 on conv2, 0.73-0.88x on conv3-5 at batch 64 of both
-     * variants (min of 3 interleaved rounds), end to end 0.75-0.91x; 6 x 3
-     * close, 5 x 3, 7 x 3, 8 x 2, 8 x 3, 4 x 3 and 4 x 4 slower; at batch 1
-     * within the noise (docs/PERFORMANCE.md, "Winograd on AVX-512"). */
+     * accumulators): on PoCL pthread-skylake-avx512 it took 0.82-0.87x the
+     * time of 5 x 2 on conv2, 0.75-0.98x on conv3-5 at batch 64 of both
+     * variants (min of 3 interleaved rounds), end to end 0.90-0.98x at batch
+     * 64 and 0.83-0.85x at batch 1; 6 x 3 close, 5 x 3, 7 x 3, 8 x 2, 8 x 3,
+     * 4 x 3 and 4 x 4 slower (docs/PERFORMANCE.md, "Winograd on AVX-512"). */
     t.conv_algo = cpu ? 1 : 0;
     t.wino_tt = cpu ? (wide ? 6 : 5) : 4;
     t.wino_ocb = cpu ? (wide ? 4 : 2) : 1;

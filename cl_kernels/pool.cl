@@ -45,9 +45,14 @@ __kernel void maxpool2d(__global const float *restrict in, __global float *restr
                 vb = fmax(vb, vload8(1, row));
                 c = fmax(c, row[16]);
             }
-            float8 ev = (float8)(va.even, vb.even), od = (float8)(va.odd, vb.odd);
-            float8 nx = (float8)(ev.s123, ev.s4567, c);
-            vstore8(fmax(fmax(ev, od), nx), 0, o + t);
+            float8 ev = (float8)(va.s0, va.s2, va.s4, va.s6, vb.s0, vb.s2, vb.s4, vb.s6);
+            float8 od = (float8)(va.s1, va.s3, va.s5, va.s7, vb.s1, vb.s3, vb.s5, vb.s7);
+            float8 nx = (float8)(va.s2, va.s4, va.s6, vb.s0, vb.s2, vb.s4, vb.s6, c);
+            /* stored lane by lane: Oclgrind (-cl-opt-disable) crashed on
+             * vstore8 of this fmax; PoCL merges the stores */
+            float8 r = fmax(fmax(ev, od), nx);
+            o[t] = r.s0, o[t + 1] = r.s1, o[t + 2] = r.s2, o[t + 3] = r.s3;
+            o[t + 4] = r.s4, o[t + 5] = r.s5, o[t + 6] = r.s6, o[t + 7] = r.s7;
         }
         for (; t < PX && ox0 + t < OW; t++) {
             float m = -INFINITY;

@@ -1,14 +1,14 @@
 // winograd.cl - R x R stride-1 convolution (R = 3 or 5, any padding
-// 0 <= P < R) by Winograd's minimal filtering F(2x2, RxR) (Lavin & Gray
+// 0 <= P < R) by Winograd's minimal filtering F(WMxWM, RxR) (Lavin & Gray
 // 2015, "Fast Algorithms for Convolutional Neural Networks",
-// arXiv:1509.09308): each 2x2 output tile is A^T [ (G g G^T) * (B^T d B) ] A
-// over an ALPHA x ALPHA input tile d (ALPHA = R + 1), so NP = ALPHA^2
-// products per channel pair replace 4 R^2 multiply-adds: 16 for 36 with
-// F(2x2,3x3), 36 for 100 with F(2x2,5x5) (the points 0, 1, -1, 2, -2 and
-// infinity, as in Lavin's wincnn; its B^T is F(4x4,3x3)'s). Three kernels,
-// run in order:
+// arXiv:1509.09308): each WM x WM output tile is A^T [ (G g G^T) * (B^T d B) ]
+// A over an ALPHA x ALPHA input tile d (ALPHA = WM + R - 1), so NP =
+// ALPHA^2 products per channel pair replace WM^2 R^2 multiply-adds: 16 for
+// 36 with F(2x2,3x3), 36 for 144 with F(4x4,3x3), 36 for 100 with
+// F(2x2,5x5). The last two share B^T (the points 0, 1, -1, 2, -2 and
+// infinity, as in Lavin's wincnn). Three kernels, run in order:
 //   wino_input:  V = B^T d B for every (tile, input channel), ALPHA x ALPHA
-//                tiles at stride 2, padding, ragged last tiles and the slots
+//                tiles at stride WM, padding, ragged last tiles and the slots
 //                past the last tile as zeros;
 //   wino_gemm:   the NP GEMMs M[xi] = U[xi] . V[xi] over the input channels,
 //                register blocks of TT tiles x OCB*VW output channels;
@@ -18,22 +18,23 @@
 // 128 input channels and at batch 1) wino_input then
 // wino_gemm_out, the GEMMs and the output transform in one kernel: each
 // work-item runs all NP points for TB blocks of TT tiles (a point's U block
-// read from L1 for the TB blocks in turn) and folds each point into its 2x2
-// output tiles at once (Y is linear in M), so M never reaches memory
+// read from L1 for the TB blocks in turn) and folds each point into its
+// WM x WM output tiles at once (Y is linear in M), so M never reaches memory
 // (docs/PERFORMANCE.md has the figures).
 // U = G g G^T is computed once at load on the host, in double (model.c,
 // an__winograd_weights_arrange). The input transform is its own pass, not
 // fused into the GEMM, because every one of OC/(OCB*VW) GEMM work-items would
 // redo it. OpenCL C 1.2.
 //
-// Compile-time: R (3 or 5), VW (output channels per vector), TT (tiles per
-// GEMM work-item), OCB (blocks of VW output channels per GEMM work-item),
-// RELU. Groups G: C input channels and BPG blocks of VW output channels per
-// group. The output is OH x OW (stride 1: OH = H + 2P - R + 1); tiles are
-// counted on it: TW = ceil(OW/2) a row, TPI = TW * ceil(OH/2) an image,
-// NT = N * TPI in all (the batch is part of the GEMM's tile dimension),
-// NTB = ceil(NT/TT) blocks of TT tiles. Output tile (ty, tx) reads the input
-// tile at (2 ty - P, 2 tx - P), zeros outside the input.
+// Compile-time: R (3 or 5), WM (output tile: 2, or 4 with R = 3), VW (output
+// channels per vector), TT (tiles per GEMM work-item), OCB (blocks of VW
+// output channels per GEMM work-item), RELU. Groups G: C input channels and
+// BPG blocks of VW output channels per group. The output is OH x OW (stride
+// 1: OH = H + 2P - R + 1); tiles are counted on it: TW = ceil(OW/WM) a row,
+// TPI = TW * ceil(OH/WM) an image, NT = N * TPI in all (the batch is part of
+// the GEMM's tile dimension), NTB = ceil(NT/TT) blocks of TT tiles. Output
+// tile (ty, tx) reads the input tile at (WM ty - P, WM tx - P), zeros outside
+// the input.
 //
 // in (N, G*C, H, W); out (N, OC, OH, OW);
 // U (NP, G, BPG, C, VW); bias (G, BPG, VW);
@@ -48,7 +49,13 @@
 #if R != 3 && R != 5
 #error "winograd.cl: R must be 3 or 5"
 #endif
-#define ALPHA (R + 1)
+#ifndef WM
+#define WM 2
+#endif
+#if WM != 2 && !(WM == 4 && R == 3)
+#error "winograd.cl: WM must be 2, or 4 with R = 3"
+#endif
+#define ALPHA (WM + R - 1)
 #define NP (ALPHA * ALPHA)
 #ifndef TT
 #define TT 4
@@ -64,7 +71,7 @@
 #endif
 #include "vector.cl"
 
-// Global size: (TW, TH, N * G * C) with TH = ceil(OH/2), guarded in
+// Global size: (TW, TH, N * G * C) with TH = ceil(OH/WM), guarded in
 // dimension 0: one work-item a tile and input channel. The three dimensions
 // keep every division uniform across dimension 0 (PoCL vectorises across it,
 // where a per-work-item integer division is slow): measured 1.2-1.6x less CPU
@@ -80,7 +87,7 @@ __kernel void wino_input(__global const float *restrict in, __global float *rest
     if (tx >= TW || ty * TW >= TPI || n * TPI >= NT)
         return;
     const int g = gc / C, c = gc - g * C, t = n * TPI + ty * TW + tx;
-    const int y0 = ty * 2 - P, x0 = tx * 2 - P;
+    const int y0 = ty * WM - P, x0 = tx * WM - P;
     __global const float *plane = in + (size_t)z * H * W;
     float d[ALPHA][ALPHA];
 #pragma unroll
@@ -93,7 +100,7 @@ __kernel void wino_input(__global const float *restrict in, __global float *rest
     const size_t xstride = (size_t)G * NTB * C * TT;
     __global float *v = V + (((size_t)g * NTB + t / TT) * C + c) * TT + t % TT;
     float b[ALPHA][ALPHA];
-#if R == 3
+#if ALPHA == 4
     // B^T d: B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
 #pragma unroll
     for (int j = 0; j < 4; j++) {
@@ -111,6 +118,7 @@ __kernel void wino_input(__global const float *restrict in, __global float *rest
         v[(size_t)(4 * i + 3) * xstride] = b[i][1] - b[i][3];
     }
 #else
+    // F(2x2,5x5) and F(4x4,3x3) alike.
     // B^T d: B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0;
     //               0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
 #pragma unroll
@@ -200,6 +208,28 @@ __kernel void wino_gemm(__global const float *restrict V, __global const float *
         }
 }
 
+// s = A^T m for one column m of ALPHA points: WM sums.
+inline void wino_at(const floatv m[ALPHA], floatv s[WM])
+{
+#if ALPHA == 4
+    // F(2x2,3x3): A^T = [1 1 1 0; 0 1 -1 -1]
+    s[0] = m[0] + m[1] + m[2];
+    s[1] = m[1] - m[2] - m[3];
+#elif R == 5
+    // F(2x2,5x5): A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 1]
+    s[0] = m[0] + m[1] + m[2] + m[3] + m[4];
+    s[1] = m[1] - m[2] + 2.0f * (m[3] - m[4]) + m[5];
+#else
+    // F(4x4,3x3): A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0;
+    //                    0 1 -1 8 -8 1]
+    const floatv p = m[1] + m[2], q = m[1] - m[2], r = m[3] + m[4], d = m[3] - m[4];
+    s[0] = m[0] + p + r;
+    s[1] = q + 2.0f * d;
+    s[2] = p + 4.0f * r;
+    s[3] = q + 8.0f * d + m[5];
+#endif
+}
+
 // Global size: (NT, G * BPG), guarded.
 __kernel void wino_output(__global const float *restrict M, __global const float *restrict bias,
                           __global float *restrict out, const int OC, const int OH, const int OW,
@@ -211,46 +241,39 @@ __kernel void wino_output(__global const float *restrict M, __global const float
     const int ocp = G * BPG * VW, ocg = OC / G, g = gb / BPG, bl = gb % BPG;
     __global const float *mt = M + (size_t)t * ocp + (size_t)gb * VW;
     const size_t xstride = (size_t)NT * ocp;
-    // A^T m, a column of m at a time
-    floatv s[2][ALPHA];
+    // A^T m, a column of m at a time, then (A^T m) A a row at a time
+    floatv s[ALPHA][WM];
 #pragma unroll
     for (int j = 0; j < ALPHA; j++) {
         floatv m[ALPHA];
 #pragma unroll
         for (int i = 0; i < ALPHA; i++)
             m[i] = VLOAD(0, mt + (size_t)(ALPHA * i + j) * xstride);
-#if R == 3
-        // A^T = [1 1 1 0; 0 1 -1 -1]
-        s[0][j] = m[0] + m[1] + m[2];
-        s[1][j] = m[1] - m[2] - m[3];
-#else
-        // A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 1]
-        s[0][j] = m[0] + m[1] + m[2] + m[3] + m[4];
-        s[1][j] = m[1] - m[2] + 2.0f * (m[3] - m[4]) + m[5];
-#endif
+        wino_at(m, s[j]);
     }
     const floatv b = VLOAD(gb, bias);
-    floatv y[2][2];
+    floatv y[WM][WM];
 #pragma unroll
-    for (int i = 0; i < 2; i++) {
-#if R == 3
-        y[i][0] = s[i][0] + s[i][1] + s[i][2] + b;
-        y[i][1] = s[i][1] - s[i][2] - s[i][3] + b;
-#else
-        y[i][0] = s[i][0] + s[i][1] + s[i][2] + s[i][3] + s[i][4] + b;
-        y[i][1] = s[i][1] - s[i][2] + 2.0f * (s[i][3] - s[i][4]) + s[i][5] + b;
-#endif
+    for (int i = 0; i < WM; i++) {
+        floatv col[ALPHA];
+#pragma unroll
+        for (int j = 0; j < ALPHA; j++)
+            col[j] = s[j][i];
+        wino_at(col, y[i]);
+#pragma unroll
+        for (int k = 0; k < WM; k++) {
+            y[i][k] += b;
 #if RELU
-        y[i][0] = fmax(y[i][0], (floatv)(0.0f));
-        y[i][1] = fmax(y[i][1], (floatv)(0.0f));
+            y[i][k] = fmax(y[i][k], (floatv)(0.0f));
 #endif
+        }
     }
     const int n = t / TPI, r = t % TPI;
-    const int oy0 = (r / TW) * 2, ox0 = (r % TW) * 2;
+    const int oy0 = (r / TW) * WM, ox0 = (r % TW) * WM;
 #pragma unroll
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < WM; i++) {
 #pragma unroll
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < WM; k++) {
             if (oy0 + i >= OH || ox0 + k >= OW)
                 continue;
             float res[VW];
@@ -270,11 +293,11 @@ __kernel void wino_output(__global const float *restrict M, __global const float
 // per (TB blocks of TT tiles, OCB blocks of VW output channels) runs the NP
 // GEMMs a point xi at a time, each point for its TB tile blocks in turn (the
 // point's U block stays in L1), and folds each point's accumulators into the
-// 2x2 output tiles at once (TB*4*OCB*TT private vectors), so M never reaches
-// memory. Y = A^T M A is linear in M: y[i][k] = sum over xi = a*ALPHA+b of
-// A^T[i][a] A^T[k][b] M[xi], the coefficients 0, +-1, +-2, +-4, +-8 (exact
-// in float; a 0 adds nothing). Global size: (ceil(NTB / TB), G * ceil(BPG /
-// OCB)) = (.., NZ), guarded; the last work-item's blocks may be fewer.
+// WM x WM output tiles at once (TB*WM*WM*OCB*TT private vectors), so M never
+// reaches memory. Y = A^T M A is linear in M: y[i][k] = sum over xi =
+// a*ALPHA+b of A^T[i][a] A^T[k][b] M[xi], the coefficients 0 and powers of
+// two up to 64 in magnitude (exact in float; a 0 adds nothing). Global size: (ceil(NTB / TB), G *
+// ceil(BPG / OCB)) = (.., NZ), guarded; the last work-item's blocks may be fewer.
 __kernel void wino_gemm_out(__global const float *restrict V, __global const float *restrict U,
                             __global const float *restrict bias, __global float *restrict out,
                             const int C, const int G, const int BPG, const int NT, const int NTB,
@@ -284,18 +307,23 @@ __kernel void wino_gemm_out(__global const float *restrict V, __global const flo
     const int tb0 = get_global_id(0) * TB, z = get_global_id(1);
     if (tb0 >= NTB || z >= NZ)
         return;
-#if R == 3
-    const float at[2][ALPHA] = {{1.0f, 1.0f, 1.0f, 0.0f}, {0.0f, 1.0f, -1.0f, -1.0f}};
+#if ALPHA == 4
+    const float at[WM][ALPHA] = {{1.0f, 1.0f, 1.0f, 0.0f}, {0.0f, 1.0f, -1.0f, -1.0f}};
+#elif R == 5
+    const float at[WM][ALPHA] = {{1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f},
+                                 {0.0f, 1.0f, -1.0f, 2.0f, -2.0f, 1.0f}};
 #else
-    const float at[2][ALPHA] = {{1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f},
-                                {0.0f, 1.0f, -1.0f, 2.0f, -2.0f, 1.0f}};
+    const float at[WM][ALPHA] = {{1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f},
+                                 {0.0f, 1.0f, -1.0f, 2.0f, -2.0f, 0.0f},
+                                 {0.0f, 1.0f, 1.0f, 4.0f, 4.0f, 0.0f},
+                                 {0.0f, 1.0f, -1.0f, 8.0f, -8.0f, 1.0f}};
 #endif
     const int zpg = (BPG + OCB - 1) / OCB;
     const int g = z / zpg, b0 = (z % zpg) * OCB;
-    floatv y[TB][4][OCB][TT];
+    floatv y[TB][WM * WM][OCB][TT];
     for (int tj = 0; tj < TB; tj++)
 #pragma unroll
-        for (int q = 0; q < 4; q++)
+        for (int q = 0; q < WM * WM; q++)
 #pragma unroll
             for (int i = 0; i < OCB; i++)
 #pragma unroll
@@ -307,12 +335,12 @@ __kernel void wino_gemm_out(__global const float *restrict V, __global const flo
             floatv acc[OCB][TT];
             point_block(V, U, C, G, BPG, NTB, xi, g, tb0 + tj, b0, acc);
             const int a = xi / ALPHA, b = xi - a * ALPHA;
-            float co[4];
+            float co[WM * WM];
 #pragma unroll
-            for (int q = 0; q < 4; q++)
-                co[q] = at[q >> 1][a] * at[q & 1][b];
+            for (int q = 0; q < WM * WM; q++)
+                co[q] = at[q / WM][a] * at[q % WM][b];
 #pragma unroll
-            for (int q = 0; q < 4; q++)
+            for (int q = 0; q < WM * WM; q++)
 #pragma unroll
                 for (int i = 0; i < OCB; i++)
 #pragma unroll
@@ -333,10 +361,10 @@ __kernel void wino_gemm_out(__global const float *restrict V, __global const flo
                 if (tile >= NT)
                     continue;
                 const int n = tile / TPI, r = tile % TPI;
-                const int oy0 = (r / TW) * 2, ox0 = (r % TW) * 2;
+                const int oy0 = (r / TW) * WM, ox0 = (r % TW) * WM;
 #pragma unroll
-                for (int q = 0; q < 4; q++) {
-                    const int oy = oy0 + (q >> 1), ox = ox0 + (q & 1);
+                for (int q = 0; q < WM * WM; q++) {
+                    const int oy = oy0 + q / WM, ox = ox0 + q % WM;
                     if (oy >= OH || ox >= OW)
                         continue;
                     floatv yv = y[tj][q][i][t] + bv;

@@ -51,18 +51,35 @@ bool an__conv_winograd_ok(const an__layer *l)
     return l->kind == AN_LAYER_CONV && an__winograd_shape_ok(l->kernel, l->stride, l->pad);
 }
 
-int an__winograd_points(int k)
+int an__winograd_tile(int k, int wino_m, int n)
 {
-    return (k + 1) * (k + 1);
+    if (k != 3)
+        return 2;
+    return wino_m ? wino_m : n >= AN_WINO_M4_BATCH ? 4 : 2;
 }
 
-void an__winograd_weights_arrange(const float *src, float *dst, int oc, int c, int k, int groups,
-                                  int vw)
+int an__winograd_points(int k, int m)
 {
-    /* G of F(2x2,3x3) (Lavin & Gray 2015, arXiv:1509.09308, section 4.1) and
-     * of F(2x2,5x5) (the points 0, 1, -1, 2, -2 and infinity, as in Lavin's
-     * wincnn; checked against the direct correlation in double) */
+    return (m + k - 1) * (m + k - 1);
+}
+
+void an__winograd_weights_arrange(const float *src, float *dst, int oc, int c, int k, int m,
+                                  int groups, int vw)
+{
+    /* G of F(2x2,3x3) (Lavin & Gray 2015, arXiv:1509.09308, section 4.1), of
+     * F(4x4,3x3) (section 4.2) and of F(2x2,5x5) (the points 0, 1, -1, 2, -2
+     * and infinity, as in Lavin's wincnn; F(4x4,3x3)'s G is its first three
+     * columns with the last row (0 0 1); checked against the direct
+     * correlation in double by test_kernels) */
     static const double G3[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    static const double G43[6][3] = {
+        {1.0 / 4, 0, 0},
+        {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+        {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+        {1.0 / 24, 1.0 / 12, 1.0 / 6},
+        {1.0 / 24, -1.0 / 12, 1.0 / 6},
+        {0, 0, 1},
+    };
     static const double G5[6][5] = {
         {1.0 / 4, 0, 0, 0, 0},
         {-1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6},
@@ -71,8 +88,8 @@ void an__winograd_weights_arrange(const float *src, float *dst, int oc, int c, i
         {1.0 / 24, -1.0 / 12, 1.0 / 6, -1.0 / 3, 2.0 / 3},
         {0, 0, 0, 0, 1},
     };
-    const double *Gm = k == 5 ? &G5[0][0] : &G3[0][0];
-    int a = k + 1, np = a * a;
+    const double *Gm = k == 5 ? &G5[0][0] : m == 4 ? &G43[0][0] : &G3[0][0];
+    int a = m + k - 1, np = a * a;
     if (groups < 1)
         groups = 1;
     int ocg = oc / groups, bpg = (ocg + vw - 1) / vw;
@@ -133,17 +150,28 @@ static bool wants_s2d(const an_model *m)
     return false;
 }
 
-/* Whether some layer may run Winograd under m's tuning: the model-wide
- * conv_algo, or any per-layer entry of the tuning file that asks for it.
- * Only then are the transformed weights (16/9 of the 3x3 weights, 36/25
- * of the 5x5) made. */
-static bool wants_winograd(const an_model *m)
+/* Whether a k x k layer may run Winograd F(wm x wm, k x k) under m's
+ * tuning: the model-wide conv_algo and wino_m, or any per-layer entry of the
+ * tuning file that asks for it (wino_m 0 may run either tile on a 3x3
+ * layer; a 5x5 layer always runs wm 2). Only then are the transformed
+ * weights (16/9 of the 3x3 weights with wm 2, 36/9 with wm 4, 36/25 of the
+ * 5x5) made. */
+static bool tile_wanted(const an__tuning *t, int k, int wm)
 {
-    if (m->tuning.conv_algo == 1)
+    if (t->conv_algo != 1)
+        return false;
+    if (k != 3)
+        return wm == 2;
+    return t->wino_m == 0 || t->wino_m == wm;
+}
+
+static bool wants_winograd(const an_model *m, int k, int wm)
+{
+    if (tile_wanted(&m->tuning, k, wm))
         return true;
     for (size_t i = 0; i < m->tuned.n; i++) {
         an__tuning t = m->tuning;
-        if (an__tuning_parse(m->tuned.e[i].params, &t) == AN_OK && t.conv_algo == 1)
+        if (an__tuning_parse(m->tuned.e[i].params, &t) == AN_OK && tile_wanted(&t, k, wm))
             return true;
     }
     return false;
@@ -170,6 +198,35 @@ static int upload(an_model *m, const void *data, size_t bytes, cl_mem *out)
     m->weight_bytes += bytes;
     return AN_OK;
 fail:
+    return status;
+}
+
+/* Uploads U = G g G^T of conv weights src (oc, c, k, k) in `groups` groups
+ * for each Winograd tile some layer may run (wants_winograd): out[0]
+ * F(2x2,kxk), out[1] F(4x4,3x3); the ones not wanted stay NULL. */
+static int upload_winograd(an_model *m, const float *src, int oc, int c, int k, int groups,
+                           cl_mem out[2])
+{
+    int status = AN_OK, vw = m->tuning.conv_vec;
+    float *u = NULL;
+    for (int j = 0; j < 2; j++) {
+        int wm = j ? 4 : 2;
+        if (!wants_winograd(m, k, wm))
+            continue;
+        size_t n = (size_t)an__winograd_points(k, wm) * an__conv_arranged_oc(oc, groups, vw) * c;
+        u = malloc(n * sizeof *u);
+        if (!u) {
+            status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory arranging weights");
+            goto fail;
+        }
+        an__winograd_weights_arrange(src, u, oc, c, k, wm, groups, vw);
+        AN_TRY(upload(m, u, n * sizeof *u, &out[j]));
+        free(u);
+        u = NULL;
+    }
+    return AN_OK;
+fail:
+    free(u);
     return status;
 }
 
@@ -317,19 +374,8 @@ static int upload_weights(an_model *m, const an__weights *w)
             AN_TRY(upload(m, tmp, padded * sizeof *tmp, &m->bias[i]));
             free(tmp);
             tmp = NULL;
-            if (conv && an__conv_winograd_ok(&m->variant->layers[w->shape[i].layer]) &&
-                wants_winograd(m)) {
-                n = (size_t)an__winograd_points(d[2]) * padded * d[1];
-                tmp = malloc(n * sizeof *tmp);
-                if (!tmp) {
-                    status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory arranging weights");
-                    goto fail;
-                }
-                an__winograd_weights_arrange(w->weight[i], tmp, d[0], d[1], d[2], groups, vw);
-                AN_TRY(upload(m, tmp, n * sizeof *tmp, &m->wino[i]));
-                free(tmp);
-                tmp = NULL;
-            }
+            if (conv && an__conv_winograd_ok(&m->variant->layers[w->shape[i].layer]))
+                AN_TRY(upload_winograd(m, w->weight[i], d[0], d[1], d[2], groups, m->wino[i]));
             int st = conv ? m->variant->layers[w->shape[i].layer].stride : 1;
             if (conv && st > 1 && wants_s2d(m)) {
                 /* space-to-depth: the stride-1 form's weights, then arranged */
@@ -344,21 +390,10 @@ static int upload_weights(an_model *m, const an__weights *w)
                 an__conv_s2d_weights(w->weight[i], tmp, d[0], d[1], d[2], st);
                 an__conv_weights_arrange(tmp, tmp + raw, d[0], c2, kq, groups, vw);
                 AN_TRY(upload(m, tmp + raw, n * sizeof *tmp, &m->s2d[i]));
-                if (an__winograd_shape_ok(kq, 1, 0) && wants_winograd(m)) {
-                    /* the stride-1 form through Winograd: U from the
-                     * unarranged s2d weights at tmp */
-                    size_t nu = (size_t)an__winograd_points(kq) * padded * c2;
-                    float *u = malloc(nu * sizeof *u);
-                    if (!u) {
-                        status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory arranging weights");
-                        goto fail;
-                    }
-                    an__winograd_weights_arrange(tmp, u, d[0], c2, kq, groups, vw);
-                    status = upload(m, u, nu * sizeof *u, &m->wino[i]);
-                    free(u);
-                    if (status != AN_OK)
-                        goto fail;
-                }
+                /* the stride-1 form through Winograd: U from the
+                 * unarranged s2d weights at tmp */
+                if (an__winograd_shape_ok(kq, 1, 0))
+                    AN_TRY(upload_winograd(m, tmp, d[0], c2, kq, groups, m->wino[i]));
                 free(tmp);
                 tmp = NULL;
             }
@@ -495,8 +530,9 @@ void an_model_free(an_model *model)
             clReleaseMemObject(model->weight[i]);
         if (model->bias[i])
             clReleaseMemObject(model->bias[i]);
-        if (model->wino[i])
-            clReleaseMemObject(model->wino[i]);
+        for (int j = 0; j < 2; j++)
+            if (model->wino[i][j])
+                clReleaseMemObject(model->wino[i][j]);
         if (model->s2d[i])
             clReleaseMemObject(model->s2d[i]);
         an__fc_parts *pt = model->parts[i];

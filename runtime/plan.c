@@ -138,27 +138,29 @@ static s2d_dims s2d_size(int n, int c, int oh, int ow, int k, int s)
     return d;
 }
 
-/* Winograd's tile counts for an output of oh x ow at batch n with tt tiles
- * per GEMM work-item, and the floats of V and M for np transform points (16
- * or 36), c input and ocp padded output channels (see winograd.cl for the
+/* Winograd's tile counts for an output of oh x ow at batch n with output
+ * tiles of wm x wm and tt tiles per GEMM work-item, and the floats of V and
+ * M for np transform points (16 or 36), c input and ocp padded output
+ * channels (see winograd.cl for the
  * layouts); M 0 when fused (wino_gemm_out never writes it). */
 typedef struct {
     int tw, tpi, nt, tt, ntb;
     size_t v, m;
 } wino_dims;
 
-static wino_dims wino_size(int n, int oh, int ow, int c, int ocp, int tt, int np, bool fused)
+static wino_dims wino_size(int n, int oh, int ow, int c, int ocp, int wm, int tt, int np,
+                           bool fused)
 {
     wino_dims d = {0};
-    long long tiles = (long long)((ow + 1) / 2) * ((oh + 1) / 2) * n;
+    long long tiles = (long long)((ow + wm - 1) / wm) * ((oh + wm - 1) / wm) * n;
     if (tiles > INT_MAX / np) {
         /* past the kernels' int indices: sized so that the plan's memory check
          * refuses it (2^50 bytes each), never computed in int */
         d.v = d.m = (size_t)1 << 48;
         return d;
     }
-    d.tw = (ow + 1) / 2;
-    d.tpi = d.tw * ((oh + 1) / 2);
+    d.tw = (ow + wm - 1) / wm;
+    d.tpi = d.tw * ((oh + wm - 1) / wm);
     d.nt = n * d.tpi;
     d.tt = tt < d.nt ? tt : d.nt; /* no block wider than all tiles */
     d.ntb = (d.nt + d.tt - 1) / d.tt;
@@ -190,6 +192,7 @@ typedef struct {
     bool s2d, wino, fused; /* fused: Winograd through wino_gemm_out (wino_fused_on) */
     int c, h, w;           /* input channels (all groups), height, width */
     int k, stride, pad;
+    int wm; /* Winograd's output tile (an__winograd_tile), when wino */
 } conv_form;
 
 static conv_form conv_form_of(const an_plan *p, int layer, const an_layer_info *in,
@@ -210,8 +213,9 @@ static conv_form conv_form_of(const an_plan *p, int layer, const an_layer_info *
         f.stride = 1;
         f.pad = 0;
     }
-    f.wino =
-        t->conv_algo == 1 && pi >= 0 && m->wino[pi] && an__winograd_shape_ok(f.k, f.stride, f.pad);
+    f.wm = an__winograd_tile(f.k, t->wino_m, p->batch);
+    f.wino = t->conv_algo == 1 && pi >= 0 && m->wino[pi][f.wm == 4] &&
+             an__winograd_shape_ok(f.k, f.stride, f.pad);
     f.fused = f.wino && wino_fused_on(t, f.c / (l->groups > 1 ? l->groups : 1), p->batch);
     return f;
 }
@@ -257,11 +261,10 @@ fail:
  * (docs/PERFORMANCE.md) */
 enum { WINO_TB = 4 };
 
-/* Winograd F(2x2,3x3) or F(2x2,5x5) of the convolution f (winograd.cl):
- * input transform, 16 or 36 GEMMs, output transform, appended to step s
- * (after space-to-depth when f.s2d), through the plan's V and M buffers;
- * with f->fused the GEMMs and the output transform as one kernel
- * (wino_gemm_out), through V only. */
+/* Winograd F(2x2,3x3), F(4x4,3x3) (wino_m 4) or F(2x2,5x5) of the
+ * convolution f (winograd.cl): input transform, 16 or 36 GEMMs, output transform, appended to step
+ * s (after space-to-depth when f.s2d), through the plan's V and M buffers; with f->fused the GEMMs
+ * and the output transform as one kernel (wino_gemm_out), through V only. */
 static int add_winograd(an_plan *p, step *s, int layer, const conv_form *f, const an_layer_info *o,
                         int relu, cl_mem src, cl_mem dst, const an__tuning *t)
 {
@@ -271,12 +274,14 @@ static int add_winograd(an_plan *p, step *s, int layer, const conv_form *f, cons
     int pi = an__model_param_index(m, layer);
     int G = l->groups > 1 ? l->groups : 1, vw = m->tuning.conv_vec;
     int C = f->c / G, OC = o->c, bpg = (OC / G + vw - 1) / vw;
-    int np = an__winograd_points(f->k);
-    wino_dims d = wino_size(p->batch, o->h, o->w, f->c, G * bpg * vw, t->wino_tt, np, f->fused);
+    int wm = f->wm, np = an__winograd_points(f->k, wm);
+    cl_mem u = m->wino[pi][wm == 4];
+    wino_dims d = wino_size(p->batch, o->h, o->w, f->c, G * bpg * vw, wm, t->wino_tt, np, f->fused);
     int ocb = t->wino_ocb < bpg ? t->wino_ocb : bpg, nz = G * ((bpg + ocb - 1) / ocb);
     char opts[160];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DR=%d -DTT=%d -DOCB=%d -DVW=%d -DRELU=%d -DTB=%d",
-             f->k, d.tt, ocb, vw, relu, WINO_TB);
+    snprintf(opts, sizeof opts,
+             "-cl-std=CL1.2 -DR=%d -DWM=%d -DTT=%d -DOCB=%d -DVW=%d -DRELU=%d -DTB=%d", f->k, wm,
+             d.tt, ocb, vw, relu, WINO_TB);
     launch in, gemm, out;
     AN_TRY(step_kernel(p, s, layer, "winograd.cl", opts, "wino_input", &in));
 
@@ -303,7 +308,7 @@ static int add_winograd(an_plan *p, step *s, int layer, const conv_form *f, cons
         AN_TRY(step_kernel(p, s, layer, "winograd.cl", opts, "wino_gemm_out", &gemm));
         k = gemm.kernel;
         AN_CL(clSetKernelArg(k, 0, sizeof(cl_mem), &p->wino_v));
-        AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &m->wino[pi]));
+        AN_CL(clSetKernelArg(k, 1, sizeof u, &u));
         AN_CL(clSetKernelArg(k, 2, sizeof(cl_mem), &m->bias[pi]));
         AN_CL(clSetKernelArg(k, 3, sizeof dst, &dst));
         const int ints[] = {C, G, bpg, d.nt, d.ntb, nz, OC, o->h, o->w, d.tw, d.tpi};
@@ -321,7 +326,7 @@ static int add_winograd(an_plan *p, step *s, int layer, const conv_form *f, cons
     AN_TRY(step_kernel(p, s, layer, "winograd.cl", opts, "wino_output", &out));
     k = gemm.kernel;
     AN_CL(clSetKernelArg(k, 0, sizeof(cl_mem), &p->wino_v));
-    AN_CL(clSetKernelArg(k, 1, sizeof(cl_mem), &m->wino[pi]));
+    AN_CL(clSetKernelArg(k, 1, sizeof u, &u));
     AN_CL(clSetKernelArg(k, 2, sizeof(cl_mem), &p->wino_m));
     const int gemm_ints[] = {C, G, bpg, d.nt, d.ntb, nz};
     for (int i = 0; i < 6; i++)
@@ -814,14 +819,15 @@ int an_plan_create(an_model *model, int batch, int height, int width, an_plan **
         if (f.wino) {
             int G = v->layers[i].groups > 1 ? v->layers[i].groups : 1;
             int ocp = an__conv_arranged_oc(p->layers[i].c, G, model->tuning.conv_vec);
-            int np = an__winograd_points(f.k);
-            wino_dims d =
-                wino_size(batch, p->layers[i].h, p->layers[i].w, f.c, ocp, t.wino_tt, np, f.fused);
+            int wm = f.wm, np = an__winograd_points(f.k, wm);
+            wino_dims d = wino_size(batch, p->layers[i].h, p->layers[i].w, f.c, ocp, wm, t.wino_tt,
+                                    np, f.fused);
             if (d.v * sizeof(float) > p->wino_v_bytes)
                 p->wino_v_bytes = d.v * sizeof(float);
             if (d.m * sizeof(float) > p->wino_m_bytes)
                 p->wino_m_bytes = d.m * sizeof(float);
-            wino_dims d1 = wino_size(1, p->layers[i].h, p->layers[i].w, f.c, ocp, 1, np, f.fused);
+            wino_dims d1 =
+                wino_size(1, p->layers[i].h, p->layers[i].w, f.c, ocp, wm, 1, np, f.fused);
             if (d1.v * sizeof(float) > scratch_pi[0])
                 scratch_pi[0] = d1.v * sizeof(float);
             if (d1.m * sizeof(float) > scratch_pi[1])

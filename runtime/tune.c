@@ -15,8 +15,8 @@
  * implicit GEMM; and conv_s2d: a stride > 1 layer through space-to-depth);
  * the FC weight layout (fc_blocked: our fc_gemm/gemv_blocked, or CLBlast SGEMM/gemv_rows) is a
  * device-wide choice by the total FC time over everything tuned. The vector
- * widths (conv_vec, fc_vec: they fix the weight layouts) stay the device's
- * defaults and are stored on the device line with fc_blocked, so per-layer
+ * widths (conv_vec, fc_vec) and the 3x3 Winograd tile (wino_m): they fix the weight layouts)
+ * stay the device's defaults and are stored on the device line with fc_blocked, so per-layer
  * tiles are only ever used with the widths they were tuned for.
  * CLBlast's own kernel parameters are not tuned here.
  * The quick search (an_tune_options.quick, `--tune quick`) times a few
@@ -61,38 +61,43 @@ static void say(const char *fmt, ...)
  * then the conv algorithm (0 direct with the conv tiles; 1 Winograd for the
  * 3x3 and 5x5 stride-1 layers, direct for the others; 2 implicit GEMM for
  * every conv layer), Winograd's GEMM block (tiles x blocks) and the implicit GEMM's
- * parameters (ig_mb, ig_nb, ig_ks, ig_lx, ig_ly); 0: the default. */
+ * parameters (ig_mb, ig_nb, ig_ks, ig_lx, ig_ly), the K-blocked FC GEMM, and
+ * Winograd's fusion and 3x3 output tile; 0: the default. */
 static const struct {
     int conv_tx, conv_ocb, conv1_tx, conv1_ocb, fc_tm, fc_tnb, conv_local, fc_local;
     int conv_algo, wino_tt, wino_ocb;
     int ig[5];
     int fc_kb, fc_rt; /* fc_kb > 0: the K-blocked FC GEMM (fc_kb.cl) with these */
     int wino_fused;   /* 1: Winograd's GEMM and output transform fused, -1: not, 0: default */
+    int wino_m;       /* Winograd's 3x3 output tile: 2 or 4; 0: the default's */
 } cands[] = {
-    {4, 2, 4, 2, 8, 1, 0, 0, 0, 0, 0, {0}, 0, 0, 0},
-    {2, 4, 2, 4, 4, 2, 0, 0, 0, 0, 0, {0}, 0, 0, 0},
-    {6, 2, 6, 2, 6, 2, 0, 0, 0, 0, 0, {0}, 0, 0, 0},
-    {8, 1, 8, 1, 8, 2, 0, 0, 0, 0, 0, {0}, 0, 0, 0},
-    {3, 3, 3, 3, 2, 4, 0, 0, 0, 0, 0, {0}, 0, 0, 0},
-    {4, 3, 5, 2, 4, 3, 0, 0, 0, 0, 0, {0}, 0, 0, 0},
-    {7, 2, 4, 1, 1, 4, 0, 0, 0, 0, 0, {0}, 0, 0, 0},
-    {4, 1, 4, 4, 8, 1, 16, 4, 0, 0, 0, {0}, 0, 0, 0},
-    {4, 2, 4, 2, 8, 1, 64, 16, 0, 0, 0, {0}, 0, 0, 0},
-    {3, 4, 3, 4, 4, 4, 0, 0, 0, 0, 0, {0}, 0, 0, 0},
-    {4, 3, 4, 2, 2, 4, 0, 0, 1, 4, 3, {0}, 0, 0, 0},
-    {4, 3, 4, 2, 2, 4, 0, 0, 1, 6, 2, {0}, 256, 32, 0},
-    {4, 3, 4, 2, 2, 4, 0, 0, 1, 3, 4, {0}, 128, 32, 0},
-    {4, 3, 4, 2, 2, 4, 16, 0, 1, 8, 1, {0}, 0, 0, 0},
-    {4, 3, 4, 2, 2, 4, 0, 0, 2, 0, 0, {3, 2, 32, 16, 4}, 0, 0, 0},
-    {4, 3, 4, 2, 2, 4, 0, 0, 2, 0, 0, {2, 4, 16, 16, 4}, 128, 8, 0},
+    {4, 2, 4, 2, 8, 1, 0, 0, 0, 0, 0, {0}, 0, 0, 0, 0},
+    {2, 4, 2, 4, 4, 2, 0, 0, 0, 0, 0, {0}, 0, 0, 0, 0},
+    {6, 2, 6, 2, 6, 2, 0, 0, 0, 0, 0, {0}, 0, 0, 0, 0},
+    {8, 1, 8, 1, 8, 2, 0, 0, 0, 0, 0, {0}, 0, 0, 0, 0},
+    {3, 3, 3, 3, 2, 4, 0, 0, 0, 0, 0, {0}, 0, 0, 0, 0},
+    {4, 3, 5, 2, 4, 3, 0, 0, 0, 0, 0, {0}, 0, 0, 0, 0},
+    {7, 2, 4, 1, 1, 4, 0, 0, 0, 0, 0, {0}, 0, 0, 0, 0},
+    {4, 1, 4, 4, 8, 1, 16, 4, 0, 0, 0, {0}, 0, 0, 0, 0},
+    {4, 2, 4, 2, 8, 1, 64, 16, 0, 0, 0, {0}, 0, 0, 0, 0},
+    {3, 4, 3, 4, 4, 4, 0, 0, 0, 0, 0, {0}, 0, 0, 0, 0},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 4, 3, {0}, 0, 0, 0, 0},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 6, 2, {0}, 256, 32, 0, 0},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 3, 4, {0}, 128, 32, 0, 0},
+    {4, 3, 4, 2, 2, 4, 16, 0, 1, 8, 1, {0}, 0, 0, 0, 0},
+    {4, 3, 4, 2, 2, 4, 0, 0, 2, 0, 0, {3, 2, 32, 16, 4}, 0, 0, 0, 0},
+    {4, 3, 4, 2, 2, 4, 0, 0, 2, 0, 0, {2, 4, 16, 16, 4}, 128, 8, 0, 0},
     /* Winograd blocks of at most 10 accumulators (AVX2's 16 registers) */
-    {4, 3, 4, 2, 2, 4, 0, 0, 1, 5, 2, {0}, 0, 0, 0},
-    {4, 3, 4, 2, 2, 4, 0, 0, 1, 4, 2, {0}, 0, 0, 0},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 5, 2, {0}, 0, 0, 0, 0},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 4, 2, {0}, 0, 0, 0, 0},
     /* and of 24 (AVX-512's 32 registers) */
-    {4, 3, 4, 2, 2, 4, 0, 0, 1, 6, 4, {0}, 0, 0, 0},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 6, 4, {0}, 0, 0, 0, 0},
     /* Winograd fused (wino_gemm_out) and not, whatever the default */
-    {4, 3, 4, 2, 2, 4, 0, 0, 1, 5, 2, {0}, 0, 0, 1},
-    {4, 3, 4, 2, 2, 4, 0, 0, 1, 5, 2, {0}, 0, 0, -1},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 5, 2, {0}, 0, 0, 1, 0},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 5, 2, {0}, 0, 0, -1, 0},
+    /* the 3x3 layers as F(4x4,3x3) and as F(2x2,3x3), whatever the batch */
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 5, 2, {0}, 0, 0, 0, 4},
+    {4, 3, 4, 2, 2, 4, 0, 0, 1, 6, 4, {0}, 0, 0, 0, 2},
 };
 enum { N_CANDS = sizeof cands / sizeof cands[0] };
 
@@ -286,8 +291,8 @@ static int write_results(const char *path, const an_device_info *info, results *
         return an__fail(AN_ERR_IO, "the cache is off (ALEXNET_NO_CACHE) and no tuning file was "
                                    "given: nothing stored");
     char device[160];
-    snprintf(device, sizeof device, "fc_blocked=%d,conv_vec=%d,fc_vec=%d", fc_blocked,
-             def->conv_vec, def->fc_vec);
+    snprintf(device, sizeof device, "fc_blocked=%d,conv_vec=%d,fc_vec=%d,wino_m=%d", fc_blocked,
+             def->conv_vec, def->fc_vec, def->wino_m);
     int status = an__tuning_table_set(&r->t, "device", device, 0);
     /* a retuned CLBlast set replaces the old one, or removes it when none won */
     if (status == AN_OK && clblast)
@@ -321,6 +326,8 @@ static an__tuning candidate(const an__tuning *def, int i, int fc_blocked)
         t.wino_ocb = cands[i].wino_ocb;
     if (cands[i].wino_fused)
         t.wino_fused = cands[i].wino_fused > 0;
+    if (cands[i].wino_m)
+        t.wino_m = cands[i].wino_m;
     if (cands[i].ig[0]) {
         t.ig_mb = cands[i].ig[0];
         t.ig_nb = cands[i].ig[1];
@@ -426,8 +433,9 @@ static void report(const cand_run *c, int batch, int hh, int ww, results *r, boo
             if (s2d && t->conv_algo == 1 && an__winograd_shape_ok(kq, 1, 0))
                 snprintf(
                     params, sizeof params,
-                    "conv_algo=1,conv_s2d=1,wino_tt=%d,wino_ocb=%d,wino_fused=%d,conv_local=%d",
-                    t->wino_tt, t->wino_ocb, t->wino_fused, t->conv_local);
+                    "conv_algo=1,conv_s2d=1,wino_m=%d,wino_tt=%d,wino_ocb=%d,wino_fused=%d,"
+                    "conv_local=%d",
+                    t->wino_m, t->wino_tt, t->wino_ocb, t->wino_fused, t->conv_local);
             else if (s2d && first)
                 snprintf(params, sizeof params,
                          "conv_algo=0,conv_s2d=1,conv1_tx=%d,conv1_ocb=%d,conv_local=%d",
@@ -446,8 +454,9 @@ static void report(const cand_run *c, int batch, int hh, int ww, results *r, boo
                          t->conv1_ocb, t->conv_local);
             else if (wino && t->conv_algo == 1)
                 snprintf(params, sizeof params,
-                         "conv_algo=1,wino_tt=%d,wino_ocb=%d,wino_fused=%d,conv_local=%d",
-                         t->wino_tt, t->wino_ocb, t->wino_fused, t->conv_local);
+                         "conv_algo=1,wino_m=%d,wino_tt=%d,wino_ocb=%d,wino_fused=%d,"
+                         "conv_local=%d",
+                         t->wino_m, t->wino_tt, t->wino_ocb, t->wino_fused, t->conv_local);
             else
                 snprintf(params, sizeof params, "conv_algo=0,conv_tx=%d,conv_ocb=%d,conv_local=%d",
                          t->conv_tx, t->conv_ocb, t->conv_local);

@@ -61,6 +61,7 @@ static void integrated_defaults(const an_device_info *info, an__tuning *t)
      * with K-steps of 16 and 16 x 4 work-items: its panels take 6 KiB of
      * local memory with float4, 8 KiB with float8, within any device's 32 */
     t->conv_algo = 0;
+    t->wino_m = 2;
     t->wino_tt = 4;
     t->wino_ocb = 1;
     t->wino_fused = 0;
@@ -134,6 +135,19 @@ an__tuning an__tuning_defaults(const an_device_info *info)
      * 64 and 0.83-0.85x at batch 1; 6 x 3 close, 5 x 3, 7 x 3, 8 x 2, 8 x 3,
      * 4 x 3 and 4 x 4 slower (docs/PERFORMANCE.md, "Winograd on AVX-512"). */
     t.conv_algo = cpu ? 1 : 0;
+    /* 3x3 layers as F(4x4,3x3) from batch 8 (wino_m 0, AN_WINO_M4_BATCH),
+     * F(2x2,3x3) below: 36 products per 4x4 tile instead of 4 x 16, but a
+     * 13 x 13 plane takes 16 tiles of 16 outputs (256 for 169) against 49
+     * of 4 (196), so about 0.73x the GEMM work and of V and M there. On PoCL
+     * pthread-skylake-avx512, min of 3 interleaved rounds (ms), conv3/4/5:
+     * torchvision-224 batch 64 51.3/66.4/48.5 -> 37.8/53.5/41.9 (end to end
+     * 371.5 -> 343.6), caffe-227 batch 64 71.1/70.6/52.0 -> 60.0/58.7/45.9,
+     * batch 8 6.6/8.5/8.3 -> 5.1/8.3/6.1, batch 4 mixed (2.9/3.7/2.5 ->
+     * 2.5/3.7/3.0), batch 1 slower (0.8/1.1/0.8 -> 1.1/1.4/1.2: 16 tiles a
+     * plane leave the GEMMs too few blocks). Both tiles' U are made at load
+     * (36/9 and 16/9 of the 3x3 weights). GPUs the same rule (unmeasured;
+     * Winograd is off there by default). */
+    t.wino_m = 0;
     t.wino_tt = cpu ? (wide ? 6 : 5) : 4;
     t.wino_ocb = cpu ? (wide ? 4 : 2) : 1;
     /* the GEMM and output transform fused (wino_gemm_out, no M buffer) on
@@ -215,6 +229,7 @@ static const struct {
     {"pointwise_local", offsetof(an__tuning, pointwise_local), 1, 1024},
     {"pool_px", offsetof(an__tuning, pool_px), 1, 32},
     {"conv_algo", offsetof(an__tuning, conv_algo), 0, 2},
+    {"wino_m", offsetof(an__tuning, wino_m), 0, 4},
     {"wino_tt", offsetof(an__tuning, wino_tt), 1, 8},
     {"wino_ocb", offsetof(an__tuning, wino_ocb), 1, 4},
     {"wino_fused", offsetof(an__tuning, wino_fused), 0, 2},
@@ -261,6 +276,8 @@ int an__tuning_parse(const char *text, an__tuning *t)
             return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning: conv_vec must be 4, 8 or 16");
         if (strcmp(param_table[i].name, "fc_kb") == 0 && v != 0 && v < 16)
             return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning: fc_kb must be 0 or 16 to 4096");
+        if (strcmp(param_table[i].name, "wino_m") == 0 && v != 0 && v != 2 && v != 4)
+            return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning: wino_m must be 0, 2 or 4");
         if (strcmp(param_table[i].name, "fc_vec") == 0 && v != 8 && v != 16)
             return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning: fc_vec must be 8 or 16");
         *(int *)((char *)t + param_table[i].offset) = (int)v;

@@ -90,7 +90,7 @@ n=$(grep -c "CLBlast .* parameters: logits match the reference" "$tmp/tune.txt" 
 [ "$n" = 2 ] || fail "tune: CLBlast's current and the given set were not both checked ($n)"
 file="$tmp/cache/alexnet/tuning.txt"
 [ -s "$file" ] || fail "tune wrote no tuning file"
-grep -q "|device|fc_blocked=[01],conv_vec=[0-9]*,fc_vec=[0-9]*$" "$file" || fail "no device line"
+grep -q "|device|fc_blocked=[01],conv_vec=[0-9]*,fc_vec=[0-9]*,wino_m=[024]$" "$file" || fail "no device line"
 [ "$(grep -c '|conv c=' "$file")" = 5 ] || fail "tuning file: not 5 conv entries"
 # Winograd and implicit GEMM candidates were checked against the reference and
 # timed, and every conv layer names its algorithm

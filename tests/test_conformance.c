@@ -168,7 +168,7 @@ END_TEST
  * $ALEXNET_TUNING (read by an_model_load): every set must meet the same bound.
  * Set 1 takes the other FC path (CLBlast SGEMM and gemv_rows on (O, I)
  * weights) with small conv tiles of float4, the direct kernel on the 3x3
- * layers, and one pooled output per work-item; set 2 Winograd F(2x2,3x3) on
+ * layers, and one pooled output per work-item; set 2 Winograd F(4x4,3x3) on
  * every 3x3 stride-1 layer and F(2x2,5x5) on conv2 (odd GEMM blocks,
  * work-groups of 2, the GEMM and output transform fused), large direct
  * tiles elsewhere and FC blocks of float8 (an AVX-512 CPU's default is
@@ -184,7 +184,7 @@ static const char *const tuning_sets[] = {
     "gemv_interleaved=1,pool_px=1,conv_algo=0",
     "fc_blocked=1,conv_tx=7,conv_ocb=3,conv1_tx=6,conv1_ocb=4,conv_vec=8,fc_vec=8,fc_tm=3,"
     "fc_tnb=3,fc_local=2,conv_local=2,pointwise_local=8,pool_px=5,conv_algo=1,wino_tt=3,"
-    "wino_ocb=2,wino_fused=1",
+    "wino_ocb=2,wino_fused=1,wino_m=4",
     "conv_algo=2,conv_vec=16,ig_mb=3,ig_nb=2,ig_ks=24,ig_lx=16,ig_ly=4,fc_vec=16,fc_tm=1,"
     "fc_kb=48,fc_rt=2",
 };
@@ -222,15 +222,15 @@ END_TEST
  * over 48 channels: Winograd F(2x2,3x3) without padding with conv_algo=1,
  * conv.cl with conv_algo=0) and directly (conv_s2d=0), so that all three run
  * whichever the device's defaults pick: with the device's other defaults
- * (Winograd unfused), and s2d in float16 with a 5 x 3 tile (Winograd fused,
- * and direct), at 224 (padding 2),
+ * (Winograd unfused), and s2d in float16 with a 5 x 3 tile (Winograd
+ * F(4x4,3x3) fused, and direct), at 224 (padding 2),
  * 256 (a 65-block grid) and caffe's unpadded 227 (57 blocks, zeros past the
  * edge). A case of its own (CK_RUN_CASE=s2d runs it alone). */
 START_TEST(test_s2d_conv1)
 {
     static const char *const sets[] = {
         "conv_s2d=1,conv_algo=1,wino_fused=0", "conv_s2d=1,conv_algo=0", "conv_s2d=0",
-        "conv_s2d=1,conv_algo=1,conv_vec=16,fc_vec=16,wino_fused=1",
+        "conv_s2d=1,conv_algo=1,conv_vec=16,fc_vec=16,wino_fused=1,wino_m=4",
         "conv_s2d=1,conv_algo=0,conv_vec=16,conv1_tx=5,conv1_ocb=3,fc_vec=16"};
     const int batches[] = {1, 3};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {

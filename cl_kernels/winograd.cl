@@ -71,34 +71,11 @@
 #endif
 #include "vector.cl"
 
-// Global size: (TW, TH, N * G * C) with TH = ceil(OH/WM), guarded in
-// dimension 0: one work-item a tile and input channel. The three dimensions
-// keep every division uniform across dimension 0 (PoCL vectorises across it,
-// where a per-work-item integer division is slow): measured 1.2-1.6x less CPU
-// time than a 2-D (tile, channel) range with divisions, on PoCL
-// pthread-haswell. The slots past NT in the last block of TT get zeros (from
-// the work-item of the last tile), so the GEMM reads only finite values.
-__kernel void wino_input(__global const float *restrict in, __global float *restrict V, const int C,
-                         const int H, const int W, const int G, const int TW, const int TPI,
-                         const int NT, const int NTB, const int P)
+// V = B^T d B of one ALPHA x ALPHA input tile d, point xi stored at
+// v[xi * xstride].
+inline void input_tile(const float d[ALPHA][ALPHA], __global float *restrict v,
+                       const size_t xstride)
 {
-    const int tx = get_global_id(0), ty = get_global_id(1), z = get_global_id(2);
-    const int GC = G * C, n = z / GC, gc = z - n * GC;
-    if (tx >= TW || ty * TW >= TPI || n * TPI >= NT)
-        return;
-    const int g = gc / C, c = gc - g * C, t = n * TPI + ty * TW + tx;
-    const int y0 = ty * WM - P, x0 = tx * WM - P;
-    __global const float *plane = in + (size_t)z * H * W;
-    float d[ALPHA][ALPHA];
-#pragma unroll
-    for (int i = 0; i < ALPHA; i++)
-#pragma unroll
-        for (int j = 0; j < ALPHA; j++) {
-            const int y = y0 + i, x = x0 + j;
-            d[i][j] = y >= 0 && y < H && x >= 0 && x < W ? plane[(size_t)y * W + x] : 0.0f;
-        }
-    const size_t xstride = (size_t)G * NTB * C * TT;
-    __global float *v = V + (((size_t)g * NTB + t / TT) * C + c) * TT + t % TT;
     float b[ALPHA][ALPHA];
 #if ALPHA == 4
     // B^T d: B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
@@ -145,10 +122,47 @@ __kernel void wino_input(__global const float *restrict in, __global float *rest
         v[(size_t)(6 * i + 5) * xstride] = 4.0f * b[i][1] - 5.0f * b[i][3] + b[i][5];
     }
 #endif
-    if (t == NT - 1)
-        for (int s = 1; s < NTB * TT - t; s++)
+}
+
+// Global size: (C, NTB, G), guarded in dimension 0: one work-item a block
+// of TT tiles and an input channel, the tiles in turn. Neighbouring
+// work-items (channels) write neighbouring TT-float runs of V, so a
+// work-group fills whole cache lines of every point's block at once; one
+// work-item a tile and channel (the layout's tiles along dimension 0, the
+// channels in other work-groups) scattered each point's 4 bytes over lines
+// that other work-groups filled later: on PoCL pthread-skylake-avx512 that
+// input transform took about half of conv2-5's time (docs/PERFORMANCE.md).
+// The slots past NT in the last block get zeros, so the GEMM reads only
+// finite values.
+__kernel void wino_input(__global const float *restrict in, __global float *restrict V, const int C,
+                         const int H, const int W, const int G, const int TW, const int TPI,
+                         const int NT, const int NTB, const int P)
+{
+    const int c = get_global_id(0), tb = get_global_id(1), g = get_global_id(2);
+    if (c >= C || tb >= NTB || g >= G)
+        return;
+    const size_t xstride = (size_t)G * NTB * C * TT;
+    __global float *v = V + (((size_t)g * NTB + tb) * C + c) * TT;
+    for (int s = 0; s < TT; s++) {
+        const int t = tb * TT + s;
+        if (t >= NT) {
             for (int xi = 0; xi < NP; xi++)
                 v[(size_t)xi * xstride + s] = 0.0f;
+            continue;
+        }
+        const int n = t / TPI, r = t - n * TPI, ty = r / TW, tx = r - ty * TW;
+        const int y0 = ty * WM - P, x0 = tx * WM - P;
+        __global const float *plane = in + ((size_t)(n * G + g) * C + c) * H * W;
+        float d[ALPHA][ALPHA];
+#pragma unroll
+        for (int i = 0; i < ALPHA; i++)
+#pragma unroll
+            for (int j = 0; j < ALPHA; j++) {
+                const int y = y0 + i, x = x0 + j;
+                d[i][j] = y >= 0 && y < H && x >= 0 && x < W ? plane[(size_t)y * W + x] : 0.0f;
+            }
+        input_tile(d, v + s, xstride);
+    }
 }
 
 // The GEMM register block of point xi that wino_gemm and wino_gemm_out both

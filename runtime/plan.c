@@ -291,17 +291,17 @@ static int add_winograd(an_plan *p, step *s, int layer, const conv_form *f, cons
     const int in_ints[] = {C, f->h, f->w, G, d.tw, d.tpi, d.nt, d.ntb, f->pad};
     for (int i = 0; i < 9; i++)
         AN_CL(clSetKernelArg(k, (cl_uint)(2 + i), sizeof(int), &in_ints[i]));
-    /* (tile column, tile row, image and channel): a row of tiles a group */
+    /* (channel, block of tiles, group): channels of one block a group */
     size_t local = 1;
     AN_TRY(local_size(m, k, (size_t)m->tuning.pointwise_local, &local));
-    if (local > (size_t)d.tw)
-        local = (size_t)d.tw;
+    if (local > (size_t)C)
+        local = (size_t)C;
     *in.dims = 3;
     in.local[0] = local;
     in.local[1] = in.local[2] = 1;
-    in.global[0] = round_up((size_t)d.tw, local);
-    in.global[1] = (size_t)(d.tpi / d.tw);
-    in.global[2] = (size_t)p->batch * G * C;
+    in.global[0] = round_up((size_t)C, local);
+    in.global[1] = (size_t)d.ntb;
+    in.global[2] = (size_t)G;
 
     if (f->fused) {
         /* GEMM and output transform in one kernel, no M */

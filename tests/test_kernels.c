@@ -593,7 +593,7 @@ static void check_winograd(const wino_case *t, double tol)
     for (int i = 0; i < 9; i++)
         arg_int(ki, (cl_uint)(2 + i), in_ints[i]);
     size_t local[3] = {2, 1, 1};
-    size_t gi[3] = {((size_t)tw + 1) / 2 * 2, (size_t)(tpi / tw), (size_t)t->n * t->c};
+    size_t gi[3] = {((size_t)cg + 1) / 2 * 2, (size_t)ntb, (size_t)g};
     run(ki, 3, gi, local);
     /* every slot of V written, those past the last tile with zeros */
     float *vb = read_back(bv, nv);

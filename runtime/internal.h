@@ -378,10 +378,10 @@ struct an_model {
                                       (3x3) or 36 (5x5), [1] F(4x4,3x3), NP 36; for a
                                       stride > 1 layer that of its space-to-depth form (when
                                       that may run and is eligible); else NULL */
-    cl_mem s2d[AN_MAX_LAYERS];  /* conv of stride > 1 when space-to-depth may run (model.c,
-                                   wants_s2d): an__conv_s2d_weights then an__conv_weights_arrange,
-                                   (G, ceil(OC/G/VW), C/G*S*S, ceil(K/S), ceil(K/S), VW); else
-                                   NULL */
+    cl_mem s2d[AN_MAX_LAYERS];     /* conv of stride > 1 when space-to-depth may run (model.c,
+                                      wants_s2d): an__conv_s2d_weights then an__conv_weights_arrange,
+                                      (G, ceil(OC/G/VW), C/G*S*S, ceil(K/S), ceil(K/S), VW); else
+                                      NULL */
     size_t weight_bytes;
     struct {
         char file[32];

@@ -203,7 +203,10 @@ fail:
 
 /* Uploads U = G g G^T of conv weights src (oc, c, k, k) in `groups` groups
  * for each Winograd tile some layer may run (wants_winograd): out[0]
- * F(2x2,kxk), out[1] F(4x4,3x3); the ones not wanted stay NULL. */
+ * F(2x2,kxk), out[1] F(4x4,3x3); the ones not wanted stay NULL, and so do
+ * the ones larger than the device's largest allocation (Winograd is a
+ * speed-up: the plan then runs the other tile or the direct kernel, where
+ * the weights themselves fit; F(4x4,3x3)'s U is 4x the 3x3 weights). */
 static int upload_winograd(an_model *m, const float *src, int oc, int c, int k, int groups,
                            cl_mem out[2])
 {
@@ -214,6 +217,8 @@ static int upload_winograd(an_model *m, const float *src, int oc, int c, int k, 
         if (!wants_winograd(m, k, wm))
             continue;
         size_t n = (size_t)an__winograd_points(k, wm) * an__conv_arranged_oc(oc, groups, vw) * c;
+        if (n * sizeof *u > m->dev->info.max_alloc)
+            continue;
         u = malloc(n * sizeof *u);
         if (!u) {
             status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory arranging weights");

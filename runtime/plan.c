@@ -214,6 +214,10 @@ static conv_form conv_form_of(const an_plan *p, int layer, const an_layer_info *
         f.pad = 0;
     }
     f.wm = an__winograd_tile(f.k, t->wino_m, p->batch);
+    /* a tile whose U was not made (larger than the device's largest
+     * allocation, model.c upload_winograd) gives way to the other one */
+    if (pi >= 0 && f.k == 3 && !m->wino[pi][f.wm == 4] && m->wino[pi][f.wm != 4])
+        f.wm = f.wm == 4 ? 2 : 4;
     f.wino = t->conv_algo == 1 && pi >= 0 && m->wino[pi][f.wm == 4] &&
              an__winograd_shape_ok(f.k, f.stride, f.pad);
     f.fused = f.wino && wino_fused_on(t, f.c / (l->groups > 1 ? l->groups : 1), p->batch);

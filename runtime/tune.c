@@ -431,11 +431,10 @@ static void report(const cand_run *c, int batch, int hh, int ww, results *r, boo
             bool s2d = t->conv_s2d && vl->stride > 1;
             int kq = (vl->kernel + vl->stride - 1) / vl->stride;
             if (s2d && t->conv_algo == 1 && an__winograd_shape_ok(kq, 1, 0))
-                snprintf(
-                    params, sizeof params,
-                    "conv_algo=1,conv_s2d=1,wino_m=%d,wino_tt=%d,wino_ocb=%d,wino_fused=%d,"
-                    "conv_local=%d",
-                    t->wino_m, t->wino_tt, t->wino_ocb, t->wino_fused, t->conv_local);
+                snprintf(params, sizeof params,
+                         "conv_algo=1,conv_s2d=1,wino_m=%d,wino_tt=%d,wino_ocb=%d,wino_fused=%d,"
+                         "conv_local=%d",
+                         t->wino_m, t->wino_tt, t->wino_ocb, t->wino_fused, t->conv_local);
             else if (s2d && first)
                 snprintf(params, sizeof params,
                          "conv_algo=0,conv_s2d=1,conv1_tx=%d,conv1_ocb=%d,conv_local=%d",

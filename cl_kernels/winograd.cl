@@ -5,8 +5,10 @@
 // A over an ALPHA x ALPHA input tile d (ALPHA = WM + R - 1), so NP =
 // ALPHA^2 products per channel pair replace WM^2 R^2 multiply-adds: 16 for
 // 36 with F(2x2,3x3), 36 for 144 with F(4x4,3x3), 36 for 100 with
-// F(2x2,5x5). The last two share B^T (the points 0, 1, -1, 2, -2 and
-// infinity, as in Lavin's wincnn). Three kernels, run in order:
+// F(2x2,5x5), 49 for 225 with F(3x3,5x5). F(4x4,3x3) and F(2x2,5x5) share
+// B^T (the points 0, 1, -1, 2, -2 and infinity, as in Lavin's wincnn);
+// F(3x3,5x5) adds the point 1/2 (7 x 7 tiles; its B^T, G and A^T derived
+// in exact rationals the same way). Three kernels, run in order:
 //   wino_input:  V = B^T d B for every (tile, input channel), ALPHA x ALPHA
 //                tiles at stride WM, padding, ragged last tiles and the slots
 //                past the last tile as zeros;
@@ -26,7 +28,7 @@
 // fused into the GEMM, because every one of OC/(OCB*VW) GEMM work-items would
 // redo it. OpenCL C 1.2.
 //
-// Compile-time: R (3 or 5), WM (output tile: 2, or 4 with R = 3), VW (output
+// Compile-time: R (3 or 5), WM (output tile: 2, 4 with R = 3 or 3 with R = 5), VW (output
 // channels per vector), TT (tiles per GEMM work-item), OCB (blocks of VW
 // output channels per GEMM work-item), RELU. Groups G: C input channels and
 // BPG blocks of VW output channels per group. The output is OH x OW (stride
@@ -52,8 +54,8 @@
 #ifndef WM
 #define WM 2
 #endif
-#if WM != 2 && !(WM == 4 && R == 3)
-#error "winograd.cl: WM must be 2, or 4 with R = 3"
+#if WM != 2 && !(WM == 4 && R == 3) && !(WM == 3 && R == 5)
+#error "winograd.cl: WM must be 2, 4 with R = 3, or 3 with R = 5"
 #endif
 #define ALPHA (WM + R - 1)
 #define NP (ALPHA * ALPHA)
@@ -70,6 +72,22 @@
 #define TB 4 // wino_gemm_out: blocks of TT tiles per work-item
 #endif
 #include "vector.cl"
+
+#if ALPHA == 7
+// y = B^T x for F(3x3,5x5)'s B^T (the points 0, 1, -1, 2, -2, 1/2 and
+// infinity, each row scaled to integers; G carries the inverse scale,
+// model.c): exact small-integer coefficients, the zeros left out.
+inline void bt7(const float x[7], float y[7])
+{
+    y[0] = -4.0f * x[0] + 8.0f * x[1] + 5.0f * x[2] - 10.0f * x[3] - x[4] + 2.0f * x[5];
+    y[1] = 4.0f * x[1] - 4.0f * x[2] - 9.0f * x[3] + x[4] + 2.0f * x[5];
+    y[2] = -4.0f * x[1] + 12.0f * x[2] - 7.0f * x[3] - 3.0f * x[4] + 2.0f * x[5];
+    y[3] = 2.0f * x[1] - 3.0f * x[2] - 4.0f * x[3] + 3.0f * x[4] + 2.0f * x[5];
+    y[4] = -2.0f * x[1] + 5.0f * x[2] - 5.0f * x[4] + 2.0f * x[5];
+    y[5] = 4.0f * x[1] - 5.0f * x[3] + x[5];
+    y[6] = -4.0f * x[1] + 8.0f * x[2] + 5.0f * x[3] - 10.0f * x[4] - x[5] + 2.0f * x[6];
+}
+#endif
 
 // V = B^T d B of one ALPHA x ALPHA input tile d, point xi stored at
 // v[xi * xstride].
@@ -93,6 +111,28 @@ inline void input_tile(const float d[ALPHA][ALPHA], __global float *restrict v,
         v[(size_t)(4 * i + 1) * xstride] = b[i][1] + b[i][2];
         v[(size_t)(4 * i + 2) * xstride] = b[i][2] - b[i][1];
         v[(size_t)(4 * i + 3) * xstride] = b[i][1] - b[i][3];
+    }
+#elif ALPHA == 7
+    // F(3x3,5x5): B^T d column by column, then (B^T d) B row by row
+#pragma unroll
+    for (int j = 0; j < 7; j++) {
+        float x[7], y[7];
+#pragma unroll
+        for (int t = 0; t < 7; t++)
+            x[t] = d[t][j];
+        bt7(x, y);
+#pragma unroll
+        for (int i = 0; i < 7; i++)
+            b[i][j] = y[i];
+    }
+    // stored at xi = 7 * i + j
+#pragma unroll
+    for (int i = 0; i < 7; i++) {
+        float y[7];
+        bt7(b[i], y);
+#pragma unroll
+        for (int j = 0; j < 7; j++)
+            v[(size_t)(7 * i + j) * xstride] = y[j];
     }
 #else
     // F(2x2,5x5) and F(4x4,3x3) alike.
@@ -229,10 +269,16 @@ inline void wino_at(const floatv m[ALPHA], floatv s[WM])
     // F(2x2,3x3): A^T = [1 1 1 0; 0 1 -1 -1]
     s[0] = m[0] + m[1] + m[2];
     s[1] = m[1] - m[2] - m[3];
-#elif R == 5
+#elif ALPHA == 6 && R == 5
     // F(2x2,5x5): A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 1]
     s[0] = m[0] + m[1] + m[2] + m[3] + m[4];
     s[1] = m[1] - m[2] + 2.0f * (m[3] - m[4]) + m[5];
+#elif ALPHA == 7
+    // F(3x3,5x5): A^T = [1 1 1 1 1 1 0; 0 1 -1 2 -2 1/2 0; 0 1 1 4 4 1/4 1]
+    const floatv p = m[1] + m[2], q = m[1] - m[2], r = m[3] + m[4], d = m[3] - m[4];
+    s[0] = m[0] + p + r + m[5];
+    s[1] = q + 2.0f * d + 0.5f * m[5];
+    s[2] = p + 4.0f * r + 0.25f * m[5] + m[6];
 #else
     // F(4x4,3x3): A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0;
     //                    0 1 -1 8 -8 1]
@@ -310,8 +356,9 @@ __kernel void wino_output(__global const float *restrict M, __global const float
 // WM x WM output tiles at once (TB*WM*WM*OCB*TT private vectors), so M never
 // reaches memory. Y = A^T M A is linear in M: y[i][k] = sum over xi =
 // a*ALPHA+b of A^T[i][a] A^T[k][b] M[xi], the coefficients 0 and powers of
-// two up to 64 in magnitude (exact in float; a 0 adds nothing). Global size: (ceil(NTB / TB), G *
-// ceil(BPG / OCB)) = (.., NZ), guarded; the last work-item's blocks may be fewer.
+// two from 1/16 to 64 in magnitude (exact in float; a 0 adds nothing).
+// Global size: (ceil(NTB / TB), G * ceil(BPG / OCB)) = (.., NZ), guarded;
+// the last work-item's blocks may be fewer.
 __kernel void wino_gemm_out(__global const float *restrict V, __global const float *restrict U,
                             __global const float *restrict bias, __global float *restrict out,
                             const int C, const int G, const int BPG, const int NT, const int NTB,
@@ -323,6 +370,10 @@ __kernel void wino_gemm_out(__global const float *restrict V, __global const flo
         return;
 #if ALPHA == 4
     const float at[WM][ALPHA] = {{1.0f, 1.0f, 1.0f, 0.0f}, {0.0f, 1.0f, -1.0f, -1.0f}};
+#elif ALPHA == 7
+    const float at[WM][ALPHA] = {{1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f},
+                                 {0.0f, 1.0f, -1.0f, 2.0f, -2.0f, 0.5f, 0.0f},
+                                 {0.0f, 1.0f, 1.0f, 4.0f, 4.0f, 0.25f, 1.0f}};
 #elif R == 5
     const float at[WM][ALPHA] = {{1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f},
                                  {0.0f, 1.0f, -1.0f, 2.0f, -2.0f, 1.0f}};

@@ -252,9 +252,10 @@ typedef struct {
                               (winograd.cl) for 3x3 and 5x5 stride-1 layers
                               (an__conv_winograd_ok), others direct; 2 implicit GEMM
                               (igemm.cl) for every conv layer */
-    int wino_m;            /* Winograd's output tile on 3x3 layers: 2, F(2x2,3x3); 4,
-                              F(4x4,3x3); 0, 4 at batches of AN_WINO_M4_BATCH or more and
-                              2 below (5x5 layers always F(2x2,5x5)) */
+    int wino_m;            /* Winograd's output tile: 2, the small tiles F(2x2,3x3) and
+                              F(2x2,5x5); 4, the large ones F(4x4,3x3) and F(3x3,5x5);
+                              0, large at batches of AN_WINO_M4_BATCH or more and small
+                              below */
     int wino_tt, wino_ocb; /* Winograd GEMM block: tiles (1..8) x blocks of conv_vec output
                               channels (1..4) per work-item */
     int wino_fused;        /* 1: Winograd's GEMM and output transform as one kernel
@@ -375,9 +376,9 @@ struct an_model {
     cl_mem wino[AN_MAX_LAYERS][2]; /* Winograd-eligible conv, per tile that may run (model.c,
                                       wants_winograd): U = G g G^T arranged as
                                       (NP, G, ceil(OC/G/VW), C/G, VW); [0] F(2x2,RxR), NP 16
-                                      (3x3) or 36 (5x5), [1] F(4x4,3x3), NP 36; for a
-                                      stride > 1 layer that of its space-to-depth form (when
-                                      that may run and is eligible); else NULL */
+                                      (3x3) or 36 (5x5), [1] F(4x4,3x3), NP 36, or F(3x3,5x5), NP
+                                      49; for a stride > 1 layer that of its space-to-depth form
+                                      (when that may run and is eligible); else NULL */
     cl_mem s2d[AN_MAX_LAYERS];     /* conv of stride > 1 when space-to-depth may run (model.c,
                                       wants_s2d): an__conv_s2d_weights then an__conv_weights_arrange,
                                       (G, ceil(OC/G/VW), C/G*S*S, ceil(K/S), ceil(K/S), VW); else
@@ -414,17 +415,21 @@ bool an__conv_winograd_ok(const an__layer *l);
  * Winograd F(MxM,kxk): k = 3 or 5, stride 1, 0 <= pad < k (also the
  * stride-1 form of a space-to-depth layer: ceil(K/S) taps, pad 0). */
 bool an__winograd_shape_ok(int k, int stride, int pad);
-/* The batch from which wino_m 0 runs the 3x3 layers as F(4x4,3x3) */
+/* The batch from which wino_m 0 runs the large tiles, F(4x4,3x3) and
+ * F(3x3,5x5) */
 enum { AN_WINO_M4_BATCH = 8 };
+/* The large output tile of a k x k layer: 4 for k = 3, 3 for k = 5. */
+int an__winograd_large_tile(int k);
 /* The output tile M of a k x k layer's Winograd F(MxM,kxk) at batch n
- * under wino_m (tuning): for k = 3 wino_m when 2 or 4, else 4 from
- * AN_WINO_M4_BATCH images and 2 below; 2 for k = 5. */
+ * under wino_m (tuning): 2 when wino_m is 2, the large tile
+ * (an__winograd_large_tile) when 4; when 0, the large tile from
+ * AN_WINO_M4_BATCH images and 2 below. */
 int an__winograd_tile(int k, int wino_m, int n);
 /* The transform points (GEMMs) of F(mxm,kxk): (m+k-1)^2, 16 for F(2x2,3x3),
- * 36 for F(4x4,3x3) and F(2x2,5x5). */
+ * 36 for F(4x4,3x3) and F(2x2,5x5), 49 for F(3x3,5x5). */
 int an__winograd_points(int k, int m);
 /* Transforms conv weights (OC, C, k, k) of `groups` groups into U = G g G^T
- * of F(mxm,kxk) (k = 3 with m = 2 or 4, k = 5 with m = 2; in double, rounded
+ * of F(mxm,kxk) (k = 3 with m = 2 or 4, k = 5 with m = 2 or 3; in double, rounded
  * once) arranged as (NP, groups, ceil(OC/groups/vw), C, vw) with NP =
  * an__winograd_points(k, m), each group's last block zero-padded: the
  * layout wino_gemm reads. dst holds NP * an__conv_arranged_oc(oc, groups,

@@ -51,11 +51,15 @@ bool an__conv_winograd_ok(const an__layer *l)
     return l->kind == AN_LAYER_CONV && an__winograd_shape_ok(l->kernel, l->stride, l->pad);
 }
 
+int an__winograd_large_tile(int k)
+{
+    return k == 3 ? 4 : 3;
+}
+
 int an__winograd_tile(int k, int wino_m, int n)
 {
-    if (k != 3)
-        return 2;
-    return wino_m ? wino_m : n >= AN_WINO_M4_BATCH ? 4 : 2;
+    bool large = wino_m ? wino_m == 4 : n >= AN_WINO_M4_BATCH;
+    return large ? an__winograd_large_tile(k) : 2;
 }
 
 int an__winograd_points(int k, int m)
@@ -80,6 +84,18 @@ void an__winograd_weights_arrange(const float *src, float *dst, int oc, int c, i
         {1.0 / 24, -1.0 / 12, 1.0 / 6},
         {0, 0, 1},
     };
+    /* G of F(3x3,5x5): the points 0, 1, -1, 2, -2, 1/2 and infinity, each
+     * row divided by the integer that scales winograd.cl's B^T row to
+     * integers (derived exactly in rationals, wincnn's construction) */
+    static const double G53[7][5] = {
+        {-1.0 / 4, 0, 0, 0, 0},
+        {-1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6},
+        {1.0 / 18, -1.0 / 18, 1.0 / 18, -1.0 / 18, 1.0 / 18},
+        {1.0 / 72, 1.0 / 36, 1.0 / 18, 1.0 / 9, 2.0 / 9},
+        {-1.0 / 120, 1.0 / 60, -1.0 / 30, 1.0 / 15, -2.0 / 15},
+        {32.0 / 45, 16.0 / 45, 8.0 / 45, 4.0 / 45, 2.0 / 45},
+        {0, 0, 0, 0, 1.0 / 2},
+    };
     static const double G5[6][5] = {
         {1.0 / 4, 0, 0, 0, 0},
         {-1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6},
@@ -88,7 +104,7 @@ void an__winograd_weights_arrange(const float *src, float *dst, int oc, int c, i
         {1.0 / 24, -1.0 / 12, 1.0 / 6, -1.0 / 3, 2.0 / 3},
         {0, 0, 0, 0, 1},
     };
-    const double *Gm = k == 5 ? &G5[0][0] : m == 4 ? &G43[0][0] : &G3[0][0];
+    const double *Gm = k == 5 ? (m == 3 ? &G53[0][0] : &G5[0][0]) : m == 4 ? &G43[0][0] : &G3[0][0];
     int a = m + k - 1, np = a * a;
     if (groups < 1)
         groups = 1;
@@ -99,10 +115,10 @@ void an__winograd_weights_arrange(const float *src, float *dst, int oc, int c, i
             for (int ci = 0; ci < c; ci++)
                 for (int j = 0; j < vw; j++) {
                     int o = b * vw + j;
-                    double u[6][6] = {{0}};
+                    double u[7][7] = {{0}};
                     if (o < ocg) {
                         const float *w = src + ((size_t)(g * ocg + o) * c + ci) * k * k;
-                        double gk[6][5] = {{0}}; /* G g */
+                        double gk[7][5] = {{0}}; /* G g */
                         for (int r = 0; r < a; r++)
                             for (int q = 0; q < k; q++)
                                 for (int i = 0; i < k; i++)
@@ -152,17 +168,16 @@ static bool wants_s2d(const an_model *m)
 
 /* Whether a k x k layer may run Winograd F(wm x wm, k x k) under m's
  * tuning: the model-wide conv_algo and wino_m, or any per-layer entry of the
- * tuning file that asks for it (wino_m 0 may run either tile on a 3x3
- * layer; a 5x5 layer always runs wm 2). Only then are the transformed
- * weights (16/9 of the 3x3 weights with wm 2, 36/9 with wm 4, 36/25 of the
- * 5x5) made. */
+ * tuning file that asks for it (wino_m 0 may run either tile: 2, or the
+ * large one, an__winograd_large_tile). Only then are the transformed
+ * weights (16/9 of the 3x3 weights with wm 2, 36/9 with wm 4; 36/25 of the
+ * 5x5 with wm 2, 49/25 with wm 3) made. */
 static bool tile_wanted(const an__tuning *t, int k, int wm)
 {
-    if (t->conv_algo != 1)
+    int large = an__winograd_large_tile(k);
+    if (t->conv_algo != 1 || (wm != 2 && wm != large))
         return false;
-    if (k != 3)
-        return wm == 2;
-    return t->wino_m == 0 || t->wino_m == wm;
+    return t->wino_m == 0 || (t->wino_m == 4 ? large : 2) == wm;
 }
 
 static bool wants_winograd(const an_model *m, int k, int wm)
@@ -203,17 +218,18 @@ fail:
 
 /* Uploads U = G g G^T of conv weights src (oc, c, k, k) in `groups` groups
  * for each Winograd tile some layer may run (wants_winograd): out[0]
- * F(2x2,kxk), out[1] F(4x4,3x3); the ones not wanted stay NULL, and so do
- * the ones larger than the device's largest allocation (Winograd is a
- * speed-up: the plan then runs the other tile or the direct kernel, where
- * the weights themselves fit; F(4x4,3x3)'s U is 4x the 3x3 weights). */
+ * F(2x2,kxk), out[1] the large tile, F(4x4,3x3) or F(3x3,5x5); the ones not
+ * wanted stay NULL, and so do the ones larger than the device's largest
+ * allocation (Winograd is a speed-up: the plan then runs the other tile or
+ * the direct kernel, where the weights themselves fit; F(4x4,3x3)'s U is 4x
+ * the 3x3 weights, F(3x3,5x5)'s 1.96x the 5x5 weights). */
 static int upload_winograd(an_model *m, const float *src, int oc, int c, int k, int groups,
                            cl_mem out[2])
 {
     int status = AN_OK, vw = m->tuning.conv_vec;
     float *u = NULL;
     for (int j = 0; j < 2; j++) {
-        int wm = j ? 4 : 2;
+        int wm = j ? an__winograd_large_tile(k) : 2;
         if (!wants_winograd(m, k, wm))
             continue;
         size_t n = (size_t)an__winograd_points(k, wm) * an__conv_arranged_oc(oc, groups, vw) * c;

@@ -216,9 +216,9 @@ static conv_form conv_form_of(const an_plan *p, int layer, const an_layer_info *
     f.wm = an__winograd_tile(f.k, t->wino_m, p->batch);
     /* a tile whose U was not made (larger than the device's largest
      * allocation, model.c upload_winograd) gives way to the other one */
-    if (pi >= 0 && f.k == 3 && !m->wino[pi][f.wm == 4] && m->wino[pi][f.wm != 4])
-        f.wm = f.wm == 4 ? 2 : 4;
-    f.wino = t->conv_algo == 1 && pi >= 0 && m->wino[pi][f.wm == 4] &&
+    if (pi >= 0 && !m->wino[pi][f.wm > 2] && m->wino[pi][f.wm == 2])
+        f.wm = f.wm > 2 ? 2 : an__winograd_large_tile(f.k);
+    f.wino = t->conv_algo == 1 && pi >= 0 && m->wino[pi][f.wm > 2] &&
              an__winograd_shape_ok(f.k, f.stride, f.pad);
     f.fused = f.wino && wino_fused_on(t, f.c / (l->groups > 1 ? l->groups : 1), p->batch);
     return f;
@@ -265,10 +265,10 @@ fail:
  * (docs/PERFORMANCE.md) */
 enum { WINO_TB = 4 };
 
-/* Winograd F(2x2,3x3), F(4x4,3x3) (wino_m 4) or F(2x2,5x5) of the
- * convolution f (winograd.cl): input transform, 16 or 36 GEMMs, output transform, appended to step
- * s (after space-to-depth when f.s2d), through the plan's V and M buffers; with f->fused the GEMMs
- * and the output transform as one kernel (wino_gemm_out), through V only. */
+/* Winograd F(2x2,3x3), F(4x4,3x3) (wino_m 4), F(2x2,5x5) or F(3x3,5x5) (wino_m 4) of the
+ * convolution f (winograd.cl): input transform, 16, 36 or 49 GEMMs, output transform, appended to
+ * step s (after space-to-depth when f.s2d), through the plan's V and M buffers; with f->fused the
+ * GEMMs and the output transform as one kernel (wino_gemm_out), through V only. */
 static int add_winograd(an_plan *p, step *s, int layer, const conv_form *f, const an_layer_info *o,
                         int relu, cl_mem src, cl_mem dst, const an__tuning *t)
 {
@@ -279,7 +279,7 @@ static int add_winograd(an_plan *p, step *s, int layer, const conv_form *f, cons
     int G = l->groups > 1 ? l->groups : 1, vw = m->tuning.conv_vec;
     int C = f->c / G, OC = o->c, bpg = (OC / G + vw - 1) / vw;
     int wm = f->wm, np = an__winograd_points(f->k, wm);
-    cl_mem u = m->wino[pi][wm == 4];
+    cl_mem u = m->wino[pi][wm > 2];
     wino_dims d = wino_size(p->batch, o->h, o->w, f->c, G * bpg * vw, wm, t->wino_tt, np, f->fused);
     int ocb = t->wino_ocb < bpg ? t->wino_ocb : bpg, nz = G * ((bpg + ocb - 1) / ocb);
     char opts[160];

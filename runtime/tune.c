@@ -69,7 +69,7 @@ static const struct {
     int ig[5];
     int fc_kb, fc_rt; /* fc_kb > 0: the K-blocked FC GEMM (fc_kb.cl) with these */
     int wino_fused;   /* 1: Winograd's GEMM and output transform fused, -1: not, 0: default */
-    int wino_m;       /* Winograd's 3x3 output tile: 2 or 4; 0: the default's */
+    int wino_m;       /* Winograd's tiles: 2 small, 4 large; 0: the default's */
 } cands[] = {
     {4, 2, 4, 2, 8, 1, 0, 0, 0, 0, 0, {0}, 0, 0, 0, 0},
     {2, 4, 2, 4, 4, 2, 0, 0, 0, 0, 0, {0}, 0, 0, 0, 0},
@@ -95,7 +95,8 @@ static const struct {
     /* Winograd fused (wino_gemm_out) and not, whatever the default */
     {4, 3, 4, 2, 2, 4, 0, 0, 1, 5, 2, {0}, 0, 0, 1, 0},
     {4, 3, 4, 2, 2, 4, 0, 0, 1, 5, 2, {0}, 0, 0, -1, 0},
-    /* the 3x3 layers as F(4x4,3x3) and as F(2x2,3x3), whatever the batch */
+    /* the large tiles (F(4x4,3x3), F(3x3,5x5)) and the small ones
+     * (F(2x2,3x3), F(2x2,5x5)), whatever the batch */
     {4, 3, 4, 2, 2, 4, 0, 0, 1, 5, 2, {0}, 0, 0, 0, 4},
     {4, 3, 4, 2, 2, 4, 0, 0, 1, 6, 4, {0}, 0, 0, 0, 2},
 };

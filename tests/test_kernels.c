@@ -523,7 +523,7 @@ START_TEST(test_igemm)
 END_TEST
 
 /* Winograd F(mxm,kxk) (winograd.cl, k = 3 with m = 2 or 4, k = 5 with m =
- * 2; m 0 in a case means 2): a k x k stride-1 pad-p convolution through its
+ * 2 or 3; m 0 in a case means 2): a k x k stride-1 pad-p convolution through its
  * three kernels, then again through wino_input and
  * the fused wino_gemm_out, with the work sizes plan.c gives them (plus a
  * work-group of 2 and a guarded tail), V, M and the outputs poisoned with
@@ -533,8 +533,9 @@ typedef struct {
 } wino_case;
 
 /* The worst |got - want| / scale over the Winograd checks of each form
- * (F(2x2,3x3), F(2x2,5x5), F(4x4,3x3)), printed at the end of test_winograd. */
-static double wino_worst[3], wino_fused_worst[3];
+ * (F(2x2,3x3), F(2x2,5x5), F(4x4,3x3), F(3x3,5x5)), printed at the end of
+ * test_winograd. */
+static double wino_worst[4], wino_fused_worst[4];
 
 static void check_winograd(const wino_case *t, double tol)
 {
@@ -542,7 +543,7 @@ static void check_winograd(const wino_case *t, double tol)
     ck_assert_int_eq(cg * g, t->c);
     ck_assert_int_eq(ocg * g, t->oc);
     int k = t->k, m = t->m ? t->m : 2, a = m + k - 1, np = an__winograd_points(k, m);
-    int form = k == 5 ? 1 : m == 4 ? 2 : 0;
+    int form = k == 5 ? (m == 3 ? 3 : 1) : m == 4 ? 2 : 0;
     ck_assert_int_eq(np, a * a);
     int oh = t->h + 2 * t->p - k + 1, ow = t->w + 2 * t->p - k + 1;
     ck_assert(oh > 0 && ow > 0);
@@ -558,8 +559,8 @@ static void check_winograd(const wino_case *t, double tol)
     an__winograd_weights_arrange(w, u, t->oc, cg, k, m, g, vw);
     an__conv_bias_arrange(b, barr, t->oc, g, vw);
     /* U at xi = 0 is g[0][0] (F(2x2,3x3)) or g[0][0]/16 (the others, exact)
-     * and at the last point g[k-1][k-1] (the first and last rows of G pick
-     * one tap);
+     * and at the last point g[k-1][k-1] (F(3x3,5x5): g[k-1][k-1]/4; the
+     * first and last rows of G pick one tap);
      * padded lanes are zero */
     for (int gi = 0; gi < g; gi++)
         for (int bl = 0; bl < bpg; bl++)
@@ -569,7 +570,7 @@ static void check_winograd(const wino_case *t, double tol)
                 const float *wo = w + ((size_t)gi * ocg + o) * cg * k * k;
                 float w00 = o < ocg ? wo[0] : 0.0f, wkk = o < ocg ? wo[k * k - 1] : 0.0f;
                 ck_assert(u[at] == (form ? w00 / 16 : w00));
-                ck_assert(u[(size_t)(np - 1) * (nu / np) + at] == wkk);
+                ck_assert(u[(size_t)(np - 1) * (nu / np) + at] == (form == 3 ? wkk / 4 : wkk));
             }
 
     double *want = malloc(nout * sizeof *want), *scale = malloc(nout * sizeof *scale);
@@ -713,21 +714,33 @@ START_TEST(test_winograd)
         {2, 7, 10, 6, 13, 1, 5, 2, 8, 1, 3, 0, 4},     /* 8x4 output: whole tiles, pad 0 */
         {1, 12, 15, 8, 20, 2, 3, 1, 4, 1, 3, 0, 4},    /* 13x6 output, groups, pad 0 */
         {1, 6, 27, 27, 24, 1, 5, 2, 8, 1, 3, 2, 4},    /* 29x29 output (pad 2) */
+        /* F(3x3,5x5) (wino_m 4 on a 5x5 layer), pads 2, 0, 1, 3, 4 */
+        {2, 7, 9, 11, 13, 1, 4, 1, 8, 1, 5, 2, 3},   /* 9x11: ragged 3x3 tiles both ways */
+        {1, 6, 27, 27, 20, 2, 5, 2, 8, 1, 5, 2, 3},  /* conv2-like 27 = 9 x 3, groups of 10 */
+        {2, 5, 27, 27, 70, 1, 6, 4, 16, 0, 5, 2, 3}, /* AVX-512's 6 x 4, 162 tiles */
+        {1, 8, 13, 11, 40, 2, 4, 3, 4, 1, 5, 2, 3},  /* groups: 5 blocks each, OCB past the end */
+        {3, 5, 7, 5, 19, 1, 3, 2, 4, 0, 5, 2, 3},    /* input smaller than a tile */
+        {1, 3, 1, 1, 5, 1, 4, 4, 8, 0, 5, 2, 3},     /* one pixel: 1 of 9 outputs kept */
+        {2, 7, 9, 11, 13, 1, 5, 2, 8, 1, 5, 0, 3},   /* 5x7 output, pad 0 */
+        {1, 6, 8, 7, 12, 2, 3, 2, 8, 1, 5, 1, 3},    /* 6x5 output, groups */
+        {2, 3, 4, 6, 10, 1, 5, 2, 8, 1, 5, 3, 3},    /* 6x8 output: larger than the input */
+        {1, 5, 3, 2, 7, 1, 2, 1, 16, 0, 5, 4, 3},    /* 7x6 output from a 3x2 input */
     };
     /* F(2x2,3x3): the direct kernels' bound (its transforms add little);
-     * F(2x2,5x5): B^T's and A^T's larger coefficients and G's thirds and
-     * sixths grow the float rounding by about an order of magnitude, hence a
-     * tenfold bound, still a few float epsilons per summed magnitude */
+     * F(2x2,5x5), F(4x4,3x3) and F(3x3,5x5): B^T's and A^T's larger
+     * coefficients and G's fractions grow the float rounding by about an
+     * order of magnitude, hence a tenfold bound, still a few float epsilons
+     * per summed magnitude */
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_winograd(&cases[i], cases[i].k == 5 || cases[i].m == 4 ? 1e-4 : 1e-5);
     fprintf(stderr,
             "# winograd: worst |error| / summed magnitude %.3g F(2x2,3x3), %.3g F(2x2,5x5), %.3g "
-            "F(4x4,3x3)\n",
-            wino_worst[0], wino_worst[1], wino_worst[2]);
+            "F(4x4,3x3), %.3g F(3x3,5x5)\n",
+            wino_worst[0], wino_worst[1], wino_worst[2], wino_worst[3]);
     fprintf(stderr,
             "# winograd fused: worst |error| / summed magnitude %.3g F(2x2,3x3), %.3g F(2x2,5x5), "
-            "%.3g F(4x4,3x3)\n",
-            wino_fused_worst[0], wino_fused_worst[1], wino_fused_worst[2]);
+            "%.3g F(4x4,3x3), %.3g F(3x3,5x5)\n",
+            wino_fused_worst[0], wino_fused_worst[1], wino_fused_worst[2], wino_fused_worst[3]);
 }
 END_TEST
 

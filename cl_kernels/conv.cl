@@ -72,16 +72,27 @@ __kernel void conv2d(__global const float *restrict in, __global const float *re
             if (iy < 0 || iy >= H)
                 continue;
             __global const float *row = plane + (size_t)iy * W;
-            if (inside) {
-#pragma unroll
-                for (int i = 0; i < SPAN; i++)
-                    span[i] = row[ix0 + i];
-            } else {
-#pragma unroll
-                for (int i = 0; i < SPAN; i++)
-                    span[i] = (ix0 + i >= 0 && ix0 + i < W) ? row[ix0 + i] : 0.0f;
-            }
             const size_t tap = ((size_t)c * K + ky) * K * VW;
+            if (inside) {
+                // straight from the row: each input value is broadcast from
+                // memory (a load), not from a register (a shuffle, which on
+                // x86 shares a port with the FMAs)
+                __global const float *src = row + ix0;
+#pragma unroll
+                for (int kx = 0; kx < K; kx++) {
+#pragma unroll
+                    for (int i = 0; i < OCB; i++) {
+                        const floatv w = VLOAD(0, wt + woff[i] + tap + kx * VW);
+#pragma unroll
+                        for (int t = 0; t < TX; t++)
+                            acc[i][t] = fma((floatv)(src[t * S + kx]), w, acc[i][t]);
+                    }
+                }
+                continue;
+            }
+#pragma unroll
+            for (int i = 0; i < SPAN; i++)
+                span[i] = (ix0 + i >= 0 && ix0 + i < W) ? row[ix0 + i] : 0.0f;
 #pragma unroll
             for (int kx = 0; kx < K; kx++) {
 #pragma unroll

@@ -259,6 +259,20 @@ fail:
     return status;
 }
 
+/* The blocks of output channels a work-item computes for a group of bpg
+ * blocks, at most `want`: as many work-items a group as with `want`
+ * (ceil(bpg / want)), the blocks spread evenly over them. A work-item's
+ * blocks past the group's end are computed and not stored, so 6 blocks
+ * (caffe-227's conv1, 96 channels in float16) as 4 + 4 waste a quarter of
+ * the layer, as 3 + 3 nothing: on PoCL pthread-skylake-avx512 (Xeon)
+ * caffe-227's conv1 at batch 64 took 55 ms as 4 pixels x 3 blocks against
+ * 74 ms as 4 x 4 (docs/PERFORMANCE.md). */
+static int even_ocb(int bpg, int want)
+{
+    int per = (bpg + want - 1) / want; /* work-items a group */
+    return (bpg + per - 1) / per;
+}
+
 /* wino_gemm_out's blocks of wino_tt tiles per work-item: each point's U
  * block is then read from L1 for WINO_TB tile blocks in turn; measured 0.7-1.0x
  * the time of one block a work-item on PoCL pthread-haswell at batch 64
@@ -281,7 +295,7 @@ static int add_winograd(an_plan *p, step *s, int layer, const conv_form *f, cons
     int wm = f->wm, np = an__winograd_points(f->k, wm);
     cl_mem u = m->wino[pi][wm > 2];
     wino_dims d = wino_size(p->batch, o->h, o->w, f->c, G * bpg * vw, wm, t->wino_tt, np, f->fused);
-    int ocb = t->wino_ocb < bpg ? t->wino_ocb : bpg, nz = G * ((bpg + ocb - 1) / ocb);
+    int ocb = even_ocb(bpg, t->wino_ocb), nz = G * ((bpg + ocb - 1) / ocb);
     char opts[160];
     snprintf(opts, sizeof opts,
              "-cl-std=CL1.2 -DR=%d -DWM=%d -DTT=%d -DOCB=%d -DVW=%d -DRELU=%d -DTB=%d", f->k, wm,
@@ -455,14 +469,15 @@ static int add_conv(an_plan *p, int layer, const an_layer_info *in, const an_lay
         return add_winograd(p, s, layer, &f, o, relu, conv_in, dst, &t);
     /* conv1 (11x11, stride 4, one group) has tile parameters of its own */
     bool first = l->kernel == 11 && l->stride == 4 && G == 1;
-    int tx = first ? t.conv1_tx : t.conv_tx, ocb = first ? t.conv1_ocb : t.conv_ocb;
-    char opts[256];
     int vw = m->tuning.conv_vec; /* the model's: the weights are arranged for it */
+    int bpg = (OC / G + vw - 1) / vw;
+    int tx = first ? t.conv1_tx : t.conv_tx;
+    int ocb = even_ocb(bpg, first ? t.conv1_ocb : t.conv_ocb);
+    char opts[256];
     snprintf(opts, sizeof opts,
              "-cl-std=CL1.2 -DK=%d -DS=%d -DP=%d -DTX=%d -DOCB=%d -DVW=%d -DRELU=%d", f.k, f.stride,
              f.pad, tx, ocb, vw, relu);
     AN_TRY(step_kernel(p, s, layer, "conv.cl", opts, "conv2d", &k));
-    int bpg = (OC / G + vw - 1) / vw;
     int nz = p->batch * G * ((bpg + ocb - 1) / ocb);
     cl_mem conv_w = f.s2d ? m->s2d[pi] : m->weight[pi];
     AN_CL(clSetKernelArg(k.kernel, 0, sizeof conv_in, &conv_in));

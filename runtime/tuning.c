@@ -89,7 +89,8 @@ an__tuning an__tuning_defaults(const an_device_info *info)
     else if (cpu && info->float_vector > 0 && info->float_vector <= 4)
         t.conv_vec = 4;
     /* CPU tiles: with float16 (AVX-512, 32 registers), 3 pixels x 4 blocks
-     * (12 accumulators) for every conv, measured on PoCL (2-core Xeon) at
+     * (12 accumulators) for the convs after conv1 when they run direct,
+     * measured on PoCL (2-core Xeon) at
      * batches 16 and 64. With float8 (AVX2, 16 ymm registers), 4 x 2 (8
      * accumulators): the 4 x 3 found on the Xeon with float8 spills on AVX2,
      * where 4 x 2 took 0.65-0.82x its time on conv2 at batches 1, 16 and 64
@@ -100,7 +101,14 @@ an__tuning an__tuning_defaults(const an_device_info *info)
     t.conv_ocb = cpu ? (wide ? 4 : 2) : 1;
     t.conv_local = cpu ? 1 : 16;
 
-    t.conv1_tx = cpu && wide ? 3 : 4;
+    /* conv1 (direct, 11x11 stride 4) with float16: 4 pixels x 4 blocks
+     * (16 accumulators; caffe-227's 6 blocks run as 3 + 3, plan.c
+     * even_ocb). With the input broadcast from memory (conv.cl), on PoCL
+     * pthread-skylake-avx512 (Xeon) at batch 64 it took 41.5 ms against
+     * 45.3 for 3 x 4 on torchvision-224, and caffe-227's 55 ms against 86
+     * before both changes; at batch 1 0.61 against 0.65 ms, 0.96 against
+     * 1.05 (min of 2-3 interleaved rounds, docs/PERFORMANCE.md). */
+    t.conv1_tx = 4;
     t.conv1_ocb = cpu ? (wide ? 4 : 2) : 1;
     t.fc_blocked = cpu ? 1 : 0;
     t.fc_vec = t.conv_vec == 16 ? 16 : 8;

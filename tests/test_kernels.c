@@ -311,6 +311,10 @@ START_TEST(test_conv11s4)
         {1, 3, 27, 31, 16, 11, 4, 2, 3, 1, "conv.cl", "conv2d", 1, 2, 0},
         {2, 7, 19, 23, 5, 11, 4, 0, 1, 1, "conv.cl", "conv2d", 1, 1, 0},
         {2, 3, 51, 49, 35, 11, 4, 2, 6, 0, "conv.cl", "conv2d", 1, 3, 0},
+        /* the AVX-512 default tile, 4 x 4 blocks of 16 (one past the end),
+         * and caffe-227's 6 blocks as 3 + 3, with tiles inside the row */
+        {2, 3, 67, 61, 40, 11, 4, 2, 4, 1, "conv.cl", "conv2d", 1, 4, 16},
+        {1, 3, 59, 63, 96, 11, 4, 2, 4, 1, "conv.cl", "conv2d", 1, 3, 16},
     };
     check_conv_cases(cases, sizeof cases / sizeof cases[0]);
 }

@@ -254,8 +254,8 @@ typedef struct {
                               (igemm.cl) for every conv layer */
     int wino_m;            /* Winograd's output tile: 2, the small tiles F(2x2,3x3) and
                               F(2x2,5x5); 4, the large ones F(4x4,3x3) and F(3x3,5x5);
-                              0, large at batches of AN_WINO_M4_BATCH or more and small
-                              below */
+                              0, large where a batch has AN_WINO_LARGE_TILES of them or
+                              more (an__winograd_tile), small elsewhere */
     int wino_tt, wino_ocb; /* Winograd GEMM block: tiles (1..8) x blocks of conv_vec output
                               channels (1..4) per work-item */
     int wino_fused;        /* 1: Winograd's GEMM and output transform as one kernel
@@ -415,16 +415,21 @@ bool an__conv_winograd_ok(const an__layer *l);
  * Winograd F(MxM,kxk): k = 3 or 5, stride 1, 0 <= pad < k (also the
  * stride-1 form of a space-to-depth layer: ceil(K/S) taps, pad 0). */
 bool an__winograd_shape_ok(int k, int stride, int pad);
-/* The batch from which wino_m 0 runs the large tiles, F(4x4,3x3) and
- * F(3x3,5x5) */
-enum { AN_WINO_M4_BATCH = 8 };
+/* The large tiles a batch must have for wino_m 0 to run them (F(4x4,3x3),
+ * F(3x3,5x5)) rather than the small ones. Fewer leave the GEMMs too few
+ * blocks of tiles: on PoCL the 13 x 13 layers (16 large tiles an image) ran
+ * slower with them at batches 1-2 and mixed at 4 (64), faster from 8 (128);
+ * conv2 (81 an image) and conv1 through space-to-depth (196) ran faster with
+ * them at batch 1 (pthread-skylake-avx512 on a Xeon, and compiled for
+ * haswell there; docs/PERFORMANCE.md). */
+enum { AN_WINO_LARGE_TILES = 80 };
 /* The large output tile of a k x k layer: 4 for k = 3, 3 for k = 5. */
 int an__winograd_large_tile(int k);
-/* The output tile M of a k x k layer's Winograd F(MxM,kxk) at batch n
- * under wino_m (tuning): 2 when wino_m is 2, the large tile
- * (an__winograd_large_tile) when 4; when 0, the large tile from
- * AN_WINO_M4_BATCH images and 2 below. */
-int an__winograd_tile(int k, int wino_m, int n);
+/* The output tile M of a k x k layer's Winograd F(MxM,kxk) at batch n with
+ * an oh x ow output plane, under wino_m (tuning): 2 when wino_m is 2, the
+ * large tile (an__winograd_large_tile) when 4; when 0, the large tile where
+ * the batch has at least AN_WINO_LARGE_TILES of them, else 2. */
+int an__winograd_tile(int k, int wino_m, int n, int oh, int ow);
 /* The transform points (GEMMs) of F(mxm,kxk): (m+k-1)^2, 16 for F(2x2,3x3),
  * 36 for F(4x4,3x3) and F(2x2,5x5), 49 for F(3x3,5x5). */
 int an__winograd_points(int k, int m);

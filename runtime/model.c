@@ -56,10 +56,12 @@ int an__winograd_large_tile(int k)
     return k == 3 ? 4 : 3;
 }
 
-int an__winograd_tile(int k, int wino_m, int n)
+int an__winograd_tile(int k, int wino_m, int n, int oh, int ow)
 {
-    bool large = wino_m ? wino_m == 4 : n >= AN_WINO_M4_BATCH;
-    return large ? an__winograd_large_tile(k) : 2;
+    int m = an__winograd_large_tile(k);
+    long tiles = (long)n * ((oh + m - 1) / m) * ((ow + m - 1) / m);
+    bool large = wino_m ? wino_m == 4 : tiles >= AN_WINO_LARGE_TILES;
+    return large ? m : 2;
 }
 
 int an__winograd_points(int k, int m)

@@ -213,7 +213,7 @@ static conv_form conv_form_of(const an_plan *p, int layer, const an_layer_info *
         f.stride = 1;
         f.pad = 0;
     }
-    f.wm = an__winograd_tile(f.k, t->wino_m, p->batch);
+    f.wm = an__winograd_tile(f.k, t->wino_m, p->batch, o->h, o->w);
     /* a tile whose U was not made (larger than the device's largest
      * allocation, model.c upload_winograd) gives way to the other one */
     if (pi >= 0 && !m->wino[pi][f.wm > 2] && m->wino[pi][f.wm == 2])

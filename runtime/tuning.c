@@ -143,18 +143,25 @@ an__tuning an__tuning_defaults(const an_device_info *info)
      * 64 and 0.83-0.85x at batch 1; 6 x 3 close, 5 x 3, 7 x 3, 8 x 2, 8 x 3,
      * 4 x 3 and 4 x 4 slower (docs/PERFORMANCE.md, "Winograd on AVX-512"). */
     t.conv_algo = cpu ? 1 : 0;
-    /* 5x5 layers as F(3x3,5x5) from batch 8 (wino_m 0), F(2x2,5x5) below:
-     * 49 products per 3x3 tile against 4 x 36 per 2x2 (0.60x), and a 27 x 27
+    /* wino_m 0: each layer takes the large tile where its batch has at
+     * least AN_WINO_LARGE_TILES (80) of them (an__winograd_tile), so conv2
+     * (81 an image) and conv1 through space-to-depth (196) from batch 1,
+     * the 13 x 13 layers (16) from batch 5. At batch 1 on PoCL
+     * pthread-skylake-avx512 (Xeon) conv2 took 1.10 against 1.29 ms
+     * (torchvision-224) and 1.79 against 2.28 (caffe-227) with F(3x3,5x5);
+     * compiled for haswell (the AVX2 defaults) conv2 1.31 against 2.03 and
+     * conv1 (s2d) 1.04 against 1.31.
+     * 5x5 layers as F(3x3,5x5), F(2x2,5x5) for small planes: 49
+     * products per 3x3 tile against 4 x 36 per 2x2 (0.60x), and a 27 x 27
      * plane takes 81 tiles against 196 (0.56x the V). On PoCL
      * pthread-skylake-avx512 (AMD EPYC, Zen 4), min of 2-3 interleaved
      * rounds, conv2 ms: torchvision-224 batch 64 90.6-91.6 -> 85.1-85.6,
      * batch 8 10.5 -> 7.7; caffe-227 batch 64 157 -> 140, batch 8 19.2 ->
      * 12.6; with PoCL compiling for haswell (float8, the AVX2 defaults, a
      * proxy for the AVX2 EPYC) torchvision-224 batch 64 150 -> 95
-     * (docs/PERFORMANCE.md, "Winograd F(3x3,5x5)"). Batch 1 keeps
-     * F(2x2,5x5), as the 3x3 layers keep F(2x2,3x3).
-     * 3x3 layers as F(4x4,3x3) from batch 8 (wino_m 0, AN_WINO_M4_BATCH),
-     * F(2x2,3x3) below: 36 products per 4x4 tile instead of 4 x 16, but a
+     * (docs/PERFORMANCE.md, "Winograd F(3x3,5x5)").
+     * 3x3 layers as F(4x4,3x3), F(2x2,3x3) where the batch has fewer than
+     * 80 large tiles: 36 products per 4x4 tile instead of 4 x 16, but a
      * 13 x 13 plane takes 16 tiles of 16 outputs (256 for 169) against 49
      * of 4 (196), so about 0.73x the GEMM work and of V and M there. On PoCL
      * pthread-skylake-avx512, min of 3 interleaved rounds (ms), conv3/4/5:

@@ -197,6 +197,27 @@ START_TEST(test_many_entries)
 }
 END_TEST
 
+/* wino_m's tile choice (an__winograd_tile): 2 and 4 force the small and
+ * large tiles; 0 takes the large one where the batch has at least
+ * AN_WINO_LARGE_TILES of them */
+START_TEST(test_winograd_tile)
+{
+    /* conv2 (5x5, 27 x 27 out: 81 large tiles an image) large from batch 1 */
+    ck_assert_int_eq(an__winograd_tile(5, 0, 1, 27, 27), 3);
+    ck_assert_int_eq(an__winograd_tile(5, 2, 64, 27, 27), 2);
+    /* conv3-5 (3x3, 13 x 13: 16 an image) small to batch 4, large from 5 */
+    ck_assert_int_eq(an__winograd_tile(3, 0, 1, 13, 13), 2);
+    ck_assert_int_eq(an__winograd_tile(3, 0, 4, 13, 13), 2);
+    ck_assert_int_eq(an__winograd_tile(3, 0, 5, 13, 13), 4);
+    ck_assert_int_eq(an__winograd_tile(3, 0, 64, 13, 13), 4);
+    ck_assert_int_eq(an__winograd_tile(3, 4, 1, 13, 13), 4);
+    /* conv1 through space-to-depth (3 taps, 55 x 55: 196) and a small plane */
+    ck_assert_int_eq(an__winograd_tile(3, 0, 1, 55, 55), 4);
+    ck_assert_int_eq(an__winograd_tile(5, 0, 8, 6, 6), 2);
+    ck_assert_int_eq(an__winograd_tile(5, 0, 20, 6, 6), 3);
+}
+END_TEST
+
 static Suite *tuning_suite(void)
 {
     Suite *s = suite_create("tuning");
@@ -206,6 +227,7 @@ static Suite *tuning_suite(void)
     tcase_add_test(tc, test_merge);
     tcase_add_test(tc, test_stale_ignored);
     tcase_add_test(tc, test_many_entries);
+    tcase_add_test(tc, test_winograd_tile);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -114,8 +114,8 @@ an__tuning an__tuning_defaults(const an_device_info *info)
     t.fc_vec = t.conv_vec == 16 ? 16 : 8;
     /* fc_gemm tiles on PoCL at batch 64: 3 rows x 2 blocks of 16, or 2 x 4
      * blocks of 8 */
-    t.fc_tm = cpu ? (t.fc_vec == 16 ? 3 : 2) : 8;
-    t.fc_tnb = cpu ? (t.fc_vec == 16 ? 2 : 4) : 1;
+    t.fc_tm = cpu ? (t.fc_vec == 16 ? 8 : 3) : 8;
+    t.fc_tnb = cpu ? (t.fc_vec == 16 ? 3 : 4) : 1;
     t.fc_local = 1;
     t.gemv_lws = 64;
     while (t.gemv_lws > 1 && (size_t)t.gemv_lws > info->max_work_group)
@@ -193,10 +193,20 @@ an__tuning an__tuning_defaults(const an_device_info *info)
     t.ig_ks = cpu ? 32 : 16;
     t.ig_lx = 16;
     t.ig_ly = 4;
-    /* FC at batch > 1: fc_gemm (fc_kb=0) unless measured otherwise; fc_kb's
-     * panel when the tuner or a tuning text picks it */
-    t.fc_kb = 0;
-    t.fc_rt = 8;
+    /* FC at batch > 1 on CPUs: the K-blocked GEMM (fc_kb.cl), K blocks of
+     * 64 inputs, panels of fc_rt row tiles, the next block's weights
+     * prefetched. On PoCL pthread-skylake-avx512 (Xeon) at batch 64 on
+     * torchvision-224 with 8 rows x 3 blocks of 16 and panels of 8 tiles
+     * (64 rows: the weights come from memory once) FC6/FC7/FC8 took
+     * 15.8/6.6/1.7 ms against fc_gemm's 33.7/12.7/3.3 (3 x 2 tiles, which
+     * stream the weights once per 3 rows); K blocks of 128 and 256 were
+     * slower (docs/PERFORMANCE.md, "FC at batch > 1"). GPUs: fc_gemm. */
+    t.fc_kb = cpu ? 64 : 0;
+    t.fc_rt = (64 + t.fc_tm - 1) / t.fc_tm;
+    /* the prefetch is clang's __builtin_prefetch: PoCL lowers it to
+     * prefetcht0 (its OpenCL prefetch() does nothing); Oclgrind refuses
+     * it, other compilers are unmeasured */
+    t.fc_pf = cpu && strstr(info->platform, "Portable Computing Language") != NULL;
     /* space-to-depth for stride > 1 (conv1 as a 3x3 conv over 48 channels)
      * on float8 CPUs (AVX2), with a conv1 tile of 3 pixels x 4 blocks: on
      * PoCL pthread-haswell it was faster than direct conv1 (4 x 2) at batch
@@ -265,6 +275,7 @@ static const struct {
     {"ig_ly", offsetof(an__tuning, ig_ly), 1, 16},
     {"fc_kb", offsetof(an__tuning, fc_kb), 0, 4096},
     {"fc_rt", offsetof(an__tuning, fc_rt), 1, 64},
+    {"fc_pf", offsetof(an__tuning, fc_pf), 0, 1},
     {"io_mapped", offsetof(an__tuning, io_mapped), 0, 1},
     {"conv_s2d", offsetof(an__tuning, conv_s2d), 0, 1},
 };

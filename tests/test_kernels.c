@@ -1059,9 +1059,15 @@ END_TEST
 
 /* fc_kb (fc_kb.cl, batch > 1): the K-blocked GEMM on weights blocked in vw,
  * a panel of rt row tiles of tm rows per work-item, kb inputs per K block;
- * local size 2 along the panels (a ragged last group). */
-static void check_fc_kb(int n, int o, int in, int tm, int tnb, int rt, int kb, int relu, int vw)
+ * local size 2 along the panels (a ragged last group). tm and tnb clamped to
+ * the batch and the blocks, as plan.c does (the kernel needs it); pf 1: the
+ * inputs as a compile-time constant (KDIM) and the prefetch on, as on CPUs. */
+static void check_fc_kb(int n, int o, int in, int tm, int tnb, int rt, int kb, int relu, int vw,
+                        int pf)
 {
+    int nblocks = (o + vw - 1) / vw;
+    tm = tm < n ? tm : n;
+    tnb = tnb < nblocks ? tnb : nblocks;
     float *w = random_floats((size_t)o * in), *x = random_floats((size_t)n * in);
     float *b = random_floats((size_t)o);
     int padded = an__conv_arranged_oc(o, 1, vw);
@@ -1082,8 +1088,14 @@ static void check_fc_kb(int n, int o, int in, int tm, int tnb, int rt, int kb, i
             scale[(size_t)r * o + c] = mag;
         }
     char opts[160];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d -DVW=%d -DRT=%d -DKB=%d",
-             relu, tm, tnb, vw, rt, kb);
+    int len = snprintf(opts, sizeof opts,
+                       "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d -DVW=%d -DRT=%d -DKB=%d", relu, tm,
+                       tnb, vw, rt, kb);
+    an_device_info info;
+    an_device_get_info(dev, &info);
+    if (pf) /* the prefetch where tuning.c turns it on: PoCL (Oclgrind refuses it) */
+        snprintf(opts + len, sizeof opts - len, " -DKDIM=%d -DPREFETCH=%d", in,
+                 strstr(info.platform, "Portable Computing Language") != NULL);
     cl_kernel k = kernel("fc_kb.cl", opts, "fc_kb");
     cl_mem bw = buffer(wp, (size_t)padded * in), bx = buffer(x, (size_t)n * in);
     cl_mem bb = buffer(bp, (size_t)padded), by = poisoned(nout);
@@ -1099,8 +1111,8 @@ static void check_fc_kb(int n, int o, int in, int tm, int tnb, int rt, int kb, i
                         (size_t)(((o + vw - 1) / vw + tnb - 1) / tnb)};
     run(k, 2, global, local);
     char what[160];
-    snprintf(what, sizeof what, "fc_kb N%d %dx%d tm%d tnb%d rt%d kb%d vw%d relu%d", n, o, in, tm,
-             tnb, rt, kb, vw, relu);
+    snprintf(what, sizeof what, "fc_kb N%d %dx%d tm%d tnb%d rt%d kb%d vw%d relu%d pf%d", n, o, in,
+             tm, tnb, rt, kb, vw, relu, pf);
     float *got = read_back(by, nout);
     compare(what, got, want, scale, nout, 1e-5);
     clReleaseKernel(k);
@@ -1110,15 +1122,22 @@ static void check_fc_kb(int n, int o, int in, int tm, int tnb, int rt, int kb, i
 
 START_TEST(test_fc_kb)
 {
-    check_fc_kb(7, 37, 123, 2, 4, 2, 16, 1, 8);  /* K not a multiple of the block */
-    check_fc_kb(7, 37, 123, 3, 1, 1, 50, 0, 16); /* ragged panel, ragged tile */
-    check_fc_kb(16, 64, 77, 2, 4, 8, 256, 1, 8); /* one K block, one panel */
-    check_fc_kb(5, 13, 9, 8, 4, 4, 16, 0, 16);   /* tiles and panel larger than the problem */
-    check_fc_kb(19, 100, 301, 1, 3, 5, 64, 1, 8);
-    check_fc_kb(33, 1000, 64, 2, 2, 3, 17, 0, 16); /* five panels, the last partial */
-    check_fc_kb(64, 45, 130, 2, 4, 32, 32, 1, 8);  /* the batch-64 shape, small */
-    check_fc_kb(21, 19, 67, 16, 1, 2, 4096, 1, 16);
-    check_fc_kb(3, 1000, 201, 3, 2, 16, 48, 1, 8);
+    check_fc_kb(7, 37, 123, 2, 4, 2, 16, 1, 8, 0);  /* K not a multiple of the block */
+    check_fc_kb(7, 37, 123, 3, 1, 1, 50, 0, 16, 1); /* ragged panel, a shifted last tile */
+    check_fc_kb(7, 37, 123, 2, 4, 2, 16, 1, 8, 1);  /* the last work-item's blocks shifted */
+    check_fc_kb(16, 64, 77, 2, 4, 8, 256, 1, 8, 0); /* one K block, one panel */
+    check_fc_kb(5, 13, 9, 8, 4, 4, 16, 0, 16, 1);   /* tiles and panel larger than the problem */
+    check_fc_kb(19, 100, 301, 1, 3, 5, 64, 1, 8, 0);
+    check_fc_kb(33, 1000, 64, 2, 2, 3, 17, 0, 16, 1); /* five panels, the last partial */
+    check_fc_kb(64, 45, 130, 2, 4, 32, 32, 1, 8, 0);  /* the batch-64 shape, small */
+    check_fc_kb(21, 19, 67, 16, 1, 2, 4096, 1, 16, 1);
+    check_fc_kb(3, 1000, 201, 3, 2, 16, 48, 1, 8, 0);
+    /* the CPU defaults (tuning.c): 8 x 3 blocks of 16, 3 x 4 of 8, K blocks
+     * of 64, one panel for 64 rows; ragged batches and a ragged K */
+    check_fc_kb(64, 1000, 301, 8, 3, 8, 64, 1, 16, 1);
+    check_fc_kb(64, 1000, 301, 3, 4, 22, 64, 0, 8, 1);
+    check_fc_kb(37, 100, 200, 8, 3, 8, 64, 1, 16, 1);
+    check_fc_kb(11, 333, 129, 3, 4, 22, 64, 1, 8, 1);
 }
 END_TEST
 

@@ -242,7 +242,8 @@ typedef struct {
     int fc_blocked;        /* 1: fc_gemm/gemv_blocked on (O/VW, I, VW) weights; 0: CLBlast SGEMM
                               and gemv_rows on (O, I) (a model-wide choice: it fixes the layout) */
     int fc_vec;            /* outputs per block of the blocked layout: 8 or 16 (model-wide) */
-    int fc_tm, fc_tnb;     /* fc_gemm tile: batch rows (1..16) x blocks of fc_vec outputs (1..4) */
+    int fc_tm, fc_tnb;     /* fc_gemm and fc_kb tile: batch rows (1..16) x blocks of fc_vec
+                              outputs (1..4) */
     int fc_local;          /* fc_gemm work-group size along dimension 0 */
     int gemv_lws;          /* work-group size of gemv_rows, a power of two */
     int gemv_interleaved;  /* 1: GPU-style interleaved reads; 0: contiguous chunks */

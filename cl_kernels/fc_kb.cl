@@ -23,7 +23,8 @@
 // Global (ceil(N/(TM*RT)), ceil(ceil(O/VW)/TNB)), guarded; any local size.
 // Tuning parameters (tuning.c): fc_tm (TM), fc_tnb (TNB), fc_rt (RT), fc_kb
 // (KB; 0 selects fc_gemm instead) and fc_pf (PREFETCH). OpenCL C 1.2; RELU a
-// compile-time 0/1; KDIM, the inputs I as a compile-time constant, optional.
+// compile-time 0/1; KDIM, the inputs I as a compile-time constant, optional;
+// WHALF=1 for binary16 weights.
 
 #ifndef RELU
 #define RELU 1
@@ -51,7 +52,27 @@
 #endif
 #include "vector.cl"
 
-__kernel void fc_kb(__global const float *restrict x, __global const float *restrict wp,
+// WHALF=1: the weights are IEEE binary16 (wtype half), read through the core
+// OpenCL 1.2 vload_halfN, which widens to float, as in fc.cl; the arithmetic
+// stays float
+#ifndef WHALF
+#define WHALF 0
+#endif
+#if WHALF
+#define wtype half
+#if VW == 16
+#define WLOADV vload_half16
+#elif VW == 8
+#define WLOADV vload_half8
+#else
+#define WLOADV vload_half4
+#endif
+#else
+#define wtype float
+#define WLOADV VLOAD
+#endif
+
+__kernel void fc_kb(__global const float *restrict x, __global const wtype *restrict wp,
                     __global const float *restrict bias, __global float *restrict y, const int N,
                     const int O, const int I)
 {
@@ -64,7 +85,7 @@ __kernel void fc_kb(__global const float *restrict x, __global const float *rest
     // end at the last block and row (TNB <= blocks and TM <= N, plan.c): their
     // leading blocks and rows repeat ones that others store, and are not stored
     const int bs = min(b0, blocks - TNB);
-    const __global float *w0 = wp + (size_t)bs * KDIM * VW;
+    const __global wtype *w0 = wp + (size_t)bs * KDIM * VW;
     floatv acc[RT][TM][TNB];
     for (int r = 0; r < tiles; r++)
 #pragma unroll
@@ -97,7 +118,7 @@ __kernel void fc_kb(__global const float *restrict x, __global const float *rest
                 floatv w[TNB];
 #pragma unroll
                 for (int j = 0; j < TNB; j++)
-                    w[j] = VLOAD(0, w0 + ((size_t)j * KDIM + k) * VW);
+                    w[j] = WLOADV(0, w0 + ((size_t)j * KDIM + k) * VW);
 #pragma unroll
                 for (int i = 0; i < TM; i++) {
                     const floatv xv = (floatv)(xr[i * KDIM + k]);

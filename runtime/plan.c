@@ -594,8 +594,6 @@ static int add_linear_part(an_plan *p, step *s, int layer, int I, int O, int key
             t.fc_tm = N; /* no tile rows past the batch */
         if (t.fc_tnb > (O + vw - 1) / vw)
             t.fc_tnb = (O + vw - 1) / vw; /* nor blocks past the outputs (fc_kb.cl needs both) */
-        if (m->fc_half)
-            t.fc_kb = 0; /* fc_kb.cl reads float32 weights only; fc_gemm reads half */
         /* fc_kb > 0: the K-blocked GEMM (fc_kb.cl), each work-item a panel of
          * fc_rt row tiles, no more than the batch needs */
         int rows = t.fc_tm, rt = (N + t.fc_tm - 1) / t.fc_tm;
@@ -604,8 +602,8 @@ static int add_linear_part(an_plan *p, step *s, int layer, int I, int O, int key
             rows = t.fc_tm * rt;
             snprintf(opts, sizeof opts,
                      "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d -DVW=%d -DRT=%d -DKB=%d -DKDIM=%d "
-                     "-DPREFETCH=%d",
-                     relu, t.fc_tm, t.fc_tnb, vw, rt, t.fc_kb, I, t.fc_pf);
+                     "-DPREFETCH=%d -DWHALF=%d",
+                     relu, t.fc_tm, t.fc_tnb, vw, rt, t.fc_kb, I, t.fc_pf, m->fc_half);
         } else {
             snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d -DVW=%d%s", relu,
                      t.fc_tm, t.fc_tnb, vw, m->fc_half ? " -DWHALF=1" : "");

@@ -132,8 +132,8 @@ END_TEST
  * and adds up in quadrature over the three FC layers; 2e-3 is four times
  * the worst single rounding, so only a real defect passes it), for both
  * variants at batch 1 (gemv_blocked) and 3 (fc_gemm), also when the tuning
- * asks for the CLBlast layout (fc_blocked=0), which half weights override, or
- * the K-blocked GEMM (fc_kb, float32 weights only), which they leave out. */
+ * asks for the CLBlast layout (fc_blocked=0), which half weights override, and
+ * with the K-blocked GEMM (fc_kb) in K blocks of 128 and panels of 4 tiles. */
 START_TEST(test_half_weights)
 {
     static const char *const variants[] = {"torchvision-224", "caffe-227"};

@@ -1070,6 +1070,8 @@ static void check_fc_kb(int n, int o, int in, int tm, int tnb, int rt, int kb, i
     tnb = tnb < nblocks ? tnb : nblocks;
     float *w = random_floats((size_t)o * in), *x = random_floats((size_t)n * in);
     float *b = random_floats((size_t)o);
+    if (fc_half)
+        round_to_half(w, (size_t)o * in);
     int padded = an__conv_arranged_oc(o, 1, vw);
     float *wp = malloc((size_t)padded * in * sizeof *wp), *bp = malloc((size_t)padded * sizeof *bp);
     an__conv_weights_arrange(w, wp, o, in, 1, 1, vw);
@@ -1088,16 +1090,17 @@ static void check_fc_kb(int n, int o, int in, int tm, int tnb, int rt, int kb, i
             scale[(size_t)r * o + c] = mag;
         }
     char opts[160];
-    int len = snprintf(opts, sizeof opts,
-                       "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d -DVW=%d -DRT=%d -DKB=%d", relu, tm,
-                       tnb, vw, rt, kb);
+    int len =
+        snprintf(opts, sizeof opts,
+                 "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d -DVW=%d -DRT=%d -DKB=%d -DWHALF=%d",
+                 relu, tm, tnb, vw, rt, kb, fc_half);
     an_device_info info;
     an_device_get_info(dev, &info);
     if (pf) /* the prefetch where tuning.c turns it on: PoCL (Oclgrind refuses it) */
         snprintf(opts + len, sizeof opts - len, " -DKDIM=%d -DPREFETCH=%d", in,
                  strstr(info.platform, "Portable Computing Language") != NULL);
     cl_kernel k = kernel("fc_kb.cl", opts, "fc_kb");
-    cl_mem bw = buffer(wp, (size_t)padded * in), bx = buffer(x, (size_t)n * in);
+    cl_mem bw = weight_buffer(wp, (size_t)padded * in), bx = buffer(x, (size_t)n * in);
     cl_mem bb = buffer(bp, (size_t)padded), by = poisoned(nout);
     arg_mem(k, 0, bx);
     arg_mem(k, 1, bw);
@@ -1111,8 +1114,8 @@ static void check_fc_kb(int n, int o, int in, int tm, int tnb, int rt, int kb, i
                         (size_t)(((o + vw - 1) / vw + tnb - 1) / tnb)};
     run(k, 2, global, local);
     char what[160];
-    snprintf(what, sizeof what, "fc_kb N%d %dx%d tm%d tnb%d rt%d kb%d vw%d relu%d pf%d", n, o, in,
-             tm, tnb, rt, kb, vw, relu, pf);
+    snprintf(what, sizeof what, "fc_kb N%d %dx%d tm%d tnb%d rt%d kb%d vw%d relu%d pf%d%s", n, o, in,
+             tm, tnb, rt, kb, vw, relu, pf, fc_half ? " half" : "");
     float *got = read_back(by, nout);
     compare(what, got, want, scale, nout, 1e-5);
     clReleaseKernel(k);
@@ -1138,6 +1141,11 @@ START_TEST(test_fc_kb)
     check_fc_kb(64, 1000, 301, 3, 4, 22, 64, 0, 8, 1);
     check_fc_kb(37, 100, 200, 8, 3, 8, 64, 1, 16, 1);
     check_fc_kb(11, 333, 129, 3, 4, 22, 64, 1, 8, 1);
+    /* binary16 weights (-DWHALF=1) */
+    fc_half = 1;
+    check_fc_kb(64, 1000, 301, 8, 3, 8, 64, 1, 16, 1);
+    check_fc_kb(37, 100, 200, 3, 4, 22, 64, 0, 8, 1);
+    check_fc_kb(7, 37, 123, 2, 4, 2, 16, 1, 4, 0);
 }
 END_TEST
 

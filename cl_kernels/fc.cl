@@ -6,7 +6,11 @@
 //    VW (the tuning parameter fc_vec: 8, or 16 on AVX-512 CPUs): fc_gemm, a
 //    register-blocked GEMM with the bias and ReLU fused, for batches above
 //    1, and gemv_blocked for batch 1 (CPUs' default: every work-item streams
-//    one contiguous slab of weights).
+//    one contiguous slab of weights);
+//  - panels (ceil(O/PANEL), I, PANEL), copied from the blocked layout by
+//    fc_panel_arrange when a plan is made: gemv_panel for batch 1 where the
+//    tuning parameter fc_panel is set (CPUs' default), which skips the
+//    inputs that are zero.
 // Also the softmax. OpenCL C 1.2. RELU is a compile-time 0/1.
 // WHALF=1: the weights are stored as IEEE binary16 (wtype half) and read
 // through the core OpenCL 1.2 vload_half/vload_halfN, which widen to float
@@ -205,6 +209,98 @@ __kernel void gemv_blocked(__global const wtype *restrict wp, __global const flo
         if (b * VW + e < O)
             y[b * VW + e] = res[e];
 }
+
+#ifdef PANEL
+// The panel layout: (ceil(O/PANEL), I, PANEL), PANEL outputs per row of a
+// panel (a multiple of VW), from the blocked (ceil(O/VW), I, VW); zero past
+// the blocks. KDIM = I at compile time. One work-item per (panel, input) row,
+// global ceil(O/PANEL) * KDIM. Copies bits: wbits is the weights' storage.
+#if WHALF
+#define wbits ushort
+#else
+#define wbits uint
+#endif
+__kernel void fc_panel_arrange(__global const wbits *restrict src, __global wbits *restrict dst,
+                               const int O)
+{
+    const int panels = (O + PANEL - 1) / PANEL, blocks = (O + VW - 1) / VW;
+    const size_t g = get_global_id(0);
+    if (g >= (size_t)panels * KDIM)
+        return;
+    const int p = (int)(g / KDIM), k = (int)(g % KDIM);
+    __global wbits *d = dst + g * PANEL;
+    for (int v = 0; v < PANEL / VW; v++) {
+        const int b = p * (PANEL / VW) + v;
+        if (b < blocks) {
+            __global const wbits *s = src + ((size_t)b * KDIM + k) * VW;
+#pragma unroll
+            for (int e = 0; e < VW; e++)
+                d[v * VW + e] = s[e];
+        } else {
+#pragma unroll
+            for (int e = 0; e < VW; e++)
+                d[v * VW + e] = 0;
+        }
+    }
+}
+
+// Batch 1 on panel weights: y (O) = act(W . x (KDIM) + bias (ceil(O/VW)*VW)).
+// One work-item per panel, global ceil(O/PANEL). The inputs that are zero
+// are skipped: their products are zero, exactly, because the loader refuses
+// weights that are NaN or infinite. After ReLU about half of the inputs are
+// zero, and each one skipped is PANEL contiguous weights never read: whole
+// 4 KiB pages at PANEL = 1024 floats, which the hardware prefetchers then do
+// not fetch either (they do fetch the single skipped lines of the blocked
+// layout, where skipping saved nothing). NaN inputs are not zero, so they
+// reach the outputs. Each output is one chain of fma over the inputs in
+// order; the accumulators (PANEL floats) stay in the L1 cache.
+__kernel void gemv_panel(__global const wtype *restrict wp, __global const float *restrict x,
+                         __global const float *restrict bias, __global float *restrict y,
+                         const int O)
+{
+    const int p = get_global_id(0);
+    if (p >= (O + PANEL - 1) / PANEL)
+        return;
+    int nz[KDIM]; /* the inputs that are not zero, in order */
+    int n = 0;
+    for (int k = 0; k < KDIM; k++) {
+        nz[n] = k;
+        n += x[k] != 0.0f;
+    }
+    __global const wtype *w = wp + (size_t)p * KDIM * PANEL;
+    floatv acc[PANEL / VW];
+#pragma unroll
+    for (int v = 0; v < PANEL / VW; v++)
+        acc[v] = (floatv)(0.0f);
+    for (int j = 0; j < n; j++) {
+        const int k = nz[j];
+        const floatv xk = (floatv)(x[k]);
+        __global const wtype *r = w + (size_t)k * PANEL;
+#pragma unroll
+        for (int v = 0; v < PANEL / VW; v++)
+            acc[v] = fma(xk, WLOADV(v, r), acc[v]);
+    }
+    const int blocks = (O + VW - 1) / VW;
+    for (int v = 0; v < PANEL / VW; v++) {
+        const int b = p * (PANEL / VW) + v;
+        if (b >= blocks)
+            break;
+        floatv t = acc[v] + VLOAD(b, bias);
+#if RELU
+        t = fmax(t, (floatv)(0.0f));
+#endif
+        if ((b + 1) * VW <= O) {
+            VSTORE(t, b, y);
+        } else {
+            float res[VW];
+            VSTORE(t, 0, res);
+            for (int e = 0; e < VW; e++)
+                if (b * VW + e < O)
+                    y[b * VW + e] = res[e];
+        }
+    }
+}
+#endif
 
 // probs (N, O) = softmax(logits) per row, max-subtracted. One item per row.
 __kernel void softmax_rows(__global const float *restrict logits, __global float *restrict probs,

@@ -272,6 +272,11 @@ typedef struct {
     int fc_rt;             /* fc_kb's panel: row tiles of fc_tm rows per work-item (1..64) */
     int fc_pf;             /* 1: fc_kb prefetches the next K block's weights (clang's
                               __builtin_prefetch: CPUs through PoCL) */
+    int fc_panel;          /* FC at batch 1 on blocked weights: 0 gemv_blocked; else gemv_panel
+                              on a plan-held copy of the weights in panels of this many
+                              outputs (a multiple of fc_vec, 16..4096), narrower where a
+                              layer would have fewer panels than compute units; it skips the
+                              inputs that are zero */
     int io_mapped;         /* 1: the plan's input and output buffers are CL_MEM_ALLOC_HOST_PTR and
                               data moves by map + memcpy + unmap; 0: clEnqueueWrite/ReadBuffer */
     int conv_s2d;          /* 1: a conv layer of stride S > 1 runs through space-to-depth

@@ -23,7 +23,8 @@ typedef struct step {
     /* STEP_GEMM: y (m, n) = x (m, k) . w (n, k)^T, then `kernel` adds the bias */
     cl_mem x, w, y;
     size_t m, n, k;
-    cl_mem temp; /* CLBlast's temporary buffer (NULL when it needs none) */
+    cl_mem temp;  /* CLBlast's temporary buffer (NULL when it needs none) */
+    cl_mem panel; /* gemv_panel's copy of the weights in panels (NULL when none) */
     /* STEP_KERNEL: kernels enqueued after `kernel`, in order (space-to-depth's
      * conv; Winograd's GEMM and output transform, after its input transform
      * or after space-to-depth) */
@@ -532,6 +533,63 @@ fail:
     return status;
 }
 
+/* The panel width gemv_panel uses for a layer of O outputs and I inputs:
+ * tuning.fc_panel rounded down to a multiple of fc_vec, halved while the
+ * layer would have fewer panels than the device has compute units (each
+ * panel is one work-item). 0, gemv_blocked instead: fc_panel is 0, I is
+ * above 16384 (the kernel keeps a list of I ints per work-item), or the
+ * copy would exceed the device's largest allocation. */
+static int panel_width(const an_model *m, int O, int I)
+{
+    int vw = m->tuning.fc_vec, pw = m->tuning.fc_panel / vw * vw;
+    if (pw <= 0 || I > 16384)
+        return 0;
+    while (pw > vw && (O + pw - 1) / pw < (int)m->dev->info.compute_units)
+        pw = pw / 2 / vw * vw > vw ? pw / 2 / vw * vw : vw;
+    size_t bytes = (size_t)((O + pw - 1) / pw) * pw * I * (m->fc_half ? 2 : 4);
+    return bytes <= m->dev->info.max_alloc ? pw : 0;
+}
+
+/* Batch 1 through gemv_panel into step s: copies the blocked weights w into
+ * panels of pw outputs (a buffer the step holds, made here once, on the
+ * device by fc_panel_arrange), then sets up the product with the bias b. */
+static int add_gemv_panel(an_plan *p, step *s, int I, int O, int pw, int relu, cl_mem src,
+                          cl_mem dst, cl_mem w, cl_mem b)
+{
+    int status = AN_OK;
+    an_model *m = p->model;
+    cl_kernel arrange = NULL;
+    char opts[192];
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DVW=%d -DKDIM=%d -DPANEL=%d%s", relu,
+             m->tuning.fc_vec, I, pw, m->fc_half ? " -DWHALF=1" : "");
+    size_t panels = (size_t)(O + pw - 1) / (size_t)pw;
+    size_t bytes = panels * (size_t)I * (size_t)pw * (m->fc_half ? 2 : 4);
+    AN_CL_OBJ(s->panel, clCreateBuffer(m->dev->context, CL_MEM_READ_WRITE, bytes, NULL, &an__err));
+    AN_TRY(an__model_kernel(m, "fc.cl", opts, "fc_panel_arrange", &arrange));
+    AN_CL(clSetKernelArg(arrange, 0, sizeof w, &w));
+    AN_CL(clSetKernelArg(arrange, 1, sizeof s->panel, &s->panel));
+    AN_CL(clSetKernelArg(arrange, 2, sizeof(int), &O));
+    size_t rows = panels * (size_t)I;
+    AN_CL(clEnqueueNDRangeKernel(m->dev->queue, arrange, 1, NULL, &rows, NULL, 0, NULL, NULL));
+    AN_CL(clFinish(m->dev->queue));
+    s->kind = STEP_KERNEL;
+    s->src_arg = 1;
+    AN_TRY(an__model_kernel(m, "fc.cl", opts, "gemv_panel", &s->kernel));
+    cl_kernel k = s->kernel;
+    AN_CL(clSetKernelArg(k, 0, sizeof s->panel, &s->panel));
+    AN_CL(clSetKernelArg(k, 1, sizeof src, &src));
+    AN_CL(clSetKernelArg(k, 2, sizeof b, &b));
+    AN_CL(clSetKernelArg(k, 3, sizeof dst, &dst));
+    AN_CL(clSetKernelArg(k, 4, sizeof(int), &O));
+    s->dims = 1;
+    s->global[0] = panels;
+    s->local[0] = 1;
+fail:
+    if (arrange)
+        clReleaseKernel(arrange);
+    return status;
+}
+
 /* One linear layer, or one part of a split one, into step s: O outputs
  * from the weights w and bias b, written to dst (N, O); key_o is the whole
  * layer's outputs (its tuning key). */
@@ -546,9 +604,15 @@ static int add_linear_part(an_plan *p, step *s, int layer, int I, int O, int key
     s->layer = layer;
     if (N == 1) {
         /* batch 1: a matrix-vector product, bias and ReLU fused. On blocked
-         * weights each work-item streams one contiguous slab (gemv_blocked);
-         * else a work-group per output row (gemv_rows) */
+         * weights each work-item streams one contiguous slab (gemv_blocked),
+         * or one panel of a copy that skips zero inputs (gemv_panel, with
+         * fc_panel); else a work-group per output row (gemv_rows) */
         bool blocked = m->tuning.fc_blocked;
+        int pw = blocked ? panel_width(m, O, I) : 0;
+        if (pw > 0) {
+            s->layer = layer;
+            return add_gemv_panel(p, s, I, O, pw, relu, src, dst, w, b);
+        }
         if (blocked)
             snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DVW=%d%s", relu, vw,
                      m->fc_half ? " -DWHALF=1" : "");
@@ -1237,6 +1301,8 @@ static void step_release(step *s)
         clReleaseKernel(s->kernel);
     if (s->temp)
         clReleaseMemObject(s->temp);
+    if (s->panel)
+        clReleaseMemObject(s->panel);
     if (s->part_y)
         clReleaseMemObject(s->part_y);
     for (int j = 0; j < s->n_more; j++)

@@ -207,6 +207,14 @@ an__tuning an__tuning_defaults(const an_device_info *info)
      * prefetcht0 (its OpenCL prefetch() does nothing); Oclgrind refuses
      * it, other compilers are unmeasured */
     t.fc_pf = cpu && strstr(info->platform, "Portable Computing Language") != NULL;
+    /* FC at batch 1 on CPUs: panels of 1024 outputs (4 KiB rows of float32),
+     * the inputs that are zero skipped. After ReLU about half of FC7's and
+     * FC8's inputs are zero, and a skipped input is a whole page of weights
+     * never read. On PoCL pthread-skylake-avx512 (Xeon), torchvision-224,
+     * seeded weights: FC6/FC7/FC8 took 3.98/1.48/0.53 ms against
+     * gemv_blocked's 5.14/2.36/0.58 (docs/PERFORMANCE.md, "FC at batch 1:
+     * panels that skip zero inputs"). GPUs: gemv_blocked or gemv_rows. */
+    t.fc_panel = cpu ? 1024 : 0;
     /* space-to-depth for stride > 1 (conv1 as a 3x3 conv over 48 channels)
      * on float8 CPUs (AVX2), with a conv1 tile of 3 pixels x 4 blocks: on
      * PoCL pthread-haswell it was faster than direct conv1 (4 x 2) at batch
@@ -276,6 +284,7 @@ static const struct {
     {"fc_kb", offsetof(an__tuning, fc_kb), 0, 4096},
     {"fc_rt", offsetof(an__tuning, fc_rt), 1, 64},
     {"fc_pf", offsetof(an__tuning, fc_pf), 0, 1},
+    {"fc_panel", offsetof(an__tuning, fc_panel), 0, 4096},
     {"io_mapped", offsetof(an__tuning, io_mapped), 0, 1},
     {"conv_s2d", offsetof(an__tuning, conv_s2d), 0, 1},
 };
@@ -310,6 +319,8 @@ int an__tuning_parse(const char *text, an__tuning *t)
             return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning: gemv_lws must be a power of two");
         if (strcmp(param_table[i].name, "conv_vec") == 0 && v != 4 && v != 8 && v != 16)
             return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning: conv_vec must be 4, 8 or 16");
+        if (strcmp(param_table[i].name, "fc_panel") == 0 && v != 0 && v < 16)
+            return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning: fc_panel must be 0 or 16 to 4096");
         if (strcmp(param_table[i].name, "fc_kb") == 0 && v != 0 && v < 16)
             return an__fail(AN_ERR_INVALID_ARGUMENT, "tuning: fc_kb must be 0 or 16 to 4096");
         if (strcmp(param_table[i].name, "wino_m") == 0 && v != 0 && v != 2 && v != 4)

@@ -974,6 +974,81 @@ START_TEST(test_gemv_blocked)
 }
 END_TEST
 
+/* gemv_panel (batch 1, fc_panel): the blocked weights copied into panels of
+ * pw outputs by fc_panel_arrange (into a NaN-poisoned buffer: every element
+ * must be written), then the product; zeros: every input i with i % zeros
+ * == 1 set to 0 (or -0), which the kernel skips; zeros 1: all inputs zero. */
+static void check_gemv_panel(int o, int in, int pw, int relu, int vw, int zeros)
+{
+    float *w = random_floats((size_t)o * in), *x = random_floats((size_t)in);
+    float *b = random_floats((size_t)o);
+    if (fc_half)
+        round_to_half(w, (size_t)o * in);
+    for (int i = 0; i < in; i++)
+        if (zeros == 1 || i % zeros == 1)
+            x[i] = i % 4 == 3 ? -0.0f : 0.0f;
+    int padded = an__conv_arranged_oc(o, 1, vw), panels = (o + pw - 1) / pw;
+    float *wp = malloc((size_t)padded * in * sizeof *wp), *bp = malloc((size_t)padded * sizeof *bp);
+    an__conv_weights_arrange(w, wp, o, in, 1, 1, vw);
+    an__conv_bias_arrange(b, bp, o, 1, vw);
+    double *want = malloc((size_t)o * sizeof *want), *scale = malloc((size_t)o * sizeof *scale);
+    for (int c = 0; c < o; c++) {
+        double acc = b[c], mag = fabs(b[c]);
+        for (int i = 0; i < in; i++) {
+            double v = (double)w[(size_t)c * in + i] * x[i];
+            acc += v;
+            mag += fabs(v);
+        }
+        want[c] = relu && acc < 0 ? 0 : acc;
+        scale[c] = mag;
+    }
+    char opts[160];
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DVW=%d -DKDIM=%d -DPANEL=%d -DWHALF=%d",
+             relu, vw, in, pw, fc_half);
+    cl_kernel arrange = kernel("fc.cl", opts, "fc_panel_arrange");
+    cl_kernel k = kernel("fc.cl", opts, "gemv_panel");
+    cl_mem bw = weight_buffer(wp, (size_t)padded * in), bx = buffer(x, (size_t)in);
+    cl_mem bpanel = poisoned((size_t)panels * pw * in);
+    cl_mem bb = buffer(bp, (size_t)padded), by = poisoned((size_t)o);
+    arg_mem(arrange, 0, bw);
+    arg_mem(arrange, 1, bpanel);
+    arg_int(arrange, 2, o);
+    size_t local = 4, global = ((size_t)panels * in + 3) / 4 * 4; /* a ragged last group */
+    run(arrange, 1, &global, &local);
+    arg_mem(k, 0, bpanel);
+    arg_mem(k, 1, bx);
+    arg_mem(k, 2, bb);
+    arg_mem(k, 3, by);
+    arg_int(k, 4, o);
+    local = 2, global = ((size_t)panels + 1) / 2 * 2;
+    run(k, 1, &global, &local);
+    char what[128];
+    snprintf(what, sizeof what, "gemv_panel %dx%d pw%d vw%d relu%d zeros%d%s", o, in, pw, vw, relu,
+             zeros, fc_half ? " half" : "");
+    float *got = read_back(by, (size_t)o);
+    compare(what, got, want, scale, (size_t)o, 1e-5);
+    clReleaseKernel(arrange), clReleaseKernel(k);
+    clReleaseMemObject(bw), clReleaseMemObject(bx), clReleaseMemObject(bpanel);
+    clReleaseMemObject(bb), clReleaseMemObject(by);
+    free(w), free(x), free(b), free(wp), free(bp), free(want), free(scale), free(got);
+}
+
+START_TEST(test_gemv_panel)
+{
+    check_gemv_panel(37, 123, 32, 1, 8, 2);     /* a ragged last panel, padding blocks */
+    check_gemv_panel(1000, 301, 512, 0, 16, 3); /* FC8's split on two compute units */
+    check_gemv_panel(5, 1001, 16, 1, 16, 2);    /* one block, one panel */
+    check_gemv_panel(64, 3, 64, 0, 16, 2);
+    check_gemv_panel(100, 200, 1024, 1, 16, 5); /* a panel wider than the layer */
+    check_gemv_panel(48, 77, 16, 1, 8, 1000);   /* one zero input */
+    check_gemv_panel(40, 50, 16, 0, 8, 1);      /* every input zero: the bias */
+    fc_half = 1;                                /* binary16 weights (-DWHALF=1) */
+    check_gemv_panel(37, 123, 32, 1, 8, 2);
+    check_gemv_panel(1000, 301, 512, 0, 16, 3);
+    check_gemv_panel(64, 3, 64, 0, 4, 2);
+}
+END_TEST
+
 /* The same kernels on binary16 weights (-DWHALF=1, vload_half/vload_halfN),
  * at odd sizes, every vector width and both gemv_rows orders. */
 START_TEST(test_fc_half)
@@ -1164,6 +1239,7 @@ int main(void)
     tcase_add_test(tc, test_gemv);
     tcase_add_test(tc, test_fc_gemm);
     tcase_add_test(tc, test_gemv_blocked);
+    tcase_add_test(tc, test_gemv_panel);
     tcase_add_test(tc, test_fc_half);
     tcase_add_test(tc, test_bias_act);
     tcase_add_test(tc, test_softmax);

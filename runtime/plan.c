@@ -534,20 +534,27 @@ fail:
 }
 
 /* The panel width gemv_panel uses for a layer of O outputs and I inputs:
- * tuning.fc_panel rounded down to a multiple of fc_vec, halved while the
- * layer would have fewer panels than the device has compute units (each
- * panel is one work-item). 0, gemv_blocked instead: fc_panel is 0, I is
- * above 16384 (the kernel keeps a list of I ints per work-item), or the
- * copy would exceed the device's largest allocation. */
+ * tuning.fc_panel rounded down to a multiple of fc_vec, halved (down to
+ * fc_vec) while the layer would have fewer panels than the device has
+ * compute units (each panel is one work-item) or the copy would exceed the
+ * device's largest allocation. At fc_vec the copy is the size of the blocked
+ * weights, which fit, so a layer split into parts runs gemv_panel as the
+ * whole layer does, with the same arithmetic (the width does not change
+ * it). 0, gemv_blocked instead: fc_panel is 0, or I is above 16384 (the
+ * kernel keeps a list of I ints per work-item). */
 static int panel_width(const an_model *m, int O, int I)
 {
     int vw = m->tuning.fc_vec, pw = m->tuning.fc_panel / vw * vw;
     if (pw <= 0 || I > 16384)
         return 0;
-    while (pw > vw && (O + pw - 1) / pw < (int)m->dev->info.compute_units)
+    for (;;) {
+        size_t panels = (size_t)((O + pw - 1) / pw);
+        size_t bytes = panels * (size_t)pw * (size_t)I * (m->fc_half ? 2 : 4);
+        bool narrower = panels < m->dev->info.compute_units || bytes > m->dev->info.max_alloc;
+        if (pw == vw || !narrower)
+            return pw;
         pw = pw / 2 / vw * vw > vw ? pw / 2 / vw * vw : vw;
-    size_t bytes = (size_t)((O + pw - 1) / pw) * pw * I * (m->fc_half ? 2 : 4);
-    return bytes <= m->dev->info.max_alloc ? pw : 0;
+    }
 }
 
 /* Batch 1 through gemv_panel into step s: copies the blocked weights w into

@@ -94,9 +94,10 @@ static float *logits(const char *selector, const char *max_alloc, const char *va
 }
 
 /* Split linear layers give the unsplit logits bit for bit: both layouts
- * (blocked: gemv_blocked, fc_gemm; rows: gemv_rows, CLBlast SGEMM), batch 1
- * and 3, half-precision weights too, parts of uneven size (7 MiB: FC6 in
- * parts of 192 or 199 rows). */
+ * (blocked: gemv_panel, or gemv_blocked with fc_panel=0, and fc_kb; rows:
+ * gemv_rows, CLBlast SGEMM), batch 1 and 3, half-precision weights too,
+ * parts of uneven size (7 MiB: FC6 in parts of 192 or 199 rows, whose panel
+ * copies are narrower than the whole layer's). */
 START_TEST(split_bit_identical)
 {
     static const struct {
@@ -107,6 +108,7 @@ START_TEST(split_bit_identical)
         {"torchvision-224", "", 1, 0},
         {"torchvision-224", "", 3, 0},
         {"caffe-227", "", 1, 0},
+        {"torchvision-224", "fc_panel=0", 1, 0},
         {"torchvision-224", "fc_blocked=0", 1, 0},
         {"torchvision-224", "fc_blocked=0", 3, 0},
         {"torchvision-224", "", 1, AN_LOAD_WEIGHTS_F16},

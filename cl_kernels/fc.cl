@@ -1,45 +1,25 @@
 // fc.cl - the fully connected layers. Two weight layouts, chosen per device
-// by the tuning parameter fc_blocked (model.c):
+// by the tuning parameter fc_blocked (model.c), and a third made per plan:
 //  - (O, I) row-major: CLBlast's SGEMM for batches above 1, followed by the
 //    bias + ReLU epilogue bias_act; gemv_rows for batch 1 (GPUs' default);
 //  - blocked (ceil(O/VW), I, VW), zero-padded, bias padded to a multiple of
 //    VW (the tuning parameter fc_vec: 8, or 16 on AVX-512 CPUs): fc_gemm, a
 //    register-blocked GEMM with the bias and ReLU fused, for batches above
-//    1, and gemv_blocked for batch 1 (CPUs' default: every work-item streams
-//    one contiguous slab of weights);
+//    1, and gemv_blocked for batch 1 where fc_panel is 0 (every work-item
+//    streams one contiguous slab of weights);
 //  - panels (ceil(O/PANEL), I, PANEL), copied from the blocked layout by
 //    fc_panel_arrange when a plan is made: gemv_panel for batch 1 where the
 //    tuning parameter fc_panel is set (CPUs' default), which skips the
 //    inputs that are zero.
 // Also the softmax. OpenCL C 1.2. RELU is a compile-time 0/1.
-// WHALF=1: the weights are stored as IEEE binary16 (wtype half) and read
-// through the core OpenCL 1.2 vload_half/vload_halfN, which widen to float
-// (no cl_khr_fp16 needed); all arithmetic stays float. WLOAD(i, p) reads
-// weight p[i], WLOADV(i, p) the VW weights at p + i*VW.
+// WHALF=1: the weights are stored as IEEE binary16 (wload.cl: wtype, WLOAD,
+// WLOADV); all arithmetic stays float.
 
 #ifndef RELU
 #define RELU 1
 #endif
 #include "vector.cl"
-
-#ifndef WHALF
-#define WHALF 0
-#endif
-#if WHALF
-#define wtype half
-#define WLOAD(i, p) vload_half(i, p)
-#if VW == 16
-#define WLOADV vload_half16
-#elif VW == 8
-#define WLOADV vload_half8
-#else
-#define WLOADV vload_half4
-#endif
-#else
-#define wtype float
-#define WLOAD(i, p) ((p)[i])
-#define WLOADV VLOAD
-#endif
+#include "wload.cl"
 
 // y (N, O) += bias (O), then ReLU. Global N*O, guarded.
 __kernel void bias_act(__global float *restrict y, __global const float *restrict bias,

@@ -52,25 +52,9 @@
 #endif
 #include "vector.cl"
 
-// WHALF=1: the weights are IEEE binary16 (wtype half), read through the core
-// OpenCL 1.2 vload_halfN, which widens to float, as in fc.cl; the arithmetic
-// stays float
-#ifndef WHALF
-#define WHALF 0
-#endif
-#if WHALF
-#define wtype half
-#if VW == 16
-#define WLOADV vload_half16
-#elif VW == 8
-#define WLOADV vload_half8
-#else
-#define WLOADV vload_half4
-#endif
-#else
-#define wtype float
-#define WLOADV VLOAD
-#endif
+// WHALF=1: the weights are IEEE binary16, read as fc.cl reads them
+// (wload.cl); the arithmetic stays float
+#include "wload.cl"
 
 __kernel void fc_kb(__global const float *restrict x, __global const wtype *restrict wp,
                     __global const float *restrict bias, __global float *restrict y, const int N,

@@ -264,60 +264,85 @@ static unsigned char *program_binary(cl_program prog, size_t *size)
     return bin;
 }
 
+/* Appends len bytes of text to the growing *buf (*n used of *cap). */
+static int text_append(char **buf, size_t *n, size_t *cap, const char *text, size_t len)
+{
+    if (*n + len + 1 > *cap) {
+        size_t want = (*n + len + 1) * 2;
+        char *grown = realloc(*buf, want);
+        if (!grown)
+            return an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory for kernel source");
+        *buf = grown;
+        *cap = want;
+    }
+    memcpy(*buf + *n, text, len);
+    *n += len;
+    (*buf)[*n] = '\0';
+    return AN_OK;
+}
+
 /* file's source as the compiler gets it: "#line 1 \"file\"" first (compiler
- * messages then name the .cl file and its lines), and each line
+ * messages then name the .cl file and its lines), and every line
  * `#include "NAME"` replaced by NAME's source from the same place (embedded or
  * $ALEXNET_KERNEL_DIR) between #line directives. One level: the device
- * compiler cannot see the embedded files, so it never resolves includes. */
+ * compiler cannot see the embedded files, so it never resolves includes, and
+ * an included file that includes another is refused. */
 static int kernel_text(const char *kdir, const char *file, char **out, size_t *out_len)
 {
     int status = AN_OK;
     bool owned = false, inc_owned = false;
-    size_t len = 0, inc_len = 0;
+    size_t len = 0, n = 0, cap = 0;
     const char *inc = NULL, *text = an__kernel_source_in(kdir, file, &len, &owned);
-    char *src = NULL;
+    char *src = NULL, line[512];
     if (!text)
         return AN_ERR_KERNEL_SOURCE;
-    const char *at = strstr(text, "\n#include \"");
-    char name[64] = "";
-    size_t before = len, after_at = len;
-    if (at) {
+    snprintf(line, sizeof line, "#line 1 \"%s\"\n", file);
+    AN_TRY(text_append(&src, &n, &cap, line, strlen(line)));
+    size_t pos = 0;
+    int lines = 1; /* the line of file that text + pos starts */
+    for (;;) {
+        /* from the newline that ends the line before pos: an include right
+         * after an include */
+        const char *at = strstr(text + (pos ? pos - 1 : 0), "\n#include \"");
+        if (!at) {
+            AN_TRY(text_append(&src, &n, &cap, text + pos, len - pos));
+            break;
+        }
+        char name[64] = "";
         const char *q = at + 11, *end = strchr(q, '"');
         if (!end || end == q || (size_t)(end - q) >= sizeof name || memchr(q, '/', end - q)) {
             status = an__fail(AN_ERR_KERNEL_SOURCE, "%s: malformed #include", file);
             goto fail;
         }
         memcpy(name, q, (size_t)(end - q));
+        size_t inc_len = 0;
         inc = an__kernel_source_in(kdir, name, &inc_len, &inc_owned);
         if (!inc) {
             status = AN_ERR_KERNEL_SOURCE;
             goto fail;
         }
-        before = (size_t)(at - text) + 1;
+        if (strncmp(inc, "#include \"", 10) == 0 || strstr(inc, "\n#include \"")) {
+            status = an__fail(AN_ERR_KERNEL_SOURCE, "%s: %s includes another file (one level only)",
+                              file, name);
+            goto fail;
+        }
+        size_t before = (size_t)(at - text) + 1;
         const char *nl = strchr(end, '\n');
-        after_at = nl ? (size_t)(nl - text) + 1 : len;
-    }
-    size_t cap = len + inc_len + strlen(file) + sizeof name + 96;
-    src = malloc(cap);
-    if (!src) {
-        status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory for kernel source");
-        goto fail;
-    }
-    size_t n = (size_t)snprintf(src, cap, "#line 1 \"%s\"\n", file);
-    memcpy(src + n, text, before);
-    n += before;
-    if (inc) {
-        int lines = 1; /* the line the rest of file starts at */
-        for (size_t i = 0; i < after_at; i++)
+        size_t after = nl ? (size_t)(nl - text) + 1 : len;
+        for (size_t i = pos; i < after; i++)
             lines += text[i] == '\n';
-        n += (size_t)snprintf(src + n, cap - n, "#line 1 \"%s\"\n", name);
-        memcpy(src + n, inc, inc_len);
-        n += inc_len;
-        n += (size_t)snprintf(src + n, cap - n, "\n#line %d \"%s\"\n", lines, file);
-        memcpy(src + n, text + after_at, len - after_at);
-        n += len - after_at;
+        AN_TRY(text_append(&src, &n, &cap, text + pos, before - pos));
+        snprintf(line, sizeof line, "#line 1 \"%s\"\n", name);
+        AN_TRY(text_append(&src, &n, &cap, line, strlen(line)));
+        AN_TRY(text_append(&src, &n, &cap, inc, inc_len));
+        snprintf(line, sizeof line, "\n#line %d \"%s\"\n", lines, file);
+        AN_TRY(text_append(&src, &n, &cap, line, strlen(line)));
+        if (inc_owned)
+            free((void *)inc);
+        inc = NULL;
+        inc_owned = false;
+        pos = after;
     }
-    src[n] = '\0';
     *out = src;
     *out_len = n;
     src = NULL;

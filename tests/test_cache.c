@@ -471,22 +471,29 @@ START_TEST(test_cache_dir_home)
 }
 END_TEST
 
-/* `#include "NAME"` splices NAME from the same place: its definitions reach the
- * file, compiler messages after it still give the file's own line numbers, and
- * a missing include is refused by name. */
+/* `#include "NAME"` splices NAME from the same place, every such line of the
+ * file: their definitions reach the file, compiler messages after them still
+ * give the file's own line numbers, a missing include is refused by name, and
+ * so is an included file that includes another (one level only). */
 START_TEST(test_include)
 {
     static const char part[] = "#define TWO 2.0f\n"
                                "__kernel void from_part(__global float *p) { p[0] = TWO; }\n";
-    static const char good[] = "// uses part.cl\n#include \"part.cl\"\n"
-                               "__kernel void after(__global float *p)\n{\n    p[1] = TWO;\n}\n";
-    static const char bad[] = "// uses part.cl\n#include \"part.cl\"\n"
-                              "__kernel void after(__global float *p)\n{\n    p[1] = no_such;\n}\n";
+    static const char part2[] = "#define THREE 3.0f\n";
+    static const char nested[] = "#define THREE 3.0f\n#include \"part.cl\"\n";
+    static const char good[] = "// uses part.cl\n#include \"part.cl\"\n#include \"part2.cl\"\n"
+                               "__kernel void after(__global float *p)\n{\n"
+                               "    p[1] = TWO + THREE;\n}\n";
+    static const char bad[] = "// uses part.cl\n#include \"part.cl\"\n// and part2.cl\n"
+                              "#include \"part2.cl\"\n__kernel void after(__global float *p)\n{\n"
+                              "    p[1] = no_such;\n}\n";
     static const char gone[] = "// x\n#include \"gone.cl\"\n";
     use_kernel_dir(good, sizeof good - 1);
     char path[4200];
     snprintf(path, sizeof path, "%s/part.cl", kernel_dir);
     write_all(path, part, sizeof part - 1);
+    snprintf(path, sizeof path, "%s/part2.cl", kernel_dir);
+    write_all(path, part2, sizeof part2 - 1);
 
     cl_program prog = NULL;
     int status = an__program_get(dev, "probe.cl", "-cl-std=CL1.2", &prog);
@@ -503,9 +510,17 @@ START_TEST(test_include)
     snprintf(path, sizeof path, "%s/probe.cl", kernel_dir);
     write_all(path, bad, sizeof bad - 1);
     ck_assert_int_eq(an__program_get(dev, "probe.cl", "-cl-std=CL1.2", &prog), AN_ERR_BUILD_FAILED);
-    ck_assert_msg(strstr(an_last_error(), "probe.cl:5:") != NULL, "error text: %s",
+    ck_assert_msg(strstr(an_last_error(), "probe.cl:7:") != NULL, "error text: %s",
                   an_last_error());
 
+    write_all(path, good, sizeof good - 1);
+    snprintf(path, sizeof path, "%s/part2.cl", kernel_dir);
+    write_all(path, nested, sizeof nested - 1);
+    ck_assert_int_eq(an__program_get(dev, "probe.cl", NULL, &prog), AN_ERR_KERNEL_SOURCE);
+    ck_assert_msg(strstr(an_last_error(), "part2.cl includes another file") != NULL,
+                  "error text: %s", an_last_error());
+
+    snprintf(path, sizeof path, "%s/probe.cl", kernel_dir);
     write_all(path, gone, sizeof gone - 1);
     ck_assert_int_eq(an__program_get(dev, "probe.cl", NULL, &prog), AN_ERR_KERNEL_SOURCE);
     ck_assert_msg(strstr(an_last_error(), "gone.cl") != NULL, "error text: %s", an_last_error());

@@ -359,6 +359,8 @@ struct an_model {
     an_device *dev;
     bool owns_dev;                /* opened by an_model_load_opts: freed with the model */
     bool forced;                  /* tuning forced by an option or $ALEXNET_TUNING */
+    bool nonfinite;               /* loaded with AN_LOAD_ALLOW_NONFINITE: weights may be NaN or
+                                     infinite, so 0 x w need not be 0 (gemv_panel stays off) */
     bool fc_half;                 /* linear weights are binary16 (AN_LOAD_WEIGHTS_F16), blocked;
                                      fc.cl is built with -DWHALF=1 */
     char *cache_dir, *kernel_dir; /* the load options' (owned), or NULL for the defaults */

@@ -465,6 +465,7 @@ int an_model_load_opts(an_device *dev, const char *variant, const an_load_option
     if (!m)
         return an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory");
     m->variant = v;
+    m->nonfinite = (opts->flags & AN_LOAD_ALLOW_NONFINITE) != 0;
     bool ok = true;
     m->cache_dir = copy_opt(opts->cache_dir, &ok);
     m->kernel_dir = copy_opt(opts->kernel_dir, &ok);

@@ -541,12 +541,15 @@ fail:
  * weights, which fit, so a layer split into parts runs gemv_panel as the
  * whole layer does, with the same arithmetic (the width does not change
  * it). 0, gemv_blocked instead: fc_panel is 0, I is above 16384 (the
- * kernel keeps a list of I ints per work-item), or the device's global
- * memory has no room for a second copy of the model's weights. */
+ * kernel keeps a list of I ints per work-item), the device's global
+ * memory has no room for a second copy of the model's weights, or the model
+ * was loaded with AN_LOAD_ALLOW_NONFINITE (skipping a zero input is exact
+ * only for finite weights: 0 x NaN is NaN). */
 static int panel_width(const an_model *m, int O, int I)
 {
     int vw = m->tuning.fc_vec, pw = m->tuning.fc_panel / vw * vw;
-    if (pw <= 0 || I > 16384 || 2 * (uint64_t)m->weight_bytes > m->dev->info.global_mem)
+    if (pw <= 0 || I > 16384 || m->nonfinite ||
+        2 * (uint64_t)m->weight_bytes > m->dev->info.global_mem)
         return 0;
     for (;;) {
         size_t panels = (size_t)((O + pw - 1) / pw);

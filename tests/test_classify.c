@@ -423,7 +423,7 @@ END_TEST
 
 /* A sparse torchvision-224 F32 file of zeros but one NaN in classifier.6.bias
  * at index 5 (the data region is a hole). */
-static void write_nan_weights(const char *path)
+static void write_nan_weights(const char *path, const char *tensor)
 {
     const an__variant *v = an__variant_find("torchvision-224");
     an__param_shape ps[AN_MAX_LAYERS];
@@ -449,8 +449,10 @@ static void write_nan_weights(const char *path)
             (unsigned long long)(off + 4 * numel), l->bias_name, ps[i].dims[0],
             (unsigned long long)(off + 4 * numel),
             (unsigned long long)(off + 4 * numel + 4 * (uint64_t)ps[i].dims[0]));
+        if (strcmp(l->weight_name, tensor) == 0)
+            nan_at = off + 5 * 4;
         off += 4 * numel;
-        if (strcmp(l->bias_name, "classifier.6.bias") == 0)
+        if (strcmp(l->bias_name, tensor) == 0)
             nan_at = off + 5 * 4;
         off += 4 * (uint64_t)ps[i].dims[0];
     }
@@ -473,7 +475,7 @@ START_TEST(test_nonfinite_weights)
 {
     char weights[512], labels[512], cmd[4096], *out = NULL;
     snprintf(weights, sizeof weights, "%s/nan.safetensors", dir);
-    write_nan_weights(weights);
+    write_nan_weights(weights, "classifier.6.bias");
     make_mixed_folder();
 
     /* refused at load, naming the tensor and the first bad flat index */
@@ -579,6 +581,43 @@ START_TEST(test_nonfinite_weights)
     ck_assert_int_eq(run_capture(cmd, &out), 1);
     ck_assert_msg(strstr(out, "image 0: error") && strstr(out, "image 1: error"), "%s", out);
     free(out);
+}
+END_TEST
+
+/* A NaN weight whose input is zero still reaches the logits at batch 1
+ * (0 x NaN is NaN): a model loaded with AN_LOAD_ALLOW_NONFINITE does not skip
+ * the zero inputs of the FC layers (gemv_panel, fc_panel). The file's other
+ * weights and biases are zero, so every FC input is zero; the NaN is FC8's
+ * weight for output 0, input 5. */
+START_TEST(test_nonfinite_weight_zero_input)
+{
+    char weights[512];
+    snprintf(weights, sizeof weights, "%s/nan_w.safetensors", dir);
+    write_nan_weights(weights, "classifier.6.weight");
+    an_model *m = NULL;
+    ck_assert_msg(
+        an_model_load_flags(dev, "torchvision-224", weights, AN_LOAD_ALLOW_NONFINITE, &m) == AN_OK,
+        "%s", an_last_error());
+    for (int batch = 1; batch <= 2; batch++) {
+        an_plan *p = NULL;
+        ck_assert_msg(an_plan_create(m, batch, 224, 224, &p) == AN_OK, "%s", an_last_error());
+        size_t n = (size_t)batch * 3 * 224 * 224;
+        float *x = malloc(n * sizeof *x), *y = malloc((size_t)batch * AN_CLASSES * sizeof *y);
+        ck_assert(x && y);
+        for (size_t i = 0; i < n; i++)
+            x[i] = (float)(i % 7) - 3.0f;
+        ck_assert_int_eq(an_plan_forward(p, x, y, AN_OUTPUT_LOGITS), AN_OK);
+        for (int b = 0; b < batch; b++) {
+            ck_assert_msg(isnan(y[(size_t)b * AN_CLASSES]), "batch %d image %d: logit 0 is %g",
+                          batch, b, (double)y[(size_t)b * AN_CLASSES]);
+            ck_assert_msg(y[(size_t)b * AN_CLASSES + 1] == 0.0f, "batch %d: logit 1 is %g", batch,
+                          (double)y[(size_t)b * AN_CLASSES + 1]);
+        }
+        free(x);
+        free(y);
+        an_plan_free(p);
+    }
+    an_model_free(m);
 }
 END_TEST
 
@@ -1043,6 +1082,7 @@ int main(void)
     tcase_add_test(tc, test_cli_many_batch7);
     tcase_add_test(tc, test_top_k_nonfinite);
     tcase_add_test(tc, test_nonfinite_weights);
+    tcase_add_test(tc, test_nonfinite_weight_zero_input);
     tcase_add_test(tc, test_f16_safetensors);
     tcase_add_test(tc, test_cli_walk_links);
     tcase_add_test(tc, test_cli_nothing_classified);

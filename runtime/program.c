@@ -286,7 +286,8 @@ static int text_append(char **buf, size_t *n, size_t *cap, const char *text, siz
  * `#include "NAME"` replaced by NAME's source from the same place (embedded or
  * $ALEXNET_KERNEL_DIR) between #line directives. One level: the device
  * compiler cannot see the embedded files, so it never resolves includes, and
- * an included file that includes another is refused. */
+ * an included file that includes another is refused. Textual, not a
+ * preprocessor: such a line inside a comment or `#if 0` is spliced too. */
 static int kernel_text(const char *kdir, const char *file, char **out, size_t *out_len)
 {
     int status = AN_OK;
@@ -301,15 +302,22 @@ static int kernel_text(const char *kdir, const char *file, char **out, size_t *o
     size_t pos = 0;
     int lines = 1; /* the line of file that text + pos starts */
     for (;;) {
-        /* from the newline that ends the line before pos: an include right
-         * after an include */
-        const char *at = strstr(text + (pos ? pos - 1 : 0), "\n#include \"");
+        /* the next line that starts with `#include "`: the file's first
+         * line, or found from the newline that ends the line before pos (an
+         * include right after an include) */
+        const char *at = NULL;
+        if (pos == 0 && strncmp(text, "#include \"", 10) == 0) {
+            at = text;
+        } else {
+            at = strstr(text + (pos ? pos - 1 : 0), "\n#include \"");
+            at = at ? at + 1 : NULL;
+        }
         if (!at) {
             AN_TRY(text_append(&src, &n, &cap, text + pos, len - pos));
             break;
         }
         char name[64] = "";
-        const char *q = at + 11, *end = strchr(q, '"');
+        const char *q = at + 10, *end = strchr(q, '"');
         if (!end || end == q || (size_t)(end - q) >= sizeof name || memchr(q, '/', end - q)) {
             status = an__fail(AN_ERR_KERNEL_SOURCE, "%s: malformed #include", file);
             goto fail;
@@ -326,7 +334,7 @@ static int kernel_text(const char *kdir, const char *file, char **out, size_t *o
                               file, name);
             goto fail;
         }
-        size_t before = (size_t)(at - text) + 1;
+        size_t before = (size_t)(at - text);
         const char *nl = strchr(end, '\n');
         size_t after = nl ? (size_t)(nl - text) + 1 : len;
         for (size_t i = pos; i < after; i++)

@@ -472,7 +472,7 @@ START_TEST(test_cache_dir_home)
 END_TEST
 
 /* `#include "NAME"` splices NAME from the same place, every such line of the
- * file: their definitions reach the file, compiler messages after them still
+ * file, the first line too: their definitions reach the file, compiler messages after them still
  * give the file's own line numbers, a missing include is refused by name, and
  * so is an included file that includes another (one level only). */
 START_TEST(test_include)
@@ -520,7 +520,14 @@ START_TEST(test_include)
     ck_assert_msg(strstr(an_last_error(), "part2.cl includes another file") != NULL,
                   "error text: %s", an_last_error());
 
+    /* an include on the file's first line */
+    static const char first[] = "#include \"part.cl\"\n__kernel void after(__global float *p)\n"
+                                "{\n    p[1] = TWO;\n}\n";
     snprintf(path, sizeof path, "%s/probe.cl", kernel_dir);
+    write_all(path, first, sizeof first - 1);
+    ck_assert_msg(an__program_get(dev, "probe.cl", NULL, &prog) == AN_OK, "%s", an_last_error());
+    clReleaseProgram(prog);
+
     write_all(path, gone, sizeof gone - 1);
     ck_assert_int_eq(an__program_get(dev, "probe.cl", NULL, &prog), AN_ERR_KERNEL_SOURCE);
     ck_assert_msg(strstr(an_last_error(), "gone.cl") != NULL, "error text: %s", an_last_error());

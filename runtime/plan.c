@@ -620,10 +620,8 @@ static int add_linear_part(an_plan *p, step *s, int layer, int I, int O, int key
          * fc_panel); else a work-group per output row (gemv_rows) */
         bool blocked = m->tuning.fc_blocked;
         int pw = blocked ? panel_width(m, O, I) : 0;
-        if (pw > 0) {
-            s->layer = layer;
+        if (pw > 0)
             return add_gemv_panel(p, s, I, O, pw, relu, src, dst, w, b);
-        }
         if (blocked)
             snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DVW=%d%s", relu, vw,
                      m->fc_half ? " -DWHALF=1" : "");

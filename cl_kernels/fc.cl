@@ -228,8 +228,8 @@ __kernel void fc_panel_arrange(__global const wbits *restrict src, __global wbit
 // One work-item per panel, global ceil(O/PANEL). The inputs that are zero
 // are skipped: their products are zero, exactly, because the weights are
 // finite (the loader refuses NaN and infinity; a model loaded with
-// AN_LOAD_ALLOW_NONFINITE runs gemv_blocked instead, plan.c). After ReLU about half of the inputs are
-// zero, and each one skipped is PANEL contiguous weights never read: whole
+// AN_LOAD_ALLOW_NONFINITE runs gemv_blocked instead, plan.c). After ReLU
+// about half of the inputs are zero, and each one skipped is PANEL contiguous weights never read: whole
 // 4 KiB pages at PANEL = 1024 floats, which the hardware prefetchers then do
 // not fetch either (they do fetch the single skipped lines of the blocked
 // layout, where skipping saved nothing). NaN inputs are not zero, so they

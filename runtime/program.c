@@ -281,6 +281,18 @@ static int text_append(char **buf, size_t *n, size_t *cap, const char *text, siz
     return AN_OK;
 }
 
+/* The first line of text at or after offset from (the start of a line) that
+ * begins with `#include "`, or NULL. */
+static const char *next_include(const char *text, size_t from)
+{
+    if (from == 0 && strncmp(text, "#include \"", 10) == 0)
+        return text;
+    /* from the newline that ends the line before: an include right after an
+     * include */
+    const char *at = strstr(text + (from ? from - 1 : 0), "\n#include \"");
+    return at ? at + 1 : NULL;
+}
+
 /* file's source as the compiler gets it: "#line 1 \"file\"" first (compiler
  * messages then name the .cl file and its lines), and every line
  * `#include "NAME"` replaced by NAME's source from the same place (embedded or
@@ -302,16 +314,7 @@ static int kernel_text(const char *kdir, const char *file, char **out, size_t *o
     size_t pos = 0;
     int lines = 1; /* the line of file that text + pos starts */
     for (;;) {
-        /* the next line that starts with `#include "`: the file's first
-         * line, or found from the newline that ends the line before pos (an
-         * include right after an include) */
-        const char *at = NULL;
-        if (pos == 0 && strncmp(text, "#include \"", 10) == 0) {
-            at = text;
-        } else {
-            at = strstr(text + (pos ? pos - 1 : 0), "\n#include \"");
-            at = at ? at + 1 : NULL;
-        }
+        const char *at = next_include(text, pos);
         if (!at) {
             AN_TRY(text_append(&src, &n, &cap, text + pos, len - pos));
             break;
@@ -329,7 +332,7 @@ static int kernel_text(const char *kdir, const char *file, char **out, size_t *o
             status = AN_ERR_KERNEL_SOURCE;
             goto fail;
         }
-        if (strncmp(inc, "#include \"", 10) == 0 || strstr(inc, "\n#include \"")) {
+        if (next_include(inc, 0)) {
             status = an__fail(AN_ERR_KERNEL_SOURCE, "%s: %s includes another file (one level only)",
                               file, name);
             goto fail;

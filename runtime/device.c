@@ -91,13 +91,15 @@ static void fill_info(cl_platform_id p, cl_device_id d, int pi, int di, an_devic
     }
 }
 
-/* $ALEXNET_MAX_ALLOC: a largest allocation to pretend, below the device's
- * own (bytes, or with a K, M or G suffix: KiB, MiB, GiB), so that a small
- * device's limit can be tried on any device. Unset or "": none (*out 0). */
-static int max_alloc_env(uint64_t *out)
+/* A byte count from environment variable `name` (bytes, or with a K, M or
+ * G suffix: KiB, MiB, GiB): $ALEXNET_MAX_ALLOC, a largest allocation, and
+ * $ALEXNET_GLOBAL_MEM, a global memory size, to pretend below the device's
+ * own, so that a small device's limits can be tried on any device. Unset or
+ * "": none (*out 0). */
+static int size_env(const char *name, uint64_t *out)
 {
     *out = 0;
-    const char *v = getenv("ALEXNET_MAX_ALLOC");
+    const char *v = getenv(name);
     if (!v || !*v)
         return AN_OK;
     char *end = NULL;
@@ -113,9 +115,9 @@ static int max_alloc_env(uint64_t *out)
     }
     if (end == v || *end || !isdigit((unsigned char)v[0]) || n == 0 || n > (UINT64_MAX >> shift))
         return an__fail(AN_ERR_INVALID_ARGUMENT,
-                        "$ALEXNET_MAX_ALLOC is '%s'; want a positive number of bytes, "
+                        "$%s is '%s'; want a positive number of bytes, "
                         "optionally with K, M or G (e.g. 128M)",
-                        v);
+                        name, v);
     *out = (uint64_t)n << shift;
     return AN_OK;
 }
@@ -171,18 +173,25 @@ static int device_class_env(an_device_class *out)
                     "$ALEXNET_DEVICE_CLASS is '%s'; want cpu, integrated, discrete or other", v);
 }
 
-/* What fill_info leaves out: $ALEXNET_MAX_ALLOC and $ALEXNET_DEVICE_CLASS
- * applied to dev->info, and whether fma() is in hardware. */
+/* What fill_info leaves out: $ALEXNET_MAX_ALLOC, $ALEXNET_GLOBAL_MEM and
+ * $ALEXNET_DEVICE_CLASS applied to dev->info, and whether fma() is in
+ * hardware. */
 static int finish_device(an_device *dev)
 {
-    uint64_t limit = 0;
-    int status = max_alloc_env(&limit);
+    uint64_t limit = 0, gmem = 0;
+    int status = size_env("ALEXNET_MAX_ALLOC", &limit);
+    if (status == AN_OK)
+        status = size_env("ALEXNET_GLOBAL_MEM", &gmem);
     if (status == AN_OK)
         status = device_class_env(&dev->info.device_class);
     if (status != AN_OK)
         return status;
+    if (gmem && gmem < dev->info.global_mem)
+        dev->info.global_mem = gmem;
     if (limit && limit < dev->info.max_alloc)
         dev->info.max_alloc = limit;
+    if (dev->info.max_alloc > dev->info.global_mem)
+        dev->info.max_alloc = dev->info.global_mem;
     cl_device_fp_config fp = 0;
     dev->fma = clGetDeviceInfo(dev->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) ==
                    CL_SUCCESS &&

@@ -8,6 +8,7 @@
 #define CL_TARGET_OPENCL_VERSION 120
 #endif
 #include <CL/cl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 
@@ -273,7 +274,8 @@ typedef struct {
     int fc_pf;             /* 1: fc_kb prefetches the next K block's weights (clang's
                               __builtin_prefetch: CPUs through PoCL) */
     int fc_panel;          /* FC at batch 1 on blocked weights: 0 gemv_blocked; else gemv_panel
-                              on a plan-held copy of the weights in panels of this many
+                              on a copy of the weights (the model's, shared by its
+                              batch-1 plans: an__fc_panel) in panels of this many
                               outputs (a multiple of fc_vec, 16..4096), narrower where a
                               layer would have fewer panels than compute units; it skips the
                               inputs that are zero */
@@ -355,6 +357,17 @@ typedef struct {
     cl_mem *w, *b; /* n each */
 } an__fc_parts;
 
+/* gemv_panel's copy of one linear layer's (or part's) blocked weights in
+ * panels of pw outputs (plan.c, panel_acquire): made on the device by the
+ * first batch-1 plan that wants it, shared by the model's other plans that
+ * want the same, released when the last of them is freed. */
+typedef struct {
+    cl_mem w;     /* the blocked weights it was copied from (the model's) */
+    int pw, vw;   /* panel width, outputs; w's block width (fc_vec) */
+    cl_mem panel; /* (ceil(O/pw), I, pw) */
+    int users;    /* steps of live plans holding it */
+} an__fc_panel;
+
 struct an_model {
     an_device *dev;
     bool owns_dev;                /* opened by an_model_load_opts: freed with the model */
@@ -394,6 +407,11 @@ struct an_model {
                                       (G, ceil(OC/G/VW), C/G*S*S, ceil(K/S), ceil(K/S), VW); else
                                       NULL */
     size_t weight_bytes;
+    /* gemv_panel's copies in use (n_panels of cap_panels), under panel_lock:
+     * plans of one model may be freed on different threads. */
+    an__fc_panel *panels;
+    int n_panels, cap_panels;
+    pthread_mutex_t panel_lock;
     struct {
         char file[32];
         char options[256];

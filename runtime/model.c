@@ -464,6 +464,7 @@ int an_model_load_opts(an_device *dev, const char *variant, const an_load_option
     m = calloc(1, sizeof *m);
     if (!m)
         return an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory");
+    pthread_mutex_init(&m->panel_lock, NULL);
     m->variant = v;
     m->nonfinite = (opts->flags & AN_LOAD_ALLOW_NONFINITE) != 0;
     bool ok = true;
@@ -572,6 +573,11 @@ void an_model_free(an_model *model)
             free(pt);
         }
     }
+    /* none left unless a plan outlives its model, which the API forbids */
+    for (int i = 0; i < model->n_panels; i++)
+        clReleaseMemObject(model->panels[i].panel);
+    free(model->panels);
+    pthread_mutex_destroy(&model->panel_lock);
     for (int i = 0; i < model->n_programs; i++)
         clReleaseProgram(model->programs[i].program);
     an__tuning_table_free(&model->tuned);

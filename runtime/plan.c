@@ -24,7 +24,8 @@ typedef struct step {
     cl_mem x, w, y;
     size_t m, n, k;
     cl_mem temp;  /* CLBlast's temporary buffer (NULL when it needs none) */
-    cl_mem panel; /* gemv_panel's copy of the weights in panels (NULL when none) */
+    cl_mem panel; /* gemv_panel's copy of the weights in panels, the model's (panel_acquire;
+                     NULL when none) */
     /* STEP_KERNEL: kernels enqueued after `kernel`, in order (space-to-depth's
      * conv; Winograd's GEMM and output transform, after its input transform
      * or after space-to-depth) */
@@ -561,28 +562,86 @@ static int panel_width(const an_model *m, int O, int I)
     }
 }
 
-/* Batch 1 through gemv_panel into step s: copies the blocked weights w into
- * panels of pw outputs (a buffer the step holds, made here once, on the
- * device by fc_panel_arrange), then sets up the product with the bias b. */
+/* The copy of the blocked weights w (O outputs, I inputs) in panels of pw
+ * outputs, for gemv_panel: the model's when one of its plans made it already,
+ * else made here (a buffer filled on the device by fc_panel_arrange, built
+ * with opts) and kept in the model for its other plans. Each acquire is
+ * matched by one panel_release (step_release). */
+static int panel_acquire(an_model *m, cl_mem w, int O, int I, int pw, const char *opts, cl_mem *out)
+{
+    int status = AN_OK;
+    cl_kernel arrange = NULL;
+    cl_mem panel = NULL;
+    *out = NULL;
+    int vw = m->tuning.fc_vec;
+    pthread_mutex_lock(&m->panel_lock);
+    for (int i = 0; i < m->n_panels; i++)
+        if (m->panels[i].w == w && m->panels[i].pw == pw && m->panels[i].vw == vw) {
+            m->panels[i].users++;
+            *out = m->panels[i].panel;
+            pthread_mutex_unlock(&m->panel_lock);
+            return AN_OK;
+        }
+    if (m->n_panels == m->cap_panels) {
+        int cap = m->cap_panels ? 2 * m->cap_panels : 8;
+        an__fc_panel *grown = realloc(m->panels, (size_t)cap * sizeof *grown);
+        if (!grown) {
+            status = an__fail(AN_ERR_OUT_OF_MEMORY, "out of memory");
+            goto fail;
+        }
+        m->panels = grown;
+        m->cap_panels = cap;
+    }
+    size_t panels = (size_t)(O + pw - 1) / (size_t)pw;
+    size_t bytes = panels * (size_t)I * (size_t)pw * (m->fc_half ? 2 : 4);
+    AN_CL_OBJ(panel, clCreateBuffer(m->dev->context, CL_MEM_READ_WRITE, bytes, NULL, &an__err));
+    AN_TRY(an__model_kernel(m, "fc.cl", opts, "fc_panel_arrange", &arrange));
+    AN_CL(clSetKernelArg(arrange, 0, sizeof w, &w));
+    AN_CL(clSetKernelArg(arrange, 1, sizeof panel, &panel));
+    AN_CL(clSetKernelArg(arrange, 2, sizeof(int), &O));
+    size_t rows = panels * (size_t)I;
+    AN_CL(clEnqueueNDRangeKernel(m->dev->queue, arrange, 1, NULL, &rows, NULL, 0, NULL, NULL));
+    AN_CL(clFinish(m->dev->queue));
+    m->panels[m->n_panels++] =
+        (an__fc_panel){.w = w, .pw = pw, .vw = vw, .panel = panel, .users = 1};
+    *out = panel;
+    panel = NULL;
+fail:
+    pthread_mutex_unlock(&m->panel_lock);
+    if (arrange)
+        clReleaseKernel(arrange);
+    if (panel)
+        clReleaseMemObject(panel);
+    return status;
+}
+
+/* Gives back one use of a copy from panel_acquire; the last frees it. */
+static void panel_release(an_model *m, cl_mem panel)
+{
+    pthread_mutex_lock(&m->panel_lock);
+    for (int i = 0; i < m->n_panels; i++)
+        if (m->panels[i].panel == panel) {
+            if (--m->panels[i].users == 0) {
+                clReleaseMemObject(panel);
+                m->panels[i] = m->panels[--m->n_panels];
+            }
+            break;
+        }
+    pthread_mutex_unlock(&m->panel_lock);
+}
+
+/* Batch 1 through gemv_panel into step s: the weights w in panels of pw
+ * outputs (panel_acquire), then the product with the bias b. */
 static int add_gemv_panel(an_plan *p, step *s, int I, int O, int pw, int relu, cl_mem src,
                           cl_mem dst, cl_mem w, cl_mem b)
 {
     int status = AN_OK;
     an_model *m = p->model;
-    cl_kernel arrange = NULL;
     char opts[192];
     snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DVW=%d -DKDIM=%d -DPANEL=%d%s", relu,
              m->tuning.fc_vec, I, pw, m->fc_half ? " -DWHALF=1" : "");
     size_t panels = (size_t)(O + pw - 1) / (size_t)pw;
-    size_t bytes = panels * (size_t)I * (size_t)pw * (m->fc_half ? 2 : 4);
-    AN_CL_OBJ(s->panel, clCreateBuffer(m->dev->context, CL_MEM_READ_WRITE, bytes, NULL, &an__err));
-    AN_TRY(an__model_kernel(m, "fc.cl", opts, "fc_panel_arrange", &arrange));
-    AN_CL(clSetKernelArg(arrange, 0, sizeof w, &w));
-    AN_CL(clSetKernelArg(arrange, 1, sizeof s->panel, &s->panel));
-    AN_CL(clSetKernelArg(arrange, 2, sizeof(int), &O));
-    size_t rows = panels * (size_t)I;
-    AN_CL(clEnqueueNDRangeKernel(m->dev->queue, arrange, 1, NULL, &rows, NULL, 0, NULL, NULL));
-    AN_CL(clFinish(m->dev->queue));
+    AN_TRY(panel_acquire(m, w, O, I, pw, opts, &s->panel));
     s->kind = STEP_KERNEL;
     s->src_arg = 1;
     AN_TRY(an__model_kernel(m, "fc.cl", opts, "gemv_panel", &s->kernel));
@@ -596,8 +655,6 @@ static int add_gemv_panel(an_plan *p, step *s, int I, int O, int pw, int relu, c
     s->global[0] = panels;
     s->local[0] = 1;
 fail:
-    if (arrange)
-        clReleaseKernel(arrange);
     return status;
 }
 
@@ -1304,21 +1361,21 @@ size_t an_plan_activation_bytes(const an_plan *p)
 }
 
 /* Releases a step's kernels and buffers, and its sub-steps'. */
-static void step_release(step *s)
+static void step_release(an_model *m, step *s)
 {
     if (s->kernel)
         clReleaseKernel(s->kernel);
     if (s->temp)
         clReleaseMemObject(s->temp);
     if (s->panel)
-        clReleaseMemObject(s->panel);
+        panel_release(m, s->panel);
     if (s->part_y)
         clReleaseMemObject(s->part_y);
     for (int j = 0; j < s->n_more; j++)
         if (s->more[j].kernel)
             clReleaseKernel(s->more[j].kernel);
     for (int j = 0; j < s->n_sub; j++)
-        step_release(&s->sub[j]);
+        step_release(m, &s->sub[j]);
     free(s->sub);
 }
 
@@ -1328,7 +1385,7 @@ void an_plan_free(an_plan *p)
         return;
     plan_wait(p, false); /* nothing may still use the caller's buffers */
     for (int i = 0; i < AN_MAX_LAYERS; i++)
-        step_release(&p->steps[i]);
+        step_release(p->model, &p->steps[i]);
     if (p->softmax)
         clReleaseKernel(p->softmax);
     cl_mem bufs[] = {p->input[0], p->input[1], p->act[0], p->act[1], p->logits,

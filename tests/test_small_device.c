@@ -5,7 +5,10 @@
  *                              give logits bit-identical to the whole layers';
  *                              mapped input and output (io_mapped) those of
  *                              copies; the integrated class's defaults those of
- *                              the CPU's within float rounding
+ *                              the CPU's within float rounding; batch-1 plans
+ *                              share the model's FC panel copies, made only
+ *                              where global memory has room
+ *                              ($ALEXNET_GLOBAL_MEM)
  *   test_small_device igpu     every variant at its smallest input on Oclgrind
  *                              (tests/oclgrind_igpu.sh sets it up shaped like
  *                              integrated graphics, so of the integrated class
@@ -277,6 +280,127 @@ START_TEST(split_refused)
 }
 END_TEST
 
+/* The panels gemv_panel reads (the FC weights copied at batch 1) that the
+ * model holds now: copies, and uses of them summed. */
+static int live_panels(an_model *m, int *users)
+{
+    *users = 0;
+    for (int i = 0; i < m->n_panels; i++)
+        *users += m->panels[i].users;
+    return m->n_panels;
+}
+
+static void assert_same_logits(const float *a, const float *b, int n, const char *what)
+{
+    for (int j = 0; j < n * AN_CLASSES; j++)
+        ck_assert_msg(memcmp(&a[j], &b[j], sizeof(float)) == 0 && !isnan(a[j]),
+                      "%s: logit %d is %a, then %a", what, j, (double)a[j], (double)b[j]);
+}
+
+static an_plan *make_plan(an_model *m, int batch, int size)
+{
+    an_plan *p = NULL;
+    ck_assert_msg(an_plan_create(m, batch, size, size, &p) == AN_OK, "%s", an_last_error());
+    return p;
+}
+
+static float *forward(an_plan *p, int batch, int size)
+{
+    float *x = random_input((size_t)batch * 3 * size * size, 11);
+    float *y = malloc((size_t)batch * AN_CLASSES * sizeof *y);
+    ck_assert_ptr_nonnull(y);
+    for (int i = 0; i < batch * AN_CLASSES; i++)
+        y[i] = NAN;
+    ck_assert_msg(an_plan_forward(p, x, y, AN_OUTPUT_LOGITS) == AN_OK, "%s", an_last_error());
+    free(x);
+    return y;
+}
+
+/* A model's batch-1 plans share one copy of each FC layer's panels: the
+ * second plan makes none, a plan of another batch takes none, the copy
+ * outlives the first plan freed (the second still computes the same logits)
+ * and goes with the last; a later plan makes it again. Split layers (7 MiB)
+ * share per part. */
+START_TEST(panels_shared)
+{
+    static const char *limits[] = {"", "7M"};
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        setenv("ALEXNET_MAX_ALLOC", limits[i], 1);
+        an_model *m = load_model("", "", "torchvision-224");
+        unsetenv("ALEXNET_MAX_ALLOC");
+        ck_assert_int_gt(m->tuning.fc_panel, 0);
+        int size = smallest_input("torchvision-224"), users = 0, parts = 0;
+        for (int j = 0; j < m->n_params; j++)
+            parts += m->parts[j] ? m->parts[j]->n : 0;
+        int copies = parts ? parts : 3; /* FC6-8 whole, or each part of them */
+        ck_assert_int_eq(live_panels(m, &users), 0);
+        an_plan *a = make_plan(m, 1, size);
+        ck_assert_int_eq(live_panels(m, &users), copies);
+        ck_assert_int_eq(users, copies);
+        an_plan *b = make_plan(m, 1, size);
+        an_plan *c = make_plan(m, 2, size);
+        ck_assert_int_eq(live_panels(m, &users), copies);
+        ck_assert_int_eq(users, 2 * copies);
+        float *ya = forward(a, 1, size), *yb = forward(b, 1, size);
+        assert_same_logits(ya, yb, 1, "two batch-1 plans");
+        an_plan_free(a);
+        ck_assert_int_eq(live_panels(m, &users), copies);
+        ck_assert_int_eq(users, copies);
+        float *yb2 = forward(b, 1, size);
+        assert_same_logits(ya, yb2, 1, "after the first plan was freed");
+        an_plan_free(b);
+        ck_assert_int_eq(live_panels(m, &users), 0);
+        an_plan *d = make_plan(m, 1, size);
+        ck_assert_int_eq(live_panels(m, &users), copies);
+        float *yd = forward(d, 1, size);
+        assert_same_logits(ya, yd, 1, "a plan made after both were freed");
+        an_plan_free(d);
+        an_plan_free(c);
+        ck_assert_int_eq(live_panels(m, &users), 0);
+        printf("# torchvision-224 batch 1%s: %d panel copies shared by two plans, freed with the "
+               "last\n",
+               parts ? " at 7 MiB" : "", copies);
+        free(ya);
+        free(yb);
+        free(yb2);
+        free(yd);
+        free_model(m);
+    }
+}
+END_TEST
+
+/* Global memory ($ALEXNET_GLOBAL_MEM) without room for a second copy of the
+ * weights: batch 1 makes no panels and runs gemv_blocked, so its logits are
+ * fc_panel=0's bit for bit. A value that is not a size is refused naming it. */
+START_TEST(panels_need_room)
+{
+    int size = smallest_input("torchvision-224"), users = 0;
+    an_model *off = load_model("", "fc_panel=0", "torchvision-224");
+    an_plan *p = make_plan(off, 1, size);
+    float *want = forward(p, 1, size);
+    an_plan_free(p);
+    free_model(off);
+    setenv("ALEXNET_GLOBAL_MEM", "400M", 1); /* the weights take 244 MB */
+    an_model *m = load_model("", "", "torchvision-224");
+    unsetenv("ALEXNET_GLOBAL_MEM");
+    ck_assert_uint_eq(an_model_device(m)->info.global_mem, 400u << 20);
+    ck_assert_int_gt(m->tuning.fc_panel, 0);
+    p = make_plan(m, 1, size);
+    ck_assert_int_eq(live_panels(m, &users), 0);
+    float *got = forward(p, 1, size);
+    assert_same_logits(want, got, 1, "fc_panel=0, then global memory for one copy");
+    an_plan_free(p);
+    free_model(m);
+    free(want);
+    free(got);
+    an_device *dev = NULL;
+    setenv("ALEXNET_GLOBAL_MEM", "lots", 1);
+    ck_assert_int_eq(an_device_open("cpu", &dev), AN_ERR_INVALID_ARGUMENT);
+    ck_assert_msg(strstr(an_last_error(), "ALEXNET_GLOBAL_MEM"), "%s", an_last_error());
+    unsetenv("ALEXNET_GLOBAL_MEM");
+}
+END_TEST
+
 /* Every variant ($AN_IGPU_VARIANTS, comma-separated, when set) at its
  * smallest input, batch 1, on Oclgrind against PoCL. With $OCLGRIND_QUICK
  * set Oclgrind runs only the first and last work-group of every kernel: its
@@ -340,6 +464,8 @@ int main(int argc, char **argv)
         tcase_add_test(tc, split_refused);
         tcase_add_test(tc, io_mapped_bit_identical);
         tcase_add_test(tc, integrated_defaults_match);
+        tcase_add_test(tc, panels_shared);
+        tcase_add_test(tc, panels_need_room);
     }
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

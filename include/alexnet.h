@@ -225,7 +225,9 @@ typedef struct an_model an_model;
 /* Loads a .safetensors file (F32 or F16 tensors, names as the README lists
  * them) after validating every tensor against the variant, and uploads the
  * weights to dev. A bad file gives AN_ERR_BAD_WEIGHTS naming the tensor; so
- * does a NaN or infinite value, with the tensor and the first bad flat index. */
+ * does a NaN or infinite value, with the tensor and the first bad flat index.
+ * Weights that do not fit the device's global memory (with the transformed
+ * copies the convolutions run from) give AN_ERR_TOO_LARGE. */
 AN_API int an_model_load(an_device *dev, const char *variant, const char *path, an_model **out);
 
 /* Flags of an_model_load_flags. */

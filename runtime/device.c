@@ -3,6 +3,7 @@
  * wrapping the caller's own context and queue (alexnet_opencl.h). Kernel programs live in
  * program.c; this file only knows devices. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,7 @@ static int size_env(const char *name, uint64_t *out)
     if (!v || !*v)
         return AN_OK;
     char *end = NULL;
+    errno = 0;
     unsigned long long n = strtoull(v, &end, 10);
     int shift = 0;
     if (end != v && *end) {
@@ -113,7 +115,8 @@ static int size_env(const char *name, uint64_t *out)
             end++;
         }
     }
-    if (end == v || *end || !isdigit((unsigned char)v[0]) || n == 0 || n > (UINT64_MAX >> shift))
+    if (end == v || *end || !isdigit((unsigned char)v[0]) || errno == ERANGE || n == 0 ||
+        n > (UINT64_MAX >> shift))
         return an__fail(AN_ERR_INVALID_ARGUMENT,
                         "$%s is '%s'; want a positive number of bytes, "
                         "optionally with K, M or G (e.g. 128M)",

@@ -508,6 +508,16 @@ int an_model_load_opts(an_device *dev, const char *variant, const an_load_option
     m->preprocess = w.has_preprocess ? w.preprocess : v->preprocess;
     m->has_preprocess = w.has_preprocess;
     AN_TRY(upload_weights(m, &w));
+    if (m->weight_bytes > m->dev->info.global_mem) {
+        status = an__fail(AN_ERR_TOO_LARGE,
+                          "%s: the weights take %.1f MiB on the device (with the transformed "
+                          "copies its convolutions run from), more than its global memory of "
+                          "%.1f MiB (CL_DEVICE_GLOBAL_MEM_SIZE, or $ALEXNET_GLOBAL_MEM when "
+                          "smaller)",
+                          v->name, (double)m->weight_bytes / 1048576.0,
+                          (double)m->dev->info.global_mem / 1048576.0);
+        goto fail;
+    }
     an__weights_free(&w);
     *out = m;
     return AN_OK;

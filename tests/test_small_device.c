@@ -371,7 +371,9 @@ END_TEST
 
 /* Global memory ($ALEXNET_GLOBAL_MEM) without room for a second copy of the
  * weights: batch 1 makes no panels and runs gemv_blocked, so its logits are
- * fc_panel=0's bit for bit. A value that is not a size is refused naming it. */
+ * fc_panel=0's bit for bit. A value that is not a size (or too large a
+ * number) is refused naming it; global memory below the weights refuses the
+ * model. */
 START_TEST(panels_need_room)
 {
     int size = smallest_input("torchvision-224"), users = 0;
@@ -380,7 +382,7 @@ START_TEST(panels_need_room)
     float *want = forward(p, 1, size);
     an_plan_free(p);
     free_model(off);
-    setenv("ALEXNET_GLOBAL_MEM", "400M", 1); /* the weights take 244 MB */
+    setenv("ALEXNET_GLOBAL_MEM", "400M", 1); /* the model's buffers take 284 MiB */
     an_model *m = load_model("", "", "torchvision-224");
     unsetenv("ALEXNET_GLOBAL_MEM");
     ck_assert_uint_eq(an_model_device(m)->info.global_mem, 400u << 20);
@@ -394,10 +396,21 @@ START_TEST(panels_need_room)
     free(want);
     free(got);
     an_device *dev = NULL;
-    setenv("ALEXNET_GLOBAL_MEM", "lots", 1);
-    ck_assert_int_eq(an_device_open("cpu", &dev), AN_ERR_INVALID_ARGUMENT);
-    ck_assert_msg(strstr(an_last_error(), "ALEXNET_GLOBAL_MEM"), "%s", an_last_error());
+    static const char *bad[] = {"lots", "99999999999999999999", "0"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("ALEXNET_GLOBAL_MEM", bad[i], 1);
+        ck_assert_int_eq(an_device_open("cpu", &dev), AN_ERR_INVALID_ARGUMENT);
+        ck_assert_msg(strstr(an_last_error(), "ALEXNET_GLOBAL_MEM"), "%s", an_last_error());
+    }
+    /* weights beyond global memory: refused when the model loads, naming it */
+    setenv("ALEXNET_GLOBAL_MEM", "100M", 1);
+    ck_assert_msg(an_device_open("cpu", &dev) == AN_OK, "%s", an_last_error());
     unsetenv("ALEXNET_GLOBAL_MEM");
+    an_model *small = NULL;
+    ck_assert_int_eq(an_model_seed(dev, "torchvision-224", 7, &small), AN_ERR_TOO_LARGE);
+    ck_assert_ptr_null(small);
+    ck_assert_msg(strstr(an_last_error(), "global memory"), "%s", an_last_error());
+    an_device_free(dev);
 }
 END_TEST
 

@@ -125,7 +125,9 @@ typedef struct {
     char driver[64];    /* CL_DRIVER_VERSION */
     an_device_type type;
     unsigned compute_units;
-    uint64_t global_mem, max_alloc, local_mem; /* bytes */
+    uint64_t global_mem, max_alloc, local_mem; /* bytes; for a device opened with
+                                                  $ALEXNET_GLOBAL_MEM or $ALEXNET_MAX_ALLOC
+                                                  set below the device's own, those */
     size_t max_work_group;
     int fp16, fp64;               /* 1 when the device reports the extension */
     int float_vector;             /* CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT */
@@ -136,8 +138,9 @@ typedef struct {
 } an_device_info;
 
 /* Enumerates every device of every platform into a new array that the caller
- * frees with free(). Returns AN_ERR_NO_PLATFORM or AN_ERR_NO_DEVICE when there
- * is nothing to list. */
+ * frees with free(), as the devices report themselves ($ALEXNET_* overrides
+ * apply to opened devices only: an_device_info). Returns AN_ERR_NO_PLATFORM or
+ * AN_ERR_NO_DEVICE when there is nothing to list. */
 AN_API int an_device_list(an_device_info **out, int *count);
 
 /* Opens several devices for an_classify_files_multi: selectors is a

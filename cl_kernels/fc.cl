@@ -224,17 +224,25 @@ __kernel void fc_panel_arrange(__global const wbits *restrict src, __global wbit
     }
 }
 
-// Batch 1 on panel weights: y (O) = act(W . x (KDIM) + bias (ceil(O/VW)*VW)).
-// One work-item per panel, global ceil(O/PANEL). The inputs that are zero
-// are skipped: their products are zero, exactly, because the weights are
-// finite (the loader refuses NaN and infinity; a model loaded with
-// AN_LOAD_ALLOW_NONFINITE runs gemv_blocked instead, plan.c). After ReLU
-// about half of the inputs are zero, and each one skipped is PANEL contiguous weights never read: whole
-// 4 KiB pages at PANEL = 1024 floats, which the hardware prefetchers then do
-// not fetch either (they do fetch the single skipped lines of the blocked
-// layout, where skipping saved nothing). NaN inputs are not zero, so they
-// reach the outputs. Each output is one chain of fma over the inputs in
-// order; the accumulators (PANEL floats) stay in the L1 cache.
+// Small batches on panel weights: y (ROWS, O) = act(x (ROWS, KDIM) . W^T +
+// bias (ceil(O/VW)*VW)), ROWS from 1 to fc_panel_batch (plan.c). One
+// work-item per panel, global ceil(O/PANEL). The input columns that are zero
+// in every row are skipped: their products are zero, exactly, because the
+// weights are finite (the loader refuses NaN and infinity; a model loaded
+// with AN_LOAD_ALLOW_NONFINITE runs without panels, plan.c). After ReLU about
+// half of the inputs are zero, and each column skipped is PANEL contiguous
+// weights never read: whole 4 KiB pages at PANEL = 1024 floats, which the
+// hardware prefetchers then do not fetch either (they do fetch the single
+// skipped lines of the blocked layout, where skipping saved nothing). NaN
+// inputs are not zero, so they reach the outputs. Each output is one chain of
+// fma over the inputs in order; the accumulators (ROWS x PANEL floats) stay
+// in the L1 cache. A row whose input is zero in a column that is not skipped
+// adds a zero product, which changes no bit of its accumulator (never -0: it
+// starts at +0, and a sum is -0 only when both terms are), so each row gets
+// its batch-1 result bit for bit.
+#ifndef ROWS
+#define ROWS 1
+#endif
 __kernel void gemv_panel(__global const wtype *restrict wp, __global const float *restrict x,
                          __global const float *restrict bias, __global float *restrict y,
                          const int O)
@@ -242,44 +250,59 @@ __kernel void gemv_panel(__global const wtype *restrict wp, __global const float
     const int p = get_global_id(0);
     if (p >= (O + PANEL - 1) / PANEL)
         return;
-    int nz[KDIM]; /* the inputs that are not zero, in order */
+    int nz[KDIM]; /* the inputs that are not zero in some row, in order */
     int n = 0;
     for (int k = 0; k < KDIM; k++) {
         nz[n] = k;
-        n += x[k] != 0.0f;
+        bool any = false;
+#pragma unroll
+        for (int r = 0; r < ROWS; r++)
+            any |= x[r * KDIM + k] != 0.0f;
+        n += any;
     }
     __global const wtype *w = wp + (size_t)p * KDIM * PANEL;
-    floatv acc[PANEL / VW];
+    floatv acc[ROWS][PANEL / VW];
 #pragma unroll
-    for (int v = 0; v < PANEL / VW; v++)
-        acc[v] = (floatv)(0.0f);
-    for (int j = 0; j < n; j++) {
-        const int k = nz[j];
-        const floatv xk = (floatv)(x[k]);
-        __global const wtype *r = w + (size_t)k * PANEL;
+    for (int r = 0; r < ROWS; r++)
 #pragma unroll
         for (int v = 0; v < PANEL / VW; v++)
-            acc[v] = fma(xk, WLOADV(v, r), acc[v]);
-    }
-    const int blocks = (O + VW - 1) / VW;
-    for (int v = 0; v < PANEL / VW; v++) {
-        const int b = p * (PANEL / VW) + v;
-        if (b >= blocks)
-            break;
-        floatv t = acc[v] + VLOAD(b, bias);
-#if RELU
-        t = fmax(t, (floatv)(0.0f));
-#endif
-        if ((b + 1) * VW <= O) {
-            VSTORE(t, b, y);
-        } else {
-            float res[VW];
-            VSTORE(t, 0, res);
-            for (int e = 0; e < VW; e++)
-                if (b * VW + e < O)
-                    y[b * VW + e] = res[e];
+            acc[r][v] = (floatv)(0.0f);
+    for (int j = 0; j < n; j++) {
+        const int k = nz[j];
+        floatv xk[ROWS];
+#pragma unroll
+        for (int r = 0; r < ROWS; r++)
+            xk[r] = (floatv)(x[r * KDIM + k]);
+        __global const wtype *rw = w + (size_t)k * PANEL;
+#pragma unroll
+        for (int v = 0; v < PANEL / VW; v++) {
+            const floatv wv = WLOADV(v, rw);
+#pragma unroll
+            for (int r = 0; r < ROWS; r++)
+                acc[r][v] = fma(xk[r], wv, acc[r][v]);
         }
     }
+    const int blocks = (O + VW - 1) / VW;
+    for (int r = 0; r < ROWS; r++)
+        for (int v = 0; v < PANEL / VW; v++) {
+            const int b = p * (PANEL / VW) + v;
+            if (b >= blocks)
+                break;
+            floatv t = acc[r][v] + VLOAD(b, bias);
+#if RELU
+            t = fmax(t, (floatv)(0.0f));
+#endif
+            __global float *yr = y + (size_t)r * O;
+            if ((b + 1) * VW <= O) {
+                VSTORE(t, b, yr);
+            } else {
+                float res[VW];
+                VSTORE(t, 0, res);
+                for (int e = 0; e < VW; e++)
+                    if (b * VW + e < O)
+                        yr[b * VW + e] = res[e];
+            }
+        }
 }
 #endif
 

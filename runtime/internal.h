@@ -273,12 +273,14 @@ typedef struct {
     int fc_rt;             /* fc_kb's panel: row tiles of fc_tm rows per work-item (1..64) */
     int fc_pf;             /* 1: fc_kb prefetches the next K block's weights (clang's
                               __builtin_prefetch: CPUs through PoCL) */
-    int fc_panel;          /* FC at batch 1 on blocked weights: 0 gemv_blocked; else gemv_panel
-                              on a copy of the weights (the model's, shared by its
-                              batch-1 plans: an__fc_panel) in panels of this many
-                              outputs (a multiple of fc_vec, 16..4096), narrower where a
-                              layer would have fewer panels than compute units; it skips the
-                              inputs that are zero */
+    int fc_panel;          /* FC at batch 1 to fc_panel_batch on blocked weights: 0
+                              gemv_blocked (batch 1) or the FC GEMMs; else gemv_panel on a
+                              copy of the weights (the model's, shared by its plans:
+                              an__fc_panel) in panels of this many outputs (a multiple of
+                              fc_vec, 16..4096), narrower where a layer would have fewer
+                              panels than compute units; it skips the inputs that are zero
+                              in every row of the batch */
+    int fc_panel_batch;    /* the largest batch that runs gemv_panel (1..8) */
     int io_mapped;         /* 1: the plan's input and output buffers are CL_MEM_ALLOC_HOST_PTR and
                               data moves by map + memcpy + unmap; 0: clEnqueueWrite/ReadBuffer */
     int conv_s2d;          /* 1: a conv layer of stride S > 1 runs through space-to-depth

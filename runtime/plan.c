@@ -630,16 +630,17 @@ static void panel_release(an_model *m, cl_mem panel)
     pthread_mutex_unlock(&m->panel_lock);
 }
 
-/* Batch 1 through gemv_panel into step s: the weights w in panels of pw
- * outputs (panel_acquire), then the product with the bias b. */
+/* Batch 1 to fc_panel_batch through gemv_panel into step s: the weights w in
+ * panels of pw outputs (panel_acquire), then the product with the bias b, the
+ * batch's rows at once (-DROWS). */
 static int add_gemv_panel(an_plan *p, step *s, int I, int O, int pw, int relu, cl_mem src,
                           cl_mem dst, cl_mem w, cl_mem b)
 {
     int status = AN_OK;
     an_model *m = p->model;
     char opts[192];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DVW=%d -DKDIM=%d -DPANEL=%d%s", relu,
-             m->tuning.fc_vec, I, pw, m->fc_half ? " -DWHALF=1" : "");
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DVW=%d -DKDIM=%d -DPANEL=%d -DROWS=%d%s",
+             relu, m->tuning.fc_vec, I, pw, p->batch, m->fc_half ? " -DWHALF=1" : "");
     size_t panels = (size_t)(O + pw - 1) / (size_t)pw;
     AN_TRY(panel_acquire(m, w, O, I, pw, opts, &s->panel));
     s->kind = STEP_KERNEL;
@@ -670,6 +671,13 @@ static int add_linear_part(an_plan *p, step *s, int layer, int I, int O, int key
     int vw = m->tuning.fc_vec; /* the model's: the blocked weights are arranged for it */
     char opts[160];
     s->layer = layer;
+    if (N > 1 && N <= m->tuning.fc_panel_batch && m->tuning.fc_blocked) {
+        /* a small batch: gemv_panel with one row of accumulators per image,
+         * the input columns that are zero in every row skipped */
+        int pw = panel_width(m, O, I);
+        if (pw > 0)
+            return add_gemv_panel(p, s, I, O, pw, relu, src, dst, w, b);
+    }
     if (N == 1) {
         /* batch 1: a matrix-vector product, bias and ReLU fused. On blocked
          * weights each work-item streams one contiguous slab (gemv_blocked),

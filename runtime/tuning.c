@@ -215,6 +215,12 @@ an__tuning an__tuning_defaults(const an_device_info *info)
      * gemv_blocked's 5.14/2.36/0.58 (docs/PERFORMANCE.md, "FC at batch 1:
      * panels that skip zero inputs"). GPUs: gemv_blocked or gemv_rows. */
     t.fc_panel = cpu ? 1024 : 0;
+    /* and up to batch 4, where an input column zero in every row is skipped:
+     * torchvision-224 on PoCL pthread-skylake-avx512 (AMD EPYC Zen 4), end
+     * to end against the K-blocked GEMM (min of 3 interleaved rounds) 14.4
+     * against 16.1 ms at batch 2, 19.0 against 20.5 at 3, 23.8 against 24.7
+     * at 4 (docs/PERFORMANCE.md, "FC at batches 2 to 4") */
+    t.fc_panel_batch = 4;
     /* space-to-depth for stride > 1 (conv1 as a 3x3 conv over 48 channels)
      * on float8 CPUs (AVX2), with a conv1 tile of 3 pixels x 4 blocks: on
      * PoCL pthread-haswell it was faster than direct conv1 (4 x 2) at batch
@@ -285,6 +291,7 @@ static const struct {
     {"fc_rt", offsetof(an__tuning, fc_rt), 1, 64},
     {"fc_pf", offsetof(an__tuning, fc_pf), 0, 1},
     {"fc_panel", offsetof(an__tuning, fc_panel), 0, 4096},
+    {"fc_panel_batch", offsetof(an__tuning, fc_panel_batch), 1, 8},
     {"io_mapped", offsetof(an__tuning, io_mapped), 0, 1},
     {"conv_s2d", offsetof(an__tuning, conv_s2d), 0, 1},
 };

@@ -177,10 +177,11 @@ END_TEST
  * GEMM (igemm.cl) on every conv layer, conv1's 11x11 stride 4 and groups
  * included, in float16 with a K-step (24) that divides few of the layers'
  * C*K*K, the K-blocked FC GEMM (fc_kb.cl) in float16 with K blocks of 48
- * and panels of 2 rows (batch 3: a ragged second panel), and batch 1's
- * gemv_panel in panels of 48 outputs (FC8's last one ragged); the defaults
- * run gemv_panel in panels of up to 1024 on CPUs. Batches 1 (GEMV) and 3
- * (GEMM) keep the runtime modest. */
+ * and panels of 2 rows (batch 3: a ragged second panel; fc_panel_batch=1
+ * keeps batch 3 off gemv_panel), and batch 1's gemv_panel in panels of 48
+ * outputs (FC8's last one ragged); the defaults run gemv_panel in panels of
+ * up to 1024 on CPUs at both batches. Batches 1 (GEMV) and 3 (GEMM, or
+ * gemv_panel's three rows) keep the runtime modest. */
 static const char *const tuning_sets[] = {
     "fc_blocked=0,conv_tx=2,conv_ocb=1,conv1_tx=3,conv1_ocb=1,conv_vec=4,gemv_lws=16,"
     "gemv_interleaved=1,pool_px=1,conv_algo=0",
@@ -188,7 +189,7 @@ static const char *const tuning_sets[] = {
     "fc_tnb=3,fc_local=2,conv_local=2,pointwise_local=8,pool_px=5,conv_algo=1,wino_tt=3,"
     "wino_ocb=2,wino_fused=1,wino_m=4,fc_panel=0",
     "conv_algo=2,conv_vec=16,ig_mb=3,ig_nb=2,ig_ks=24,ig_lx=16,ig_ly=4,fc_vec=16,fc_tm=1,"
-    "fc_kb=48,fc_rt=2,fc_panel=48",
+    "fc_kb=48,fc_rt=2,fc_panel=48,fc_panel_batch=1",
 };
 
 static void check_tuned(const char *variant, const char *tag)

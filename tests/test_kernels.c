@@ -974,42 +974,27 @@ START_TEST(test_gemv_blocked)
 }
 END_TEST
 
-/* gemv_panel (batch 1, fc_panel): the blocked weights copied into panels of
- * pw outputs by fc_panel_arrange (into a NaN-poisoned buffer: every element
- * must be written), then the product; zeros: every input i with i % zeros
- * == 1 set to 0 (or -0), which the kernel skips; zeros 1: all inputs zero. */
-static void check_gemv_panel(int o, int in, int pw, int relu, int vw, int zeros)
+/* gemv_panel (batches 1 to fc_panel_batch, fc_panel) on `rows` rows: the
+ * blocked weights copied into panels of pw outputs by fc_panel_arrange (into
+ * a NaN-poisoned buffer: every element must be written), then the product.
+ * zeros: every input i with i % zeros == 1 set to 0 (or -0) in every row, a
+ * column the kernel skips; in odd rows also those with i % zeros == 2 (zero
+ * in some rows only, so multiplied); zeros 1: all inputs zero. Several rows
+ * must give each row's batch-1 result bit for bit: a zero product added to
+ * an accumulator changes no bit of it. Returns the outputs (rows, o). */
+static float *run_gemv_panel(const float *wp, const float *bp, const float *x, int o, int in,
+                             int pw, int relu, int vw, int rows)
 {
-    float *w = random_floats((size_t)o * in), *x = random_floats((size_t)in);
-    float *b = random_floats((size_t)o);
-    if (fc_half)
-        round_to_half(w, (size_t)o * in);
-    for (int i = 0; i < in; i++)
-        if (zeros == 1 || i % zeros == 1)
-            x[i] = i % 4 == 3 ? -0.0f : 0.0f;
     int padded = an__conv_arranged_oc(o, 1, vw), panels = (o + pw - 1) / pw;
-    float *wp = malloc((size_t)padded * in * sizeof *wp), *bp = malloc((size_t)padded * sizeof *bp);
-    an__conv_weights_arrange(w, wp, o, in, 1, 1, vw);
-    an__conv_bias_arrange(b, bp, o, 1, vw);
-    double *want = malloc((size_t)o * sizeof *want), *scale = malloc((size_t)o * sizeof *scale);
-    for (int c = 0; c < o; c++) {
-        double acc = b[c], mag = fabs(b[c]);
-        for (int i = 0; i < in; i++) {
-            double v = (double)w[(size_t)c * in + i] * x[i];
-            acc += v;
-            mag += fabs(v);
-        }
-        want[c] = relu && acc < 0 ? 0 : acc;
-        scale[c] = mag;
-    }
-    char opts[160];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DVW=%d -DKDIM=%d -DPANEL=%d -DWHALF=%d",
-             relu, vw, in, pw, fc_half);
+    char opts[192];
+    snprintf(opts, sizeof opts,
+             "-cl-std=CL1.2 -DRELU=%d -DVW=%d -DKDIM=%d -DPANEL=%d -DROWS=%d -DWHALF=%d", relu, vw,
+             in, pw, rows, fc_half);
     cl_kernel arrange = kernel("fc.cl", opts, "fc_panel_arrange");
     cl_kernel k = kernel("fc.cl", opts, "gemv_panel");
-    cl_mem bw = weight_buffer(wp, (size_t)padded * in), bx = buffer(x, (size_t)in);
+    cl_mem bw = weight_buffer(wp, (size_t)padded * in), bx = buffer(x, (size_t)rows * in);
     cl_mem bpanel = poisoned((size_t)panels * pw * in);
-    cl_mem bb = buffer(bp, (size_t)padded), by = poisoned((size_t)o);
+    cl_mem bb = buffer(bp, (size_t)padded), by = poisoned((size_t)rows * o);
     arg_mem(arrange, 0, bw);
     arg_mem(arrange, 1, bpanel);
     arg_int(arrange, 2, o);
@@ -1022,30 +1007,74 @@ static void check_gemv_panel(int o, int in, int pw, int relu, int vw, int zeros)
     arg_int(k, 4, o);
     local = 2, global = ((size_t)panels + 1) / 2 * 2;
     run(k, 1, &global, &local);
-    char what[128];
-    snprintf(what, sizeof what, "gemv_panel %dx%d pw%d vw%d relu%d zeros%d%s", o, in, pw, vw, relu,
-             zeros, fc_half ? " half" : "");
-    float *got = read_back(by, (size_t)o);
-    compare(what, got, want, scale, (size_t)o, 1e-5);
+    float *got = read_back(by, (size_t)rows * o);
     clReleaseKernel(arrange), clReleaseKernel(k);
     clReleaseMemObject(bw), clReleaseMemObject(bx), clReleaseMemObject(bpanel);
     clReleaseMemObject(bb), clReleaseMemObject(by);
+    return got;
+}
+
+static void check_gemv_panel(int o, int in, int pw, int relu, int vw, int zeros, int rows)
+{
+    float *w = random_floats((size_t)o * in), *x = random_floats((size_t)rows * in);
+    float *b = random_floats((size_t)o);
+    if (fc_half)
+        round_to_half(w, (size_t)o * in);
+    for (int r = 0; r < rows; r++)
+        for (int i = 0; i < in; i++)
+            if (zeros == 1 || i % zeros == 1 || (r % 2 == 1 && i % zeros == 2))
+                x[(size_t)r * in + i] = i % 4 == 3 ? -0.0f : 0.0f;
+    int padded = an__conv_arranged_oc(o, 1, vw);
+    float *wp = malloc((size_t)padded * in * sizeof *wp), *bp = malloc((size_t)padded * sizeof *bp);
+    an__conv_weights_arrange(w, wp, o, in, 1, 1, vw);
+    an__conv_bias_arrange(b, bp, o, 1, vw);
+    double *want = malloc((size_t)rows * o * sizeof *want);
+    double *scale = malloc((size_t)rows * o * sizeof *scale);
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < o; c++) {
+            double acc = b[c], mag = fabs(b[c]);
+            for (int i = 0; i < in; i++) {
+                double v = (double)w[(size_t)c * in + i] * x[(size_t)r * in + i];
+                acc += v;
+                mag += fabs(v);
+            }
+            want[(size_t)r * o + c] = relu && acc < 0 ? 0 : acc;
+            scale[(size_t)r * o + c] = mag;
+        }
+    char what[128];
+    snprintf(what, sizeof what, "gemv_panel %dx%d pw%d vw%d relu%d zeros%d rows%d%s", o, in, pw, vw,
+             relu, zeros, rows, fc_half ? " half" : "");
+    float *got = run_gemv_panel(wp, bp, x, o, in, pw, relu, vw, rows);
+    compare(what, got, want, scale, (size_t)rows * o, 1e-5);
+    for (int r = 0; rows > 1 && r < rows; r++) {
+        float *one = run_gemv_panel(wp, bp, x + (size_t)r * in, o, in, pw, relu, vw, 1);
+        for (int c = 0; c < o; c++)
+            ck_assert_msg(memcmp(&one[c], &got[(size_t)r * o + c], sizeof(float)) == 0,
+                          "%s: row %d output %d is %a, alone %a", what, r, c,
+                          (double)got[(size_t)r * o + c], (double)one[c]);
+        free(one);
+    }
     free(w), free(x), free(b), free(wp), free(bp), free(want), free(scale), free(got);
 }
 
 START_TEST(test_gemv_panel)
 {
-    check_gemv_panel(37, 123, 32, 1, 8, 2);     /* a ragged last panel, padding blocks */
-    check_gemv_panel(1000, 301, 512, 0, 16, 3); /* FC8's split on two compute units */
-    check_gemv_panel(5, 1001, 16, 1, 16, 2);    /* one block, one panel */
-    check_gemv_panel(64, 3, 64, 0, 16, 2);
-    check_gemv_panel(100, 200, 1024, 1, 16, 5); /* a panel wider than the layer */
-    check_gemv_panel(48, 77, 16, 1, 8, 1000);   /* one zero input */
-    check_gemv_panel(40, 50, 16, 0, 8, 1);      /* every input zero: the bias */
-    fc_half = 1;                                /* binary16 weights (-DWHALF=1) */
-    check_gemv_panel(37, 123, 32, 1, 8, 2);
-    check_gemv_panel(1000, 301, 512, 0, 16, 3);
-    check_gemv_panel(64, 3, 64, 0, 4, 2);
+    check_gemv_panel(37, 123, 32, 1, 8, 2, 1);     /* a ragged last panel, padding blocks */
+    check_gemv_panel(1000, 301, 512, 0, 16, 3, 1); /* FC8's split on two compute units */
+    check_gemv_panel(5, 1001, 16, 1, 16, 2, 1);    /* one block, one panel */
+    check_gemv_panel(64, 3, 64, 0, 16, 2, 1);
+    check_gemv_panel(100, 200, 1024, 1, 16, 5, 1); /* a panel wider than the layer */
+    check_gemv_panel(48, 77, 16, 1, 8, 1000, 1);   /* one zero input */
+    check_gemv_panel(40, 50, 16, 0, 8, 1, 1);      /* every input zero: the bias */
+    check_gemv_panel(37, 123, 32, 1, 8, 3, 2);     /* two rows: batch 2 */
+    check_gemv_panel(1000, 301, 512, 0, 16, 4, 3);
+    check_gemv_panel(100, 77, 1024, 1, 16, 3, 4);
+    check_gemv_panel(40, 50, 16, 0, 8, 1, 3);
+    fc_half = 1; /* binary16 weights (-DWHALF=1) */
+    check_gemv_panel(37, 123, 32, 1, 8, 2, 1);
+    check_gemv_panel(1000, 301, 512, 0, 16, 3, 1);
+    check_gemv_panel(64, 3, 64, 0, 4, 2, 1);
+    check_gemv_panel(64, 45, 64, 1, 4, 3, 4);
 }
 END_TEST
 

@@ -316,11 +316,12 @@ static float *forward(an_plan *p, int batch, int size)
     return y;
 }
 
-/* A model's batch-1 plans share one copy of each FC layer's panels: the
- * second plan makes none, a plan of another batch takes none, the copy
- * outlives the first plan freed (the second still computes the same logits)
- * and goes with the last; a later plan makes it again. Split layers (7 MiB)
- * share per part. */
+/* A model's plans of batch 1 to fc_panel_batch share one copy of each FC
+ * layer's panels: the second plan makes none, a batch-2 plan shares it, a
+ * plan of a larger batch (the K-blocked GEMM) takes none; the copy outlives
+ * the first plan freed (the second still computes the same logits) and goes
+ * with the last; a later plan makes it again. Split layers (7 MiB) share per
+ * part. */
 START_TEST(panels_shared)
 {
     static const char *limits[] = {"", "7M"};
@@ -338,9 +339,13 @@ START_TEST(panels_shared)
         ck_assert_int_eq(live_panels(m, &users), copies);
         ck_assert_int_eq(users, copies);
         an_plan *b = make_plan(m, 1, size);
-        an_plan *c = make_plan(m, 2, size);
+        an_plan *c = make_plan(m, m->tuning.fc_panel_batch + 1, size);
         ck_assert_int_eq(live_panels(m, &users), copies);
         ck_assert_int_eq(users, 2 * copies);
+        an_plan *e = make_plan(m, 2, size);
+        ck_assert_int_eq(live_panels(m, &users), copies);
+        ck_assert_int_eq(users, 3 * copies);
+        an_plan_free(e);
         float *ya = forward(a, 1, size), *yb = forward(b, 1, size);
         assert_same_logits(ya, yb, 1, "two batch-1 plans");
         an_plan_free(a);
@@ -357,8 +362,8 @@ START_TEST(panels_shared)
         an_plan_free(d);
         an_plan_free(c);
         ck_assert_int_eq(live_panels(m, &users), 0);
-        printf("# torchvision-224 batch 1%s: %d panel copies shared by two plans, freed with the "
-               "last\n",
+        printf("# torchvision-224 batch 1 and 2%s: %d panel copies shared by three plans, freed "
+               "with the last\n",
                parts ? " at 7 MiB" : "", copies);
         free(ya);
         free(yb);

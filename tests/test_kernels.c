@@ -978,7 +978,7 @@ END_TEST
  * blocked weights copied into panels of pw outputs by fc_panel_arrange (into
  * a NaN-poisoned buffer: every element must be written), then the product.
  * zeros: every input i with i % zeros == 1 set to 0 (or -0) in every row, a
- * column the kernel skips; in odd rows also those with i % zeros == 2 (zero
+ * column the kernel skips; in even rows also those with i % zeros == 2 (zero
  * in some rows only, so multiplied); zeros 1: all inputs zero. Several rows
  * must give each row's batch-1 result bit for bit: a zero product added to
  * an accumulator changes no bit of it. Returns the outputs (rows, o). */
@@ -1022,7 +1022,7 @@ static void check_gemv_panel(int o, int in, int pw, int relu, int vw, int zeros,
         round_to_half(w, (size_t)o * in);
     for (int r = 0; r < rows; r++)
         for (int i = 0; i < in; i++)
-            if (zeros == 1 || i % zeros == 1 || (r % 2 == 1 && i % zeros == 2))
+            if (zeros == 1 || i % zeros == 1 || (r % 2 == 0 && i % zeros == 2))
                 x[(size_t)r * in + i] = i % 4 == 3 ? -0.0f : 0.0f;
     int padded = an__conv_arranged_oc(o, 1, vw);
     float *wp = malloc((size_t)padded * in * sizeof *wp), *bp = malloc((size_t)padded * sizeof *bp);

@@ -671,10 +671,14 @@ static int add_linear_part(an_plan *p, step *s, int layer, int I, int O, int key
     int vw = m->tuning.fc_vec; /* the model's: the blocked weights are arranged for it */
     char opts[160];
     s->layer = layer;
-    if (N > 1 && N <= m->tuning.fc_panel_batch && m->tuning.fc_blocked) {
-        /* a small batch: gemv_panel with one row of accumulators per image,
-         * the input columns that are zero in every row skipped */
-        int pw = panel_width(m, O, I);
+    if (N > 1 && m->tuning.fc_blocked) {
+        /* a small batch (up to the layer's fc_panel_batch, which the tuning
+         * file may set per layer and batch): gemv_panel with one row of
+         * accumulators per image, the input columns that are zero in every
+         * row skipped */
+        char key[96];
+        an__tuning_fc_key(key, sizeof key, I, key_o, N);
+        int pw = N <= an__tuning_for(m, key).fc_panel_batch ? panel_width(m, O, I) : 0;
         if (pw > 0)
             return add_gemv_panel(p, s, I, O, pw, relu, src, dst, w, b);
     }

@@ -337,6 +337,11 @@ static an__tuning candidate(const an__tuning *def, int i, int fc_blocked)
         t.ig_ly = cands[i].ig[4];
     }
     t.fc_kb = cands[i].fc_kb;
+    /* the candidates that bring a K-blocked GEMM shape time it at every
+     * batch, so that at the batches gemv_panel takes by default (the
+     * defaults' candidate times those) the GEMM competes per layer */
+    if (cands[i].fc_kb)
+        t.fc_panel_batch = 1;
     if (cands[i].fc_rt)
         t.fc_rt = cands[i].fc_rt;
     t.fc_blocked = fc_blocked;
@@ -467,8 +472,9 @@ static void report(const cand_run *c, int batch, int hh, int ww, results *r, boo
             fc += mm;
             if (t->fc_blocked && batch > 1) {
                 an__tuning_fc_key(key, sizeof key, in.c * in.h * in.w, l[li].c, batch);
-                snprintf(params, sizeof params, "fc_tm=%d,fc_tnb=%d,fc_local=%d,fc_kb=%d,fc_rt=%d",
-                         t->fc_tm, t->fc_tnb, t->fc_local, t->fc_kb, t->fc_rt);
+                snprintf(params, sizeof params,
+                         "fc_tm=%d,fc_tnb=%d,fc_local=%d,fc_kb=%d,fc_rt=%d,fc_panel_batch=%d",
+                         t->fc_tm, t->fc_tnb, t->fc_local, t->fc_kb, t->fc_rt, t->fc_panel_batch);
                 record(r, key, params, mm);
             }
         }

@@ -374,6 +374,34 @@ START_TEST(panels_shared)
 }
 END_TEST
 
+/* A tuning file entry per FC layer and batch may send a layer back to the
+ * K-blocked GEMM (fc_panel_batch=1, as the tuner stores where that won):
+ * FC7 at batch 2 then takes no copy, FC6 and FC8 do, and the logits stay
+ * those of the panels within float rounding. */
+START_TEST(panels_per_layer)
+{
+    int size = smallest_input("torchvision-224"), users = 0;
+    an_model *m = load_model("", "", "torchvision-224");
+    an_plan *p = make_plan(m, 2, size);
+    ck_assert_int_eq(live_panels(m, &users), 3);
+    float *want = forward(p, 2, size);
+    an_plan_free(p);
+    ck_assert_int_eq(an__tuning_table_set(&m->tuned, "fc i=4096 o=4096 n=2", "fc_panel_batch=1", 1),
+                     AN_OK);
+    p = make_plan(m, 2, size);
+    ck_assert_int_eq(live_panels(m, &users), 2);
+    float *got = forward(p, 2, size);
+    an_plan_free(p);
+    for (int j = 0; j < 2 * AN_CLASSES; j++)
+        ck_assert_msg(fabs((double)got[j] - want[j]) <= 1e-4 * (1 + fabs(want[j])),
+                      "logit %d: %g with FC7 on the GEMM, %g on panels", j, (double)got[j],
+                      (double)want[j]);
+    free(want);
+    free(got);
+    free_model(m);
+}
+END_TEST
+
 /* Global memory ($ALEXNET_GLOBAL_MEM) without room for a second copy of the
  * weights: batch 1 makes no panels and runs gemv_blocked, so its logits are
  * fc_panel=0's bit for bit. A value that is not a size (or too large a
@@ -483,6 +511,7 @@ int main(int argc, char **argv)
         tcase_add_test(tc, io_mapped_bit_identical);
         tcase_add_test(tc, integrated_defaults_match);
         tcase_add_test(tc, panels_shared);
+        tcase_add_test(tc, panels_per_layer);
         tcase_add_test(tc, panels_need_room);
     }
     suite_add_tcase(s, tc);

@@ -638,11 +638,13 @@ static int add_gemv_panel(an_plan *p, step *s, int I, int O, int pw, int relu, c
 {
     int status = AN_OK;
     an_model *m = p->model;
-    char opts[192];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DVW=%d -DKDIM=%d -DPANEL=%d -DROWS=%d%s",
-             relu, m->tuning.fc_vec, I, pw, p->batch, m->fc_half ? " -DWHALF=1" : "");
+    char copy_opts[160], opts[192];
+    /* the copy's program does not depend on the layer's ReLU or the batch */
+    snprintf(copy_opts, sizeof copy_opts, "-cl-std=CL1.2 -DVW=%d -DKDIM=%d -DPANEL=%d%s",
+             m->tuning.fc_vec, I, pw, m->fc_half ? " -DWHALF=1" : "");
+    snprintf(opts, sizeof opts, "%s -DRELU=%d -DROWS=%d", copy_opts, relu, p->batch);
     size_t panels = (size_t)(O + pw - 1) / (size_t)pw;
-    AN_TRY(panel_acquire(m, w, O, I, pw, opts, &s->panel));
+    AN_TRY(panel_acquire(m, w, O, I, pw, copy_opts, &s->panel));
     s->kind = STEP_KERNEL;
     s->src_arg = 1;
     AN_TRY(an__model_kernel(m, "fc.cl", opts, "gemv_panel", &s->kernel));

@@ -885,6 +885,25 @@ START_TEST(test_gemv)
 }
 END_TEST
 
+/* The double-precision reference of a linear layer: want (n, o) = act(x (n,
+ * in) . w (o, in)^T + b (o)), and scale (n, o) the sum of the magnitudes of
+ * each output's terms (compare's error scale). */
+static void fc_reference(const float *w, const float *x, const float *b, int n, int o, int in,
+                         int relu, double *want, double *scale)
+{
+    for (int r = 0; r < n; r++)
+        for (int c = 0; c < o; c++) {
+            double acc = b[c], mag = fabs(b[c]);
+            for (int i = 0; i < in; i++) {
+                double v = (double)w[(size_t)c * in + i] * x[(size_t)r * in + i];
+                acc += v;
+                mag += fabs(v);
+            }
+            want[(size_t)r * o + c] = relu && acc < 0 ? 0 : acc;
+            scale[(size_t)r * o + c] = mag;
+        }
+}
+
 /* fc_gemm (batch > 1) and gemv_blocked (batch 1) on weights blocked in vw. */
 static void check_fc_blocked(int n, int o, int in, int tm, int tnb, int relu, int vw)
 {
@@ -898,17 +917,7 @@ static void check_fc_blocked(int n, int o, int in, int tm, int tnb, int relu, in
     an__conv_bias_arrange(b, bp, o, 1, vw);
     size_t nout = (size_t)n * o;
     double *want = malloc(nout * sizeof *want), *scale = malloc(nout * sizeof *scale);
-    for (int r = 0; r < n; r++)
-        for (int c = 0; c < o; c++) {
-            double acc = b[c], mag = fabs(b[c]);
-            for (int i = 0; i < in; i++) {
-                double v = (double)w[(size_t)c * in + i] * x[(size_t)r * in + i];
-                acc += v;
-                mag += fabs(v);
-            }
-            want[(size_t)r * o + c] = relu && acc < 0 ? 0 : acc;
-            scale[(size_t)r * o + c] = mag;
-        }
+    fc_reference(w, x, b, n, o, in, relu, want, scale);
     char opts[128];
     snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRELU=%d -DTM=%d -DTNB=%d -DVW=%d -DWHALF=%d", relu,
              tm, tnb, vw, fc_half);
@@ -1030,17 +1039,7 @@ static void check_gemv_panel(int o, int in, int pw, int relu, int vw, int zeros,
     an__conv_bias_arrange(b, bp, o, 1, vw);
     double *want = malloc((size_t)rows * o * sizeof *want);
     double *scale = malloc((size_t)rows * o * sizeof *scale);
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < o; c++) {
-            double acc = b[c], mag = fabs(b[c]);
-            for (int i = 0; i < in; i++) {
-                double v = (double)w[(size_t)c * in + i] * x[(size_t)r * in + i];
-                acc += v;
-                mag += fabs(v);
-            }
-            want[(size_t)r * o + c] = relu && acc < 0 ? 0 : acc;
-            scale[(size_t)r * o + c] = mag;
-        }
+    fc_reference(w, x, b, rows, o, in, relu, want, scale);
     char what[128];
     snprintf(what, sizeof what, "gemv_panel %dx%d pw%d vw%d relu%d zeros%d rows%d%s", o, in, pw, vw,
              relu, zeros, rows, fc_half ? " half" : "");
@@ -1182,17 +1181,7 @@ static void check_fc_kb(int n, int o, int in, int tm, int tnb, int rt, int kb, i
     an__conv_bias_arrange(b, bp, o, 1, vw);
     size_t nout = (size_t)n * o;
     double *want = malloc(nout * sizeof *want), *scale = malloc(nout * sizeof *scale);
-    for (int r = 0; r < n; r++)
-        for (int c = 0; c < o; c++) {
-            double acc = b[c], mag = fabs(b[c]);
-            for (int i = 0; i < in; i++) {
-                double v = (double)w[(size_t)c * in + i] * x[(size_t)r * in + i];
-                acc += v;
-                mag += fabs(v);
-            }
-            want[(size_t)r * o + c] = relu && acc < 0 ? 0 : acc;
-            scale[(size_t)r * o + c] = mag;
-        }
+    fc_reference(w, x, b, n, o, in, relu, want, scale);
     char opts[160];
     int len =
         snprintf(opts, sizeof opts,

@@ -112,10 +112,17 @@ an__tuning an__tuning_defaults(const an_device_info *info)
     t.conv1_ocb = cpu ? (wide ? 4 : 2) : 1;
     t.fc_blocked = cpu ? 1 : 0;
     t.fc_vec = t.conv_vec == 16 ? 16 : 8;
-    /* fc_gemm tiles on PoCL at batch 64: 3 rows x 2 blocks of 16, or 2 x 4
-     * blocks of 8 */
-    t.fc_tm = cpu ? (t.fc_vec == 16 ? 8 : 3) : 8;
-    t.fc_tnb = cpu ? (t.fc_vec == 16 ? 3 : 4) : 1;
+    /* FC tiles on CPUs (fc_kb.cl's, and fc_gemm's where fc_kb is 0): with
+     * float16 (AVX-512's 32 registers) 8 rows x 3 blocks, 24 accumulators;
+     * with float8 (AVX2's 16) 4 rows x 3 blocks, 12 accumulators plus the 3
+     * weight vectors and the broadcast row value: 16. 3 x 4 (12 + 4 + 1)
+     * spills: on PoCL pthread-haswell (AMD EPYC, Zen 3), torchvision-224 at
+     * batch 64, FC6/FC7/FC8 took 57.3/25.1/6.3 ms with it against
+     * 27.9/12.5/3.2 with 4 x 3 (6 x 2: 29.0/12.9/3.2, 2 x 4: 31.9/13.9/3.6);
+     * caffe-227 at 64 and torchvision-224 at 8 the same (docs/PERFORMANCE.md,
+     * "Zen 3 at 860a270"). */
+    t.fc_tm = cpu ? (t.fc_vec == 16 ? 8 : 4) : 8;
+    t.fc_tnb = cpu ? 3 : 1;
     t.fc_local = 1;
     t.gemv_lws = 64;
     while (t.gemv_lws > 1 && (size_t)t.gemv_lws > info->max_work_group)

@@ -427,7 +427,10 @@ __kernel void wino_gemm_out(__global const float *restrict V, __global const flo
                     continue;
                 const int n = tile / TPI, r = tile % TPI;
                 const int oy0 = (r / TW) * WM, ox0 = (r % TW) * WM;
-#pragma unroll
+                // not unrolled: OCB*TT*WM*WM*VW guarded stores are past what
+                // clang will unroll at the larger blocks, and a failed
+                // unroll pragma is a warning on the user's terminal (PoCL);
+                // this runs once per work-item, after the GEMMs
                 for (int q = 0; q < WM * WM; q++) {
                     const int oy = oy0 + q / WM, ox = ox0 + q % WM;
                     if (oy >= OH || ox >= OW)

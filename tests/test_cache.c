@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -574,6 +575,74 @@ START_TEST(test_build_error_line)
 }
 END_TEST
 
+/* Writes probe.cl with a kernel that draws clang's -Wconstant-conversion
+ * (on by default; a #warning would not do: PoCL preprocesses the source to
+ * key its own cache, and the directive's warning never reaches the build
+ * log) into this test's kernel directory, headed by a comment naming this
+ * process, the time and `step`, so that each is a source no cache has seen. */
+static void write_warning_probe(int step)
+{
+    size_t len = 0;
+    char *src = probe_source(&len);
+    char *text = malloc(len + 128);
+    ck_assert_ptr_nonnull(text);
+    int head = snprintf(text, 128,
+                        "// %ld %ld %d\n__kernel void warns(__global char *p) { p[0] = 300; }\n",
+                        (long)getpid(), (long)time(NULL), step);
+    memcpy(text + head, src, len);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/probe.cl", kernel_dir);
+    write_all(path, text, (size_t)head + len);
+    free(text);
+    free(src);
+}
+
+/* $ALEXNET_KERNEL_WERROR=1: a build whose log has a warning fails with the
+ * log; the same source builds without it; an entry built unchecked is not
+ * served to a checked build. probe.cl itself passes checked: on a CPU
+ * without AVX-512 its float16 chain (options without FMA16_HALVES) draws
+ * only the -Wpsabi note, which the check lets through. */
+START_TEST(test_kernel_werror)
+{
+    const char *was = getenv("ALEXNET_KERNEL_WERROR");
+    char saved[16];
+    snprintf(saved, sizeof saved, "%s", was ? was : "");
+    ck_assert_int_eq(setenv("ALEXNET_KERNEL_WERROR", "1", 1), 0);
+    clReleaseProgram(get_probe(NULL, AN_CACHE_MISS));
+
+    /* one source for the first checked build, another for the unchecked
+     * build and the checked one after it */
+    use_kernel_dir(NULL, 0);
+    write_warning_probe(1);
+
+    cl_program prog = (cl_program)&prog;
+    ck_assert_int_eq(an__program_get(dev, "probe.cl", NULL, &prog), AN_ERR_BUILD_FAILED);
+    ck_assert_ptr_null(prog);
+    const char *e = an_last_error();
+    ck_assert_msg(strstr(e, "gave a warning") != NULL, "error text: %s", e);
+    ck_assert_msg(strstr(e, "changes value from 300") != NULL, "error text: %s", e);
+    ck_assert_msg(strstr(e, "probe.cl") != NULL, "error text: %s", e);
+    ck_assert_int_eq(count_entries(NULL, 0), 1); /* the plain probe's only */
+
+    write_warning_probe(2);
+    ck_assert_int_eq(setenv("ALEXNET_KERNEL_WERROR", "0", 1), 0);
+    check_saxpy(get_probe(NULL, AN_CACHE_MISS));
+    ck_assert_int_eq(count_entries(NULL, 0), 2);
+
+    ck_assert_int_eq(setenv("ALEXNET_KERNEL_WERROR", "1", 1), 0);
+    prog = (cl_program)&prog;
+    ck_assert_int_eq(an__program_get(dev, "probe.cl", NULL, &prog), AN_ERR_BUILD_FAILED);
+    ck_assert_ptr_null(prog);
+    ck_assert_msg(strstr(an_last_error(), "changes value from 300") != NULL, "error text: %s",
+                  an_last_error());
+
+    if (was)
+        setenv("ALEXNET_KERNEL_WERROR", saved, 1);
+    else
+        unsetenv("ALEXNET_KERNEL_WERROR");
+}
+END_TEST
+
 static Suite *cache_suite(void)
 {
     Suite *s = suite_create("cache");
@@ -595,6 +664,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, test_cache_dir_home);
     tcase_add_test(tc, test_build_error_line);
     tcase_add_test(tc, test_include);
+    tcase_add_test(tc, test_kernel_werror);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -352,11 +352,12 @@ __kernel void wino_output(__global const float *restrict M, __global const float
 // wino_gemm and wino_output fused (the plan's wino_fused=1): one work-item
 // per (TB blocks of TT tiles, OCB blocks of VW output channels) runs the NP
 // GEMMs a point xi at a time, each point for its TB tile blocks in turn (the
-// point's U block stays in L1), and folds each point's accumulators into the
-// WM x WM output tiles at once (TB*WM*WM*OCB*TT private vectors), so M never
-// reaches memory. Y = A^T M A is linear in M: y[i][k] = sum over xi =
-// a*ALPHA+b of A^T[i][a] A^T[k][b] M[xi], the coefficients 0 and powers of
-// two from 1/16 to 64 in magnitude (exact in float; a 0 adds nothing).
+// point's U block stays in L1), and folds each point's accumulators into a
+// row's sums (TB*WM*OCB*TT private vectors), each row's sums into the WM x WM
+// output tiles (TB*WM*WM*OCB*TT), so M never reaches memory. Y = A^T M A is
+// linear in M: y[i][k] = sum over a of A^T[i][a] (sum over b of A^T[k][b]
+// M[a*ALPHA+b]), the coefficients 0 and powers of two from 1/4 to 8 in
+// magnitude (exact in float; a 0 adds nothing).
 // Global size: (ceil(NTB / TB), G * ceil(BPG / OCB)) = (.., NZ), guarded;
 // the last work-item's blocks may be fewer.
 __kernel void wino_gemm_out(__global const float *restrict V, __global const float *restrict U,
@@ -395,23 +396,50 @@ __kernel void wino_gemm_out(__global const float *restrict V, __global const flo
                 for (int t = 0; t < TT; t++)
                     y[tj][q][i][t] = (floatv)(0.0f);
     const int ntj = min(TB, NTB - tb0);
-    for (int xi = 0; xi < NP; xi++)
-        for (int tj = 0; tj < ntj; tj++) {
-            floatv acc[OCB][TT];
-            point_block(V, U, C, G, BPG, NTB, xi, g, tb0 + tj, b0, acc);
-            const int a = xi / ALPHA, b = xi - a * ALPHA;
-            float co[WM * WM];
+    // the points in rows a of ALPHA (xi = a*ALPHA + b, the order the GEMMs
+    // have always run in): a row's products are first summed over b into
+    // sr[k] = sum_b A^T[k][b] M[a][b], then folded in as y[i][k] +=
+    // A^T[i][a] sr[k], the two-stage order of wino_output. Summing all
+    // ALPHA^2 products A^T[i][a] A^T[k][b] M[a][b] into y in one chain
+    // (before) rounded 3-4x worse: caffe-bvlc-227's probabilities were 1.9e-5
+    // from float64 against 5.6e-6 unfused (conv1 through space-to-depth as
+    // F(4x4,3x3) on AVX2), and it was (WM*WM)/(WM + WM*WM/ALPHA) times the
+    // FMAs
+    floatv sr[TB][WM][OCB][TT];
+    for (int a = 0; a < ALPHA; a++) {
+        for (int tj = 0; tj < TB; tj++)
 #pragma unroll
-            for (int q = 0; q < WM * WM; q++)
-                co[q] = at[q / WM][a] * at[q % WM][b];
-#pragma unroll
-            for (int q = 0; q < WM * WM; q++)
+            for (int k = 0; k < WM; k++)
 #pragma unroll
                 for (int i = 0; i < OCB; i++)
 #pragma unroll
                     for (int t = 0; t < TT; t++)
-                        y[tj][q][i][t] = fma((floatv)(co[q]), acc[i][t], y[tj][q][i][t]);
-        }
+                        sr[tj][k][i][t] = (floatv)(0.0f);
+        for (int b = 0; b < ALPHA; b++)
+            for (int tj = 0; tj < ntj; tj++) {
+                floatv acc[OCB][TT];
+                point_block(V, U, C, G, BPG, NTB, a * ALPHA + b, g, tb0 + tj, b0, acc);
+#pragma unroll
+                for (int k = 0; k < WM; k++) {
+                    const floatv cb = (floatv)(at[k][b]);
+#pragma unroll
+                    for (int i = 0; i < OCB; i++)
+#pragma unroll
+                        for (int t = 0; t < TT; t++)
+                            sr[tj][k][i][t] = fma(cb, acc[i][t], sr[tj][k][i][t]);
+                }
+            }
+        for (int tj = 0; tj < ntj; tj++)
+#pragma unroll
+            for (int q = 0; q < WM * WM; q++) {
+                const floatv ca = (floatv)(at[q / WM][a]);
+#pragma unroll
+                for (int i = 0; i < OCB; i++)
+#pragma unroll
+                    for (int t = 0; t < TT; t++)
+                        y[tj][q][i][t] = fma(ca, sr[tj][q % WM][i][t], y[tj][q][i][t]);
+            }
+    }
     const int ocg = OC / G;
     for (int tj = 0; tj < ntj; tj++)
 #pragma unroll

@@ -73,7 +73,9 @@ test)
     install_missing "${runtime_pkgs[@]}" "${test_pkgs[@]}"
     configure true
     ninja -C "$build"
-    meson test -C "$build" --print-errorlogs --num-processes 1
+    # two at a time: only the tests marked is_parallel (mostly kernel
+    # compiling or simulation on one core each); the rest run alone
+    meson test -C "$build" --print-errorlogs --num-processes 2
     BUILD_DIR="$build" tests/robustness.sh # fuzzing, sanitizers, soak: docs/ROBUSTNESS.md
     ;;
 *)

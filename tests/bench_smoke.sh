@@ -11,7 +11,16 @@
 #   bench --tune quick: twice on a fresh tuning file: the first run stores an
 #          entry per conv and FC layer of its plan, the second reuses them.
 # Needs AN_BUILD_ROOT and AN_SOURCE_ROOT (set by meson test).
+#
+#   tests/bench_smoke.sh [bench|tune]   one half (Meson runs the two halves as
+#                                       tests of their own, side by side);
+#                                       without an argument both
 set -euo pipefail
+part=${1:-all}
+case "$part" in
+bench | tune | all) ;;
+*) echo "usage: tests/bench_smoke.sh [bench|tune]" >&2; exit 2 ;;
+esac
 alexnet="$AN_BUILD_ROOT/apps/alexnet"
 src="$AN_SOURCE_ROOT"
 tmp=$(mktemp -d)
@@ -21,6 +30,7 @@ fail() {
     exit 1
 }
 
+if [ "$part" != tune ]; then # the bench half: table, --duration, CSV, JSON, roofline
 echo "# bench, table"
 "$alexnet" bench --variant caffe-227 --batch 1,2 --runs 1 >"$tmp/table.txt"
 cat "$tmp/table.txt"
@@ -76,6 +86,9 @@ echo "# roofline"
 /usr/bin/python3 "$src/bench/roofline.py" "$tmp/b.csv" "$tmp/roof.png" "$tmp/layers.png"
 [ -s "$tmp/roof.png" ] && [ -s "$tmp/layers.png" ] || fail "roofline.py wrote no PNGs"
 
+fi
+
+if [ "$part" != bench ]; then # the tune half: alexnet tune, then bench --tune quick
 echo "# tune"
 mkdir -p "$tmp/cache/alexnet"
 if [ -n "${XDG_CACHE_HOME:-}" ] && [ -d "$XDG_CACHE_HOME/alexnet" ]; then
@@ -134,4 +147,5 @@ grep -q "batch 2: the tuning file has every layer already: reused" "$tmp/q2.err"
     fail "--tune quick: the second run did not reuse the entries"
 ! grep -q "candidate" "$tmp/q2.err" || fail "--tune quick: the second run tuned again"
 cmp -s "$file" "$tmp/q1.tuning" || fail "--tune quick: the second run changed the tuning file"
+fi
 echo "# ok"

@@ -343,7 +343,9 @@ static void setup(void)
 int main(void)
 {
     Suite *s = suite_create("conformance");
-    TCase *tc = tcase_create("torchvision");
+    /* cases that Meson runs as tests of their own, two at a time
+     * (tests/reference/meson.build); CK_RUN_CASE=tuning runs one alone */
+    TCase *tc = tcase_create("networks");
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_set_timeout(tc, 1200);
     tcase_add_test(tc, test_torchvision_224);
@@ -351,12 +353,16 @@ int main(void)
     tcase_add_test(tc, test_caffe_227);
     tcase_add_test(tc, test_caffe_bvlc_227);
     tcase_add_test(tc, test_caffenet_227);
+    tcase_add_test(tc, test_cli_forward);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("tuning");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 1200);
     tcase_add_test(tc, test_tuning_sets_torchvision);
     tcase_add_test(tc, test_tuning_sets_caffe_227);
     tcase_add_test(tc, test_tuning_sets_caffe_bvlc);
     tcase_add_test(tc, test_tuning_bad);
     tcase_add_test(tc, test_tuning_file);
-    tcase_add_test(tc, test_cli_forward);
     suite_add_tcase(s, tc);
     TCase *s2d = tcase_create("s2d");
     tcase_add_checked_fixture(s2d, setup, NULL);

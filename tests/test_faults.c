@@ -429,18 +429,27 @@ int main(void)
 {
     setenv("POCL_DEVICES", "pthread pthread", 0); /* two devices for test_classify_multi */
 
+    /* a case per scenario (CK_RUN_CASE=programs runs one alone): Meson runs
+     * each as a test of its own, two at a time (tests/meson.build) */
     Suite *s = suite_create("faults");
-    TCase *tc = tcase_create("faults");
-    tcase_add_checked_fixture(tc, setup, NULL);
-    tcase_set_timeout(tc, 1800);
-    tcase_add_test(tc, test_device_open);
-    tcase_add_test(tc, test_model_seed);
-    tcase_add_test(tc, test_plan_forward);
-    tcase_add_test(tc, test_plan_forward_clblast);
-    tcase_add_test(tc, test_programs);
-    tcase_add_test(tc, test_classify);
-    tcase_add_test(tc, test_classify_multi);
-    suite_add_tcase(s, tc);
+    const struct {
+        const char *name;
+        const TTest *tests[2];
+    } cases[] = {
+        {"open", {test_device_open, test_model_seed}},      /* device open, model seed */
+        {"forward", {test_plan_forward, NULL}},             /* plan + forward */
+        {"clblast", {test_plan_forward_clblast, NULL}},     /* the same on CLBlast */
+        {"programs", {test_programs, NULL}},                /* program builds */
+        {"classify", {test_classify, test_classify_multi}}, /* classify, on two devices */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_add_checked_fixture(tc, setup, NULL);
+        tcase_set_timeout(tc, 1800);
+        for (int j = 0; j < 2 && cases[i].tests[j]; j++)
+            tcase_add_test(tc, cases[i].tests[j]);
+        suite_add_tcase(s, tc);
+    }
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);

@@ -1252,8 +1252,6 @@ int main(void)
     tcase_add_test(tc, test_conv2d_groups);
     tcase_add_test(tc, test_conv11s4);
     tcase_add_test(tc, test_igemm);
-    tcase_add_test(tc, test_maxpool);
-    tcase_add_test(tc, test_adaptive_avgpool);
     tcase_add_test(tc, test_gemv);
     tcase_add_test(tc, test_fc_gemm);
     tcase_add_test(tc, test_gemv_blocked);
@@ -1262,8 +1260,15 @@ int main(void)
     tcase_add_test(tc, test_bias_act);
     tcase_add_test(tc, test_softmax);
     suite_add_tcase(s, tc);
-    /* cases of their own, so that CK_RUN_CASE=s2d, fc_kb or winograd runs one
-     * alone */
+    /* cases of their own, so that CK_RUN_CASE=pool, winograd, s2d or fc_kb
+     * runs one alone: Meson runs each case as a test of its own, two at a
+     * time (tests/meson.build), and Oclgrind's self-check needs only pool */
+    TCase *pool = tcase_create("pool");
+    tcase_add_checked_fixture(pool, setup, NULL);
+    tcase_set_timeout(pool, 600);
+    tcase_add_test(pool, test_maxpool);
+    tcase_add_test(pool, test_adaptive_avgpool);
+    suite_add_tcase(s, pool);
     TCase *wino = tcase_create("winograd");
     tcase_add_checked_fixture(wino, setup, NULL);
     tcase_set_timeout(wino, 600);

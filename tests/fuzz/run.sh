@@ -6,6 +6,7 @@
 #   tests/fuzz/run.sh                 build, replay regressions, fuzz each target 60 s
 #   FUZZ_SECONDS=600 tests/fuzz/run.sh
 #   FUZZ_TARGETS="png list" tests/fuzz/run.sh
+#   FUZZ_JOBS=1 tests/fuzz/run.sh    one target at a time (default: one per core)
 #   tests/fuzz/run.sh --build-only    build only (and replay the regressions)
 #
 # Needs clang (14 on Debian 12) and libclang-rt-14-dev, plus the runtime's
@@ -70,12 +71,12 @@ for t in $targets; do
 done
 [ "${1:-}" = "--build-only" ] && exit 0
 
-status=0
-for t in $targets; do
+# fuzz_one TARGET: fuzzes it for $seconds; prints one line, fails on a finding.
+fuzz_one() {
+    local t=$1 log="$out/fuzz_$1.log" runs cov
+    local dict=()
     mkdir -p "$out/corpus/$t" "$out/artifacts/$t"
-    dict=()
     [ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
-    log="$out/fuzz_$t.log"
     # -max_len: big enough for the seeds and for headers with many tensors.
     if "$out/fuzz_$t" "$out/corpus/$t" "tests/fuzz/corpus/$t" "${dict[@]}" \
         -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=4096 -timeout=30 \
@@ -86,7 +87,25 @@ for t in $targets; do
     else
         tail -60 "$log" >&2
         echo "fuzz: $t: FAILED (log $log, input in $out/artifacts/$t/)" >&2
-        status=1
+        return 1
     fi
+}
+
+# The targets run $FUZZ_JOBS at a time (default: one per core; each libFuzzer
+# process is single-threaded), so each still gets its $seconds of fuzzing.
+jobs=${FUZZ_JOBS:-$(nproc)}
+status=0
+running=0
+for t in $targets; do
+    if [ "$running" -ge "$jobs" ]; then
+        wait -n || status=1
+        running=$((running - 1))
+    fi
+    fuzz_one "$t" &
+    running=$((running + 1))
+done
+while [ "$running" -gt 0 ]; do
+    wait -n || status=1
+    running=$((running - 1))
 done
 exit $status

@@ -8,7 +8,8 @@
 #                              robustness and fuzz, leak checking included
 #   tests/sanitize.sh tsan     ThreadSanitizer (clang; build-tsan/): the threads
 #                              test (two models, two threads, one device) and
-#                              the classify test (decoding threads)
+#                              the classify tests (decoding threads), two at a
+#                              time
 #   SAN_SUITES="unit image" tests/sanitize.sh      other suites (asan)
 #   SAN_BUILD=dir                                  another build directory
 #
@@ -67,7 +68,8 @@ tsan)
     seed_cache "$build"
     # exitcode=66 on any report, even when the test itself passes
     export TSAN_OPTIONS="suppressions=$root/tests/tsan.supp:halt_on_error=0:exitcode=66:${TSAN_OPTIONS:-}"
-    meson test -C "$build" --print-errorlogs --num-processes 1 --no-rebuild threads classify
+    meson test -C "$build" --print-errorlogs --num-processes 2 --no-rebuild threads \
+        classify-library classify-cli
     ;;
 *)
     echo "usage: tests/sanitize.sh [asan|tsan]" >&2

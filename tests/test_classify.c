@@ -1071,19 +1071,25 @@ static void setup(void)
 
 int main(void)
 {
+    /* two cases, the library's pipeline and the alexnet program's, that Meson
+     * runs as tests of their own side by side (CK_RUN_CASE=cli runs one) */
     Suite *s = suite_create("classify");
-    TCase *tc = tcase_create("classify");
+    TCase *tc = tcase_create("library");
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, test_library_pipeline);
     tcase_add_test(tc, test_library_memory);
     tcase_add_test(tc, test_stop_writes_stats);
-    tcase_add_test(tc, test_cli_json_mixed);
-    tcase_add_test(tc, test_cli_many_batch7);
     tcase_add_test(tc, test_top_k_nonfinite);
     tcase_add_test(tc, test_nonfinite_weights);
     tcase_add_test(tc, test_nonfinite_weight_zero_input);
     tcase_add_test(tc, test_f16_safetensors);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("cli");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 900);
+    tcase_add_test(tc, test_cli_json_mixed);
+    tcase_add_test(tc, test_cli_many_batch7);
     tcase_add_test(tc, test_cli_walk_links);
     tcase_add_test(tc, test_cli_nothing_classified);
     tcase_add_test(tc, test_cli_jpeg);
